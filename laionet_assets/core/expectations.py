@@ -1,0 +1,51 @@
+"""Schema and value-range validation with Great Expectations 1.x (called from asset checks).
+
+dagster-ge is pinned to GX 0.x, so the checks call GX 1.x directly through an ephemeral context.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import polars as pl
+
+
+def laionet_expectations(wnids: list[str]) -> list:
+    import great_expectations as gx
+
+    E = gx.expectations
+    return [
+        E.ExpectTableColumnsToMatchSet(
+            column_set=["sample_id", "url", "text", "wnid", "text_similarity", "nsfw", "release_part"], exact_match=False
+        ),
+        E.ExpectColumnValuesToNotBeNull(column="sample_id"),
+        E.ExpectColumnValuesToBeUnique(column="sample_id"),
+        E.ExpectColumnValuesToNotBeNull(column="text_similarity"),
+        E.ExpectColumnValuesToBeBetween(column="text_similarity", min_value=-1.0, max_value=1.0),
+        E.ExpectColumnValuesToBeInSet(column="wnid", value_set=wnids),
+    ]
+
+
+def validate_frame(frame: pl.DataFrame, expectations: list, name: str = "frame") -> dict:
+    """Run GX expectations over a polars frame; returns success and per-expectation results."""
+    import great_expectations as gx
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    context = gx.get_context(mode="ephemeral")
+    source = context.data_sources.add_pandas(f"{name}_source")
+    asset = source.add_dataframe_asset(name)
+    batch = asset.add_batch_definition_whole_dataframe(f"{name}_batch").get_batch(
+        batch_parameters={"dataframe": frame.to_pandas()}
+    )
+    suite = context.suites.add(gx.ExpectationSuite(name=f"{name}_suite", expectations=expectations))
+    result = batch.validate(suite)
+    details = {}
+    for r in result.results:
+        cfg = r.expectation_config
+        label = cfg.type + (f"({cfg.kwargs['column']})" if "column" in cfg.kwargs else "")
+        details[label] = {
+            "success": bool(r.success),
+            "unexpected_count": (r.result or {}).get("unexpected_count"),
+            "partial_unexpected_list": [str(v) for v in (r.result or {}).get("partial_unexpected_list", [])[:5]],
+        }
+    return {"success": bool(result.success), "results": details}

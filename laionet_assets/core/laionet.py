@@ -1,0 +1,75 @@
+"""LAIONet selection (paper §2, DESIGN step 4): threshold, NSFW policy, top-k, coverage curve."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+NSFW_POLICIES = ("require_unlikely", "allow_missing")
+LAIONET_COLUMNS = ["sample_id", "url", "text", "wnid", "text_similarity", "nsfw", "release_part"]
+
+
+def nsfw_ok(policy: str) -> pl.Expr:
+    """Rows the NSFW policy keeps: ``require_unlikely`` is the paper's ``NSFW == "UNLIKELY"``;
+    ``allow_missing`` also keeps rows whose part has no NSFW column (null)."""
+    if policy == "require_unlikely":
+        return pl.col("nsfw").eq("UNLIKELY").fill_null(False)
+    if policy == "allow_missing":
+        return pl.col("nsfw").eq("UNLIKELY").fill_null(True)
+    raise ValueError(f"unknown NSFW policy {policy!r}; expected one of {NSFW_POLICIES}")
+
+
+def select_laionet(candidates: pl.DataFrame, threshold: float, nsfw_policy: str = "require_unlikely") -> tuple[pl.DataFrame, dict]:
+    """Single-label candidates with ``text_similarity > threshold`` that the NSFW policy keeps."""
+    if not -1.0 <= threshold <= 1.0:
+        raise ValueError(f"similarity threshold {threshold} is outside [-1, 1]")
+    ok = nsfw_ok(nsfw_policy)
+    above = pl.col("text_similarity") > threshold
+    counts = candidates.select(
+        candidates=pl.len(),
+        dropped_nsfw_policy=(~ok).sum(),
+        dropped_below_threshold=(ok & ~above).sum(),
+        kept_without_nsfw_column=(ok & above & pl.col("nsfw").is_null()).sum(),
+    ).row(0, named=True)
+    kept = (
+        candidates.filter(ok & above)
+        .with_columns(nsfw_missing=pl.col("nsfw").is_null())
+        .sort(["wnid", "text_similarity", "sample_id"], descending=[False, True, False])
+    )
+    counts["rows"] = kept.height
+    counts["classes"] = kept["wnid"].n_unique()
+    return kept, {k: int(v) for k, v in counts.items()}
+
+
+def top_per_class(laionet: pl.DataFrame, k: int = 50) -> pl.DataFrame:
+    """The ``k`` rows most similar to their synset text in each class (ties by sample_id)."""
+    return (
+        laionet.sort(["wnid", "text_similarity", "sample_id"], descending=[False, True, False])
+        .group_by("wnid", maintain_order=True)
+        .head(k)
+    )
+
+
+def coverage_curve(candidates: pl.DataFrame, thresholds: np.ndarray | None = None) -> pl.DataFrame:
+    """Classes covered and rows kept for each threshold (paper Fig. 3b,c): ``similarity > t``."""
+    if thresholds is None:
+        thresholds = np.round(np.linspace(0.0, 1.0, 101), 2)
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    sims = np.sort(candidates["text_similarity"].to_numpy().astype(np.float64))
+    class_max = np.sort(candidates.group_by("wnid").agg(pl.col("text_similarity").max())["text_similarity"].to_numpy().astype(np.float64))
+    rows_kept = sims.size - np.searchsorted(sims, thresholds, side="right")
+    classes = class_max.size - np.searchsorted(class_max, thresholds, side="right")
+    return pl.DataFrame({"threshold": thresholds, "classes_covered": classes.astype(np.int64), "rows_kept": rows_kept.astype(np.int64)})
+
+
+def class_frequencies(laionet: pl.DataFrame, synsets: pl.DataFrame) -> pl.DataFrame:
+    """Rows per class and relative frequency (paper Fig. 4), every one of the 1000 classes listed."""
+    counts = laionet.group_by("wnid").agg(pl.len().alias("count"))
+    total = max(laionet.height, 1)
+    return (
+        synsets.select("wnid", "class_index", "name")
+        .join(counts, on="wnid", how="left")
+        .with_columns(pl.col("count").fill_null(0).cast(pl.Int64))
+        .with_columns(relative_frequency=pl.col("count") / total)
+        .sort(["count", "class_index"], descending=[True, False])
+    )

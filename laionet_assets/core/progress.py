@@ -1,0 +1,32 @@
+"""Progress reporting for long loops: rows done, rows/s and ETA at a steady rate."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class Progress:
+    """Call ``update(n)`` as rows complete; ``log`` receives one line at most every ``every_s``."""
+
+    def __init__(self, total: int, what: str, log: Callable[[str], None] | None = None, every_s: float = 5.0):
+        self.total, self.what, self.log, self.every_s = total, what, log, every_s
+        self.done = 0
+        self.start = self.last = time.perf_counter()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = time.perf_counter()
+        if self.log is not None and (now - self.last >= self.every_s or self.done >= self.total):
+            self.last = now
+            self.log(self.line())
+
+    @property
+    def rate(self) -> float:
+        elapsed = time.perf_counter() - self.start
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+    def line(self) -> str:
+        rate = self.rate
+        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+        return f"{self.what}: {self.done:,}/{self.total:,} rows, {rate:,.1f} rows/s, ETA {eta:,.0f} s"
