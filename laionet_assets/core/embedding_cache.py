@@ -54,7 +54,10 @@ class EmbeddingCache:
             chunk = unique[start : start + _LOOKUP_CHUNK]
             where = "text_hash IN (" + ",".join(f"'{h}'" for h in chunk) + ")"
             rows = table.search().where(where).select(["text_hash", "vector"]).limit(None).to_arrow()
-            vectors = rows.column("vector").combine_chunks().flatten().to_numpy().reshape(rows.num_rows, -1)
+            if rows.num_rows == 0:
+                continue
+            dim = rows.schema.field("vector").type.list_size
+            vectors = rows.column("vector").combine_chunks().flatten().to_numpy().reshape(rows.num_rows, dim)
             found.update(zip(rows.column("text_hash").to_pylist(), vectors))
         return found
 

@@ -29,9 +29,11 @@ def laionet_expectations(wnids: list[str]) -> list:
 def validate_frame(frame: pl.DataFrame, expectations: list, name: str = "frame") -> dict:
     """Run GX expectations over a polars frame; returns success and per-expectation results."""
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas(f"{name}_source")
     asset = source.add_dataframe_asset(name)
     batch = asset.add_batch_definition_whole_dataframe(f"{name}_batch").get_batch(

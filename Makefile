@@ -1,0 +1,47 @@
+# Two commands do everything on a fresh machine with only the package registries:
+#   make demo   installs into .venv (if needed) and materialises LAIONet on the bundled sample
+#   make test   installs into .venv (if needed) and runs the test suite (.ci/run calls this)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export DAGSTER_DISABLE_TELEMETRY := 1
+
+.PHONY: setup demo test bench ui lock clean
+
+setup: $(VENV)/.installed /usr/share/wordnet/data.noun
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==0.9.30
+	$(UV) pip install --python $(PY) --quiet -r requirements.lock
+	$(UV) pip install --python $(PY) --quiet --no-deps -e .
+	touch $@
+
+# WordNet 3.0 from Debian; laionet_assets lays it out for nltk on first use.
+/usr/share/wordnet/data.noun:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wordnet-base wordnet-sense-index
+
+demo: setup
+	$(VENV)/bin/laionet demo
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) -m benchmarks.run_all
+
+ui: setup
+	$(VENV)/bin/laionet ui
+
+# Re-pin the full dependency tree after changing pyproject.toml.
+lock:
+	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) data/assets data/dagster data/lancedb data/reports data/releases.json

@@ -1,0 +1,224 @@
+"""LAIONet creation: imagenet_synsets → lemma_matches[part] → text_sims[part] → laionet_clean."""
+
+
+import time
+
+import dagster as dg
+import numpy as np
+import polars as pl
+from pydantic import Field, field_validator
+
+from laionet_assets.core import laionet as core_laionet
+from laionet_assets.core.embedding_cache import encode_with_cache
+from laionet_assets.core.figures import class_frequency_figure, coverage_figure
+from laionet_assets.core.laion import DEFAULT_MAX_CAPTION_BYTES, read_part
+from laionet_assets.core.matching import MODES, always_multilabel_classes, lemma_table, match_captions, matchable_classes
+from laionet_assets.core.progress import Progress
+from laionet_assets.core.synsets import load_imagenet_synsets
+from laionet_assets.core.textsim import rowwise_cosine
+from laionet_assets.partitions import laion_parts
+from laionet_assets.resources import LaionetStorage, TextEncoderResource, write_parquet_atomic
+
+GROUP = "laionet_creation"
+
+
+def _table(frame: pl.DataFrame, limit: int = 50) -> dg.MetadataValue:
+    return dg.MetadataValue.md(frame.head(limit).to_pandas().to_markdown(index=False))
+
+
+@dg.asset(group_name=GROUP, kinds={"polars", "wordnet"})
+def imagenet_synsets(context: dg.AssetExecutionContext) -> pl.DataFrame:
+    """The 1000 ILSVRC-2012 synsets from WordNet 3.0 in class-index order: wnid, class_index,
+    name, lemmas, definition and the paper's synset text ``"<name> which is <definition>"``."""
+    synsets = load_imagenet_synsets()
+    facts = {}
+    for mode in MODES:
+        table = lemma_table(synsets, mode)
+        unique = table.filter(pl.col("n_synsets") == 1)
+        facts[f"{mode}_unique_lemmas"] = unique.height
+        facts[f"{mode}_usable_lemmas"] = int(table["usable"].sum())
+        facts[f"{mode}_matchable_classes"] = matchable_classes(synsets, mode)
+        facts[f"{mode}_always_multilabel_classes"] = len(always_multilabel_classes(synsets, mode))
+    context.add_output_metadata({"classes": synsets.height, **facts, "preview": _table(synsets.drop("lemmas"), 10)})
+    return synsets
+
+
+class LemmaMatchConfig(dg.Config):
+    mode: str = Field(default="paper", description="'paper' (the paper's exact rule) or 'longest' (normalised, longest lemma wins)")
+    max_caption_bytes: int = Field(default=DEFAULT_MAX_CAPTION_BYTES, description="captions longer than this are dropped and counted")
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, v: str) -> str:
+        if v not in MODES:
+            raise ValueError(f"unknown matching mode {v!r}; expected one of {MODES}")
+        return v
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=laion_parts,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
+    kinds={"polars"},
+)
+def lemma_matches(
+    context: dg.AssetExecutionContext, config: LemmaMatchConfig, storage: LaionetStorage, imagenet_synsets: pl.DataFrame
+) -> pl.DataFrame:
+    """Captions of one LAION part that contain at least one usable lemma: sample_id, url, text,
+    nsfw, lemmas, wnids (sorted unique).  A caption with two or more wnids is multi-label."""
+    key = context.partition_key
+    path = storage.registry.part_path(key)
+    started = time.perf_counter()
+    frame, counts = read_part(path, key, config.max_caption_bytes)
+    matches = match_captions(frame["text"], imagenet_synsets, config.mode)
+    elapsed = time.perf_counter() - started
+    out = (
+        frame.with_row_index("position")
+        .join(matches, left_on="position", right_on="row", how="inner")
+        .select("sample_id", "url", "text", "nsfw", "lemmas", "wnids")
+    )
+    n_labels = out["wnids"].list.len()
+    context.log.info(f"{key}: {counts['rows']:,} rows matched in {elapsed:.2f} s ({counts['rows'] / max(elapsed, 1e-9):,.0f} rows/s)")
+    context.add_output_metadata(
+        {
+            "part_file": dg.MetadataValue.path(str(path)),
+            "mode": config.mode,
+            **counts,
+            "matched_rows": out.height,
+            "single_label_rows": int((n_labels == 1).sum()),
+            "multi_label_rows": int((n_labels > 1).sum()),
+            "classes_matched": out.filter(n_labels == 1)["wnids"].list.first().n_unique(),
+            "matchable_classes_paper": matchable_classes(imagenet_synsets, "paper"),
+            "matchable_classes_longest": matchable_classes(imagenet_synsets, "longest"),
+            "rows_per_second": round(counts["rows"] / max(elapsed, 1e-9), 1),
+        }
+    )
+    return out
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=laion_parts,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool="gpu",
+    kinds={"pytorch", "lancedb"},
+)
+def text_sims(
+    context: dg.AssetExecutionContext,
+    storage: LaionetStorage,
+    text_encoder: TextEncoderResource,
+    lemma_matches: pl.DataFrame,
+    imagenet_synsets: pl.DataFrame,
+) -> pl.DataFrame:
+    """Cosine similarity of each single-label caption and its synset text under the configured
+    encoder: sample_id, wnid, text_similarity, encoder.  Caption embeddings come from the LanceDB
+    cache when seen before; multi-label captions are excluded and counted."""
+    encoder = text_encoder.get()
+    single = lemma_matches.filter(pl.col("wnids").list.len() == 1).with_columns(wnid=pl.col("wnids").list.first())
+    cache = storage.embedding_cache()
+    progress = Progress(single.height, f"{context.partition_key} caption embeddings", context.log.info)
+    started = time.perf_counter()
+    captions, stats = encode_with_cache(encoder, single["text"].to_list(), cache, progress.update)
+    synset_vectors, _ = encode_with_cache(encoder, imagenet_synsets["synset_text"].to_list(), cache)
+    class_row = single.join(imagenet_synsets.select("wnid", "class_index"), on="wnid", how="left")["class_index"].to_numpy()
+    sims = rowwise_cosine(captions, synset_vectors[class_row]) if single.height else np.zeros(0, np.float32)
+    out = single.select("sample_id", "wnid").with_columns(
+        text_similarity=pl.Series(sims, dtype=pl.Float32), encoder=pl.lit(encoder.encoder_id)
+    )
+    elapsed = time.perf_counter() - started
+    context.add_output_metadata(
+        {
+            "encoder": encoder.encoder_id,
+            "encoder_version": encoder.version,
+            "device": getattr(encoder, "device", "cpu"),
+            "rows": out.height,
+            "dropped_multi_label": lemma_matches.height - single.height,
+            **{f"embedding_{k}": v for k, v in stats.items()},
+            "seconds": round(elapsed, 2),
+            "captions_per_second": round(stats["encoded"] / max(elapsed, 1e-9), 1),
+            "mean_similarity": float(sims.mean()) if sims.size else None,
+        }
+    )
+    return out
+
+
+class LaionetConfig(dg.Config):
+    threshold: float | None = Field(default=None, description="keep text_similarity > threshold; default: the text encoder's")
+    nsfw_policy: str = Field(default="require_unlikely", description="'require_unlikely' (paper) or 'allow_missing'")
+    top_k: int = Field(default=50, description="rows per class in laionet_top50")
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold(cls, v):
+        if v is not None and not -1.0 <= v <= 1.0:
+            raise ValueError(f"similarity threshold {v} is outside [-1, 1]")
+        return v
+
+    @field_validator("nsfw_policy")
+    @classmethod
+    def _policy(cls, v: str) -> str:
+        if v not in core_laionet.NSFW_POLICIES:
+            raise ValueError(f"unknown NSFW policy {v!r}; expected one of {core_laionet.NSFW_POLICIES}")
+        return v
+
+
+def _candidates(lemma_matches: dict[str, pl.DataFrame], text_sims: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    frames = []
+    for part, sims in sorted(text_sims.items()):
+        if part not in lemma_matches:
+            continue
+        meta = lemma_matches[part].select("sample_id", "url", "text", "nsfw")
+        frames.append(sims.join(meta, on="sample_id", how="inner").with_columns(release_part=pl.lit(part)))
+    if not frames:
+        return pl.DataFrame(schema={"sample_id": pl.String, "url": pl.String, "text": pl.String, "wnid": pl.String,
+                                    "text_similarity": pl.Float32, "nsfw": pl.String, "release_part": pl.String})
+    return pl.concat(frames, how="vertical_relaxed").select(core_laionet.LAIONET_COLUMNS)
+
+
+@dg.multi_asset(
+    group_name=GROUP,
+    outs={
+        "laionet_clean": dg.AssetOut(description="LAIONet: single-label captions above the similarity threshold that pass the NSFW policy", kinds={"polars"}),
+        "laionet_top50": dg.AssetOut(description="The top_k (default 50) most similar LAIONet rows per class (paper Appendix B)", kinds={"polars"}),
+    },
+    ins={"lemma_matches": dg.AssetIn(), "text_sims": dg.AssetIn(), "imagenet_synsets": dg.AssetIn()},
+)
+def laionet(context: dg.AssetExecutionContext, config: LaionetConfig, storage: LaionetStorage, text_encoder: TextEncoderResource,
+            lemma_matches: dict, text_sims: dict, imagenet_synsets: pl.DataFrame):
+    """Union over LAION parts of the selected captions, plus the coverage-vs-threshold curve
+    (paper Fig. 3) and class frequencies (Fig. 4) as tables and PNG figures."""
+    threshold = text_encoder.threshold if config.threshold is None else config.threshold
+    candidates = _candidates(lemma_matches, text_sims)
+    encoders = sorted({e for f in text_sims.values() for e in f["encoder"].unique().to_list()})
+    if len(encoders) > 1:
+        raise ValueError(f"text_sims partitions were computed with different encoders {encoders}; re-materialise them with one encoder")
+    clean, counts = core_laionet.select_laionet(candidates, threshold, config.nsfw_policy)
+    top = core_laionet.top_per_class(clean, config.top_k)
+    policy_ok = candidates.filter(core_laionet.nsfw_ok(config.nsfw_policy))
+    curve = core_laionet.coverage_curve(policy_ok)
+    frequencies = core_laionet.class_frequencies(clean, imagenet_synsets)
+    reports = storage.reports
+    encoder_name = encoders[0] if encoders else text_encoder.kind
+    fig3 = coverage_figure(policy_ok["text_similarity"].to_numpy(), curve, threshold, encoder_name, reports / "fig3_coverage_vs_threshold.png")
+    fig4 = class_frequency_figure(frequencies, reports / "fig4_class_frequencies.png")
+    write_parquet_atomic(curve, reports / "coverage_vs_threshold.parquet")
+    write_parquet_atomic(frequencies, reports / "class_frequencies.parquet")
+    present = set(clean["wnid"].unique().to_list())
+    missing = [w for w in imagenet_synsets["wnid"].to_list() if w not in present]
+    common = {"threshold": threshold, "nsfw_policy": config.nsfw_policy, "encoder": encoder_name,
+              "release_parts": dg.MetadataValue.json(sorted(text_sims))}
+    yield dg.Output(
+        clean,
+        output_name="laionet_clean",
+        metadata={
+            **common,
+            **counts,
+            "missing_classes": len(missing),
+            "coverage_vs_threshold": _table(curve.filter(pl.col("threshold").is_in(np.round(np.arange(0, 1.01, 0.05), 2).tolist())), 25),
+            "fig3_coverage": dg.MetadataValue.path(str(fig3)),
+            "fig3_coverage_image": dg.MetadataValue.md(f"![coverage vs threshold]({fig3.as_uri()})"),
+            "class_frequencies": _table(frequencies.filter(pl.col("count") > 0), 30),
+            "fig4_class_frequencies": dg.MetadataValue.path(str(fig4)),
+        },
+    )
+    yield dg.Output(top, output_name="laionet_top50", metadata={**common, "rows": top.height, "classes": top["wnid"].n_unique(), "top_k": config.top_k})

@@ -1,0 +1,156 @@
+"""``laionet``: run LAIONet creation on a LAION release, the bundled demo, or the Dagster UI.
+
+    laionet demo                          # bundled sample release, offline profile
+    laionet run --release PATH [--name NAME] [--profile P] [--select ASSETS] [--home DIR]
+    laionet ui [--home DIR] [--port 3000]
+
+Runs go through a persistent Dagster instance under ``<home>/dagster`` so they show in the UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_RELEASE = REPO_ROOT / "data" / "sample" / "laion_sample"
+PARTITIONED = ("lemma_matches", "text_sims")
+UNPARTITIONED_UPSTREAM = ("imagenet_synsets",)
+UNPARTITIONED_DOWNSTREAM = ("laionet_clean", "laionet_top50")
+ALL_ASSETS = UNPARTITIONED_UPSTREAM + PARTITIONED + UNPARTITIONED_DOWNSTREAM
+DAGSTER_YAML_DEFAULT = """storage:
+  sqlite:
+    base_dir:
+      env: DAGSTER_HOME
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1
+    granularity: op
+run_monitoring:
+  enabled: true
+  free_slots_after_run_end_seconds: 60
+"""
+
+
+def prepare_home(home: str | None, profile: str | None) -> Path:
+    """Resolve the home folder, write its dagster.yaml, and export the variables the code location reads."""
+    root = Path(home or os.environ.get("LAIONET_HOME") or "data").resolve()
+    dagster_home = root / "dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config = dagster_home / "dagster.yaml"
+    if not config.exists():
+        template = REPO_ROOT / "dagster.yaml"
+        if template.exists():
+            shutil.copyfile(template, config)
+        else:
+            config.write_text(DAGSTER_YAML_DEFAULT)
+    os.environ["LAIONET_HOME"] = str(root)
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    if profile:
+        os.environ["LAIONET_PROFILE"] = profile
+    return root
+
+
+def parse_selection(select: str | None) -> list[str]:
+    if not select:
+        return list(ALL_ASSETS)
+    chosen = [s.strip() for s in select.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in ALL_ASSETS]
+    if unknown:
+        raise SystemExit(f"laionet: unknown asset(s) {unknown}; choose from {', '.join(ALL_ASSETS)}")
+    return chosen
+
+
+def run_release(release: str, name: str | None, profile: str | None, select: str | None, home: str | None) -> int:
+    root = prepare_home(home, profile)
+    selection = parse_selection(select)
+    import dagster as dg
+
+    from laionet_assets.core.laion import BadPartError
+    from laionet_assets.core.releases import ReleaseRegistry
+    from laionet_assets.definitions import all_assets
+    from laionet_assets.checks import laionet_checks
+    from laionet_assets.partitions import laion_parts
+    from laionet_assets.profiles import current_profile, resources_for
+
+    try:
+        keys = ReleaseRegistry(root).register(release, name)
+    except BadPartError as exc:
+        print(f"laionet: {exc}", file=sys.stderr)
+        return 2
+    instance = dg.DagsterInstance.get()
+    instance.add_dynamic_partitions(laion_parts.name, keys)
+    resources = resources_for(current_profile(), str(root))
+    definitions = [*all_assets, *laionet_checks]
+    print(f"release {release}: {len(keys)} part(s) registered as partitions {keys}; profile {current_profile()}; home {root}")
+    failures: list[str] = []
+    log_level = os.environ.get("LAIONET_LOG_LEVEL", "WARNING")
+
+    def materialize(names: list[str], partition_key: str | None = None) -> None:
+        if not names:
+            return
+        started = time.perf_counter()
+        result = dg.materialize(definitions, selection=names, partition_key=partition_key, instance=instance,
+                                resources=resources, raise_on_error=False, tags={"laionet/cli": "run"},
+                                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
+        label = f"{','.join(names)}" + (f" [{partition_key}]" if partition_key else "")
+        status = "ok" if result.success else "FAILED"
+        print(f"  {label}: {status} in {time.perf_counter() - started:.1f} s (run {result.run_id[:8]})")
+        if not result.success:
+            for event in result.all_events:
+                if event.is_step_failure:
+                    print(f"    {event.step_key}: {event.step_failure_data.error.message.strip().splitlines()[-1]}")
+            failures.append(label)
+
+    materialize([a for a in UNPARTITIONED_UPSTREAM if a in selection])
+    for key in keys:
+        materialize([a for a in PARTITIONED if a in selection], key)
+    materialize([a for a in UNPARTITIONED_DOWNSTREAM if a in selection])
+    print(f"outputs: {root / 'assets'}  figures: {root / 'reports'}")
+    print(f"Dagster UI on these runs: laionet ui --home {root}   (then open http://127.0.0.1:3000)")
+    if failures:
+        print(f"{len(failures)} run(s) failed: {failures}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def ui(home: str | None, profile: str | None, host: str, port: int) -> int:
+    prepare_home(home, profile)
+    exe = Path(sys.executable).with_name("dagster")
+    args = [str(exe), "dev", "-m", "laionet_assets.definitions", "-h", host, "-p", str(port)]
+    print(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    os.execv(args[0], args)
+    return 0  # pragma: no cover
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="laionet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--home", help="output and Dagster instance folder (default: $LAIONET_HOME or ./data)")
+    common.add_argument("--profile", choices=("paper", "offline", "tiny"), help="model profile (default: $LAIONET_PROFILE or offline)")
+    demo = sub.add_parser("demo", parents=[common], help="materialise every asset on the bundled sample release (offline)")
+    demo.add_argument("--select", help="comma-separated assets (default: all)")
+    run = sub.add_parser("run", parents=[common], help="register a release's parts as partitions and materialise")
+    run.add_argument("--release", required=True, help="folder of LAION Parquet parts, one part file, or a file:// URL")
+    run.add_argument("--name", help="release name in partition keys (default: the folder's name)")
+    run.add_argument("--select", help=f"comma-separated assets (default: all of {', '.join(ALL_ASSETS)})")
+    serve = sub.add_parser("ui", parents=[common], help="start the Dagster UI (webserver and daemon) on the instance")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return run_release(str(SAMPLE_RELEASE), "sample", args.profile or os.environ.get("LAIONET_PROFILE") or "offline", args.select, args.home)
+    if args.command == "run":
+        return run_release(args.release, args.name, args.profile, args.select, args.home)
+    return ui(args.home, args.profile, args.host, args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Which file backs each LAION part partition: ``<home>/releases.json``, written atomically.
+
+A partition key is ``<release>-<part>`` in ``[a-z0-9_-]``; the registry maps it to the part's
+path with the size and modification time seen when it was registered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from laionet_assets.core.laion import list_parts, local_path, partition_key, slug
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+class ReleaseRegistry:
+    def __init__(self, home: Path):
+        self.path = Path(home) / "releases.json"
+
+    def load(self) -> dict[str, dict]:
+        if not self.path.exists():
+            return {}
+        return json.loads(self.path.read_text())
+
+    def register(self, release: str, name: str | None = None) -> list[str]:
+        """Register every part of a release folder (or one file); returns their partition keys."""
+        root = local_path(release)
+        parts = list_parts(root)
+        name = slug(name or (root.stem if root.is_file() else root.name))
+        entries = self.load()
+        keys = []
+        for part in parts:
+            relative = part.relative_to(root).with_suffix("") if root.is_dir() else Path(part.stem)
+            key = partition_key(name, "_".join(relative.parts))
+            stat = part.stat()
+            entries[key] = {"path": str(part.resolve()), "release": name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            keys.append(key)
+        atomic_write_text(self.path, json.dumps(entries, indent=1, sort_keys=True))
+        return keys
+
+    def part_path(self, key: str) -> Path:
+        entries = self.load()
+        if key not in entries:
+            raise KeyError(f"partition {key!r} is not registered in {self.path}; register its release with `laionet run --release`")
+        return Path(entries[key]["path"])

