@@ -1,0 +1,69 @@
+"""LAIONet selection, top-k, coverage curve and class frequencies against obvious loops."""
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from laionet_assets.core.laionet import class_frequencies, coverage_curve, select_laionet, top_per_class
+
+
+def candidates(rows):
+    return pl.DataFrame(rows, schema={"sample_id": pl.String, "url": pl.String, "text": pl.String, "wnid": pl.String,
+                                      "text_similarity": pl.Float32, "nsfw": pl.String, "release_part": pl.String}, orient="row")
+
+
+ROWS = [
+    ("1", "u", "t", "n1", 0.90, "UNLIKELY", "p"),
+    ("2", "u", "t", "n1", 0.85, "NSFW", "p"),
+    ("3", "u", "t", "n2", 0.83, "UNSURE", "p"),
+    ("4", "u", "t", "n2", 0.82, "UNLIKELY", "p"),  # not > threshold
+    ("5", "u", "t", "n3", 0.95, None, "p"),
+    ("6", "u", "t", "n3", 0.10, "UNLIKELY", "p"),
+]
+
+
+def test_paper_policy_keeps_only_unlikely_above_threshold():
+    kept, counts = select_laionet(candidates(ROWS), 0.82, "require_unlikely")
+    assert kept["sample_id"].to_list() == ["1"]
+    assert counts == {"candidates": 6, "dropped_nsfw_policy": 3, "dropped_below_threshold": 2,
+                      "kept_without_nsfw_column": 0, "rows": 1, "classes": 1}
+
+
+def test_allow_missing_keeps_and_flags_rows_without_nsfw():
+    kept, counts = select_laionet(candidates(ROWS), 0.82, "allow_missing")
+    assert kept["sample_id"].to_list() == ["1", "5"]
+    assert kept["nsfw_missing"].to_list() == [False, True] and counts["kept_without_nsfw_column"] == 1
+
+
+def test_bad_threshold_and_policy():
+    with pytest.raises(ValueError, match="outside"):
+        select_laionet(candidates(ROWS), 1.5)
+    with pytest.raises(ValueError, match="unknown NSFW policy"):
+        select_laionet(candidates(ROWS), 0.5, "whatever")
+
+
+sims = st.lists(st.tuples(st.sampled_from(["n1", "n2", "n3", "n4"]), st.floats(-1, 1, width=32)), max_size=40)
+
+
+@settings(max_examples=50, deadline=None)
+@given(rows=sims, k=st.integers(1, 5))
+def test_top_per_class_and_curve_match_loops(rows, k):
+    frame = candidates([(str(i), "u", "t", w, s, "UNLIKELY", "p") for i, (w, s) in enumerate(rows)])
+    top = top_per_class(frame, k)
+    for wnid in {w for w, _ in rows}:
+        expected = sorted(((-s, str(i)) for i, (w, s) in enumerate(rows) if w == wnid))[:k]
+        assert top.filter(pl.col("wnid") == wnid)["sample_id"].to_list() == [i for _, i in expected]
+    thresholds = np.array([-1.0, -0.5, 0.0, 0.3, 0.82, 0.99])
+    curve = coverage_curve(frame, thresholds)
+    for t, classes, kept in curve.iter_rows():
+        above = [(w, s) for w, s in rows if np.float32(s) > t]
+        assert kept == len(above) and classes == len({w for w, _ in above})
+
+
+def test_class_frequencies_list_every_class():
+    synsets = pl.DataFrame({"wnid": ["n1", "n2", "n3"], "class_index": [0, 1, 2], "name": ["a", "b", "c"]})
+    kept, _ = select_laionet(candidates(ROWS), 0.0, "allow_missing")
+    freq = class_frequencies(kept, synsets)
+    assert dict(zip(freq["wnid"], freq["count"])) == {"n1": 1, "n3": 2, "n2": 1}
+    assert freq["relative_frequency"].sum() == pytest.approx(1.0)
