@@ -38,6 +38,13 @@ run_monitoring:
 """
 
 
+def root_error_message(error) -> str:
+    """The user's own message (file, column, row) under Dagster's step-failure wrappers."""
+    while (error.cls_name or "").startswith("Dagster") and getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[-1]
+
+
 def prepare_home(home: str | None, profile: str | None) -> Path:
     """Resolve the home folder, write its dagster.yaml, and export the variables the code location reads."""
     root = Path(home or os.environ.get("LAIONET_HOME") or "data").resolve()
@@ -105,7 +112,7 @@ def run_release(release: str, name: str | None, profile: str | None, select: str
         if not result.success:
             for event in result.all_events:
                 if event.is_step_failure:
-                    print(f"    {event.step_key}: {event.step_failure_data.error.message.strip().splitlines()[-1]}")
+                    print(f"    {event.step_key}: {root_error_message(event.step_failure_data.error)}")
             failures.append(label)
 
     materialize([a for a in UNPARTITIONED_UPSTREAM if a in selection])

@@ -1,0 +1,175 @@
+"""materialize() of the LAIONet creation graph on tiny releases, with the checks."""
+
+import re
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from laionet_assets.checks import laionet_checks
+from laionet_assets.cli import root_error_message
+from laionet_assets.core.releases import ReleaseRegistry
+from laionet_assets.definitions import all_assets
+from laionet_assets.partitions import laion_parts
+from laionet_assets.profiles import resources_for
+from laionet_assets.resources import QualityGates, write_parquet_atomic
+
+from .conftest import SAMPLE_RELEASE
+
+DEFS = [*all_assets, *laionet_checks]
+
+
+class Release:
+    """A release registered under a temp home, materialised the way the CLI does it."""
+
+    def __init__(self, home: Path, folder: Path, synsets: pl.DataFrame | None = None, min_classes: int = 1, profile: str = "offline"):
+        self.home = home
+        self.instance = dg.DagsterInstance.ephemeral()
+        self.keys = ReleaseRegistry(home).register(str(folder), "rel")
+        self.instance.add_dynamic_partitions(laion_parts.name, self.keys)
+        self.resources = resources_for(profile, str(home))
+        self.resources["quality_gates"] = QualityGates(min_covered_classes=min_classes)
+        if synsets is not None:  # skip the 10 s WordNet load where the test is not about it
+            write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
+
+    def materialize(self, selection, partition_key=None, run_config=None):
+        return dg.materialize(DEFS, selection=selection, partition_key=partition_key, instance=self.instance,
+                              resources=self.resources, raise_on_error=False, run_config=run_config or {})
+
+    def parts(self):
+        return {key: self.materialize(["lemma_matches", "text_sims"], key) for key in self.keys}
+
+    def laionet(self, **config):
+        return self.materialize(["laionet_clean", "laionet_top50"], run_config={"ops": {"laionet": {"config": config}}} if config else None)
+
+    def output(self, asset, partition=None):
+        base = self.home / "assets" / asset
+        return pl.read_parquet(base / f"{partition}.parquet" if partition else base.with_suffix(".parquet"))
+
+
+def checks_of(result) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def metadata(result, asset):
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def part(folder: Path, name: str, **columns) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame(columns).write_parquet(folder / f"{name}.parquet")
+    return folder
+
+
+def test_whole_chain_on_the_bundled_sample(tmp_path):
+    release = Release(tmp_path / "home", SAMPLE_RELEASE, min_classes=10)
+    synsets_run = release.materialize(["imagenet_synsets"])
+    assert synsets_run.success
+    facts = metadata(synsets_run, "imagenet_synsets")
+    assert (facts["paper_unique_lemmas"], facts["paper_usable_lemmas"], facts["paper_always_multilabel_classes"]) == (1824, 1760, 27)
+    for key, result in release.parts().items():
+        assert result.success, key
+    matches = pl.concat([release.output("lemma_matches", k) for k in release.keys])
+    assert matches.columns == ["sample_id", "url", "text", "nsfw", "lemmas", "wnids"]
+    assert set(matches["nsfw"].unique()) == {"UNLIKELY", "UNSURE", "NSFW"}
+    sims = pl.concat([release.output("text_sims", k) for k in release.keys])
+    assert sims.columns == ["sample_id", "wnid", "text_similarity", "encoder"]
+    assert sims.height == matches.filter(pl.col("wnids").list.len() == 1).height
+    result = release.laionet()
+    assert result.success
+    assert checks_of(result) == {"laionet_class_coverage": True, "laionet_nsfw_removed": True, "laionet_schema_and_ranges": True}
+    clean = release.output("laionet_clean")
+    assert clean.columns[:7] == ["sample_id", "url", "text", "wnid", "text_similarity", "nsfw", "release_part"]
+    assert (clean["nsfw"] == "UNLIKELY").all() and (clean["text_similarity"] > 0.5).all()
+    # The brand is not the animal: no shoe or bag survives as cougar (n02125311).
+    cougars = clean.filter(pl.col("wnid") == "n02125311")["text"].to_list()
+    assert cougars and not any("shoe" in t.lower() or "bag" in t.lower() or "PUMA" in t for t in cougars)
+    # sea lion captions are multi-label in paper mode, never in LAIONet as sea lion.
+    assert clean.filter(pl.col("wnid") == "n02077923").height == 0
+    top = release.output("laionet_top50")
+    assert top.group_by("wnid").len()["len"].max() <= 50 and top.height <= clean.height
+    meta = metadata(result, "laionet_clean")
+    assert meta["rows"] == clean.height and meta["classes"] == clean["wnid"].n_unique()
+    for figure in ("fig3_coverage_vs_threshold.png", "fig4_class_frequencies.png"):
+        assert (release.home / "reports" / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rematerialising_a_partition_is_idempotent(tmp_path, synsets):
+    release = Release(tmp_path / "home", SAMPLE_RELEASE, synsets)
+    key = release.keys[0]
+    release.parts()
+    first = release.output("text_sims", key)
+    cache = release.resources["storage"].embedding_cache()
+    encoder_id = first["encoder"][0]
+    count = cache.count(encoder_id)
+    again = release.materialize(["lemma_matches", "text_sims"], key)
+    assert again.success
+    assert release.output("text_sims", key).equals(first)
+    assert cache.count(encoder_id) == count  # nothing embedded or stored twice
+    assert metadata(again, "text_sims")["embedding_encoded"] == 0
+
+
+def test_longest_mode_labels_sea_lion(tmp_path, synsets):
+    folder = part(tmp_path / "rel", "p0", SAMPLE_ID=[1, 2], TEXT=["sea lion basking on the rocks", "Sea Lion pup"], NSFW=["UNLIKELY"] * 2)
+    release = Release(tmp_path / "home", folder, synsets)
+    key = release.keys[0]
+    assert release.materialize(["lemma_matches"], key, {"ops": {"lemma_matches": {"config": {"mode": "longest"}}}}).success
+    assert release.output("lemma_matches", key)["wnids"].to_list() == [["n02077923"], ["n02077923"]]
+    assert release.materialize(["lemma_matches"], key).success  # default: paper mode
+    assert release.output("lemma_matches", key)["wnids"].to_list() == [["n02077923", "n02129165"]]
+
+
+def test_coverage_check_fails_below_the_minimum(tmp_path, synsets):
+    folder = part(tmp_path / "rel", "p0", SAMPLE_ID=[1, 2], TEXT=["Male lion with a big mane roaring", "cougar stalking prey in the forest"],
+                  NSFW=["UNLIKELY"] * 2)
+    release = Release(tmp_path / "home", folder, synsets, min_classes=3)
+    release.parts()
+    result = release.laionet(threshold=-1.0)
+    assert not result.success
+    assert checks_of(result)["laionet_class_coverage"] is False
+    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == "laionet_class_coverage"]
+    assert evaluation.metadata["covered_classes"].value == 2 and evaluation.metadata["missing_classes"].value == 998
+
+
+def test_nsfw_check_fails_when_rows_lack_a_verdict(tmp_path, synsets):
+    folder = part(tmp_path / "rel", "p0", SAMPLE_ID=[1, 2], TEXT=["Male lion with a big mane roaring", "cougar stalking prey in the forest"])
+    release = Release(tmp_path / "home", folder, synsets)
+    release.parts()
+    paper = release.laionet(threshold=-1.0)  # require_unlikely: nothing without a verdict survives
+    assert checks_of(paper)["laionet_nsfw_removed"] is True and release.output("laionet_clean").height == 0
+    allowed = release.laionet(threshold=-1.0, nsfw_policy="allow_missing")
+    assert checks_of(allowed)["laionet_nsfw_removed"] is False
+    assert release.output("laionet_clean")["nsfw_missing"].to_list() == [True, True]
+
+
+def test_schema_check_fails_on_duplicate_sample_ids(tmp_path, synsets):
+    folder = part(tmp_path / "rel", "p0", SAMPLE_ID=[7], TEXT=["Male lion with a big mane roaring"], NSFW=["UNLIKELY"])
+    part(folder, "p1", SAMPLE_ID=[7], TEXT=["cougar stalking prey in the forest"], NSFW=["UNLIKELY"])
+    release = Release(tmp_path / "home", folder, synsets)
+    release.parts()
+    result = release.laionet(threshold=-1.0)
+    assert checks_of(result)["laionet_schema_and_ranges"] is False
+    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == "laionet_schema_and_ranges"]
+    assert evaluation.metadata["failed_expectations"].value == ["expect_column_values_to_be_unique(sample_id)"]
+
+
+def test_a_bad_part_does_not_take_the_good_ones_down(tmp_path, synsets):
+    folder = part(tmp_path / "rel", "good", SAMPLE_ID=[1, 2, 3, 4], TEXT=["Male lion with a big mane roaring", None, "", "lion " * 210_000],
+                  NSFW=["UNLIKELY"] * 4)
+    part(folder, "no_text", SAMPLE_ID=[5], caption=["a lion"])
+    (folder / "corrupt.parquet").write_bytes(b"PAR1 garbage")
+    release = Release(tmp_path / "home", folder, synsets)
+    results = release.parts()
+    assert results["rel-good"].success
+    for key, expected in (("rel-no_text", r"no_text\.parquet: no TEXT column"), ("rel-corrupt", r"corrupt\.parquet: not a readable Parquet")):
+        assert not results[key].success
+        [failure] = [e for e in results[key].all_events if e.is_step_failure]
+        assert failure.step_key == "lemma_matches"
+        assert re.search(expected, root_error_message(failure.step_failure_data.error))
+    meta = metadata(results["rel-good"], "lemma_matches")
+    assert (meta["rows"], meta["dropped_null_or_empty_caption"], meta["dropped_caption_too_long"], meta["matched_rows"]) == (4, 2, 1, 1)
+    result = release.laionet(threshold=-1.0)
+    assert result.success
+    assert release.output("laionet_clean")["release_part"].to_list() == ["rel-good"]
