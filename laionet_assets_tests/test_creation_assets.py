@@ -169,7 +169,7 @@ def test_a_bad_part_does_not_take_the_good_ones_down(tmp_path, synsets):
         assert failure.step_key == "lemma_matches"
         assert re.search(expected, root_error_message(failure.step_failure_data.error))
     meta = metadata(results["rel-good"], "lemma_matches")
-    assert (meta["rows"], meta["dropped_null_or_empty_caption"], meta["dropped_caption_too_long"], meta["matched_rows"]) == (4, 2, 1, 1)
+    assert (meta["part_rows"], meta["dropped_null_or_empty_caption"], meta["dropped_caption_too_long"], meta["matched_rows"]) == (4, 2, 1, 1)
     result = release.laionet(threshold=-1.0)
     assert result.success
     assert release.output("laionet_clean")["release_part"].to_list() == ["rel-good"]

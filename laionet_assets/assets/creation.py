@@ -78,7 +78,7 @@ def lemma_matches(
         .select("sample_id", "url", "text", "nsfw", "lemmas", "wnids")
     )
     n_labels = out["wnids"].list.len()
-    context.log.info(f"{key}: {counts['rows']:,} rows matched in {elapsed:.2f} s ({counts['rows'] / max(elapsed, 1e-9):,.0f} rows/s)")
+    context.log.info(f"{key}: {counts['part_rows']:,} rows matched in {elapsed:.2f} s ({counts['part_rows'] / max(elapsed, 1e-9):,.0f} rows/s)")
     context.add_output_metadata(
         {
             "part_file": dg.MetadataValue.path(str(path)),
@@ -90,7 +90,7 @@ def lemma_matches(
             "classes_matched": out.filter(n_labels == 1)["wnids"].list.first().n_unique(),
             "matchable_classes_paper": matchable_classes(imagenet_synsets, "paper"),
             "matchable_classes_longest": matchable_classes(imagenet_synsets, "longest"),
-            "rows_per_second": round(counts["rows"] / max(elapsed, 1e-9), 1),
+            "rows_per_second": round(counts["part_rows"] / max(elapsed, 1e-9), 1),
         }
     )
     return out

@@ -91,7 +91,7 @@ def read_part(path: Path, key: str, max_caption_bytes: int = DEFAULT_MAX_CAPTION
     blank = pl.col("text").is_null() | (pl.col("text").str.strip_chars().str.len_bytes() == 0)
     too_long = pl.col("text").str.len_bytes() > max_caption_bytes
     counts = frame.select(
-        rows=pl.len(),
+        part_rows=pl.len(),
         dropped_null_or_empty_caption=blank.sum(),
         dropped_caption_too_long=(too_long & ~blank).sum(),
         non_ascii_captions=(pl.col("text").str.contains(r"[^\x00-\x7F]") & ~blank).sum(),

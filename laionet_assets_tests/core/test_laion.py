@@ -17,7 +17,7 @@ def test_reads_laion_columns(tmp_path):
     frame, counts = read_part(p, "r-p")
     assert frame["sample_id"].to_list() == ["7", "8"]
     assert frame["nsfw"].to_list() == ["UNLIKELY", "NSFW"]
-    assert counts["rows"] == 2 and counts["has_nsfw_column"]
+    assert counts["part_rows"] == 2 and counts["has_nsfw_column"]
 
 
 def test_without_sample_id_or_nsfw(tmp_path):
