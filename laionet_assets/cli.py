@@ -115,6 +115,10 @@ def run_release(release: str, name: str | None, profile: str | None, select: str
                     print(f"    {event.step_key}: {root_error_message(event.step_failure_data.error)}")
             failures.append(label)
 
+    needs_synsets = any(a in selection for a in (*PARTITIONED, *UNPARTITIONED_DOWNSTREAM))
+    if needs_synsets and "imagenet_synsets" not in selection and not (root / "assets" / "imagenet_synsets.parquet").exists():
+        print("  imagenet_synsets has no output under this home yet: materialising it first")
+        selection.insert(0, "imagenet_synsets")
     materialize([a for a in UNPARTITIONED_UPSTREAM if a in selection])
     for key in keys:
         materialize([a for a in PARTITIONED if a in selection], key)

@@ -1,0 +1,57 @@
+"""The laionet CLI on a temp home: runs land in a persistent Dagster instance the UI can read."""
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from laionet_assets.cli import main
+
+from .conftest import SAMPLE_RELEASE
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    for var in ("LAIONET_HOME", "DAGSTER_HOME", "LAIONET_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path / "home"
+
+
+def test_run_registers_partitions_and_materialises(home, capsys):
+    assert main(["run", "--release", str(SAMPLE_RELEASE), "--name", "Sample Release", "--profile", "tiny", "--home", str(home)]) == 0
+    out = capsys.readouterr().out
+    assert "sample_release-part-00000" in out and "laionet ui --home" in out
+    assert (home / "assets" / "lemma_matches" / "sample_release-part-00001.parquet").exists()
+    clean = pl.read_parquet(home / "assets" / "laionet_clean.parquet")
+    assert set(clean["release_part"]) <= {"sample_release-part-00000", "sample_release-part-00001"}
+    assert (home / "dagster" / "dagster.yaml").exists()
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        assert sorted(instance.get_dynamic_partitions("laion_parts")) == ["sample_release-part-00000", "sample_release-part-00001"]
+        records = instance.get_run_records()
+        assert len(records) == 4 and all(r.dagster_run.is_success for r in records)
+
+
+def test_select_limits_the_run(home):
+    assert main(["run", "--release", str(SAMPLE_RELEASE), "--profile", "tiny", "--home", str(home), "--select", "lemma_matches"]) == 0
+    assert len(list((home / "assets" / "lemma_matches").glob("*.parquet"))) == 2
+    assert not (home / "assets" / "text_sims").exists()
+
+
+def test_unknown_asset_is_rejected(home):
+    with pytest.raises(SystemExit, match="unknown asset"):
+        main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--select", "laionet_images"])
+
+
+def test_url_release_is_a_clear_error(home, capsys):
+    assert main(["run", "--release", "https://example.org/laion400m/", "--home", str(home)]) == 2
+    assert "a https:// URL where a local file or folder is expected" in capsys.readouterr().err
+
+
+def test_failed_part_is_reported_and_others_still_run(home, tmp_path, capsys):
+    release = tmp_path / "rel"
+    release.mkdir()
+    pl.DataFrame({"TEXT": ["Male lion with a big mane roaring"], "NSFW": ["UNLIKELY"]}).write_parquet(release / "a.parquet")
+    pl.DataFrame({"caption": ["x"]}).write_parquet(release / "b.parquet")
+    assert main(["run", "--release", str(release), "--profile", "tiny", "--home", str(home)]) == 1
+    captured = capsys.readouterr()
+    assert "b.parquet: no TEXT column" in captured.out and "rel-b" in captured.err
+    assert (home / "assets" / "lemma_matches" / "rel-a.parquet").exists()
