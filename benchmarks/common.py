@@ -1,0 +1,33 @@
+"""Shared benchmark inputs: captions from ../shared's real LAION sample (or the bundled sample)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import polars as pl
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_CAPTIONS = REPO.parent / "shared" / "data" / "laion_sample" / "captions_1k.parquet"
+SAMPLE = REPO / "data" / "sample" / "laion_sample"
+
+
+def seed_captions() -> list[str]:
+    if SHARED_CAPTIONS.exists():
+        texts = pl.read_parquet(SHARED_CAPTIONS)["TEXT"].drop_nulls().to_list()
+    else:
+        texts = pl.read_parquet(SAMPLE / "*.parquet")["TEXT"].drop_nulls().to_list()
+    return [t for t in texts if t.strip()]
+
+
+def synthetic_captions(n: int, seed: int = 0) -> list[str]:
+    """``n`` LAION-like captions: real captions, each with words shuffled in from another one."""
+    rng = random.Random(seed)
+    base = seed_captions()
+    words = [w for t in base for w in t.split()]
+    out = []
+    for _ in range(n):
+        caption = rng.choice(base).split()
+        caption.insert(rng.randrange(len(caption) + 1), rng.choice(words))
+        out.append(" ".join(caption))
+    return out

@@ -1,0 +1,23 @@
+"""Run every benchmark and write benchmarks/results.json (ratios against same-run baselines)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHES = ["benchmarks.bench_matching", "benchmarks.bench_clip_text", "benchmarks.bench_memory"]
+
+
+def main() -> None:
+    results = {}
+    for module in BENCHES:
+        out = subprocess.run([sys.executable, "-W", "ignore", "-m", module], capture_output=True, text=True, check=True)
+        results[module.split(".")[-1]] = json.loads(out.stdout[out.stdout.index("{"):])
+        print(module, json.dumps(results[module.split(".")[-1]]), flush=True)
+    path = Path(__file__).with_name("results.json")
+    path.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
