@@ -35,7 +35,10 @@ def coverage_figure(similarities: np.ndarray, curve: pl.DataFrame, threshold: fl
     """Paper Fig. 3: (a) similarity density, (b) classes covered and (c) rows kept vs threshold."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    axes[0].hist(similarities, bins=50, density=True, color="tab:blue", alpha=0.8)
+    if len(similarities):
+        axes[0].hist(similarities, bins=50, density=True, color="tab:blue", alpha=0.8)
+    else:
+        axes[0].text(0.5, 0.5, "no single-label candidates", ha="center", transform=axes[0].transAxes)
     axes[0].set(xlabel="caption ↔ synset text similarity", ylabel="density", title="(a) similarities")
     axes[1].plot(curve["threshold"], curve["classes_covered"], color="tab:green")
     axes[1].set(xlabel="threshold", ylabel="ImageNet classes covered", title="(b) class coverage")
