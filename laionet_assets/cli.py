@@ -71,12 +71,26 @@ def parse_selection(select: str | None) -> list[str]:
     unknown = [s for s in chosen if s not in ALL_ASSETS]
     if unknown:
         raise SystemExit(f"laionet: unknown asset(s) {unknown}; choose from {', '.join(ALL_ASSETS)}")
+    # laionet_clean and laionet_top50 come out of one computation: selecting one selects both.
+    if any(a in chosen for a in UNPARTITIONED_DOWNSTREAM):
+        chosen += [a for a in UNPARTITIONED_DOWNSTREAM if a not in chosen]
     return chosen
+
+
+def quiet_libraries() -> None:
+    """Keep the CLI's output to its own summary: library warnings and download bars go."""
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    warnings.filterwarnings("ignore", message=".*currently in (beta|preview).*")
+    warnings.filterwarnings("ignore", message="The multilingual functions are not available")
 
 
 def run_release(release: str, name: str | None, profile: str | None, select: str | None, home: str | None) -> int:
     root = prepare_home(home, profile)
     selection = parse_selection(select)
+    quiet_libraries()
     import dagster as dg
 
     from laionet_assets.core.laion import BadPartError
@@ -123,6 +137,12 @@ def run_release(release: str, name: str | None, profile: str | None, select: str
     for key in keys:
         materialize([a for a in PARTITIONED if a in selection], key)
     materialize([a for a in UNPARTITIONED_DOWNSTREAM if a in selection])
+    clean = root / "assets" / "laionet_clean.parquet"
+    if "laionet_clean" in selection and clean.exists():
+        import polars as pl
+
+        laionet = pl.read_parquet(clean, columns=["wnid"])
+        print(f"LAIONet: {laionet.height:,} rows over {laionet['wnid'].n_unique()} ImageNet classes")
     print(f"outputs: {root / 'assets'}  figures: {root / 'reports'}")
     print(f"Dagster UI on these runs: laionet ui --home {root}   (then open http://127.0.0.1:3000)")
     if failures:

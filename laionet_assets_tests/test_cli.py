@@ -36,6 +36,15 @@ def test_select_limits_the_run(home):
     assert not (home / "assets" / "text_sims").exists()
 
 
+def test_selecting_laionet_clean_reruns_only_the_selection(home, capsys):
+    assert main(["run", "--release", str(SAMPLE_RELEASE), "--profile", "tiny", "--home", str(home)]) == 0
+    capsys.readouterr()
+    assert main(["run", "--release", str(SAMPLE_RELEASE), "--profile", "tiny", "--home", str(home), "--select", "laionet_clean"]) == 0
+    out = capsys.readouterr().out
+    assert "laionet_clean,laionet_top50: ok" in out and "lemma_matches" not in out.split("registered")[1]
+    assert "LAIONet:" in out
+
+
 def test_unknown_asset_is_rejected(home):
     with pytest.raises(SystemExit, match="unknown asset"):
         main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--select", "laionet_images"])

@@ -175,7 +175,7 @@ class SentenceTransformerEncoder:
             name = model
         self.model = SentenceTransformer(path, device=self.device)
         self.encoder_id = f"sentence-transformers:{name}"
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.dim = int(self.model.get_embedding_dimension())
         self.version = f"sentence-transformers {__version__}"
 
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
