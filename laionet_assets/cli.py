@@ -22,20 +22,6 @@ PARTITIONED = ("lemma_matches", "text_sims")
 UNPARTITIONED_UPSTREAM = ("imagenet_synsets",)
 UNPARTITIONED_DOWNSTREAM = ("laionet_clean", "laionet_top50")
 ALL_ASSETS = UNPARTITIONED_UPSTREAM + PARTITIONED + UNPARTITIONED_DOWNSTREAM
-DAGSTER_YAML_DEFAULT = """storage:
-  sqlite:
-    base_dir:
-      env: DAGSTER_HOME
-telemetry:
-  enabled: false
-concurrency:
-  pools:
-    default_limit: 1
-    granularity: op
-run_monitoring:
-  enabled: true
-  free_slots_after_run_end_seconds: 60
-"""
 
 
 def root_error_message(error) -> str:
@@ -51,12 +37,9 @@ def prepare_home(home: str | None, profile: str | None) -> Path:
     dagster_home = root / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
-    if not config.exists():
-        template = REPO_ROOT / "dagster.yaml"
-        if template.exists():
-            shutil.copyfile(template, config)
-        else:
-            config.write_text(DAGSTER_YAML_DEFAULT)
+    template = REPO_ROOT / "dagster.yaml"
+    if not config.exists() and template.exists():
+        shutil.copyfile(template, config)
     os.environ["LAIONET_HOME"] = str(root)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     if profile:
