@@ -5,12 +5,16 @@ import dagster as dg
 from laionet_assets.assets.creation import imagenet_synsets, laionet, lemma_matches, text_sims
 from laionet_assets.checks import laionet_checks
 from laionet_assets.profiles import resources_for
+from laionet_assets.sensors import laionet_jobs, laionet_schedules, laionet_sensors
 
 all_assets = [imagenet_synsets, lemma_matches, text_sims, laionet]
 
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=laionet_checks,
+    jobs=laionet_jobs,
+    sensors=laionet_sensors,
+    schedules=laionet_schedules,
     resources=resources_for(),
     executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
 )

@@ -54,25 +54,72 @@ def list_parts(release: Path) -> list[Path]:
     return parts
 
 
-def read_part(path: Path, key: str, max_caption_bytes: int = DEFAULT_MAX_CAPTION_BYTES) -> tuple[pl.DataFrame, dict]:
+def is_remote(location: str | Path) -> bool:
+    scheme = urlparse(str(location)).scheme
+    return len(scheme) > 1 and scheme != "file"
+
+
+def _open_source(location: str | Path):
+    """A local path as is; an fsspec URL (s3://, gs://, memory://, ...) read into memory."""
+    if not is_remote(location):
+        return local_path(str(location))
+    import io
+
+    import fsspec
+
+    try:
+        with fsspec.open(str(location), "rb") as fh:
+            return io.BytesIO(fh.read())
+    except FileNotFoundError as exc:
+        raise BadPartError(f"{location}: file not found") from exc
+
+
+def check_columns(location, schema: dict) -> None:
+    """A part needs a TEXT column of strings; raise naming the file and the columns it has."""
+    columns = {c.upper(): c for c in schema}
+    if "TEXT" not in columns:
+        raise BadPartError(f"{location}: no TEXT column (columns: {', '.join(schema)})")
+    dtype = schema[columns["TEXT"]]
+    if dtype not in (pl.String, pl.Categorical, pl.Null):
+        raise BadPartError(f"{location}: column TEXT has type {dtype}, expected strings")
+
+
+def probe_part(location: str | Path) -> None:
+    """Read only the Parquet footer (cheap, also remote) and check the columns."""
+    import fsspec
+    import pyarrow.parquet as pq
+
+    try:
+        with fsspec.open(str(location), "rb") as fh:
+            arrow_schema = pq.ParquetFile(fh).schema_arrow
+    except FileNotFoundError as exc:
+        raise BadPartError(f"{location}: file not found") from exc
+    except Exception as exc:
+        raise BadPartError(f"{location}: not a readable Parquet file ({type(exc).__name__}: {exc})") from exc
+    check_columns(location, dict(pl.Schema(arrow_schema)))
+
+
+def read_part(location: str | Path, key: str, max_caption_bytes: int = DEFAULT_MAX_CAPTION_BYTES) -> tuple[pl.DataFrame, dict]:
     """The captions of one part as ``sample_id, url, text, nsfw`` plus counts of dropped rows.
 
-    ``sample_id`` is LAION's ``SAMPLE_ID`` as a string when present, else ``"<key>:<row>"``.  Rows
-    whose caption is null, blank or longer than ``max_caption_bytes`` are dropped and counted.
+    ``location`` is a local path or an fsspec URL.  ``sample_id`` is LAION's ``SAMPLE_ID`` as a
+    string when present, else ``"<key>:<row>"``.  Rows whose caption is null, blank or longer than
+    ``max_caption_bytes`` are dropped and counted.
     """
+    path = location
+    source = _open_source(location)
     try:
-        schema = pl.read_parquet_schema(path)
+        schema = pl.read_parquet_schema(source)
     except FileNotFoundError as exc:
         raise BadPartError(f"{path}: file not found") from exc
     except Exception as exc:  # polars raises ComputeError/OSError variants for corrupt files
         raise BadPartError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc})") from exc
     columns = {c.upper(): c for c in schema}
-    if "TEXT" not in columns:
-        raise BadPartError(f"{path}: no TEXT column (columns: {', '.join(schema)})")
-    if schema[columns["TEXT"]] not in (pl.String, pl.Utf8, pl.Categorical, pl.Null):
-        raise BadPartError(f"{path}: column TEXT has type {schema[columns['TEXT']]}, expected strings")
+    check_columns(path, dict(schema))
     has_nsfw = "NSFW" in columns
-    lf = pl.scan_parquet(path).with_row_index("row")
+    if hasattr(source, "seek"):
+        source.seek(0)
+    lf = (pl.scan_parquet(source) if isinstance(source, Path) else pl.read_parquet(source).lazy()).with_row_index("row")
     sample_id = (
         pl.col(columns["SAMPLE_ID"]).cast(pl.String)
         if "SAMPLE_ID" in columns

@@ -47,8 +47,15 @@ class ReleaseRegistry:
         atomic_write_text(self.path, json.dumps(entries, indent=1, sort_keys=True))
         return keys
 
-    def part_path(self, key: str) -> Path:
+    def add(self, parts: dict[str, dict]) -> None:
+        """Record ``{key: {"path", "release", "size", "mtime_ns"}}`` entries (the release sensor's)."""
+        entries = self.load()
+        entries.update(parts)
+        atomic_write_text(self.path, json.dumps(entries, indent=1, sort_keys=True))
+
+    def part_path(self, key: str) -> str:
+        """The part's local path or fsspec URL."""
         entries = self.load()
         if key not in entries:
             raise KeyError(f"partition {key!r} is not registered in {self.path}; register its release with `laionet run --release`")
-        return Path(entries[key]["path"])
+        return entries[key]["path"]

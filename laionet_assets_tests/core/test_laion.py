@@ -77,7 +77,7 @@ def test_registry_registers_every_part(tmp_path):
     registry = ReleaseRegistry(tmp_path / "home")
     keys = registry.register(str(release))
     assert keys == ["laion400m-part-00000", "laion400m-part-00001", "laion400m-part-00002"]
-    assert registry.part_path(keys[1]) == (release / "part-00001.parquet").resolve()
+    assert registry.part_path(keys[1]) == str((release / "part-00001.parquet").resolve())
     assert registry.register(str(release)) == keys  # idempotent
     with pytest.raises(KeyError, match="not registered"):
         registry.part_path("other-part")
@@ -86,3 +86,18 @@ def test_registry_registers_every_part(tmp_path):
 def test_empty_release_folder(tmp_path):
     with pytest.raises(BadPartError, match="no .parquet parts"):
         list_parts(tmp_path)
+
+
+def test_reads_a_part_from_an_fsspec_url():
+    import io
+
+    import fsspec
+
+    buffer = io.BytesIO()
+    pl.DataFrame({"TEXT": ["a lion", None]}).write_parquet(buffer)
+    with fsspec.open("memory://laion/rel/p0.parquet", "wb") as fh:
+        fh.write(buffer.getvalue())
+    frame, counts = read_part("memory://laion/rel/p0.parquet", "rel-p0")
+    assert frame["text"].to_list() == ["a lion"] and counts["dropped_null_or_empty_caption"] == 1
+    with pytest.raises(BadPartError, match="memory://laion/rel/missing.parquet: file not found"):
+        read_part("memory://laion/rel/missing.parquet", "k")
