@@ -13,7 +13,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 
 .PHONY: setup demo test bench ui lock clean
 
-setup: $(VENV)/.installed /usr/share/wordnet/data.noun
+setup: $(VENV)/.installed /usr/share/wordnet/data.noun /usr/bin/chromium
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 /usr/share/wordnet/data.noun:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wordnet-base wordnet-sense-index
+
+# Debian's Chromium for the browser test of the Dagster UI (driven by playwright; never
+# `playwright install`, which downloads a browser of its own).
+/usr/bin/chromium:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
 demo: setup
 	$(VENV)/bin/laionet demo

@@ -12,7 +12,8 @@ from .conftest import SAMPLE_RELEASE
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     for var in ("LAIONET_HOME", "DAGSTER_HOME", "LAIONET_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv(var, "")  # recorded, so whatever the CLI sets is undone after the test
+        monkeypatch.delenv(var)
     return tmp_path / "home"
 
 

@@ -1,0 +1,123 @@
+"""End to end in a real browser: `laionet ui` serves the Dagster UI; headless Chromium finds the
+asset graph and launches a materialisation of one lemma_matches partition, which succeeds."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from laionet_assets.core.releases import ReleaseRegistry
+from laionet_assets.resources import write_parquet_atomic
+
+from .conftest import REPO, SAMPLE_RELEASE
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"]
+ASSETS = ["imagenet_synsets", "lemma_matches", "text_sims", "laionet_clean", "laionet_top50"]
+
+
+def dismiss_welcome(page) -> None:
+    """A new instance greets with "Join the Dagster community"; its Skip button closes it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.get_by_role("button", name="Skip").first.click(timeout=8_000)
+    except PlaywrightTimeout:
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ui_server(tmp_path, synsets, monkeypatch):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: `make setup` installs Debian's chromium")
+    pytest.importorskip("playwright.sync_api", reason="playwright is installed by `make setup` (dev extra)")
+    home = tmp_path / "home"
+    keys = ReleaseRegistry(home).register(str(SAMPLE_RELEASE), "sample")
+    write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
+    (home / "dagster").mkdir(parents=True)
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    shutil.copyfile(REPO / "dagster.yaml", home / "dagster" / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        instance.add_dynamic_partitions("laion_parts", keys)
+        # The synsets were written straight to the IO manager's path; tell the instance.
+        instance.report_runless_asset_event(dg.AssetMaterialization("imagenet_synsets"))
+    port = free_port()
+    env = {**os.environ, "LAIONET_PROFILE": "tiny", "DAGSTER_DISABLE_TELEMETRY": "1"}
+    log = open(tmp_path / "ui.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "laionet_assets.cli", "ui", "--home", str(home), "--port", str(port)],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url + "/server_info", timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"Dagster UI did not start: {(tmp_path / 'ui.log').read_text()[-3000:]}")
+                time.sleep(1)
+        yield url, home, keys
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def test_materialise_a_partition_from_the_ui(ui_server, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, home, keys = ui_server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(url + "/asset-groups/laionet_creation", wait_until="networkidle")
+        dismiss_welcome(page)
+        for asset in ASSETS:
+            expect(page.get_by_text(asset, exact=True).first).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "asset_graph.png"))
+
+        page.goto(url + "/assets/lemma_matches", wait_until="networkidle")
+        dismiss_welcome(page)
+        page.get_by_role("button", name="Materialize…").click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text("Select a partition or create one").click()
+        page.get_by_text(keys[0], exact=True).first.click()
+        dialog.get_by_role("button", name="Launch 1 run").click()
+
+        with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+            deadline = time.time() + 240
+            while True:
+                records = instance.get_run_records()
+                done = [r.dagster_run for r in records if r.dagster_run.is_finished]
+                if done or time.time() > deadline:
+                    break
+                time.sleep(2)
+            assert len(records) == 1, "the UI launched exactly one run"
+            run = records[0].dagster_run
+            assert run.tags.get("dagster/partition") == keys[0]
+            assert run.is_success, f"run {run.run_id} ended {run.status}"
+        page.goto(f"{url}/runs/{run.run_id}", wait_until="networkidle")
+        expect(page.get_by_text("Success").first).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "run_succeeded.png"))
+        browser.close()
+    assert (home / "assets" / "lemma_matches" / f"{keys[0]}.parquet").exists()
+    print(f"screenshots: {tmp_path / 'asset_graph.png'}, {tmp_path / 'run_succeeded.png'}")
