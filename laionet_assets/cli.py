@@ -3,6 +3,7 @@
     laionet demo                          # bundled sample release, offline profile
     laionet run --release PATH [--name NAME] [--profile P] [--select ASSETS] [--home DIR]
     laionet ui [--home DIR] [--port 3000]
+    laionet recover [--home DIR]          # after a killed run: mark it failed, free its gpu slot
 
 Runs go through a persistent Dagster instance under ``<home>/dagster`` so they show in the UI.
 """
@@ -134,6 +135,18 @@ def run_release(release: str, name: str | None, profile: str | None, select: str
     return 0
 
 
+def recover(home: str | None) -> int:
+    prepare_home(home, None)
+    import dagster as dg
+
+    from laionet_assets.recovery import recover_dead_runs
+
+    with dg.DagsterInstance.get() as instance:
+        recovered = recover_dead_runs(instance)
+    print(f"marked {len(recovered)} dead run(s) failed and freed their pool slots: {recovered}")
+    return 0
+
+
 def ui(home: str | None, profile: str | None, host: str, port: int) -> int:
     prepare_home(home, profile)
     exe = Path(sys.executable).with_name("dagster")
@@ -158,11 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("ui", parents=[common], help="start the Dagster UI (webserver and daemon) on the instance")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
+    sub.add_parser("recover", parents=[common], help="mark runs whose process died as failed and free their pool slots")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return run_release(str(SAMPLE_RELEASE), "sample", args.profile or os.environ.get("LAIONET_PROFILE") or "offline", args.select, args.home)
     if args.command == "run":
         return run_release(args.release, args.name, args.profile, args.select, args.home)
+    if args.command == "recover":
+        return recover(args.home)
     return ui(args.home, args.profile, args.host, args.port)
 
 

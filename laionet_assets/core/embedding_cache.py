@@ -40,6 +40,11 @@ class EmbeddingCache:
         schema = pa.schema([("text_hash", pa.string()), ("vector", pa.list_(pa.float32(), dim))])
         return self.db.create_table(name, schema=schema, exist_ok=True)
 
+    def hashes(self, encoder_id: str) -> list[str]:
+        """Every stored key (for consistency checks)."""
+        table = self._table(encoder_id, 0, create=False)
+        return [] if table is None else table.to_arrow().column("text_hash").to_pylist()
+
     def count(self, encoder_id: str) -> int:
         table = self._table(encoder_id, 0, create=False)
         return 0 if table is None else table.count_rows()
@@ -82,16 +87,26 @@ def encode_with_cache(
     texts: Sequence[str],
     cache: EmbeddingCache | None,
     progress: Callable[[int], None] | None = None,
+    chunk_size: int = 16_384,
 ) -> tuple[np.ndarray, dict[str, int]]:
-    """Embeddings of ``texts``; only captions absent from the cache are encoded (each once)."""
+    """Embeddings of ``texts``; only captions absent from the cache are encoded (each once).
+
+    New embeddings are stored chunk by chunk as they are computed, so a run killed half-way
+    keeps what it finished and the next run encodes only the rest.
+    """
     hashes = text_hash(texts)
     unique_hashes, first_index = np.unique(hashes, return_index=True)
     cached = cache.lookup(encoder.encoder_id, unique_hashes.tolist()) if cache is not None else {}
     missing = [i for h, i in zip(unique_hashes, first_index) if h not in cached]
-    new_vectors = encoder.encode([texts[i] for i in missing], progress=progress)
-    inserted = cache.add(encoder.encoder_id, [hashes[i] for i in missing], new_vectors) if cache is not None else 0
     by_hash = dict(cached)
-    by_hash.update(zip((hashes[i] for i in missing), new_vectors))
+    inserted = 0
+    for start in range(0, len(missing), chunk_size):
+        chunk = missing[start : start + chunk_size]
+        vectors = encoder.encode([texts[i] for i in chunk], progress=progress)
+        chunk_hashes = [hashes[i] for i in chunk]
+        if cache is not None:
+            inserted += cache.add(encoder.encoder_id, chunk_hashes, vectors)
+        by_hash.update(zip(chunk_hashes, vectors))
     out = np.stack([by_hash[h] for h in hashes]) if len(texts) else np.zeros((0, encoder.dim), np.float32)
     stats = {"captions": len(texts), "unique_captions": len(unique_hashes), "cache_hits": len(cached),
              "encoded": len(missing), "inserted": inserted}

@@ -133,3 +133,15 @@ def test_rowwise_cosine_matches_loop():
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(5, 4)).astype(np.float32), rng.normal(size=(5, 4)).astype(np.float32)
     np.testing.assert_allclose(rowwise_cosine(a, b), [float(a[i] @ b[i]) for i in range(5)], rtol=1e-5)
+
+
+def test_cache_is_written_chunk_by_chunk(tmp_path):
+    cache = EmbeddingCache(str(tmp_path / "lancedb"))
+    encoder = CountingEncoder()
+    texts = [f"caption {i}" for i in range(10)]
+    vectors, stats = encode_with_cache(encoder, texts, cache, chunk_size=3)
+    assert stats["inserted"] == 10 and cache.count(encoder.encoder_id) == 10
+    assert sorted(cache.hashes(encoder.encoder_id)) == sorted(set(cache.hashes(encoder.encoder_id)))
+    again, stats = encode_with_cache(encoder, texts, cache, chunk_size=3)
+    assert stats["encoded"] == 0
+    np.testing.assert_array_equal(again, vectors)

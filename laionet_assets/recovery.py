@@ -1,0 +1,44 @@
+"""Recovering from killed runs: a run whose process died (SIGKILL, OOM, lost machine) stays
+"started" in the instance and keeps its concurrency-pool slots (the gpu pool has one), so later
+GPU steps wait.  With the daemon running, run monitoring does this after
+``free_slots_after_run_end_seconds``; ``laionet recover`` does it at once."""
+
+import os
+
+import dagster as dg
+from dagster._core.events import DagsterEventType
+
+ACTIVE = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.CANCELING]
+
+
+def run_process_id(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The pid of the run's own process, from its first engine event that records one."""
+    for record in instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT).records:
+        event = record.event_log_entry.dagster_event
+        pid = event.engine_event_data.metadata.get("pid") if event and event.engine_event_data else None
+        if pid is not None:
+            return int(pid.value)
+    return None
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark runs whose process is gone as failed and free their pool slots; returns their ids."""
+    recovered = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=ACTIVE)):
+        pid = run_process_id(instance, run.run_id)
+        if pid is None or process_alive(pid):
+            continue
+        instance.report_run_failed(run, f"run process {pid} is gone (killed?); marked failed by laionet recover")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        recovered.append(run.run_id)
+    return recovered

@@ -1,0 +1,65 @@
+"""SIGKILL in the middle of text_sims: the partition keeps its old complete file, the LanceDB
+cache holds no duplicate key, and the re-run completes, reusing what was embedded before."""
+
+import time
+
+import polars as pl
+
+from laionet_assets.core.embedding_cache import EmbeddingCache
+
+from .runs import Home, kill_group, run_to_end as run
+
+
+def write_part(path, n):
+    texts = [f"a lion number {i} resting on the savanna near the river" for i in range(n)]
+    pl.DataFrame({"SAMPLE_ID": range(n), "TEXT": texts, "NSFW": ["UNLIKELY"] * n}).write_parquet(path)
+
+
+def test_sigkill_during_text_sims_leaves_old_output_and_consistent_cache(tmp_path, synsets):
+    home = Home(tmp_path / "home", synsets)
+    release = tmp_path / "rel"
+    release.mkdir()
+    part = release / "p0.parquet"
+    write_part(part, 300)
+    [key] = home.register(release, "rel")
+    run(home, "lemma_matches,text_sims", key, tmp_path / "first.log")
+    old = home.output("text_sims", key).read_bytes()
+    encoder_id = pl.read_parquet(home.output("text_sims", key))["encoder"][0]
+    cache = EmbeddingCache(str(home.root / "lancedb"))
+    assert cache.count(encoder_id) == 300 + 1000  # captions and synset texts
+
+    write_part(part, 240_000)  # the part is rewritten, much larger
+    home.register(release, "rel")
+    run(home, "lemma_matches", key, tmp_path / "matches.log")
+    proc = home.popen("text_sims", key, tmp_path / "killed.log")
+    try:
+        deadline = time.time() + 300
+        while cache.count(encoder_id) <= 1300:  # wait until the new run has stored a chunk
+            assert proc.poll() is None, "text_sims finished before it could be killed: " + (tmp_path / "killed.log").read_text()[-2000:]
+            assert time.time() < deadline
+            time.sleep(0.2)
+    finally:
+        kill_group(proc)  # SIGKILL to the run and its step process
+
+    assert home.output("text_sims", key).read_bytes() == old  # the old complete file, untouched
+    # The dead run still holds the gpu pool's only slot until it is recovered.
+    with home.instance() as instance:
+        assert instance.event_log_storage.get_concurrency_info("gpu").active_slot_count == 1
+        from laionet_assets.recovery import recover_dead_runs
+
+        assert len(recover_dead_runs(instance)) == 1
+        assert instance.event_log_storage.get_concurrency_info("gpu").active_slot_count == 0
+    stored = cache.hashes(encoder_id)
+    assert len(stored) == len(set(stored))
+    partial = len(stored)
+    assert 1300 < partial < 240_000 + 1000
+
+    run(home, "text_sims", key, tmp_path / "rerun.log")
+    sims = pl.read_parquet(home.output("text_sims", key))
+    assert sims.height == 240_000 and sims["sample_id"].n_unique() == 240_000
+    stored = cache.hashes(encoder_id)
+    assert len(stored) == len(set(stored)) == 240_000 + 1000
+    with home.instance() as instance:
+        event = instance.get_latest_materialization_event(__import__("dagster").AssetKey("text_sims"))
+        hits = event.asset_materialization.metadata["embedding_cache_hits"].value
+    assert hits == partial - 1000  # everything embedded before the kill was reused
