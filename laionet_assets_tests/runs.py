@@ -13,7 +13,7 @@ import polars as pl
 from laionet_assets.core.releases import ReleaseRegistry
 from laionet_assets.resources import write_parquet_atomic
 
-from .conftest import REPO
+from .conftest import REPO, SAMPLE_RELEASE
 
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 
@@ -66,3 +66,12 @@ def run_to_end(home: Home, selection: str, partition: str, log: Path, timeout: f
         assert proc.wait(timeout=timeout) == 0, log.read_text()[-3000:]
     finally:
         kill_group(proc)
+
+
+def split_sample(folder, parts=4):
+    frame = pl.read_parquet(SAMPLE_RELEASE / "*.parquet")
+    folder.mkdir(parents=True)
+    size = -(-frame.height // parts)
+    for i in range(parts):
+        frame.slice(i * size, size).write_parquet(folder / f"part-{i}.parquet")
+    return folder

@@ -6,17 +6,7 @@ import time
 
 import polars as pl
 
-from .conftest import SAMPLE_RELEASE
-from .runs import Home, kill_group
-
-
-def split_sample(folder, parts=4):
-    frame = pl.read_parquet(SAMPLE_RELEASE / "*.parquet")
-    folder.mkdir(parents=True)
-    size = -(-frame.height // parts)
-    for i in range(parts):
-        frame.slice(i * size, size).write_parquet(folder / f"part-{i}.parquet")
-    return folder
+from .runs import Home, kill_group, split_sample
 
 
 def run_all(home: Home, keys, concurrency: int, tmp_path, timeout: float = 600):
