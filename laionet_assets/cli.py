@@ -71,10 +71,41 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message="The multilingual functions are not available")
 
 
-def run_release(release: str, name: str | None, profile: str | None, select: str | None, home: str | None) -> int:
+ENCODER_FLAGS = {  # CLI flag -> environment variable read by laionet_assets.profiles
+    "text_encoder": "LAIONET_TEXT_ENCODER", "text_model": "LAIONET_TEXT_MODEL", "pretrained": "LAIONET_TEXT_PRETRAINED",
+    "threshold": "LAIONET_THRESHOLD", "device": "LAIONET_DEVICE", "batch_size": "LAIONET_BATCH_SIZE",
+    "min_classes": "LAIONET_MIN_CLASSES",
+}
+
+
+def op_config(names: list[str], knobs: dict) -> dict:
+    """Run config for the asset configs the CLI exposes, for the ops in this run only."""
+    ops = {}
+    if "lemma_matches" in names and knobs.get("mode"):
+        ops["lemma_matches"] = {"config": {"mode": knobs["mode"]}}
+    laionet = {k: knobs[k] for k in ("nsfw_policy", "top_k") if knobs.get(k) is not None}
+    if "laionet_clean" in names and laionet:
+        ops["laionet"] = {"config": laionet}
+    return {"ops": ops} if ops else {}
+
+
+def run_release(release: str, name: str | None, profile: str | None, select: str | None, home: str | None, knobs: dict | None = None) -> int:
+    knobs = knobs or {}
     root = prepare_home(home, profile)
     selection = parse_selection(select)
+    for flag, var in ENCODER_FLAGS.items():
+        if knobs.get(flag) is not None:
+            os.environ[var] = str(knobs[flag])
     quiet_libraries()
+    from laionet_assets.profiles import current_profile, resources_for
+
+    try:
+        resources = resources_for(current_profile(), str(root))
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError too
+        errors = getattr(exc, "errors", None)
+        message = "; ".join(e["msg"].removeprefix("Value error, ") for e in errors()) if callable(errors) else str(exc)
+        print(f"laionet: invalid configuration: {message}", file=sys.stderr)
+        return 2
     import dagster as dg
 
     from laionet_assets.core.laion import BadPartError
@@ -82,7 +113,6 @@ def run_release(release: str, name: str | None, profile: str | None, select: str
     from laionet_assets.definitions import all_assets
     from laionet_assets.checks import laionet_checks
     from laionet_assets.partitions import laion_parts
-    from laionet_assets.profiles import current_profile, resources_for
 
     try:
         keys = ReleaseRegistry(root).register(release, name)
@@ -91,7 +121,7 @@ def run_release(release: str, name: str | None, profile: str | None, select: str
         return 2
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions(laion_parts.name, keys)
-    resources = resources_for(current_profile(), str(root))
+
     definitions = [*all_assets, *laionet_checks]
     print(f"release {release}: {len(keys)} part(s) registered as partitions {keys}; profile {current_profile()}; home {root}")
     failures: list[str] = []
@@ -103,7 +133,7 @@ def run_release(release: str, name: str | None, profile: str | None, select: str
         started = time.perf_counter()
         result = dg.materialize(definitions, selection=names, partition_key=partition_key, instance=instance,
                                 resources=resources, raise_on_error=False, tags={"laionet/cli": "run"},
-                                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
+                                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}, **op_config(names, knobs)})
         label = f"{','.join(names)}" + (f" [{partition_key}]" if partition_key else "")
         status = "ok" if result.success else "FAILED"
         print(f"  {label}: {status} in {time.perf_counter() - started:.1f} s (run {result.run_id[:8]})")
@@ -162,9 +192,21 @@ def main(argv: list[str] | None = None) -> int:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", help="output and Dagster instance folder (default: $LAIONET_HOME or ./data)")
     common.add_argument("--profile", choices=("paper", "offline", "tiny"), help="model profile (default: $LAIONET_PROFILE or offline)")
-    demo = sub.add_parser("demo", parents=[common], help="materialise every asset on the bundled sample release (offline)")
+    knobs = argparse.ArgumentParser(add_help=False)
+    group = knobs.add_argument_group("pipeline settings (default: the profile's; also LAIONET_* environment variables)")
+    group.add_argument("--mode", choices=("paper", "longest"), help="lemma matching mode (default paper)")
+    group.add_argument("--threshold", type=float, help="keep text_similarity > THRESHOLD (CLIP paper: 0.82)")
+    group.add_argument("--nsfw-policy", choices=("require_unlikely", "allow_missing"))
+    group.add_argument("--top-k", type=int, help="rows per class in laionet_top50 (default 50)")
+    group.add_argument("--text-encoder", choices=("open_clip", "sentence_transformers"))
+    group.add_argument("--text-model", help="open_clip architecture, sentence-transformers name, or local folder")
+    group.add_argument("--pretrained", help="open_clip weights tag or local checkpoint file")
+    group.add_argument("--device", help="auto, cpu, cuda, cuda:N")
+    group.add_argument("--batch-size", type=int)
+    group.add_argument("--min-classes", type=int, help="class-coverage check minimum")
+    demo = sub.add_parser("demo", parents=[common, knobs], help="materialise every asset on the bundled sample release (offline)")
     demo.add_argument("--select", help="comma-separated assets (default: all)")
-    run = sub.add_parser("run", parents=[common], help="register a release's parts as partitions and materialise")
+    run = sub.add_parser("run", parents=[common, knobs], help="register a release's parts as partitions and materialise")
     run.add_argument("--release", required=True, help="folder of LAION Parquet parts, one part file, or a file:// URL")
     run.add_argument("--name", help="release name in partition keys (default: the folder's name)")
     run.add_argument("--select", help=f"comma-separated assets (default: all of {', '.join(ALL_ASSETS)})")
@@ -173,10 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=3000)
     sub.add_parser("recover", parents=[common], help="mark runs whose process died as failed and free their pool slots")
     args = parser.parse_args(argv)
+    settings = {k: getattr(args, k, None) for k in (*ENCODER_FLAGS, "mode", "nsfw_policy", "top_k")}
     if args.command == "demo":
-        return run_release(str(SAMPLE_RELEASE), "sample", args.profile or os.environ.get("LAIONET_PROFILE") or "offline", args.select, args.home)
+        return run_release(str(SAMPLE_RELEASE), "sample", args.profile or os.environ.get("LAIONET_PROFILE") or "offline",
+                           args.select, args.home, settings)
     if args.command == "run":
-        return run_release(args.release, args.name, args.profile, args.select, args.home)
+        return run_release(args.release, args.name, args.profile, args.select, args.home, settings)
     if args.command == "recover":
         return recover(args.home)
     return ui(args.home, args.profile, args.host, args.port)

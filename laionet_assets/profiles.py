@@ -30,19 +30,60 @@ def current_profile() -> str:
     return os.environ.get("LAIONET_PROFILE", "offline")
 
 
+ENV_KNOBS = {
+    # environment variable: (resource, field, type)
+    "LAIONET_TEXT_ENCODER": ("text_encoder", "kind", str),
+    "LAIONET_TEXT_MODEL": ("text_encoder", "model", str),
+    "LAIONET_TEXT_PRETRAINED": ("text_encoder", "pretrained", str),
+    "LAIONET_THRESHOLD": ("text_encoder", "threshold", float),
+    "LAIONET_DEVICE": ("text_encoder", "device", str),
+    "LAIONET_BATCH_SIZE": ("text_encoder", "batch_size", int),
+    "LAIONET_MIN_CLASSES": ("quality_gates", "min_covered_classes", int),
+    "LAIONET_NSFW_POLICY_REQUIRED": ("quality_gates", "nsfw_policy_required", str),
+}
+
+
+def _env_overrides() -> dict[str, dict]:
+    overrides: dict[str, dict] = {"text_encoder": {}, "quality_gates": {}}
+    for var, (resource, field, kind) in ENV_KNOBS.items():
+        raw = os.environ.get(var)
+        if raw is None or raw == "":
+            continue
+        try:
+            overrides[resource][field] = kind(raw)
+        except ValueError:
+            raise ValueError(f"{var}={raw!r} is not a valid {kind.__name__}") from None
+    return overrides
+
+
+def with_defaults(cls, **values):
+    """``cls`` configured with ``values`` that are also its defaults.
+
+    A launchpad run config that sets one field of a resource rebuilds it from the class
+    defaults plus that field; with the profile's values as defaults, the other fields keep them.
+    """
+    namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
+                 "__annotations__": {k: cls.model_fields[k].annotation for k in values}, **values}
+    return type(cls.__name__, (cls,), namespace)()
+
+
 def resources_for(profile: str | None = None, home: str | None = None) -> dict:
+    """The resources of a profile, with ``LAIONET_*`` environment variables applied on top
+    (see ``ENV_KNOBS``); every field can still be overridden per run from the launchpad."""
     profile = profile or current_profile()
     if profile not in PROFILES:
         raise ValueError(f"unknown LAIONET_PROFILE {profile!r}; expected one of {PROFILES}")
     home = home or default_home()
-    encoder = dict(_ENCODERS[profile])
-    if os.environ.get("LAIONET_THRESHOLD"):
-        encoder["threshold"] = float(os.environ["LAIONET_THRESHOLD"])
-    if os.environ.get("LAIONET_DEVICE"):
-        encoder["device"] = os.environ["LAIONET_DEVICE"]
+    overrides = _env_overrides()
+    encoder = {**_ENCODERS[profile], **overrides["text_encoder"]}
+    if "kind" in overrides["text_encoder"] and "model" not in overrides["text_encoder"]:
+        raise ValueError("LAIONET_TEXT_ENCODER is set without LAIONET_TEXT_MODEL: name the model too")
+    gates = {"min_covered_classes": _MIN_CLASSES[profile], **overrides["quality_gates"]}
+    TextEncoderResource(**encoder)  # validate here, with the field names in the error
+    QualityGates(**gates)
     return {
-        "storage": LaionetStorage(home=home),
-        "io_manager": PolarsParquetIOManager(home=home),
-        "text_encoder": TextEncoderResource(**encoder),
-        "quality_gates": QualityGates(min_covered_classes=int(os.environ.get("LAIONET_MIN_CLASSES", _MIN_CLASSES[profile]))),
+        "storage": with_defaults(LaionetStorage, home=home),
+        "io_manager": with_defaults(PolarsParquetIOManager, home=home),
+        "text_encoder": with_defaults(TextEncoderResource, **encoder),
+        "quality_gates": with_defaults(QualityGates, **gates),
     }

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-from pydantic import PrivateAttr, field_validator
+from pydantic import PrivateAttr, field_validator, model_validator
 
 from laionet_assets.core.embedding_cache import EmbeddingCache
 from laionet_assets.core.releases import ReleaseRegistry
@@ -80,6 +80,32 @@ class TextEncoderResource(dg.ConfigurableResource):
             raise ValueError(f"batch_size must be positive, got {v}")
         return v
 
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: str) -> str:
+        if v not in ("auto", "cpu") and not v.startswith("cuda") and v != "mps":
+            raise ValueError(f"unknown device {v!r}; expected auto, cpu, cuda, cuda:N or mps")
+        return v
+
+    @model_validator(mode="after")
+    def _model_exists(self):
+        from laionet_assets.core.textsim import BUNDLED_MINILM, open_clip_architectures
+
+        def looks_like_path(value: str) -> bool:
+            return value.startswith(("/", "./", "../", "~")) or value.endswith((".pt", ".pth", ".bin", ".safetensors"))
+
+        if self.kind == "open_clip":
+            known = open_clip_architectures()
+            if self.model != "tiny" and known and self.model not in known:
+                close = [m for m in known if m.lower().replace("-", "") == self.model.lower().replace("-", "").replace("/", "")]
+                raise ValueError(f"unknown open_clip model {self.model!r}" + (f"; did you mean {close[0]!r}?" if close else
+                                 f"; expected 'tiny' or one of {len(known)} open_clip architectures such as ViT-B-32"))
+            if self.pretrained and looks_like_path(self.pretrained) and not Path(self.pretrained).expanduser().is_file():
+                raise ValueError(f"CLIP checkpoint file {self.pretrained!r} does not exist")
+        elif self.model != BUNDLED_MINILM and looks_like_path(self.model) and not Path(self.model).expanduser().is_dir():
+            raise ValueError(f"sentence-transformers model folder {self.model!r} does not exist")
+        return self
+
     def get(self):
         if self._encoder is None:
             self._encoder = make_text_encoder(self.kind, self.model, self.pretrained or None, self.device, self.batch_size)
@@ -91,6 +117,20 @@ class QualityGates(dg.ConfigurableResource):
 
     min_covered_classes: int = 1
     nsfw_policy_required: str = "require_unlikely"
+
+    @field_validator("min_covered_classes")
+    @classmethod
+    def _min_classes(cls, v: int) -> int:
+        if not 0 <= v <= 1000:
+            raise ValueError(f"min_covered_classes {v} is outside [0, 1000]")
+        return v
+
+    @field_validator("nsfw_policy_required")
+    @classmethod
+    def _policy(cls, v: str) -> str:
+        if v not in ("require_unlikely", "allow_missing"):
+            raise ValueError(f"unknown NSFW policy {v!r}; expected 'require_unlikely' or 'allow_missing'")
+        return v
 
 
 class PolarsParquetIOManager(dg.ConfigurableIOManager):

@@ -11,7 +11,9 @@ from .conftest import SAMPLE_RELEASE
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    for var in ("LAIONET_HOME", "DAGSTER_HOME", "LAIONET_PROFILE"):
+    from laionet_assets.cli import ENCODER_FLAGS
+
+    for var in ("LAIONET_HOME", "DAGSTER_HOME", "LAIONET_PROFILE", *ENCODER_FLAGS.values()):
         monkeypatch.setenv(var, "")  # recorded, so whatever the CLI sets is undone after the test
         monkeypatch.delenv(var)
     return tmp_path / "home"
@@ -65,3 +67,33 @@ def test_failed_part_is_reported_and_others_still_run(home, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "b.parquet: no TEXT column" in captured.out and "rel-b" in captured.err
     assert (home / "assets" / "lemma_matches" / "rel-a.parquet").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--threshold", "1.5"], "similarity threshold 1.5 is outside [-1, 1]"),
+    (["--text-encoder", "open_clip", "--text-model", "ViT-B/32"], "unknown open_clip model 'ViT-B/32'; did you mean 'ViT-B-32'?"),
+    (["--text-encoder", "sentence_transformers", "--text-model", "/no/such/mpnet"], "sentence-transformers model folder '/no/such/mpnet' does not exist"),
+    (["--pretrained", "/no/such/clip.pt", "--text-encoder", "open_clip", "--text-model", "ViT-B-32"], "CLIP checkpoint file '/no/such/clip.pt' does not exist"),
+    (["--min-classes", "2000"], "min_covered_classes 2000 is outside [0, 1000]"),
+])
+def test_bad_settings_are_clear_errors(home, capsys, args, message):
+    assert main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--profile", "tiny", *args]) == 2
+    assert f"laionet: invalid configuration: {message}" in capsys.readouterr().err
+
+
+def test_bad_environment_variable(home, capsys, monkeypatch):
+    monkeypatch.setenv("LAIONET_BATCH_SIZE", "big")
+    assert main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home)]) == 2
+    assert "LAIONET_BATCH_SIZE='big' is not a valid int" in capsys.readouterr().err
+
+
+def test_flags_reach_the_assets(home):
+    assert main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--profile", "tiny", "--mode", "longest",
+                 "--threshold", "-1", "--nsfw-policy", "allow_missing", "--top-k", "1"]) == 0
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        matches = instance.get_latest_materialization_event(dg.AssetKey("lemma_matches")).asset_materialization.metadata
+        clean = instance.get_latest_materialization_event(dg.AssetKey("laionet_clean")).asset_materialization.metadata
+    assert matches["mode"].value == "longest"
+    assert clean["threshold"].value == -1.0 and clean["nsfw_policy"].value == "allow_missing"
+    top = pl.read_parquet(home / "assets" / "laionet_top50.parquet")
+    assert top.height > 1 and top.group_by("wnid").len()["len"].max() == 1

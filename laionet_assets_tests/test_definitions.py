@@ -33,3 +33,37 @@ def test_threshold_outside_range_is_rejected():
         TextEncoderResource(threshold=1.5)
     with pytest.raises(ValidationError, match="unknown text encoder kind"):
         TextEncoderResource(kind="bert")
+
+
+def test_environment_variables_configure_resources(monkeypatch):
+    monkeypatch.setenv("LAIONET_THRESHOLD", "0.3")
+    monkeypatch.setenv("LAIONET_BATCH_SIZE", "8")
+    monkeypatch.setenv("LAIONET_MIN_CLASSES", "5")
+    resources = resources_for("offline", "/tmp/x")
+    assert (resources["text_encoder"].threshold, resources["text_encoder"].batch_size) == (0.3, 8)
+    assert resources["quality_gates"].min_covered_classes == 5
+
+
+def test_encoder_kind_without_model_is_an_error(monkeypatch):
+    monkeypatch.setenv("LAIONET_TEXT_ENCODER", "open_clip")
+    with pytest.raises(ValueError, match="without LAIONET_TEXT_MODEL"):
+        resources_for("offline", "/tmp/x")
+
+
+def test_launchpad_run_config_overrides_resources(tmp_path):
+    """What the UI's launchpad sends: resource config in run config beats the profile's."""
+    import dagster as dg
+    import polars as pl
+
+    from laionet_assets.resources import QualityGates
+
+    seen = {}
+
+    @dg.asset
+    def probe(text_encoder: TextEncoderResource, quality_gates: QualityGates) -> None:
+        seen.update(threshold=text_encoder.threshold, model=text_encoder.model, gates=quality_gates.min_covered_classes)
+
+    resources = resources_for("tiny", str(tmp_path))
+    result = dg.materialize([probe], resources=resources, run_config={"resources": {
+        "text_encoder": {"config": {"threshold": 0.7}}, "quality_gates": {"config": {"min_covered_classes": 42}}}})
+    assert result.success and seen == {"threshold": 0.7, "model": "tiny", "gates": 42}

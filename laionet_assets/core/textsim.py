@@ -31,6 +31,17 @@ class TextEncoder(Protocol):
     def encode(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray: ...
 
 
+def open_clip_architectures() -> list[str]:
+    """open_clip's model names, read from its bundled configs without importing torch."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("open_clip")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    folder = Path(list(spec.submodule_search_locations)[0]) / "model_configs"
+    return sorted(p.stem for p in folder.glob("*.json"))
+
+
 def resolve_device(device: str = "auto") -> str:
     import torch
 
