@@ -4,6 +4,7 @@ import dagster as dg
 
 from laionet_assets.assets.creation import imagenet_synsets, laionet, lemma_matches, text_sims
 from laionet_assets.checks import laionet_checks
+from laionet_assets.executors import executor_from_env
 from laionet_assets.profiles import resources_for
 from laionet_assets.sensors import laionet_jobs, laionet_schedules, laionet_sensors
 
@@ -16,5 +17,5 @@ defs = dg.Definitions(
     sensors=laionet_sensors,
     schedules=laionet_schedules,
     resources=resources_for(),
-    executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+    executor=executor_from_env(),
 )

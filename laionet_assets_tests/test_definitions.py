@@ -67,3 +67,26 @@ def test_launchpad_run_config_overrides_resources(tmp_path):
     result = dg.materialize([probe], resources=resources, run_config={"resources": {
         "text_encoder": {"config": {"threshold": 0.7}}, "quality_gates": {"config": {"min_covered_classes": 42}}}})
     assert result.success and seen == {"threshold": 0.7, "model": "tiny", "gates": 42}
+
+
+@pytest.mark.parametrize("value, error", [("k8s", "needs dagster-k8s"), ("bogus", "unknown LAIONET_EXECUTOR"), (None, None)])
+def test_executor_from_env(monkeypatch, value, error):
+    from laionet_assets.executors import executor_from_env
+
+    if value is None:
+        monkeypatch.setenv("LAIONET_MAX_CONCURRENT", "3")
+        assert executor_from_env().name == "multiprocess"
+        return
+    monkeypatch.setenv("LAIONET_EXECUTOR", value)
+    with pytest.raises(ValueError, match=error):
+        executor_from_env()
+
+
+def test_gpu_steps_request_a_gpu_on_kubernetes():
+    from laionet_assets.assets.creation import text_sims
+
+    import json
+
+    config = json.loads(text_sims.op.tags["dagster-k8s/config"])  # Dagster keeps tag values as strings
+    assert config["container_config"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert text_sims.op.pool == "gpu"

@@ -16,6 +16,7 @@ from laionet_assets.core.matching import MODES, always_multilabel_classes, lemma
 from laionet_assets.core.progress import Progress
 from laionet_assets.core.synsets import load_imagenet_synsets
 from laionet_assets.core.textsim import rowwise_cosine
+from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.partitions import laion_parts
 from laionet_assets.resources import LaionetStorage, TextEncoderResource, write_parquet_atomic
 
@@ -103,6 +104,7 @@ def lemma_matches(
     # operations milestone (it needs partition-range inputs and outputs).
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
     pool="gpu",
+    op_tags=GPU_STEP_TAGS,
     kinds={"pytorch", "lancedb"},
 )
 def text_sims(
