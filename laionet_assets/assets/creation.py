@@ -13,7 +13,7 @@ from laionet_assets.core.embedding_cache import encode_with_cache
 from laionet_assets.core.figures import class_frequency_figure, coverage_figure
 from laionet_assets.core.laion import DEFAULT_MAX_CAPTION_BYTES, read_part
 from laionet_assets.core.matching import MODES, always_multilabel_classes, lemma_table, match_captions, matchable_classes
-from laionet_assets.core.progress import Progress
+from laionet_assets.core.progress import Progress, library_versions
 from laionet_assets.core.synsets import load_imagenet_synsets
 from laionet_assets.core.textsim import rowwise_cosine
 from laionet_assets.executors import GPU_STEP_TAGS
@@ -31,8 +31,10 @@ def _table(frame: pl.DataFrame, limit: int = 50) -> dg.MetadataValue:
 def imagenet_synsets(context: dg.AssetExecutionContext) -> pl.DataFrame:
     """The 1000 ILSVRC-2012 synsets from WordNet 3.0 in class-index order: wnid, class_index,
     name, lemmas, definition and the paper's synset text ``"<name> which is <definition>"``."""
+    started = time.perf_counter()
     synsets = load_imagenet_synsets()
-    facts = {}
+    facts = {"seconds": round(time.perf_counter() - started, 2), "wordnet_version": "3.0",
+             "versions": dg.MetadataValue.json(library_versions("nltk", "timm", "polars"))}
     for mode in MODES:
         table = lemma_table(synsets, mode)
         unique = table.filter(pl.col("n_synsets") == 1)
@@ -92,6 +94,8 @@ def lemma_matches(
             "matchable_classes_paper": matchable_classes(imagenet_synsets, "paper"),
             "matchable_classes_longest": matchable_classes(imagenet_synsets, "longest"),
             "rows_per_second": round(counts["part_rows"] / max(elapsed, 1e-9), 1),
+            "seconds": round(elapsed, 3),
+            "versions": dg.MetadataValue.json(library_versions("polars")),
         }
     )
     return out
@@ -134,6 +138,7 @@ def text_sims(
         {
             "encoder": encoder.encoder_id,
             "encoder_version": encoder.version,
+            "versions": dg.MetadataValue.json(library_versions("torch", "open_clip_torch", "sentence-transformers", "lancedb")),
             "device": getattr(encoder, "device", "cpu"),
             "rows": out.height,
             "dropped_multi_label": lemma_matches.height - single.height,
@@ -191,6 +196,7 @@ def laionet(context: dg.AssetExecutionContext, config: LaionetConfig, storage: L
             lemma_matches: dict, text_sims: dict, imagenet_synsets: pl.DataFrame):
     """Union over LAION parts of the selected captions, plus the coverage-vs-threshold curve
     (paper Fig. 3) and class frequencies (Fig. 4) as tables and PNG figures."""
+    started = time.perf_counter()
     threshold = text_encoder.threshold if config.threshold is None else config.threshold
     candidates = _candidates(lemma_matches, text_sims)
     encoders = sorted({e for f in text_sims.values() for e in f["encoder"].unique().to_list()})
@@ -210,7 +216,7 @@ def laionet(context: dg.AssetExecutionContext, config: LaionetConfig, storage: L
     present = set(clean["wnid"].unique().to_list())
     missing = [w for w in imagenet_synsets["wnid"].to_list() if w not in present]
     common = {"threshold": threshold, "nsfw_policy": config.nsfw_policy, "encoder": encoder_name,
-              "release_parts": dg.MetadataValue.json(sorted(text_sims))}
+              "release_parts": dg.MetadataValue.json(sorted(text_sims)), "seconds": round(time.perf_counter() - started, 2)}
     yield dg.Output(
         clean,
         output_name="laionet_clean",

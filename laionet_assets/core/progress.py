@@ -30,3 +30,16 @@ class Progress:
         rate = self.rate
         eta = (self.total - self.done) / rate if rate > 0 else float("nan")
         return f"{self.what}: {self.done:,}/{self.total:,} rows, {rate:,.1f} rows/s, ETA {eta:,.0f} s"
+
+
+def library_versions(*names: str) -> dict[str, str]:
+    """Installed versions of the named distributions, for asset metadata."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
