@@ -1,0 +1,95 @@
+"""Intra-class similarity (paper §3.2, DESIGN step 7) without an n×n matrix.
+
+For L2-normalised embeddings x_1..x_n with s = Σ x_i, the mean cosine similarity over the
+n(n−1)/2 distinct pairs is (‖s‖² − n) / (n(n − 1)), and the sum of squared pair similarities is
+(‖XᵀX‖_F² − n) / 2, so mean and standard deviation of the pair similarities cost O(n·d²).
+Leaving image i out changes s to s − x_i, so all n leave-one-out means (for the jackknife) cost
+one more pass.
+
+Two 95% intervals for a class mean:
+* ``pairs`` (the paper's): the n(n−1)/2 pair similarities treated as independent,
+  mean ± 1.96·sd/√(pairs).  Pairs sharing an image are correlated, so this is too narrow.
+* ``jackknife`` (default): the jackknife over images, mean ± 1.96·se_jack, which accounts for
+  that correlation (DESIGN: it covered the true mean 95.5% of the time in simulation, the pairs
+  interval 51%).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+Z95 = 1.959963984540054
+INTERVALS = ("jackknife", "pairs")
+
+
+def normalize_rows(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    if np.any(norms == 0):
+        raise ValueError("an embedding is all zeros and has no direction")
+    return x / norms
+
+
+def pair_mean(x: np.ndarray) -> float:
+    """Mean cosine similarity over distinct pairs of unit rows (closed form)."""
+    n = x.shape[0]
+    if n < 2:
+        return float("nan")
+    s = x.sum(axis=0)
+    return float((s @ s - n) / (n * (n - 1)))
+
+
+def pair_sd(x: np.ndarray) -> float:
+    """Standard deviation (population) of the distinct-pair similarities of unit rows."""
+    n = x.shape[0]
+    if n < 2:
+        return float("nan")
+    pairs = n * (n - 1) / 2
+    gram = x.T @ x
+    sum_sq = (np.sum(gram * gram) - n) / 2
+    mean = pair_mean(x)
+    return float(np.sqrt(max(sum_sq / pairs - mean * mean, 0.0)))
+
+
+def leave_one_out_means(x: np.ndarray) -> np.ndarray:
+    """Pair mean of the class without image i, for every i (n ≥ 3)."""
+    n = x.shape[0]
+    s = x.sum(axis=0)
+    ss = s @ s
+    s_minus = ss - 2 * (x @ s) + 1.0  # ‖s − x_i‖² for unit x_i
+    return (s_minus - (n - 1)) / ((n - 1) * (n - 2))
+
+
+def intra_class_similarity(x: np.ndarray, interval: str = "jackknife") -> dict:
+    """n, pairs, mean, sd, se and the 95% interval of one class's intra-class similarity."""
+    if interval not in INTERVALS:
+        raise ValueError(f"unknown interval {interval!r}; expected one of {INTERVALS}")
+    x = normalize_rows(x)
+    n = x.shape[0]
+    pairs = n * (n - 1) // 2
+    mean, sd = pair_mean(x), pair_sd(x)
+    if interval == "pairs":
+        se = sd / np.sqrt(pairs) if pairs else float("nan")
+    elif n >= 3:
+        loo = leave_one_out_means(x)
+        se = float(np.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2)))
+    else:
+        se = float("nan")
+    return {"n": n, "pairs": pairs, "mean": mean, "sd": sd, "se": float(se),
+            "ci_low": mean - Z95 * se, "ci_high": mean + Z95 * se}
+
+
+def compare_means(a: dict, b: dict) -> dict:
+    """Difference a − b with its 95% interval and the verdict used in the paper's figures."""
+    diff = a["mean"] - b["mean"]
+    se = float(np.sqrt(a["se"] ** 2 + b["se"] ** 2))
+    low, high = diff - Z95 * se, diff + Z95 * se
+    if not np.isfinite(se):
+        verdict = "neither"
+    elif high < 0:
+        verdict = "significantly lower"
+    elif low > 0:
+        verdict = "significantly higher"
+    else:
+        verdict = "neither"
+    return {"difference": diff, "se": se, "ci_low": low, "ci_high": high, "verdict": verdict}
