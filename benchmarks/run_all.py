@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["benchmarks.bench_matching", "benchmarks.bench_clip_text", "benchmarks.bench_memory"]
+BENCHES = ["benchmarks.bench_matching", "benchmarks.bench_clip_text", "benchmarks.bench_memory", "benchmarks.bench_intra_class"]
 
 
 def main() -> None:

@@ -93,3 +93,36 @@ def compare_means(a: dict, b: dict) -> dict:
     else:
         verdict = "neither"
     return {"difference": diff, "se": se, "ci_low": low, "ci_high": high, "verdict": verdict}
+
+
+def per_class_intra_similarity(embeddings: np.ndarray, labels, cap: int | None = 100, seed: int = 0,
+                               interval: str = "jackknife"):
+    """One row per class: wnid, n, pairs, mean, sd, se, ci_low, ci_high.
+
+    Classes with more than ``cap`` images use a seeded random sample of ``cap`` (the paper: 100).
+    """
+    import polars as pl
+
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    order = np.argsort(labels, kind="stable")
+    classes, starts = np.unique(labels[order], return_index=True)
+    rows = []
+    for wnid, idx in zip(classes, np.split(order, starts[1:])):
+        if cap is not None and idx.size > cap:
+            idx = np.sort(rng.choice(idx, size=cap, replace=False))
+        rows.append({"wnid": str(wnid), **intra_class_similarity(embeddings[idx], interval)})
+    schema = {"wnid": pl.String, "n": pl.Int64, "pairs": pl.Int64, "mean": pl.Float64, "sd": pl.Float64,
+              "se": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def compare_classes(a, b):
+    """Per class present in both frames of ``per_class_intra_similarity``: a − b and the verdict."""
+    import polars as pl
+
+    joined = a.join(b, on="wnid", suffix="_b")
+    rows = [{"wnid": r["wnid"], **compare_means({"mean": r["mean"], "se": r["se"]}, {"mean": r["mean_b"], "se": r["se_b"]})}
+            for r in joined.iter_rows(named=True)]
+    return pl.DataFrame(rows, schema={"wnid": pl.String, "difference": pl.Float64, "se": pl.Float64,
+                                      "ci_low": pl.Float64, "ci_high": pl.Float64, "verdict": pl.String})

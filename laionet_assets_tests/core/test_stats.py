@@ -63,3 +63,22 @@ def test_bad_input():
     with pytest.raises(ValueError, match="unknown interval"):
         intra_class_similarity(np.eye(3), "bootstrap-ish")
     assert np.isnan(intra_class_similarity(np.eye(2, 4))["se"])
+
+
+def test_per_class_stats_and_comparison():
+    from laionet_assets.core.stats import compare_classes, per_class_intra_similarity
+
+    rng = np.random.default_rng(1)
+    centre = rng.normal(size=16)
+    tight = normalize_rows(centre + 0.2 * rng.normal(size=(60, 16)))
+    loose = normalize_rows(centre + 2.0 * rng.normal(size=(60, 16)))
+    x = np.vstack([tight, loose, tight[:5]])
+    labels = ["a"] * 60 + ["b"] * 60 + ["c"] * 5
+    stats = per_class_intra_similarity(x, labels, cap=50, seed=3)
+    assert stats["wnid"].to_list() == ["a", "b", "c"] and stats["n"].to_list() == [50, 50, 5]
+    # The capped sample is the seeded one, and its mean is the double loop's.
+    idx = np.sort(np.random.default_rng(3).choice(np.arange(60), size=50, replace=False))
+    assert stats["mean"][0] == pytest.approx(pair_sims(tight[idx]).mean())
+    swapped = per_class_intra_similarity(np.vstack([loose, tight]), ["a"] * 60 + ["b"] * 60, cap=50, seed=3)
+    verdicts = dict(compare_classes(swapped, stats).select("wnid", "verdict").iter_rows())
+    assert verdicts == {"a": "significantly lower", "b": "significantly higher"}
