@@ -17,6 +17,10 @@ import sys
 import time
 from pathlib import Path
 
+from laionet_assets.core.laionet import NSFW_POLICIES
+from laionet_assets.core.matching import MODES
+from laionet_assets.profiles import PROFILES
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RELEASE = REPO_ROOT / "data" / "sample" / "laion_sample"
 PARTITIONED = ("lemma_matches", "text_sims")
@@ -191,12 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--home", help="output and Dagster instance folder (default: $LAIONET_HOME or ./data)")
-    common.add_argument("--profile", choices=("paper", "offline", "tiny"), help="model profile (default: $LAIONET_PROFILE or offline)")
+    common.add_argument("--profile", choices=PROFILES, help="model profile (default: $LAIONET_PROFILE or offline)")
     knobs = argparse.ArgumentParser(add_help=False)
     group = knobs.add_argument_group("pipeline settings (default: the profile's; also LAIONET_* environment variables)")
-    group.add_argument("--mode", choices=("paper", "longest"), help="lemma matching mode (default paper)")
+    group.add_argument("--mode", choices=MODES, help="lemma matching mode (default paper)")
     group.add_argument("--threshold", type=float, help="keep text_similarity > THRESHOLD (CLIP paper: 0.82)")
-    group.add_argument("--nsfw-policy", choices=("require_unlikely", "allow_missing"))
+    group.add_argument("--nsfw-policy", choices=NSFW_POLICIES)
     group.add_argument("--top-k", type=int, help="rows per class in laionet_top50 (default 50)")
     group.add_argument("--text-encoder", choices=("open_clip", "sentence_transformers"))
     group.add_argument("--text-model", help="open_clip architecture, sentence-transformers name, or local folder")

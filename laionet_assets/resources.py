@@ -12,6 +12,7 @@ import polars as pl
 from pydantic import PrivateAttr, field_validator, model_validator
 
 from laionet_assets.core.embedding_cache import EmbeddingCache
+from laionet_assets.core.laionet import NSFW_POLICIES
 from laionet_assets.core.releases import ReleaseRegistry
 from laionet_assets.core.textsim import make_text_encoder
 
@@ -128,8 +129,8 @@ class QualityGates(dg.ConfigurableResource):
     @field_validator("nsfw_policy_required")
     @classmethod
     def _policy(cls, v: str) -> str:
-        if v not in ("require_unlikely", "allow_missing"):
-            raise ValueError(f"unknown NSFW policy {v!r}; expected 'require_unlikely' or 'allow_missing'")
+        if v not in NSFW_POLICIES:
+            raise ValueError(f"unknown NSFW policy {v!r}; expected one of {NSFW_POLICIES}")
         return v
 
 

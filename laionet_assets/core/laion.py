@@ -84,8 +84,8 @@ def check_columns(location, schema: dict) -> None:
         raise BadPartError(f"{location}: column TEXT has type {dtype}, expected strings")
 
 
-def probe_part(location: str | Path) -> None:
-    """Read only the Parquet footer (cheap, also remote) and check the columns."""
+def probe_part(location: str | Path) -> dict:
+    """Read only the Parquet footer (cheap, also remote), check the columns, return the schema."""
     import fsspec
     import pyarrow.parquet as pq
 
@@ -96,7 +96,9 @@ def probe_part(location: str | Path) -> None:
         raise BadPartError(f"{location}: file not found") from exc
     except Exception as exc:
         raise BadPartError(f"{location}: not a readable Parquet file ({type(exc).__name__}: {exc})") from exc
-    check_columns(location, dict(pl.Schema(arrow_schema)))
+    schema = dict(pl.Schema(arrow_schema))
+    check_columns(location, schema)
+    return schema
 
 
 def read_part(location: str | Path, key: str, max_caption_bytes: int = DEFAULT_MAX_CAPTION_BYTES) -> tuple[pl.DataFrame, dict]:
@@ -106,19 +108,9 @@ def read_part(location: str | Path, key: str, max_caption_bytes: int = DEFAULT_M
     string when present, else ``"<key>:<row>"``.  Rows whose caption is null, blank or longer than
     ``max_caption_bytes`` are dropped and counted.
     """
-    path = location
-    source = _open_source(location)
-    try:
-        schema = pl.read_parquet_schema(source)
-    except FileNotFoundError as exc:
-        raise BadPartError(f"{path}: file not found") from exc
-    except Exception as exc:  # polars raises ComputeError/OSError variants for corrupt files
-        raise BadPartError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc})") from exc
-    columns = {c.upper(): c for c in schema}
-    check_columns(path, dict(schema))
+    columns = {c.upper(): c for c in probe_part(location)}
     has_nsfw = "NSFW" in columns
-    if hasattr(source, "seek"):
-        source.seek(0)
+    source = _open_source(location)
     lf = (pl.scan_parquet(source) if isinstance(source, Path) else pl.read_parquet(source).lazy()).with_row_index("row")
     sample_id = (
         pl.col(columns["SAMPLE_ID"]).cast(pl.String)
@@ -134,7 +126,7 @@ def read_part(location: str | Path, key: str, max_caption_bytes: int = DEFAULT_M
             (pl.col(columns["NSFW"]).cast(pl.String) if has_nsfw else pl.lit(None, pl.String)).alias("nsfw"),
         ).collect()
     except Exception as exc:
-        raise BadPartError(f"{path}: could not be read ({type(exc).__name__}: {exc})") from exc
+        raise BadPartError(f"{location}: could not be read ({type(exc).__name__}: {exc})") from exc
     blank = pl.col("text").is_null() | (pl.col("text").str.strip_chars().str.len_bytes() == 0)
     too_long = pl.col("text").str.len_bytes() > max_caption_bytes
     counts = frame.select(
