@@ -13,7 +13,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 
 .PHONY: setup demo test bench ui lock clean
 
-setup: $(VENV)/.installed /usr/share/wordnet/data.noun /usr/bin/chromium
+setup: $(VENV)/.installed /usr/share/wordnet/data.noun
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 demo: setup
 	$(VENV)/bin/laionet demo
 
-test: setup
+test: setup /usr/bin/chromium
 	$(PY) -m pytest -q
 
 bench: setup
