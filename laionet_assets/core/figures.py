@@ -58,6 +58,8 @@ def class_frequency_figure(frequencies: pl.DataFrame, path: Path) -> Path:
     ax.bar(np.arange(present.height), present["relative_frequency"].to_numpy(), width=1.0, color="tab:blue")
     ax.set(yscale="log", xlabel=f"class rank ({present.height} classes present)", ylabel="relative frequency",
            title="LAIONet class frequencies")
-    for i, name in enumerate(present["name"].head(5).to_list()):
-        ax.annotate(name, (i, present["relative_frequency"][i]), fontsize=7, rotation=45)
+    top = "\n".join(f"{name}: {count}" for name, count in present.select("name", "count").head(5).iter_rows())
+    if top:
+        ax.text(0.98, 0.95, "most frequent\n" + top, transform=ax.transAxes, ha="right", va="top", fontsize=8,
+                bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.9})
     return _save(fig, path)

