@@ -12,7 +12,7 @@ import polars as pl
 from pydantic import PrivateAttr, field_validator, model_validator
 
 from laionet_assets.core.embedding_cache import EmbeddingCache
-from laionet_assets.core.laionet import NSFW_POLICIES
+from laionet_assets.core.laionet import check_nsfw_policy
 from laionet_assets.core.releases import ReleaseRegistry
 from laionet_assets.core.textsim import make_text_encoder
 
@@ -126,12 +126,7 @@ class QualityGates(dg.ConfigurableResource):
             raise ValueError(f"min_covered_classes {v} is outside [0, 1000]")
         return v
 
-    @field_validator("nsfw_policy_required")
-    @classmethod
-    def _policy(cls, v: str) -> str:
-        if v not in NSFW_POLICIES:
-            raise ValueError(f"unknown NSFW policy {v!r}; expected one of {NSFW_POLICIES}")
-        return v
+    _policy = field_validator("nsfw_policy_required")(classmethod(lambda cls, v: check_nsfw_policy(v)))
 
 
 class PolarsParquetIOManager(dg.ConfigurableIOManager):

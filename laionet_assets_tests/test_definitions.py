@@ -90,3 +90,17 @@ def test_gpu_steps_request_a_gpu_on_kubernetes():
     config = json.loads(text_sims.op.tags["dagster-k8s/config"])  # Dagster keeps tag values as strings
     assert config["container_config"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert text_sims.op.pool == "gpu"
+
+
+def test_asset_configs_reject_bad_values():
+    from laionet_assets.assets.creation import LaionetConfig, LemmaMatchConfig
+    from laionet_assets.resources import QualityGates
+
+    with pytest.raises(ValidationError, match="unknown matching mode 'fuzzy'"):
+        LemmaMatchConfig(mode="fuzzy")
+    with pytest.raises(ValidationError, match="unknown NSFW policy 'x'"):
+        LaionetConfig(nsfw_policy="x")
+    with pytest.raises(ValidationError, match="outside"):
+        LaionetConfig(threshold=-2.0)
+    with pytest.raises(ValidationError, match="unknown NSFW policy 'y'"):
+        QualityGates(nsfw_policy_required="y")

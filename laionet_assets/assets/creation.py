@@ -12,7 +12,7 @@ from laionet_assets.core import laionet as core_laionet
 from laionet_assets.core.embedding_cache import encode_with_cache
 from laionet_assets.core.figures import class_frequency_figure, coverage_figure
 from laionet_assets.core.laion import DEFAULT_MAX_CAPTION_BYTES, read_part
-from laionet_assets.core.matching import MODES, always_multilabel_classes, lemma_table, match_captions, matchable_classes
+from laionet_assets.core.matching import MODES, always_multilabel_classes, check_mode, lemma_table, match_captions, matchable_classes
 from laionet_assets.core.progress import Progress, library_versions
 from laionet_assets.core.synsets import load_imagenet_synsets
 from laionet_assets.core.textsim import rowwise_cosine
@@ -50,12 +50,7 @@ class LemmaMatchConfig(dg.Config):
     mode: str = Field(default="paper", description="'paper' (the paper's exact rule) or 'longest' (normalised, longest lemma wins)")
     max_caption_bytes: int = Field(default=DEFAULT_MAX_CAPTION_BYTES, description="captions longer than this are dropped and counted")
 
-    @field_validator("mode")
-    @classmethod
-    def _mode(cls, v: str) -> str:
-        if v not in MODES:
-            raise ValueError(f"unknown matching mode {v!r}; expected one of {MODES}")
-        return v
+    _mode = field_validator("mode")(classmethod(lambda cls, v: check_mode(v)))
 
 
 @dg.asset(
@@ -163,12 +158,7 @@ class LaionetConfig(dg.Config):
             raise ValueError(f"similarity threshold {v} is outside [-1, 1]")
         return v
 
-    @field_validator("nsfw_policy")
-    @classmethod
-    def _policy(cls, v: str) -> str:
-        if v not in core_laionet.NSFW_POLICIES:
-            raise ValueError(f"unknown NSFW policy {v!r}; expected one of {core_laionet.NSFW_POLICIES}")
-        return v
+    _policy = field_validator("nsfw_policy")(classmethod(lambda cls, v: core_laionet.check_nsfw_policy(v)))
 
 
 def _candidates(lemma_matches: dict[str, pl.DataFrame], text_sims: dict[str, pl.DataFrame]) -> pl.DataFrame:

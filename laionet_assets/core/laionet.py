@@ -9,14 +9,18 @@ NSFW_POLICIES = ("require_unlikely", "allow_missing")
 LAIONET_COLUMNS = ["sample_id", "url", "text", "wnid", "text_similarity", "nsfw", "release_part"]
 
 
+def check_nsfw_policy(policy: str) -> str:
+    """The policy itself, or a ValueError naming the allowed ones (used by every config)."""
+    if policy not in NSFW_POLICIES:
+        raise ValueError(f"unknown NSFW policy {policy!r}; expected one of {NSFW_POLICIES}")
+    return policy
+
+
 def nsfw_ok(policy: str) -> pl.Expr:
     """Rows the NSFW policy keeps: ``require_unlikely`` is the paper's ``NSFW == "UNLIKELY"``;
     ``allow_missing`` also keeps rows whose part has no NSFW column (null)."""
-    if policy == "require_unlikely":
-        return pl.col("nsfw").eq("UNLIKELY").fill_null(False)
-    if policy == "allow_missing":
-        return pl.col("nsfw").eq("UNLIKELY").fill_null(True)
-    raise ValueError(f"unknown NSFW policy {policy!r}; expected one of {NSFW_POLICIES}")
+    missing_ok = check_nsfw_policy(policy) == "allow_missing"
+    return pl.col("nsfw").eq("UNLIKELY").fill_null(missing_ok)
 
 
 def select_laionet(candidates: pl.DataFrame, threshold: float, nsfw_policy: str = "require_unlikely") -> tuple[pl.DataFrame, dict]:

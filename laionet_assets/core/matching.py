@@ -32,9 +32,11 @@ ASCII_PUNCTUATION_CLASS = "[" + re.escape(string.punctuation) + "]"
 MATCHES_SCHEMA = {"row": pl.UInt32, "lemmas": pl.List(pl.String), "wnids": pl.List(pl.String)}
 
 
-def _check_mode(mode: str) -> None:
+def check_mode(mode: str) -> str:
+    """The mode itself, or a ValueError naming the allowed ones (used by every config)."""
     if mode not in MODES:
         raise ValueError(f"unknown matching mode {mode!r}; expected one of {MODES}")
+    return mode
 
 
 def normalize_paper(expr: pl.Expr) -> pl.Expr:
@@ -55,7 +57,7 @@ def normalize_longest(expr: pl.Expr) -> pl.Expr:
 
 
 def normalize(expr: pl.Expr, mode: str) -> pl.Expr:
-    _check_mode(mode)
+    check_mode(mode)
     return normalize_paper(expr) if mode == "paper" else normalize_longest(expr)
 
 
@@ -66,7 +68,7 @@ def lemma_table(synsets: pl.DataFrame, mode: str = "paper") -> pl.DataFrame:
     normalised caption at all (in ``paper`` mode a lemma containing punctuation never can).
     Columns: ``wnid, lemma, pattern, n_synsets, can_match, usable``.
     """
-    _check_mode(mode)
+    check_mode(mode)
     lemmas = synsets.select("wnid", pl.col("lemmas").alias("lemma")).explode("lemma")
     lemmas = lemmas.filter(pl.col("lemma").is_not_null() & (pl.col("lemma").str.len_chars() > 0))
     if mode == "paper":
@@ -116,7 +118,7 @@ def match_captions(texts: pl.Series, synsets: pl.DataFrame, mode: str = "paper")
     Returns ``row`` (0-based position in ``texts``), ``lemmas`` (sorted unique matched lemmas, as
     WordNet spells them) and ``wnids`` (sorted unique).  Null captions never match.
     """
-    _check_mode(mode)
+    check_mode(mode)
     lemmas = usable_lemmas(synsets, mode)
     patterns = lemmas["pattern"].to_list()
     if not patterns or texts.len() == 0:
