@@ -12,7 +12,7 @@ import polars as pl
 from pydantic import PrivateAttr, field_validator, model_validator
 
 from laionet_assets.core.embedding_cache import EmbeddingCache
-from laionet_assets.core.laionet import check_nsfw_policy
+from laionet_assets.core.laionet import check_nsfw_policy, check_threshold
 from laionet_assets.core.releases import ReleaseRegistry
 from laionet_assets.core.textsim import make_text_encoder
 
@@ -67,12 +67,7 @@ class TextEncoderResource(dg.ConfigurableResource):
             raise ValueError(f"unknown text encoder kind {v!r}; expected 'open_clip' or 'sentence_transformers'")
         return v
 
-    @field_validator("threshold")
-    @classmethod
-    def _threshold(cls, v: float) -> float:
-        if not -1.0 <= v <= 1.0:
-            raise ValueError(f"similarity threshold {v} is outside [-1, 1]")
-        return v
+    _threshold = field_validator("threshold")(classmethod(lambda cls, v: check_threshold(v)))
 
     @field_validator("batch_size")
     @classmethod

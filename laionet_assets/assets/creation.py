@@ -151,13 +151,7 @@ class LaionetConfig(dg.Config):
     nsfw_policy: str = Field(default="require_unlikely", description="'require_unlikely' (paper) or 'allow_missing'")
     top_k: int = Field(default=50, description="rows per class in laionet_top50")
 
-    @field_validator("threshold")
-    @classmethod
-    def _threshold(cls, v):
-        if v is not None and not -1.0 <= v <= 1.0:
-            raise ValueError(f"similarity threshold {v} is outside [-1, 1]")
-        return v
-
+    _threshold = field_validator("threshold")(classmethod(lambda cls, v: core_laionet.check_threshold(v)))
     _policy = field_validator("nsfw_policy")(classmethod(lambda cls, v: core_laionet.check_nsfw_policy(v)))
 
 

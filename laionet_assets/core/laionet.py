@@ -9,6 +9,13 @@ NSFW_POLICIES = ("require_unlikely", "allow_missing")
 LAIONET_COLUMNS = ["sample_id", "url", "text", "wnid", "text_similarity", "nsfw", "release_part"]
 
 
+def check_threshold(threshold: float | None) -> float | None:
+    """A cosine-similarity threshold (or None for "the encoder's"), or a ValueError."""
+    if threshold is not None and not -1.0 <= threshold <= 1.0:
+        raise ValueError(f"similarity threshold {threshold} is outside [-1, 1]")
+    return threshold
+
+
 def check_nsfw_policy(policy: str) -> str:
     """The policy itself, or a ValueError naming the allowed ones (used by every config)."""
     if policy not in NSFW_POLICIES:
@@ -25,8 +32,7 @@ def nsfw_ok(policy: str) -> pl.Expr:
 
 def select_laionet(candidates: pl.DataFrame, threshold: float, nsfw_policy: str = "require_unlikely") -> tuple[pl.DataFrame, dict]:
     """Single-label candidates with ``text_similarity > threshold`` that the NSFW policy keeps."""
-    if not -1.0 <= threshold <= 1.0:
-        raise ValueError(f"similarity threshold {threshold} is outside [-1, 1]")
+    check_threshold(threshold)
     ok = nsfw_ok(nsfw_policy)
     above = pl.col("text_similarity") > threshold
     counts = candidates.select(
