@@ -13,7 +13,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 
 .PHONY: setup demo test bench ui lock clean
 
-setup: $(VENV)/.installed /usr/share/wordnet/data.noun
+setup: $(VENV)/.installed /usr/share/wordnet/data.noun /usr/lib/x86_64-linux-gnu/libGL.so.1
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 /usr/share/wordnet/data.noun:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wordnet-base wordnet-sense-index
+
+# OpenCV (pulled in by rapidocr for the OCR filter) loads libGL and glib at import.
+/usr/lib/x86_64-linux-gnu/libGL.so.1:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libgl1 libglib2.0-0
 
 # Debian's Chromium for the browser test of the Dagster UI (driven by playwright; never
 # `playwright install`, which downloads a browser of its own).
