@@ -1,0 +1,268 @@
+"""Image download and decoding (DESIGN step 5).
+
+``download_images`` fetches LAIONet images by URL with bounded concurrency, a per-request
+timeout, retries with exponential backoff for transient failures, and a size cap.  Every sample
+gets a status; images that pass are stored content-addressed (``<store>/ab/cd/<sha256>.<ext>``,
+the original bytes, written atomically).  A re-run with the previous status table fetches only
+samples that are new, whose stored file is gone, or that failed with a retryable status.
+
+Conversion rules (``load_rgb``, used by every model in the project), so that "RGB only" is
+well defined for every mode PIL decodes:
+
+* ``RGB`` as is; ``L``, ``1``, ``P``, ``CMYK``, ``YCbCr``, ``LAB``, ``HSV`` → PIL's ``convert("RGB")``
+  (a palette's transparency is dropped, CMYK uses PIL's naive inversion);
+* ``RGBA``, ``LA``, ``PA`` → alpha composited onto white, then RGB;
+* 16-bit and 32-bit integer (``I;16*``, ``I``) and float (``F``) → scaled to 8 bits by the
+  type's range (16-bit: ``v >> 8``; ``I``/``F``: min–max of the image), then grey → RGB.
+
+An image is kept when it decodes completely and width × height ≥ ``min_area`` (paper: 100).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import io
+import os
+import socket
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from PIL import Image, UnidentifiedImageError
+
+STATUSES = ("ok", "http_error", "timeout", "connection_error", "truncated", "too_large", "not_image", "corrupt",
+            "too_small", "bad_url")
+# Failures worth another attempt in this run and in the next run of the asset.
+RETRYABLE_STATUSES = ("timeout", "connection_error", "truncated")
+RETRYABLE_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+STATUS_SCHEMA = {
+    "sample_id": pl.String, "url": pl.String, "status": pl.String, "http_status": pl.Int32,
+    "image_sha256": pl.String, "image_path": pl.String, "width": pl.Int32, "height": pl.Int32,
+    "mode": pl.String, "bytes": pl.Int64, "attempts": pl.Int32, "error": pl.String,
+}
+
+Image.MAX_IMAGE_PIXELS = 200_000_000  # decompression-bomb guard; larger is refused, never crashes
+
+
+@dataclass(frozen=True)
+class DownloadSettings:
+    concurrency: int = 16
+    timeout_s: float = 10.0
+    retries: int = 2
+    backoff_s: float = 0.5
+    max_bytes: int = 20 * 2**20
+    min_area: int = 100
+    user_agent: str = "laionet_assets/0.1 (+https://arxiv.org/abs/2306.15769)"
+    # URL prefix → replacement, e.g. to fetch through a mirror or a local cache.
+    url_rewrites: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for name in ("concurrency", "max_bytes", "min_area"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"download {name} must be positive, got {getattr(self, name)}")
+        if self.timeout_s <= 0 or self.retries < 0 or self.backoff_s < 0:
+            raise ValueError("download timeout_s must be > 0, retries and backoff_s ≥ 0")
+
+    def rewrite(self, url: str) -> str:
+        for prefix, replacement in self.url_rewrites.items():
+            if url.startswith(prefix):
+                return replacement + url[len(prefix):]
+        return url
+
+
+@dataclass
+class Fetched:
+    status: str
+    http_status: int | None = None
+    data: bytes | None = None
+    attempts: int = 1
+    error: str | None = None
+
+
+def _fetch_once(url: str, settings: DownloadSettings) -> Fetched:
+    request = urllib.request.Request(url, headers={"User-Agent": settings.user_agent})
+    try:
+        with urllib.request.urlopen(request, timeout=settings.timeout_s) as response:
+            length = response.headers.get("Content-Length")
+            if length and length.isdigit() and int(length) > settings.max_bytes:
+                return Fetched("too_large", response.status, error=f"Content-Length {length} > {settings.max_bytes}")
+            data = response.read(settings.max_bytes + 1)
+            if len(data) > settings.max_bytes:
+                return Fetched("too_large", response.status, error=f"body exceeds {settings.max_bytes} bytes")
+            if length and length.isdigit() and len(data) < int(length):
+                return Fetched("truncated", response.status, error=f"body ended after {len(data)} of {length} bytes")
+            return Fetched("ok", response.status, data)
+    except urllib.error.HTTPError as e:
+        return Fetched("http_error", e.code, error=f"HTTP {e.code} {e.reason}")
+    except http.client.IncompleteRead as e:
+        return Fetched("truncated", error=f"body ended after {len(e.partial)} bytes")
+    except (TimeoutError, socket.timeout) as e:
+        return Fetched("timeout", error=f"no response within {settings.timeout_s} s ({e})")
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, (TimeoutError, socket.timeout)):
+            return Fetched("timeout", error=f"no response within {settings.timeout_s} s")
+        return Fetched("connection_error", error=str(e.reason))
+    except ValueError as e:  # unknown url type, malformed URL
+        return Fetched("bad_url", error=str(e))
+    except (OSError, http.client.HTTPException) as e:
+        return Fetched("connection_error", error=f"{type(e).__name__}: {e}")
+
+
+def _retryable(f: Fetched) -> bool:
+    return f.status in RETRYABLE_STATUSES or (f.status == "http_error" and f.http_status in RETRYABLE_HTTP)
+
+
+def fetch(url: str, settings: DownloadSettings, sleep: Callable[[float], None] = time.sleep) -> Fetched:
+    """One URL with up to ``settings.retries`` retries after transient failures (backoff 1×, 2×, 4×…)."""
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        return Fetched("bad_url", error=f"not an http(s) URL: {url!r}", attempts=0)
+    url = settings.rewrite(url)
+    for attempt in range(settings.retries + 1):
+        result = _fetch_once(url, settings)
+        result.attempts = attempt + 1
+        if not _retryable(result) or attempt == settings.retries:
+            return result
+        sleep(settings.backoff_s * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """The module's conversion rules, applied to a decoded image."""
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode in ("RGBA", "LA", "PA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode.startswith("I;16"):
+        grey = (np.asarray(image, dtype=np.uint16) >> 8).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    if mode in ("I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(values.min()), float(values.max())
+        scaled = np.zeros_like(values) if high == low else (values - low) / (high - low) * 255
+        return Image.fromarray(np.round(scaled).astype(np.uint8)).convert("RGB")
+    return image.convert("RGB")
+
+
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
+
+
+@dataclass
+class Checked:
+    status: str
+    width: int | None = None
+    height: int | None = None
+    mode: str | None = None
+    format: str | None = None
+    error: str | None = None
+
+
+def check_image(data: bytes, min_area: int = 100) -> Checked:
+    """Decode completely and apply the paper's filters; never raises on bad bytes."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            mode, fmt = image.mode, image.format
+            image.load()
+            rgb = to_rgb(image)
+    except (UnidentifiedImageError, Image.DecompressionBombError) as e:
+        if data.startswith(_IMAGE_MAGIC):
+            return Checked("corrupt", error=f"image signature but undecodable: {e}"[:200])
+        head = data[:64].lstrip().lower()
+        reason = "HTML page, not an image" if head.startswith((b"<!doctype html", b"<html")) else str(e)
+        return Checked("not_image", error=reason[:200])
+    except (OSError, SyntaxError, ValueError, IndexError, EOFError) as e:
+        return Checked("corrupt", error=f"{type(e).__name__}: {e}"[:200])
+    width, height = rgb.size
+    if width * height < min_area:
+        return Checked("too_small", width, height, mode, fmt, f"{width}×{height} < {min_area} pixels")
+    return Checked("ok", width, height, mode, fmt)
+
+
+def load_rgb(path: str | os.PathLike) -> Image.Image:
+    with Image.open(path) as image:
+        image.load()
+        return to_rgb(image)
+
+
+def _store(data: bytes, fmt: str | None, store: Path) -> tuple[str, str]:
+    sha = hashlib.sha256(data).hexdigest()
+    ext = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}.get(fmt or "", "img")
+    relative = f"{sha[:2]}/{sha[2:4]}/{sha}.{ext}"
+    path = store / relative
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".dl.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return sha, relative
+
+
+def download_one(sample_id: str, url: str, store: Path, settings: DownloadSettings) -> dict:
+    fetched = fetch(url, settings)
+    row = {"sample_id": sample_id, "url": url, "status": fetched.status, "http_status": fetched.http_status,
+           "image_sha256": None, "image_path": None, "width": None, "height": None, "mode": None,
+           "bytes": len(fetched.data) if fetched.data is not None else None, "attempts": fetched.attempts,
+           "error": fetched.error}
+    if fetched.status != "ok":
+        return row
+    checked = check_image(fetched.data, settings.min_area)
+    row.update(status=checked.status, width=checked.width, height=checked.height, mode=checked.mode, error=checked.error)
+    if checked.status == "ok":
+        row["image_sha256"], row["image_path"] = _store(fetched.data, checked.format, store)
+    return row
+
+
+def settled(previous: pl.DataFrame, store: Path) -> pl.DataFrame:
+    """The rows of a previous status table that a re-run keeps as they are."""
+    if previous.is_empty():
+        return previous
+    present = pl.Series([p is not None and (store / p).exists() for p in previous["image_path"].to_list()], dtype=pl.Boolean)
+    retryable = pl.col("status").is_in(RETRYABLE_STATUSES) | (
+        (pl.col("status") == "http_error") & pl.col("http_status").is_in(list(RETRYABLE_HTTP)))
+    return previous.with_columns(_present=present).filter(
+        pl.when(pl.col("status") == "ok").then(pl.col("_present")).otherwise(~retryable)
+    ).drop("_present")
+
+
+def download_images(samples: pl.DataFrame, store: str | os.PathLike, settings: DownloadSettings,
+                    previous: pl.DataFrame | None = None,
+                    progress: Callable[[int], None] | None = None) -> tuple[pl.DataFrame, dict]:
+    """Status table (``STATUS_SCHEMA``) for ``samples`` (``sample_id``, ``url``) and counts.
+
+    Rows of ``previous`` for the same (sample_id, url) that are settled are reused unchanged.
+    """
+    store = Path(store)
+    store.mkdir(parents=True, exist_ok=True)
+    wanted = samples.select(pl.col("sample_id").cast(pl.String), pl.col("url").cast(pl.String)).unique(maintain_order=True)
+    kept = pl.DataFrame(schema=STATUS_SCHEMA)
+    if previous is not None and not previous.is_empty():
+        kept = settled(previous.cast(STATUS_SCHEMA), store).join(wanted, on=["sample_id", "url"], how="semi")
+    todo = wanted.join(kept, on=["sample_id", "url"], how="anti")
+    rows: list[dict] = []
+    if todo.height:
+        with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="laionet-dl") as pool:
+            for row in pool.map(lambda r: download_one(r[0], r[1], store, settings), todo.iter_rows()):
+                rows.append(row)
+                if progress is not None:
+                    progress(1)
+    fetched = pl.DataFrame(rows, schema=STATUS_SCHEMA)
+    table = pl.concat([kept, fetched]).join(wanted.with_row_index("_order"), on=["sample_id", "url"]).sort("_order").drop("_order")
+    counts = {"requested": wanted.height, "reused_from_previous_run": kept.height, "fetched": todo.height,
+              **{f"status_{s}": int((table["status"] == s).sum()) for s in STATUSES}}
+    return table, counts

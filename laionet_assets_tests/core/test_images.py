@@ -1,0 +1,140 @@
+import io
+
+import numpy as np
+import polars as pl
+import pytest
+from PIL import Image
+
+from laionet_assets.core.images import DownloadSettings, check_image, download_images, fetch, load_rgb, to_rgb
+from laionet_assets_tests.conftest import shared_path
+from laionet_assets_tests.image_server import ImageServer
+
+
+def encode(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def crafted_images() -> dict[str, bytes]:
+    rng = np.random.default_rng(0)
+    rgb = Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8))
+    jpeg = encode(rgb, "JPEG")
+    return {
+        "rgb.jpg": jpeg,
+        "cmyk.jpg": encode(rgb.convert("CMYK"), "JPEG"),
+        "palette.png": encode(rgb.convert("P"), "PNG"),
+        "rgba.png": encode(rgb.convert("RGBA"), "PNG"),
+        "gray16.png": encode(Image.fromarray((np.arange(400, dtype=np.uint16).reshape(20, 20)  * 150)), "PNG"),
+        "one_by_one.png": encode(Image.new("RGB", (1, 1)), "PNG"),
+        "nine_by_eleven.png": encode(Image.new("RGB", (9, 11)), "PNG"),
+        "ten_by_ten.png": encode(Image.new("RGB", (10, 10)), "PNG"),
+        "cut.jpg": jpeg[: len(jpeg) // 2],
+        "page.html": b"<!DOCTYPE html><html><body>Not an image</body></html>",
+        "garbage.jpg": b"\xff\xd8\xff" + bytes(200),
+    }
+
+
+FAST = DownloadSettings(concurrency=8, timeout_s=2.0, retries=2, backoff_s=0.01)
+
+
+@pytest.mark.parametrize("name, status, mode", [
+    ("rgb.jpg", "ok", "RGB"), ("cmyk.jpg", "ok", "CMYK"), ("palette.png", "ok", "P"), ("rgba.png", "ok", "RGBA"),
+    ("gray16.png", "ok", "I;16"), ("ten_by_ten.png", "ok", "RGB"), ("one_by_one.png", "too_small", "RGB"),
+    ("nine_by_eleven.png", "too_small", "RGB"), ("cut.jpg", "corrupt", None), ("page.html", "not_image", None),
+    ("garbage.jpg", "corrupt", None),
+])
+def test_check_image_statuses(name, status, mode):
+    checked = check_image(crafted_images()[name], min_area=100)
+    assert checked.status == status, checked.error
+    if mode:
+        assert checked.mode == mode
+
+
+def test_conversion_rules_give_8_bit_rgb():
+    grey16 = Image.fromarray(np.array([[0, 256, 65535]], dtype=np.uint16))
+    assert np.asarray(to_rgb(grey16))[0, :, 0].tolist() == [0, 1, 255]
+    transparent = Image.new("RGBA", (2, 2), (0, 0, 0, 0))
+    assert np.asarray(to_rgb(transparent)).tolist() == [[[255, 255, 255]] * 2] * 2  # alpha onto white
+    cmyk = Image.new("CMYK", (1, 1), (0, 0, 0, 0))
+    assert to_rgb(cmyk).mode == "RGB" and np.asarray(to_rgb(cmyk))[0, 0].tolist() == [255, 255, 255]
+
+
+def test_download_against_local_server(tmp_path):
+    files = crafted_images()
+    real = sorted(shared_path("data", "imagenet_sample").glob("*.JPEG"))[:5]
+    files.update({p.name: p.read_bytes() for p in real})
+    with ImageServer(files, {"page.html": "text/html"}) as server:
+        urls = {
+            **{f"real{i}": server.url(f"img/{p.name}") for i, p in enumerate(real)},
+            "cmyk": server.url("img/cmyk.jpg"), "palette": server.url("img/palette.png"),
+            "gray16": server.url("img/gray16.png"), "tiny": server.url("img/one_by_one.png"),
+            "cut": server.url("img/cut.jpg"), "html": server.url("img/page.html"),
+            "missing": server.url("img/nothing.jpg"), "gone": server.url("status/410"),
+            "redirect": server.url("redirect/rgb.jpg"), "flaky": server.url("flaky/2/rgb.jpg"),
+            "slow": server.url("slow/5/rgb.jpg"), "truncated": server.url("truncated/rgb.jpg"),
+            "not_http": "ftp://127.0.0.1/x.jpg",
+        }
+        samples = pl.DataFrame({"sample_id": list(urls), "url": list(urls.values())})
+        settings = DownloadSettings(concurrency=8, timeout_s=0.5, retries=2, backoff_s=0.01)
+        table, counts = download_images(samples, tmp_path / "images", settings)
+        status = dict(zip(table["sample_id"], table["status"]))
+        assert table["sample_id"].to_list() == list(urls)  # input order kept
+        assert {k: status[k] for k in urls} == {
+            **{f"real{i}": "ok" for i in range(len(real))}, "cmyk": "ok", "palette": "ok", "gray16": "ok",
+            "tiny": "too_small", "cut": "corrupt", "html": "not_image", "missing": "http_error", "gone": "http_error",
+            "redirect": "ok", "flaky": "ok", "slow": "timeout", "truncated": "truncated", "not_http": "bad_url"}
+        row = table.row(by_predicate=pl.col("sample_id") == "flaky", named=True)
+        assert row["attempts"] == 3 and server.hits["/flaky/2/rgb.jpg"] == 3
+        assert table.row(by_predicate=pl.col("sample_id") == "missing", named=True)["attempts"] == 1  # 404: no retry
+        assert table.row(by_predicate=pl.col("sample_id") == "slow", named=True)["attempts"] == 3
+        assert counts["status_ok"] == len(real) + 5 and counts["fetched"] == len(urls)
+        # content addressed: the stored bytes are the served bytes, named by their sha256
+        for r in table.filter(pl.col("status") == "ok").iter_rows(named=True):
+            stored = (tmp_path / "images" / r["image_path"]).read_bytes()
+            import hashlib
+            assert hashlib.sha256(stored).hexdigest() == r["image_sha256"]
+            assert load_rgb(tmp_path / "images" / r["image_path"]).mode == "RGB"
+        # the same redirect and direct image are one file
+        assert len({*table.filter(pl.col("sample_id").is_in(["redirect", "flaky"]))["image_path"]}) == 1
+
+        # resumable: a re-run fetches only retryable failures and samples whose file is gone
+        (tmp_path / "images" / status_path(table, "cmyk")).unlink()
+        before = sum(server.hits.values())
+        again, counts2 = download_images(samples, tmp_path / "images", settings, previous=table)
+        refetched = {"cmyk", "slow", "truncated"}
+        assert counts2["fetched"] == len(refetched) and counts2["reused_from_previous_run"] == len(urls) - len(refetched)
+        assert sum(server.hits.values()) - before == 1 + 3 + 3  # cmyk once; slow and truncated with retries
+        assert again.filter(pl.col("sample_id") == "cmyk")["status"].item() == "ok"
+        assert (tmp_path / "images" / status_path(again, "cmyk")).exists()
+
+
+def status_path(table, sample_id):
+    return table.filter(pl.col("sample_id") == sample_id)["image_path"].item()
+
+
+def test_size_cap(tmp_path):
+    files = crafted_images()
+    with ImageServer(files) as server:
+        capped = DownloadSettings(max_bytes=100, retries=0)
+        assert fetch(server.url("img/rgb.jpg"), capped).status == "too_large"
+        assert fetch(server.url("img/rgb.jpg"), FAST).status == "ok"
+
+
+def test_retry_backoff_doubles():
+    waits = []
+    settings = DownloadSettings(timeout_s=0.2, retries=3, backoff_s=0.1)
+    result = fetch("http://127.0.0.1:9/refused.jpg", settings, sleep=waits.append)  # port 9: nothing listens
+    assert result.status == "connection_error" and result.attempts == 4
+    assert waits == pytest.approx([0.1, 0.2, 0.4])
+
+
+def test_url_rewrites_point_at_a_mirror():
+    settings = DownloadSettings(url_rewrites={"https://images.example.org/": "http://127.0.0.1:1234/"})
+    assert settings.rewrite("https://images.example.org/a/b.jpg") == "http://127.0.0.1:1234/a/b.jpg"
+    assert settings.rewrite("https://other.org/a.jpg") == "https://other.org/a.jpg"
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="concurrency"):
+        DownloadSettings(concurrency=0)
