@@ -19,19 +19,23 @@ from laionet_assets.core.textsim import TextEncoder, text_hash
 _LOOKUP_CHUNK = 4096
 
 
-def table_name(encoder_id: str) -> str:
-    return "caption_embeddings__" + re.sub(r"[^a-z0-9]+", "_", encoder_id.lower()).strip("_")
+def table_name(encoder_id: str, kind: str = "caption") -> str:
+    return f"{kind}_embeddings__" + re.sub(r"[^a-z0-9]+", "_", encoder_id.lower()).strip("_")
 
 
 class EmbeddingCache:
-    def __init__(self, uri: str):
+    """``kind="caption"``: keys are caption hashes; ``kind="image"``: keys are the sha256 of the
+    image file (column ``text_hash`` either way: the content hash of what was embedded)."""
+
+    def __init__(self, uri: str, kind: str = "caption"):
         import lancedb
 
         self.uri = uri
+        self.kind = kind
         self.db = lancedb.connect(uri)
 
     def _table(self, encoder_id: str, dim: int, create: bool):
-        name = table_name(encoder_id)
+        name = table_name(encoder_id, self.kind)
         try:
             return self.db.open_table(name)
         except (FileNotFoundError, ValueError):

@@ -63,3 +63,102 @@ def class_frequency_figure(frequencies: pl.DataFrame, path: Path) -> Path:
         ax.text(0.98, 0.95, "most frequent\n" + top, transform=ax.transAxes, ha="right", va="top", fontsize=8,
                 bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.9})
     return _save(fig, path)
+
+
+def _diagonal(ax, values):
+    values = [v for v in values if np.isfinite(v)]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    pad = max(0.02, (high - low) * 0.1)
+    ax.plot([low - pad, high + pad], [low - pad, high + pad], color="grey", linestyle="--", linewidth=1)
+
+
+def accuracy_figure(table: pl.DataFrame, path: Path) -> Path:
+    """Paper Fig. 1: equally weighted accuracy on ImageNet val (x) vs LAIONet (y), one point per model."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    wide = table.filter(pl.col("dataset") == "laionet").join(table.filter(pl.col("dataset") == "imagenet_val"),
+                                                             on="model", suffix="_val")
+    for ax, k in zip(axes, ("1", "5")):
+        col = f"top{k}_equal"
+        if wide.height:
+            x, y = wide[f"{col}_val"].to_numpy(), wide[col].to_numpy()
+            ax.errorbar(x, y, xerr=[x - wide[f"{col}_low_val"].to_numpy(), wide[f"{col}_high_val"].to_numpy() - x],
+                        yerr=[y - wide[f"{col}_low"].to_numpy(), wide[f"{col}_high"].to_numpy() - y], fmt="o", capsize=3)
+            for name, xi, yi in zip(wide["model"], x, y):
+                ax.annotate(name, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            _diagonal(ax, list(x) + list(y))
+        else:
+            ax.text(0.5, 0.5, "no model evaluated on both datasets", ha="center", transform=ax.transAxes)
+        ax.set(xlabel=f"ImageNet val top-{k} accuracy", ylabel=f"LAIONet top-{k} accuracy", title=f"top {k}")
+    fig.suptitle("Accuracy of ImageNet models: ImageNet vs LAIONet (mean per-class recall over LAIONet's classes)")
+    return _save(fig, path)
+
+
+def weighted_accuracy_figure(table: pl.DataFrame, path: Path, dataset: str = "laionet") -> Path:
+    """Paper Fig. 5: LAION-weighted vs equally weighted accuracy on one dataset."""
+    plt = _pyplot()
+    rows = table.filter(pl.col("dataset") == dataset)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    for ax, k in zip(axes, ("1", "5")):
+        x, y = rows[f"top{k}_equal"].to_numpy(), rows[f"top{k}_laion"].to_numpy()
+        ax.scatter(x, y)
+        for name, xi, yi in zip(rows["model"], x, y):
+            ax.annotate(name, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        _diagonal(ax, list(x) + list(y))
+        ax.set(xlabel=f"equally weighted top-{k}", ylabel=f"LAION-weighted top-{k}", title=f"top {k} on {dataset}")
+    return _save(fig, path)
+
+
+def intra_class_figure(pooled_a: np.ndarray, pooled_b: np.ndarray, comparison: pl.DataFrame, names: tuple[str, str],
+                       path: Path) -> Path:
+    """Paper Fig. 6: (a) pooled pair similarities, (b) per-class difference a − b with 95% bounds, sorted."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    bins = np.linspace(-1, 1, 81)
+    for values, name in ((pooled_a, names[0]), (pooled_b, names[1])):
+        if values.size:
+            axes[0].hist(values, bins=bins, density=True, alpha=0.55, label=f"{name} ({values.size:,} pairs)")
+    axes[0].set(xlabel="intra-class similarity", ylabel="density", title="(a) pooled over classes")
+    axes[0].legend(fontsize=8)
+    c = comparison.sort("difference")
+    x = np.arange(c.height)
+    axes[1].plot(x, c["difference"].to_numpy(), color="black", label=f"{names[0]} − {names[1]}")
+    axes[1].plot(x, c["ci_high"].to_numpy(), color="tab:blue", linewidth=0.8, label="upper 95%")
+    axes[1].plot(x, c["ci_low"].to_numpy(), color="tab:red", linewidth=0.8, label="lower 95%")
+    axes[1].axhline(0, color="grey", linestyle="--", linewidth=1)
+    lower = int((c["verdict"] == "significantly lower").sum()) if c.height else 0
+    axes[1].set(xlabel=f"class (sorted; {lower}/{c.height} significantly lower)", ylabel="difference of class means",
+                title="(b) per class")
+    axes[1].legend(fontsize=8)
+    return _save(fig, path)
+
+
+def recall_vs_disparity_figure(points: pl.DataFrame, path: Path) -> Path:
+    """Paper Fig. 7: per-class LAIONet recall vs intra-class similarity disparity, one panel per model."""
+    plt = _pyplot()
+    models = points["model"].unique(maintain_order=True).to_list()[:4] if points.height else []
+    fig, axes = plt.subplots(1, max(1, len(models)), figsize=(4.2 * max(1, len(models)), 3.8), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        p = points.filter(pl.col("model") == model)
+        ax.scatter(p["difference"].to_numpy(), p["recall1"].to_numpy(), s=10, alpha=0.7)
+        ax.set(xlabel="intra-class similarity: LAIONet − ImageNet", ylabel="LAIONet recall@1", title=model)
+    if not models:
+        axes[0][0].text(0.5, 0.5, "no classes with both recall and similarity", ha="center", transform=axes[0][0].transAxes)
+    return _save(fig, path)
+
+
+def selection_frequency_figure(table: pl.DataFrame, path: Path) -> Path:
+    """Paper Fig. 8 (b, c): share of classes significantly lower vs MTurk selection frequency."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, other, colour in ((axes[0], "laionet", "tab:blue"), (axes[1], "imagenet_val", "tab:red")):
+        rows = table.filter(pl.col("other") == other).sort("selection_frequency")
+        x = rows["selection_frequency"].to_numpy()
+        ax.plot(x, rows["other_lower"].to_numpy(), "o-", color=colour, label=f"{other} lower")
+        ax.plot(x, rows["v2_lower"].to_numpy(), "o-", color="tab:green", label="ImageNetV2 lower")
+        for version, xi in zip(rows["version"], x):
+            ax.annotate(version, (xi, 0), fontsize=8, xytext=(0, 3), textcoords="offset points")
+        ax.set(xlabel="average MTurk selection frequency", ylabel="share of classes significantly lower",
+               title=f"{other} vs ImageNetV2", ylim=(0, 1))
+        ax.legend(fontsize=8)
+    return _save(fig, path)

@@ -103,14 +103,8 @@ def per_class_intra_similarity(embeddings: np.ndarray, labels, cap: int | None =
     """
     import polars as pl
 
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    order = np.argsort(labels, kind="stable")
-    classes, starts = np.unique(labels[order], return_index=True)
     rows = []
-    for wnid, idx in zip(classes, np.split(order, starts[1:])):
-        if cap is not None and idx.size > cap:
-            idx = np.sort(rng.choice(idx, size=cap, replace=False))
+    for wnid, idx in capped_class_indices(labels, cap, seed).items():
         rows.append({"wnid": str(wnid), **intra_class_similarity(embeddings[idx], interval)})
     schema = {"wnid": pl.String, "n": pl.Int64, "pairs": pl.Int64, "mean": pl.Float64, "sd": pl.Float64,
               "se": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64}
@@ -126,3 +120,44 @@ def compare_classes(a, b):
             for r in joined.iter_rows(named=True)]
     return pl.DataFrame(rows, schema={"wnid": pl.String, "difference": pl.Float64, "se": pl.Float64,
                                       "ci_low": pl.Float64, "ci_high": pl.Float64, "verdict": pl.String})
+
+
+def pair_similarities(x: np.ndarray, chunk: int = 2048) -> np.ndarray:
+    """All distinct-pair cosine similarities of unit rows (upper triangle, chunked products)."""
+    n = x.shape[0]
+    out = []
+    for start in range(0, n, chunk):
+        block = x[start : start + chunk] @ x[start:].T  # rows start.., columns start..
+        rows, cols = np.triu_indices(block.shape[0], k=1, m=block.shape[1])
+        out.append(block[rows, cols])
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def capped_class_indices(labels, cap: int | None, seed: int = 0) -> dict[str, np.ndarray]:
+    """Row indices per class, a seeded random sample of ``cap`` where a class has more."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    order = np.argsort(labels, kind="stable")
+    classes, starts = np.unique(labels[order], return_index=True)
+    out = {}
+    for wnid, idx in zip(classes, np.split(order, starts[1:])):
+        if cap is not None and idx.size > cap:
+            idx = np.sort(rng.choice(idx, size=cap, replace=False))
+        out[str(wnid)] = idx
+    return out
+
+
+def pooled_pair_similarities(a: np.ndarray, a_labels, b: np.ndarray, b_labels, cap: int | None = 100,
+                             seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The pooled pair similarities of two datasets over their common classes (paper Fig. 6a):
+    in each class, ``a``'s pairs are sampled with replacement to match ``b``'s number."""
+    rng = np.random.default_rng(seed)
+    ia, ib = capped_class_indices(a_labels, cap, seed), capped_class_indices(b_labels, cap, seed)
+    pooled_a, pooled_b = [], []
+    for wnid in sorted(set(ia) & set(ib)):
+        pa_, pb_ = pair_similarities(normalize_rows(a[ia[wnid]])), pair_similarities(normalize_rows(b[ib[wnid]]))
+        if pa_.size and pb_.size:
+            pooled_a.append(rng.choice(pa_, size=pb_.size, replace=True))
+            pooled_b.append(pb_)
+    cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0)  # noqa: E731
+    return cat(pooled_a), cat(pooled_b)
