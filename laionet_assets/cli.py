@@ -1,6 +1,6 @@
 """``laionet``: run LAIONet creation on a LAION release, the bundled demo, or the Dagster UI.
 
-    laionet demo                          # bundled sample release, offline profile
+    laionet demo                          # bundled sample release, web and image folders, offline profile
     laionet run --release PATH [--name NAME] [--profile P] [--select ASSETS] [--home DIR]
     laionet ui [--home DIR] [--port 3000]
     laionet recover [--home DIR]          # after a killed run: mark it failed, free its gpu slot
@@ -25,8 +25,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RELEASE = REPO_ROOT / "data" / "sample" / "laion_sample"
 PARTITIONED = ("lemma_matches", "text_sims")
 UNPARTITIONED_UPSTREAM = ("imagenet_synsets",)
-UNPARTITIONED_DOWNSTREAM = ("laionet_clean", "laionet_top50")
+UNPARTITIONED_DOWNSTREAM = ("laionet_clean", "laionet_top50", "laionet_images", "laionet_final", "imagenet_val",
+                            "imagenetv2_a", "imagenetv2_b", "imagenetv2_c", "model_predictions", "accuracy",
+                            "image_embeddings", "intra_class_stats", "v2_comparison", "report")
 ALL_ASSETS = UNPARTITIONED_UPSTREAM + PARTITIONED + UNPARTITIONED_DOWNSTREAM
+# Assets computed together (one multi-asset): selecting one selects all.
+TOGETHER = (("laionet_clean", "laionet_top50"), ("imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c"))
+SAMPLE = REPO_ROOT / "data" / "sample"
+SAMPLE_WEB_PREFIX = "https://images.example.org/"
 
 
 def root_error_message(error) -> str:
@@ -59,10 +65,10 @@ def parse_selection(select: str | None) -> list[str]:
     unknown = [s for s in chosen if s not in ALL_ASSETS]
     if unknown:
         raise SystemExit(f"laionet: unknown asset(s) {unknown}; choose from {', '.join(ALL_ASSETS)}")
-    # laionet_clean and laionet_top50 come out of one computation: selecting one selects both.
-    if any(a in chosen for a in UNPARTITIONED_DOWNSTREAM):
-        chosen += [a for a in UNPARTITIONED_DOWNSTREAM if a not in chosen]
-    return chosen
+    for group in TOGETHER:
+        if any(a in chosen for a in group):
+            chosen += [a for a in group if a not in chosen]
+    return [a for a in ALL_ASSETS if a in chosen]
 
 
 def quiet_libraries() -> None:
@@ -78,7 +84,10 @@ def quiet_libraries() -> None:
 ENCODER_FLAGS = {  # CLI flag -> environment variable read by laionet_assets.profiles
     "text_encoder": "LAIONET_TEXT_ENCODER", "text_model": "LAIONET_TEXT_MODEL", "pretrained": "LAIONET_TEXT_PRETRAINED",
     "threshold": "LAIONET_THRESHOLD", "device": "LAIONET_DEVICE", "batch_size": "LAIONET_BATCH_SIZE",
-    "min_classes": "LAIONET_MIN_CLASSES",
+    "min_classes": "LAIONET_MIN_CLASSES", "models": "LAIONET_MODELS", "image_encoder": "LAIONET_IMAGE_ENCODER",
+    "image_pretrained": "LAIONET_IMAGE_PRETRAINED", "imagenet_val": "LAIONET_IMAGENET_VAL",
+    "imagenetv2_a": "LAIONET_IMAGENETV2_A", "imagenetv2_b": "LAIONET_IMAGENETV2_B", "imagenetv2_c": "LAIONET_IMAGENETV2_C",
+    "download_concurrency": "LAIONET_DOWNLOAD_CONCURRENCY", "ocr": "LAIONET_OCR",
 }
 
 
@@ -93,7 +102,40 @@ def op_config(names: list[str], knobs: dict) -> dict:
     return {"ops": ops} if ops else {}
 
 
-def run_release(release: str, name: str | None, profile: str | None, select: str | None, home: str | None, knobs: dict | None = None) -> int:
+class SampleWeb:
+    """The demo's stand-in for the web: a static server on 127.0.0.1 over data/sample/web,
+    which the downloader reaches through a URL rewrite of the sample release's host."""
+
+    def __enter__(self):
+        import functools
+        import threading
+        from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+        class Quiet(SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        handler = functools.partial(Quiet, directory=str(SAMPLE / "web"))
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return {SAMPLE_WEB_PREFIX: f"http://127.0.0.1:{self.httpd.server_address[1]}/"}
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def run_demo(profile: str, select: str | None, home: str | None, knobs: dict) -> int:
+    """The bundled sample: its release, its web (served locally) and its image folders."""
+    for var, folder in (("LAIONET_IMAGENET_VAL", "imagenet_val"), ("LAIONET_IMAGENETV2_A", "imagenetv2_a"),
+                        ("LAIONET_IMAGENETV2_B", "imagenetv2_b"), ("LAIONET_IMAGENETV2_C", "imagenetv2_c")):
+        os.environ.setdefault(var, str(SAMPLE / folder))
+    with SampleWeb() as rewrites:
+        return run_release(str(SAMPLE_RELEASE), "sample", profile, select, home, knobs, url_rewrites=rewrites)
+
+
+def run_release(release: str, name: str | None, profile: str | None, select: str | None, home: str | None,
+                knobs: dict | None = None, url_rewrites: dict | None = None) -> int:
     knobs = knobs or {}
     root = prepare_home(home, profile)
     selection = parse_selection(select)
@@ -105,6 +147,12 @@ def run_release(release: str, name: str | None, profile: str | None, select: str
 
     try:
         resources = resources_for(current_profile(), str(root))
+        if url_rewrites:
+            from laionet_assets.profiles import with_defaults
+            from laionet_assets.resources import ImageDownloader
+
+            values = {f: getattr(resources["downloader"], f) for f in ImageDownloader.model_fields}
+            resources["downloader"] = with_defaults(ImageDownloader, **{**values, "url_rewrites": url_rewrites})
     except ValueError as exc:  # pydantic's ValidationError is a ValueError too
         errors = getattr(exc, "errors", None)
         message = "; ".join(e["msg"].removeprefix("Value error, ") for e in errors()) if callable(errors) else str(exc)
@@ -155,12 +203,16 @@ def run_release(release: str, name: str | None, profile: str | None, select: str
     for key in keys:
         materialize([a for a in PARTITIONED if a in selection], key)
     materialize([a for a in UNPARTITIONED_DOWNSTREAM if a in selection])
-    clean = root / "assets" / "laionet_clean.parquet"
-    if "laionet_clean" in selection and clean.exists():
-        import polars as pl
+    import polars as pl
 
-        laionet = pl.read_parquet(clean, columns=["wnid"])
-        print(f"LAIONet: {laionet.height:,} rows over {laionet['wnid'].n_unique()} ImageNet classes")
+    for asset, label in (("laionet_clean", "LAIONet"), ("laionet_final", "LAIONet with images, after the OCR filter")):
+        path = root / "assets" / f"{asset}.parquet"
+        if asset in selection and path.exists():
+            frame = pl.read_parquet(path, columns=["wnid"])
+            print(f"{label}: {frame.height:,} rows over {frame['wnid'].n_unique()} ImageNet classes")
+    report = root / "reports" / "report.html"
+    if "report" in selection and report.exists():
+        print(f"report: {report}")
     print(f"outputs: {root / 'assets'}  figures: {root / 'reports'}")
     print(f"Dagster UI on these runs: laionet ui --home {root}   (then open http://127.0.0.1:3000)")
     if failures:
@@ -208,6 +260,15 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--device", help="auto, cpu, cuda, cuda:N")
     group.add_argument("--batch-size", type=int)
     group.add_argument("--min-classes", type=int, help="class-coverage check minimum")
+    group.add_argument("--models", help="comma-separated image classifiers, e.g. timm:resnet50,clip:ViT-B-32:openai,"
+                                        "torchscript:model.pt:classes.txt")
+    group.add_argument("--image-encoder", help="CLIP architecture for intra-class similarity (e.g. ViT-B-32, tiny)")
+    group.add_argument("--image-pretrained", help="open_clip weights tag or local checkpoint for the image encoder")
+    group.add_argument("--imagenet-val", help="ImageNet val folder (<wnid>/<file>)")
+    for version in "abc":
+        group.add_argument(f"--imagenetv2-{version}", help=f"ImageNetV2 version {version} folder (<class index>/<file>)")
+    group.add_argument("--download-concurrency", type=int, help="concurrent image downloads")
+    group.add_argument("--ocr", choices=("true", "false"), help="the OCR filter (default true)")
     demo = sub.add_parser("demo", parents=[common, knobs], help="materialise every asset on the bundled sample release (offline)")
     demo.add_argument("--select", help="comma-separated assets (default: all)")
     run = sub.add_parser("run", parents=[common, knobs], help="register a release's parts as partitions and materialise")
@@ -221,8 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = {k: getattr(args, k, None) for k in (*ENCODER_FLAGS, "mode", "nsfw_policy", "top_k")}
     if args.command == "demo":
-        return run_release(str(SAMPLE_RELEASE), "sample", args.profile or os.environ.get("LAIONET_PROFILE") or "offline",
-                           args.select, args.home, settings)
+        return run_demo(args.profile or os.environ.get("LAIONET_PROFILE") or "offline", args.select, args.home, settings)
     if args.command == "run":
         return run_release(args.release, args.name, args.profile, args.select, args.home, settings)
     if args.command == "recover":

@@ -21,6 +21,22 @@ def default_home() -> str:
     return os.environ.get("LAIONET_HOME", "data")
 
 
+def _positive_value(name: str, v: int) -> int:
+    if v < 1:
+        raise ValueError(f"{name} must be positive, got {v}")
+    return v
+
+
+def _positive(name: str):
+    return field_validator(name)(classmethod(lambda cls, v: _positive_value(name, v)))
+
+
+def _check_device(cls, v: str) -> str:
+    if v not in ("auto", "cpu") and not v.startswith("cuda") and v != "mps":
+        raise ValueError(f"unknown device {v!r}; expected auto, cpu, cuda, cuda:N or mps")
+    return v
+
+
 class LaionetStorage(dg.ConfigurableResource):
     """The LAIONet home folder: assets, LanceDB tables, reports and the release registry."""
 
@@ -38,9 +54,16 @@ class LaionetStorage(dg.ConfigurableResource):
     def registry(self) -> ReleaseRegistry:
         return ReleaseRegistry(self.root)
 
-    def embedding_cache(self) -> EmbeddingCache:
+    @property
+    def images(self) -> Path:
+        return self.root / "images"
+
+    def asset_path(self, name: str) -> Path:
+        return self.root / "assets" / f"{name}.parquet"
+
+    def embedding_cache(self, kind: str = "caption") -> EmbeddingCache:
         (self.root / "lancedb").mkdir(parents=True, exist_ok=True)
-        return EmbeddingCache(str(self.root / "lancedb"))
+        return EmbeddingCache(str(self.root / "lancedb"), kind)
 
 
 class TextEncoderResource(dg.ConfigurableResource):
@@ -69,19 +92,9 @@ class TextEncoderResource(dg.ConfigurableResource):
 
     _threshold = field_validator("threshold")(classmethod(lambda cls, v: check_threshold(v)))
 
-    @field_validator("batch_size")
-    @classmethod
-    def _batch(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"batch_size must be positive, got {v}")
-        return v
+    _batch = _positive("batch_size")
 
-    @field_validator("device")
-    @classmethod
-    def _device(cls, v: str) -> str:
-        if v not in ("auto", "cpu") and not v.startswith("cuda") and v != "mps":
-            raise ValueError(f"unknown device {v!r}; expected auto, cpu, cuda, cuda:N or mps")
-        return v
+    _device = field_validator("device")(classmethod(_check_device))
 
     @model_validator(mode="after")
     def _model_exists(self):
@@ -180,3 +193,119 @@ def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+
+
+class ImageDownloader(dg.ConfigurableResource):
+    """How ``laionet_images`` fetches: concurrency, timeout, retries with backoff, size cap,
+    minimum area, and URL prefix rewrites (a mirror or a local cache)."""
+
+    concurrency: int = 16
+    timeout_s: float = 10.0
+    retries: int = 2
+    backoff_s: float = 0.5
+    max_bytes: int = 20 * 2**20
+    min_area: int = 100
+    url_rewrites: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _valid(self):
+        self.settings()
+        return self
+
+    def settings(self):
+        from laionet_assets.core.images import DownloadSettings
+
+        return DownloadSettings(self.concurrency, self.timeout_s, self.retries, self.backoff_s, self.max_bytes,
+                                self.min_area, url_rewrites=dict(self.url_rewrites))
+
+
+class OcrFilter(dg.ConfigurableResource):
+    """The OCR filter (RapidOCR); ``enabled=False`` keeps every image and says so in metadata."""
+
+    enabled: bool = True
+    min_score: float = 0.5
+
+    def engine(self):
+        from laionet_assets.core.ocr import OcrEngine
+
+        return OcrEngine(self.min_score)
+
+
+class ImageFolders(dg.ConfigurableResource):
+    """External labelled image folders; an empty path means "not configured" (skipped, said so).
+
+    Layouts: see ``laionet_assets.core.datasets`` (``auto`` detects wnid or index folders)."""
+
+    imagenet_val: str = ""
+    imagenet_val_layout: str = "auto"
+    imagenet_val_labels: str = ""
+    imagenetv2_a: str = ""
+    imagenetv2_b: str = ""
+    imagenetv2_c: str = ""
+
+    @model_validator(mode="after")
+    def _folders_exist(self):
+        from laionet_assets.core.datasets import LAYOUTS
+
+        if self.imagenet_val_layout not in LAYOUTS:
+            raise ValueError(f"unknown imagenet_val_layout {self.imagenet_val_layout!r}; expected one of {LAYOUTS}")
+        for name in ("imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c"):
+            value = getattr(self, name)
+            if value and not Path(value).expanduser().is_dir():
+                raise ValueError(f"{name} folder {value!r} does not exist")
+        if self.imagenet_val_labels and not Path(self.imagenet_val_labels).is_file():
+            raise ValueError(f"imagenet_val_labels file {self.imagenet_val_labels!r} does not exist")
+        return self
+
+
+class ImageModels(dg.ConfigurableResource):
+    """The classifiers ``model_predictions`` evaluates (``laionet_assets.core.vision`` spec strings)."""
+
+    models: list[str] = ["timm:mobilenetv3_small_050:random", "clip:tiny"]
+    device: str = "auto"
+    batch_size: int = 64
+    decode_workers: int = 2
+
+    _device = field_validator("device")(classmethod(_check_device))
+    _batch = _positive("batch_size")
+
+    @field_validator("models")
+    @classmethod
+    def _models(cls, v: list[str]) -> list[str]:
+        from laionet_assets.core.vision import parse_model_list
+
+        parse_model_list(v)
+        return v
+
+    def specs(self):
+        from laionet_assets.core.vision import parse_model_list
+
+        return parse_model_list(self.models)
+
+
+class ImageEncoder(dg.ConfigurableResource):
+    """The CLIP image tower for intra-class similarity (paper: ViT-B/32, OpenAI weights)."""
+
+    model: str = "tiny"
+    pretrained: str = ""
+    device: str = "auto"
+    batch_size: int = 64
+    decode_workers: int = 2
+
+    _device = field_validator("device")(classmethod(_check_device))
+    _batch = _positive("batch_size")
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str) -> str:
+        from laionet_assets.core.vision import parse_model_spec
+
+        parse_model_spec(f"clip:{v}")
+        return v
+
+    def get(self):
+        from laionet_assets.core.vision import ClipModel
+
+        return ClipModel(self.model, self.pretrained or None, self.device, self.batch_size)

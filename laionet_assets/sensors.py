@@ -16,7 +16,8 @@ part_job = dg.define_asset_job(
     description="lemma_matches and text_sims for one LAION part",
 )
 refresh_job = dg.define_asset_job(
-    "laionet_refresh_job", selection=dg.AssetSelection.assets("laionet_clean", "laionet_top50"),
+    "laionet_refresh_job", selection=dg.AssetSelection.assets("laionet_clean", "laionet_top50").downstream()
+    | dg.AssetSelection.assets("imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c"),
     description="Rebuild LAIONet (and its checks) from every materialised part",
 )
 

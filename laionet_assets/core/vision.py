@@ -142,7 +142,9 @@ def iter_image_batches(paths: Sequence[str], transform, shape, batch_size: int, 
 
     loader = DataLoader(ImageFiles(paths, transform, shape), batch_size=batch_size, num_workers=workers,
                         collate_fn=_collate, pin_memory=device.startswith("cuda"),
-                        prefetch_factor=4 if workers else None, persistent_workers=False)
+                        prefetch_factor=4 if workers else None, persistent_workers=False,
+                        # not fork: LanceDB and CUDA runtimes in the parent do not survive a fork
+                        multiprocessing_context="forkserver" if workers else None)
     for tensor, indices, errors in loader:
         yield tensor.to(device, non_blocking=True), indices, errors
 

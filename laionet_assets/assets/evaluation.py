@@ -1,0 +1,96 @@
+"""Evaluation: model_predictions → accuracy (paper §3.1, Figs. 1 and 5)."""
+
+import time
+
+import dagster as dg
+import polars as pl
+
+from laionet_assets.assets.creation import _table
+from laionet_assets.core.accuracy import accuracy_table, per_class_recall
+from laionet_assets.core.figures import accuracy_figure, weighted_accuracy_figure
+from laionet_assets.core.progress import Progress, library_versions
+from laionet_assets.core.vision import LabelSpaceError, make_classifier, top_k_wnids
+from laionet_assets.executors import GPU_STEP_TAGS
+from laionet_assets.resources import ImageModels, LaionetStorage, write_parquet_atomic
+
+GROUP = "laionet_evaluation"
+PREDICTIONS_SCHEMA = {"dataset": pl.String, "model": pl.String, "model_version": pl.String, "image_id": pl.String,
+                      "wnid": pl.String, "top5": pl.List(pl.String), "error": pl.String}
+
+
+def evaluation_sets(storage: LaionetStorage, laionet_final: pl.DataFrame, imagenet_val: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """``image_id``, ``path``, ``wnid`` per image of LAIONet and ImageNet val."""
+    laionet = laionet_final.select(
+        image_id=pl.col("sample_id"),
+        path=pl.lit(str(storage.images) + "/") + pl.col("image_path"),
+        wnid=pl.col("wnid"),
+    )
+    return {"laionet": laionet, "imagenet_val": imagenet_val.select("image_id", "path", "wnid")}
+
+
+@dg.asset(group_name=GROUP, pool="gpu", op_tags=GPU_STEP_TAGS, kinds={"pytorch", "timm"})
+def model_predictions(context: dg.AssetExecutionContext, storage: LaionetStorage, image_models: ImageModels,
+                      laionet_final: pl.DataFrame, imagenet_val: pl.DataFrame, imagenet_synsets: pl.DataFrame) -> pl.DataFrame:
+    """Top-5 wnids per image and model on LAIONet and ImageNet val.  A model that cannot load or
+    whose label space is not ImageNet-1k is skipped with its reason; an image that does not
+    decode gets ``top5`` null and its error."""
+    wnids, texts = imagenet_synsets["wnid"].to_list(), imagenet_synsets["synset_text"].to_list()
+    sets = evaluation_sets(storage, laionet_final, imagenet_val)
+    frames, skipped, timings = [], {}, {}
+    for spec in image_models.specs():
+        started = time.perf_counter()
+        model_frames = []
+        try:
+            classifier = make_classifier(spec, wnids, texts, image_models.device, image_models.batch_size)
+            for dataset, images in sets.items():
+                progress = Progress(images.height, f"{spec.name} on {dataset}", context.log.info)
+                logits, errors = classifier.run(images["path"].to_list(), image_models.decode_workers, progress.update)
+                model_frames.append(images.select("image_id", "wnid").with_columns(
+                    dataset=pl.lit(dataset), model=pl.lit(spec.name), model_version=pl.lit(classifier.version),
+                    top5=pl.Series(top_k_wnids(logits, classifier.class_wnids), dtype=pl.List(pl.String)),
+                    error=pl.Series([e or None for e in errors], dtype=pl.String)))
+        except (LabelSpaceError, FileNotFoundError, RuntimeError, ValueError) as e:
+            skipped[spec.name] = f"{type(e).__name__}: {e}"[:300]
+            context.log.warning(f"model {spec.name} skipped: {skipped[spec.name]}")
+            continue
+        frames.extend(model_frames)
+        timings[spec.name] = round(time.perf_counter() - started, 2)
+    out = pl.concat(frames).select(list(PREDICTIONS_SCHEMA)) if frames else pl.DataFrame(schema=PREDICTIONS_SCHEMA)
+    context.add_output_metadata({
+        "models": dg.MetadataValue.json(sorted(out["model"].unique().to_list())),
+        "model_versions": dg.MetadataValue.json(dict(out.select("model", "model_version").unique().iter_rows())),
+        "models_skipped": dg.MetadataValue.json(skipped),
+        "images_per_dataset": dg.MetadataValue.json({k: v.height for k, v in sets.items()}),
+        "failed_images": int(out["error"].is_not_null().sum()),
+        "seconds_per_model": dg.MetadataValue.json(timings),
+        "device": image_models.device,
+        "versions": dg.MetadataValue.json(library_versions("torch", "torchvision", "timm", "open_clip_torch")),
+    })
+    return out
+
+
+@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"})
+def accuracy(context: dg.AssetExecutionContext, storage: LaionetStorage, model_predictions: pl.DataFrame,
+             laionet_final: pl.DataFrame) -> pl.DataFrame:
+    """Per model and dataset: top-1/top-5 accuracy over LAIONet's classes, equally weighted and
+    LAION-weighted, with propagated Wilson 95% intervals; per-class recalls in
+    ``reports/per_class_recall.parquet``; paper Figs. 1 and 5 as PNG."""
+    recalls = per_class_recall(model_predictions)
+    frequency = laionet_final.group_by("wnid").agg(count=pl.len())
+    table = accuracy_table(recalls, frequency)
+    reports = storage.reports
+    write_parquet_atomic(recalls, reports / "per_class_recall.parquet")
+    fig1 = accuracy_figure(table, reports / "fig1_accuracy_imagenet_vs_laionet.png")
+    fig5 = weighted_accuracy_figure(table, reports / "fig5_weighted_vs_equal.png")
+    drops = table.filter(pl.col("dataset") == "laionet").join(table.filter(pl.col("dataset") == "imagenet_val"), on="model",
+                                                              suffix="_val")
+    context.add_output_metadata({
+        "table": _table(table.select("dataset", "model", "classes", "images", "top1_equal", "top1_equal_low",
+                                     "top1_equal_high", "top5_equal", "top1_laion", "top5_laion")),
+        "top1_drop_imagenet_to_laionet": dg.MetadataValue.json(
+            dict(zip(drops["model"], (drops["top1_equal_val"] - drops["top1_equal"]).round(4)))),
+        "fig1_accuracy": dg.MetadataValue.path(str(fig1)),
+        "fig5_weighted_vs_equal": dg.MetadataValue.path(str(fig5)),
+        "per_class_recall": dg.MetadataValue.path(str(reports / "per_class_recall.parquet")),
+    })
+    return table

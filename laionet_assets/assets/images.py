@@ -1,0 +1,121 @@
+"""The image side's inputs: laionet_clean → laionet_images → laionet_final, and the external
+labelled folders (ImageNet val, ImageNetV2 a/b/c)."""
+
+import time
+
+import dagster as dg
+import polars as pl
+
+from laionet_assets.assets.creation import _table
+from laionet_assets.core.datasets import DATASET_SCHEMA, load_image_folder
+from laionet_assets.core.images import download_images
+from laionet_assets.core.ocr import flag_synset_names
+from laionet_assets.core.progress import Progress, library_versions
+from laionet_assets.resources import ImageDownloader, ImageFolders, LaionetStorage, OcrFilter
+
+GROUP = "laionet_images"
+V2_SELECTION_FREQUENCY = {"imagenetv2_b": 0.73, "imagenetv2_a": 0.85, "imagenetv2_c": 0.93}
+OCR_COLUMNS = {"image_text": pl.String, "synset_name_in_image_text": pl.Boolean}
+
+
+def _previous(path) -> pl.DataFrame | None:
+    try:
+        return pl.read_parquet(path) if path.exists() else None
+    except Exception:  # noqa: BLE001 - an unreadable previous table means a full re-run, not a failure
+        return None
+
+
+def _ocr(context, table: pl.DataFrame, previous: pl.DataFrame | None, storage: LaionetStorage, ocr: OcrFilter):
+    """OCR text and flag per downloaded image; text is reused from the previous run by image hash."""
+    if not ocr.enabled:
+        return table.with_columns(pl.lit(None, pl.String).alias("image_text"),
+                                  pl.lit(None, pl.Boolean).alias("synset_name_in_image_text")), 0
+    known = {}
+    if previous is not None and "image_text" in previous.columns:
+        known = dict(previous.filter(pl.col("image_text").is_not_null()).select("image_sha256", "image_text").iter_rows())
+    todo = table.filter((pl.col("status") == "ok") & ~pl.col("image_sha256").is_in(list(known)))
+    progress = Progress(todo.height, "OCR", context.log.info)
+    if todo.height:
+        _, texts = flag_synset_names([str(storage.images / p) for p in todo["image_path"]], todo["name"].to_list(),
+                                     ocr.engine(), progress.update)
+        known.update(zip(todo["image_sha256"], texts))
+    from laionet_assets.core.ocr import synset_name_in_text
+
+    text = table["image_sha256"].replace_strict(known, default=None, return_dtype=pl.String)
+    flags = [None if t is None or t.startswith("error:") else synset_name_in_text(n, t) for n, t in zip(table["name"], text)]
+    return table.with_columns(image_text=text, synset_name_in_image_text=pl.Series(flags, dtype=pl.Boolean)), todo.height
+
+
+@dg.asset(group_name=GROUP, kinds={"pillow", "rapidocr"})
+def laionet_images(context: dg.AssetExecutionContext, storage: LaionetStorage, downloader: ImageDownloader,
+                   ocr: OcrFilter, laionet_clean: pl.DataFrame, imagenet_synsets: pl.DataFrame) -> pl.DataFrame:
+    """LAIONet images by URL: a status per sample (ok, http_error, timeout, not_image, too_small, …),
+    files content-addressed under ``<home>/images/``, and the OCR flag
+    ``synset_name_in_image_text``.  Resumable: a re-run fetches only what is new, missing or failed
+    with a retryable status, and OCRs only images it has not read before."""
+    started = time.perf_counter()
+    previous = _previous(storage.asset_path("laionet_images"))
+    progress = Progress(laionet_clean.height, "image downloads", context.log.info)
+    table, counts = download_images(laionet_clean.select("sample_id", "url"), storage.images, downloader.settings(),
+                                    previous, progress.update)
+    download_s = time.perf_counter() - started
+    table = table.join(laionet_clean.select("sample_id", "wnid"), on="sample_id", how="left").join(
+        imagenet_synsets.select("wnid", "name"), on="wnid", how="left")
+    table, ocr_read = _ocr(context, table, previous, storage, ocr)
+    flagged = int(table["synset_name_in_image_text"].sum() or 0)
+    context.add_output_metadata({
+        **counts,
+        "download_seconds": round(download_s, 2),
+        "images_per_second": round(counts["fetched"] / max(download_s, 1e-9), 1),
+        "ocr": ocr.engine().version if ocr.enabled and ocr_read else ("disabled" if not ocr.enabled else "reused"),
+        "ocr_images_read": ocr_read,
+        "synset_name_in_image_text": flagged,
+        "images_dir": dg.MetadataValue.path(str(storage.images)),
+        "status_counts": _table(table.group_by("status").agg(samples=pl.len()).sort("samples", descending=True)),
+        "versions": dg.MetadataValue.json(library_versions("pillow", "rapidocr-onnxruntime", "onnxruntime")),
+    })
+    return table.drop("name")
+
+
+@dg.asset(group_name=GROUP, kinds={"polars"})
+def laionet_final(context: dg.AssetExecutionContext, laionet_clean: pl.DataFrame, laionet_images: pl.DataFrame) -> pl.DataFrame:
+    """LAIONet as evaluated: ``laionet_clean`` rows whose image downloaded and passed the filters
+    and whose recognised text does not contain the synset name (paper §2)."""
+    images = laionet_images.select("sample_id", "status", "image_path", "image_sha256", "synset_name_in_image_text")
+    joined = laionet_clean.join(images, on="sample_id", how="left")
+    with_image = joined.filter(pl.col("status") == "ok")
+    final = with_image.filter(pl.col("synset_name_in_image_text").fill_null(False).not_()).drop("status")
+    context.add_output_metadata({
+        "rows": final.height, "classes": final["wnid"].n_unique(),
+        "dropped_without_image": joined.height - with_image.height,
+        "dropped_synset_name_in_image_text": with_image.height - final.height,
+        "ocr_unreadable_kept": int(with_image["synset_name_in_image_text"].is_null().sum()),
+    })
+    return final
+
+
+FOLDER_ASSETS = ("imagenet_val", *V2_SELECTION_FREQUENCY)
+
+
+@dg.multi_asset(
+    group_name=GROUP,
+    outs={name: dg.AssetOut(kinds={"polars"}, description=f"Images and wnids of the {name} folder (resource image_folders)")
+          for name in FOLDER_ASSETS},
+)
+def image_folders(context: dg.AssetExecutionContext, image_folders: ImageFolders, imagenet_synsets: pl.DataFrame):
+    """Index the external labelled image folders; one not configured gives an empty table."""
+    wnids = imagenet_synsets["wnid"].to_list()
+    for name in FOLDER_ASSETS:
+        root = getattr(image_folders, name)
+        if not root:
+            yield dg.Output(pl.DataFrame(schema=DATASET_SCHEMA), output_name=name,
+                            metadata={"configured": False, "images": 0})
+            continue
+        layout = image_folders.imagenet_val_layout if name == "imagenet_val" else "auto"
+        labels = image_folders.imagenet_val_labels if name == "imagenet_val" else ""
+        frame, counts = load_image_folder(root, wnids, layout, labels or None)
+        meta = {"configured": True, "folder": dg.MetadataValue.path(root), **counts}
+        if name in V2_SELECTION_FREQUENCY:
+            meta["mturk_selection_frequency"] = V2_SELECTION_FREQUENCY[name]
+        context.log.info(f"{name}: {counts['images']} images over {counts['classes']} classes from {root}")
+        yield dg.Output(frame, output_name=name, metadata=meta)
