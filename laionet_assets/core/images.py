@@ -252,7 +252,7 @@ def download_images(samples: pl.DataFrame, store: str | os.PathLike, settings: D
     wanted = samples.select(pl.col("sample_id").cast(pl.String), pl.col("url").cast(pl.String)).unique(maintain_order=True)
     kept = pl.DataFrame(schema=STATUS_SCHEMA)
     if previous is not None and not previous.is_empty():
-        kept = settled(previous.cast(STATUS_SCHEMA), store).join(wanted, on=["sample_id", "url"], how="semi")
+        kept = settled(previous.select(list(STATUS_SCHEMA)).cast(STATUS_SCHEMA), store).join(wanted, on=["sample_id", "url"], how="semi")
     todo = wanted.join(kept, on=["sample_id", "url"], how="anti")
     rows: list[dict] = []
     if todo.height:

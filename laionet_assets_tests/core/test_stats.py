@@ -82,3 +82,25 @@ def test_per_class_stats_and_comparison():
     swapped = per_class_intra_similarity(np.vstack([loose, tight]), ["a"] * 60 + ["b"] * 60, cap=50, seed=3)
     verdicts = dict(compare_classes(swapped, stats).select("wnid", "verdict").iter_rows())
     assert verdicts == {"a": "significantly lower", "b": "significantly higher"}
+
+
+def test_pair_similarities_against_double_loop():
+    from laionet_assets.core.stats import normalize_rows, pair_similarities
+
+    x = normalize_rows(np.random.default_rng(3).normal(size=(37, 8)))
+    expected = [float(x[i] @ x[j]) for i in range(37) for j in range(i + 1, 37)]
+    got = pair_similarities(x, chunk=5)  # several chunks, rows and columns offset
+    assert sorted(got) == pytest.approx(sorted(expected), abs=1e-12) and got.size == 37 * 36 // 2
+
+
+def test_pooled_pairs_match_the_second_dataset_in_number():
+    from laionet_assets.core.stats import pooled_pair_similarities
+
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(60, 6)), rng.normal(size=(25, 6))
+    a_labels = np.array(["x"] * 40 + ["y"] * 20)
+    b_labels = np.array(["x"] * 10 + ["y"] * 5 + ["z"] * 10)  # z only in b: not pooled
+    pooled_a, pooled_b = pooled_pair_similarities(a, a_labels, b, b_labels, cap=30, seed=1)
+    assert pooled_a.size == pooled_b.size == 45 + 10
+    again = pooled_pair_similarities(a, a_labels, b, b_labels, cap=30, seed=1)
+    np.testing.assert_array_equal(again[0], pooled_a)  # seeded
