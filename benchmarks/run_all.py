@@ -5,7 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["benchmarks.bench_matching", "benchmarks.bench_clip_text", "benchmarks.bench_memory", "benchmarks.bench_intra_class"]
+BENCHES = ["benchmarks.bench_matching", "benchmarks.bench_clip_text", "benchmarks.bench_memory", "benchmarks.bench_intra_class",
+           "benchmarks.bench_download", "benchmarks.bench_image_embedding"]
 
 
 def main() -> None:

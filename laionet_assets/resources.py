@@ -266,7 +266,7 @@ class ImageModels(dg.ConfigurableResource):
     models: list[str] = ["timm:mobilenetv3_small_050:random", "clip:tiny"]
     device: str = "auto"
     batch_size: int = 64
-    decode_workers: int = 2
+    decode_workers: int = -1  # −1: automatic (none on CPU, up to 8 beside a GPU)
 
     _device = field_validator("device")(classmethod(_check_device))
     _batch = _positive("batch_size")
@@ -292,7 +292,7 @@ class ImageEncoder(dg.ConfigurableResource):
     pretrained: str = ""
     device: str = "auto"
     batch_size: int = 64
-    decode_workers: int = 2
+    decode_workers: int = -1  # −1: automatic (none on CPU, up to 8 beside a GPU)
 
     _device = field_validator("device")(classmethod(_check_device))
     _batch = _positive("batch_size")

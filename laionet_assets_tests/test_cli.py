@@ -50,7 +50,7 @@ def test_selecting_laionet_clean_reruns_only_the_selection(home, capsys):
 
 def test_unknown_asset_is_rejected(home):
     with pytest.raises(SystemExit, match="unknown asset"):
-        main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--select", "laionet_images"])
+        main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--select", "laionet_pictures"])
 
 
 def test_url_release_is_a_clear_error(home, capsys):

@@ -1,5 +1,5 @@
-"""End to end in a real browser: `laionet ui` serves the Dagster UI; headless Chromium finds the
-asset graph and launches a materialisation of one lemma_matches partition, which succeeds."""
+"""End to end in a real browser: `laionet ui` serves the Dagster UI; headless Chromium finds every
+asset of the design card's graph and launches a materialisation of one lemma_matches partition, which succeeds."""
 
 import os
 import shutil
@@ -22,7 +22,14 @@ from .conftest import REPO, SAMPLE_RELEASE
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run"]
-ASSETS = ["imagenet_synsets", "lemma_matches", "text_sims", "laionet_clean", "laionet_top50"]
+# The design card's asset graph, group by group (DESIGN.md "Asset graph").
+ASSET_GROUPS = {
+    "laionet_creation": ["imagenet_synsets", "lemma_matches", "text_sims", "laionet_clean", "laionet_top50"],
+    "laionet_images": ["laionet_images", "laionet_final", "imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c"],
+    "laionet_evaluation": ["model_predictions", "accuracy"],
+    "laionet_similarity": ["image_embeddings", "intra_class_stats", "v2_comparison"],
+    "laionet_report": ["report"],
+}
 
 
 def dismiss_welcome(page) -> None:
@@ -89,11 +96,12 @@ def test_materialise_a_partition_from_the_ui(ui_server, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(url + "/asset-groups/laionet_creation", wait_until="networkidle")
-        dismiss_welcome(page)
-        for asset in ASSETS:
-            expect(page.get_by_text(asset, exact=True).first).to_be_visible(timeout=30_000)
-        page.screenshot(path=str(tmp_path / "asset_graph.png"))
+        for group, assets in ASSET_GROUPS.items():
+            page.goto(f"{url}/asset-groups/{group}", wait_until="networkidle")
+            dismiss_welcome(page)
+            for asset in assets:
+                expect(page.get_by_text(asset, exact=True).first).to_be_visible(timeout=30_000)
+            page.screenshot(path=str(tmp_path / f"asset_graph_{group}.png"))
 
         page.goto(url + "/assets/lemma_matches", wait_until="networkidle")
         dismiss_welcome(page)
@@ -120,4 +128,4 @@ def test_materialise_a_partition_from_the_ui(ui_server, tmp_path):
         page.screenshot(path=str(tmp_path / "run_succeeded.png"))
         browser.close()
     assert (home / "assets" / "lemma_matches" / f"{keys[0]}.parquet").exists()
-    print(f"screenshots: {tmp_path / 'asset_graph.png'}, {tmp_path / 'run_succeeded.png'}")
+    print(f"screenshots: {tmp_path}/asset_graph_*.png, {tmp_path / 'run_succeeded.png'}")

@@ -135,6 +135,16 @@ def _collate(batch):
     return torch.stack([b[0] for b in batch]), [b[1] for b in batch], [b[2] for b in batch]
 
 
+def decode_workers(requested: int, device: str) -> int:
+    """``requested`` ≥ 0 as is; −1 (auto): none on CPU (the forward pass needs the cores and a
+    worker's start-up costs seconds), up to 8 when a GPU does the forward pass."""
+    import os
+
+    if requested >= 0:
+        return requested
+    return 0 if not device.startswith("cuda") else min(8, os.cpu_count() or 1)
+
+
 def iter_image_batches(paths: Sequence[str], transform, shape, batch_size: int, device: str, workers: int):
     """(tensor on device, indices, errors) per batch, decoded in ``workers`` processes."""
     import torch
@@ -165,15 +175,15 @@ class ImageModel:
     def forward(self, batch):  # pragma: no cover - interface
         raise NotImplementedError
 
-    def run(self, paths: Sequence[str], workers: int = 0, progress: Callable[[int], None] | None = None):
+    def run(self, paths: Sequence[str], workers: int = -1, progress: Callable[[int], None] | None = None):
         """(outputs [n, k] float32 with NaN rows for failures, errors per image or "")."""
         import torch
 
         outputs: np.ndarray | None = None
         errors = [""] * len(paths)
         with torch.inference_mode():
-            for tensor, indices, batch_errors in iter_image_batches(paths, self.transform, self.input_shape,
-                                                                    self.batch_size, self.device, workers):
+            for tensor, indices, batch_errors in iter_image_batches(paths, self.transform, self.input_shape, self.batch_size,
+                                                                    self.device, decode_workers(workers, self.device)):
                 out = self.forward(tensor).float().cpu().numpy()
                 if outputs is None:
                     outputs = np.full((len(paths), out.shape[1]), np.nan, dtype=np.float32)
