@@ -123,7 +123,8 @@ def intra_class_figure(pooled_a: np.ndarray, pooled_b: np.ndarray, comparison: p
     """Paper Fig. 6: (a) pooled pair similarities, (b) per-class difference a − b with 95% bounds, sorted."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
-    bins = np.linspace(-1, 1, 81)
+    both = np.concatenate([pooled_a, pooled_b])
+    bins = np.linspace(both.min(), both.max() + 1e-9, 61) if both.size else np.linspace(-1, 1, 61)
     for values, name in ((pooled_a, names[0]), (pooled_b, names[1])):
         if values.size:
             axes[0].hist(values, bins=bins, density=True, alpha=0.55, label=f"{name} ({values.size:,} pairs)")
