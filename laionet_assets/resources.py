@@ -139,7 +139,8 @@ class QualityGates(dg.ConfigurableResource):
 
 class PolarsParquetIOManager(dg.ConfigurableIOManager):
     """polars frames as Parquet: ``<home>/assets/<asset>/<partition>.parquet`` or
-    ``<home>/assets/<asset>.parquet``; written to a temp file and renamed (atomic).
+    ``<home>/assets/<asset>.parquet``; written to a temp file and renamed (atomic).  A run over a
+    partition range returns ``{partition_key: frame}`` and gets one file per partition.
 
     An unpartitioned asset that reads a partitioned one receives ``{partition_key: frame}`` for
     the partitions that have been materialised; missing ones are logged, never fatal.
@@ -151,8 +152,16 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
         base = Path(self.home).resolve() / "assets" / "/".join(asset_key.path)
         return base / f"{partition}.parquet" if partition else base.with_suffix(".parquet")
 
-    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | dict) -> None:
         if obj is None:
+            return
+        if isinstance(obj, dict):  # a run over a partition range: one file per partition
+            expected = set(context.asset_partition_keys)
+            if set(obj) != expected:
+                raise ValueError(f"{context.asset_key.to_user_string()}: outputs for {sorted(obj)}, partitions {sorted(expected)}")
+            for key, frame in obj.items():
+                write_parquet_atomic(frame, self._path(context.asset_key, key))
+            context.add_output_metadata({"partitions_written": len(obj), "rows": sum(f.height for f in obj.values())})
             return
         partition = context.partition_key if context.has_asset_partitions else None
         path = self._path(context.asset_key, partition)
@@ -260,16 +269,22 @@ class ImageFolders(dg.ConfigurableResource):
         return self
 
 
-class ImageModels(dg.ConfigurableResource):
-    """The classifiers ``model_predictions`` evaluates (``laionet_assets.core.vision`` spec strings)."""
+class _ImageRunner(dg.ConfigurableResource):
+    """Where and how image models run: device (auto → CUDA when available), batch size, and
+    DataLoader decode workers (−1: automatic, none on CPU and up to 8 beside a GPU)."""
 
-    models: list[str] = ["timm:mobilenetv3_small_050:random", "clip:tiny"]
     device: str = "auto"
     batch_size: int = 64
-    decode_workers: int = -1  # −1: automatic (none on CPU, up to 8 beside a GPU)
+    decode_workers: int = -1
 
     _device = field_validator("device")(classmethod(_check_device))
     _batch = _positive("batch_size")
+
+
+class ImageModels(_ImageRunner):
+    """The classifiers ``model_predictions`` evaluates (``laionet_assets.core.vision`` spec strings)."""
+
+    models: list[str] = ["timm:mobilenetv3_small_050:random", "clip:tiny"]
 
     @field_validator("models")
     @classmethod
@@ -285,17 +300,11 @@ class ImageModels(dg.ConfigurableResource):
         return parse_model_list(self.models)
 
 
-class ImageEncoder(dg.ConfigurableResource):
+class ImageEncoder(_ImageRunner):
     """The CLIP image tower for intra-class similarity (paper: ViT-B/32, OpenAI weights)."""
 
     model: str = "tiny"
     pretrained: str = ""
-    device: str = "auto"
-    batch_size: int = 64
-    decode_workers: int = -1  # −1: automatic (none on CPU, up to 8 beside a GPU)
-
-    _device = field_validator("device")(classmethod(_check_device))
-    _batch = _positive("batch_size")
 
     @field_validator("model")
     @classmethod

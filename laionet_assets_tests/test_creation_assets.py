@@ -173,3 +173,24 @@ def test_a_bad_part_does_not_take_the_good_ones_down(tmp_path, synsets):
     result = release.laionet(threshold=-1.0)
     assert result.success
     assert release.output("laionet_clean")["release_part"].to_list() == ["rel-good"]
+
+
+def test_text_sims_over_a_partition_range_equals_one_run_per_part(tmp_path, synsets):
+    serial = Release(tmp_path / "serial", SAMPLE_RELEASE, synsets, profile="tiny")
+    assert all(r.success for r in serial.parts().values())
+    batched = Release(tmp_path / "batched", SAMPLE_RELEASE, synsets, profile="tiny")
+    for key in batched.keys:
+        assert batched.materialize(["lemma_matches"], key).success
+    first, last = batched.keys[0], batched.keys[-1]
+    result = dg.materialize(DEFS, selection=["text_sims"], instance=batched.instance, resources=batched.resources,
+                            tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last})
+    assert result.success
+    events = result.get_asset_materialization_events()
+    assert sorted(e.partition for e in events) == sorted(batched.keys)  # one run, every part materialised
+    assert metadata_of_first(events)["parts_in_run"] == len(batched.keys)
+    for key in batched.keys:
+        assert batched.output("text_sims", key).equals(serial.output("text_sims", key))
+
+
+def metadata_of_first(events):
+    return {k: v.value for k, v in events[0].materialization.metadata.items()}

@@ -96,12 +96,24 @@ def lemma_matches(
     return out
 
 
+TEXT_SIMS_PARTS_PER_RUN = 8
+
+
+def _score_part(single: pl.DataFrame, encoder, cache, synset_vectors: np.ndarray, imagenet_synsets: pl.DataFrame,
+                progress: Progress) -> tuple[pl.DataFrame, dict]:
+    captions, stats = encode_with_cache(encoder, single["text"].to_list(), cache, progress.update)
+    class_row = single.join(imagenet_synsets.select("wnid", "class_index"), on="wnid", how="left")["class_index"].to_numpy()
+    sims = rowwise_cosine(captions, synset_vectors[class_row]) if single.height else np.zeros(0, np.float32)
+    out = single.select("sample_id", "wnid").with_columns(
+        text_similarity=pl.Series(sims, dtype=pl.Float32), encoder=pl.lit(encoder.encoder_id))
+    return out, stats
+
+
 @dg.asset(
     group_name=GROUP,
     partitions_def=laion_parts,
-    # One partition per run for now; batching several parts into one GPU run comes with the
-    # operations milestone (it needs partition-range inputs and outputs).
-    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
+    # Batched: a backfill runs up to 8 parts per run, so the encoder loads once for all of them.
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=TEXT_SIMS_PARTS_PER_RUN),
     pool="gpu",
     op_tags=GPU_STEP_TAGS,
     kinds={"pytorch", "lancedb"},
@@ -110,40 +122,47 @@ def text_sims(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,
     text_encoder: TextEncoderResource,
-    lemma_matches: pl.DataFrame,
+    lemma_matches,
     imagenet_synsets: pl.DataFrame,
-) -> pl.DataFrame:
+):
     """Cosine similarity of each single-label caption and its synset text under the configured
     encoder: sample_id, wnid, text_similarity, encoder.  Caption embeddings come from the LanceDB
-    cache when seen before; multi-label captions are excluded and counted."""
+    cache when seen before; multi-label captions are excluded and counted.  A run may score a
+    range of parts (backfills batch up to 8); each part is written to its own file."""
+    keys = context.partition_keys
+    frames = lemma_matches if isinstance(lemma_matches, dict) else {keys[0]: lemma_matches}
+    missing = [k for k in keys if k not in frames]
+    if missing:
+        raise FileNotFoundError(f"lemma_matches has no output for {missing}: materialise those parts first")
     encoder = text_encoder.get()
-    single = lemma_matches.filter(pl.col("wnids").list.len() == 1).with_columns(wnid=pl.col("wnids").list.first())
     cache = storage.embedding_cache()
-    progress = Progress(single.height, f"{context.partition_key} caption embeddings", context.log.info)
     started = time.perf_counter()
-    captions, stats = encode_with_cache(encoder, single["text"].to_list(), cache, progress.update)
     synset_vectors, _ = encode_with_cache(encoder, imagenet_synsets["synset_text"].to_list(), cache)
-    class_row = single.join(imagenet_synsets.select("wnid", "class_index"), on="wnid", how="left")["class_index"].to_numpy()
-    sims = rowwise_cosine(captions, synset_vectors[class_row]) if single.height else np.zeros(0, np.float32)
-    out = single.select("sample_id", "wnid").with_columns(
-        text_similarity=pl.Series(sims, dtype=pl.Float32), encoder=pl.lit(encoder.encoder_id)
-    )
+    outputs, totals, dropped = {}, {}, 0
+    for key in keys:
+        single = frames[key].filter(pl.col("wnids").list.len() == 1).with_columns(wnid=pl.col("wnids").list.first())
+        dropped += frames[key].height - single.height
+        progress = Progress(single.height, f"{key} caption embeddings", context.log.info)
+        outputs[key], stats = _score_part(single, encoder, cache, synset_vectors, imagenet_synsets, progress)
+        totals = {k: totals.get(k, 0) + v for k, v in stats.items()}
     elapsed = time.perf_counter() - started
+    sims = np.concatenate([o["text_similarity"].to_numpy() for o in outputs.values()]) if outputs else np.zeros(0)
     context.add_output_metadata(
         {
             "encoder": encoder.encoder_id,
             "encoder_version": encoder.version,
             "versions": dg.MetadataValue.json(library_versions("torch", "open_clip_torch", "sentence-transformers", "lancedb")),
             "device": getattr(encoder, "device", "cpu"),
-            "rows": out.height,
-            "dropped_multi_label": lemma_matches.height - single.height,
-            **{f"embedding_{k}": v for k, v in stats.items()},
+            "parts_in_run": len(keys),
+            "rows": int(sum(o.height for o in outputs.values())),
+            "dropped_multi_label": dropped,
+            **{f"embedding_{k}": v for k, v in totals.items()},
             "seconds": round(elapsed, 2),
-            "captions_per_second": round(stats["encoded"] / max(elapsed, 1e-9), 1),
+            "captions_per_second": round(totals.get("encoded", 0) / max(elapsed, 1e-9), 1),
             "mean_similarity": float(sims.mean()) if sims.size else None,
         }
     )
-    return out
+    return outputs[keys[0]] if len(keys) == 1 else outputs
 
 
 class LaionetConfig(dg.Config):
