@@ -79,6 +79,8 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     warnings.filterwarnings("ignore", message=".*currently in (beta|preview).*")
     warnings.filterwarnings("ignore", message="The multilingual functions are not available")
+    # lemma_matches (1 part per run) and text_sims (8) in one per-part run: Dagster says it uses 1.
+    warnings.filterwarnings("ignore", message=".*varying BackfillPolicies.*")
 
 
 ENCODER_FLAGS = {  # CLI flag -> environment variable read by laionet_assets.profiles

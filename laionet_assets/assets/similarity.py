@@ -145,8 +145,8 @@ def intra_class_stats(context: dg.AssetExecutionContext, config: IntraClassConfi
 
 @dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"})
 def v2_comparison(context: dg.AssetExecutionContext, config: IntraClassConfig, storage: LaionetStorage,
-                  intra_class_stats: pl.DataFrame) -> pl.DataFrame:
-    """Paper Fig. 8: for ImageNetV2 b, a, c (MTurk selection frequency 0.73, 0.85, 0.93), the share of
+                  intra_class_stats: pl.DataFrame, image_embeddings: pl.DataFrame) -> pl.DataFrame:
+    """Paper Fig. 8: (a) pooled intra-class similarities of ImageNetV2 b and c; (b, c) for ImageNetV2 b, a, c (MTurk selection frequency 0.73, 0.85, 0.93), the share of
     classes in which LAIONet (or ImageNet) has significantly lower intra-class similarity than the
     version, and vice versa."""
     rows = []
@@ -164,7 +164,10 @@ def v2_comparison(context: dg.AssetExecutionContext, config: IntraClassConfig, s
     schema = {"version": pl.String, "selection_frequency": pl.Float64, "other": pl.String, "classes": pl.Int64,
               "other_lower": pl.Float64, "v2_lower": pl.Float64}
     table = pl.DataFrame(rows, schema=schema)
-    fig = selection_frequency_figure(table, storage.reports / "fig8_selection_frequency.png")
+    b, c = load_vectors(storage, image_embeddings, "imagenetv2_b"), load_vectors(storage, image_embeddings, "imagenetv2_c")
+    pooled = (stats.pooled_pair_similarities(b[0], b[1], c[0], c[1], config.cap, config.seed)
+              if b[0].shape[0] and c[0].shape[0] else (np.zeros(0), np.zeros(0)))
+    fig = selection_frequency_figure(table, storage.reports / "fig8_selection_frequency.png", pooled)
     context.add_output_metadata({"interval": config.interval, "versions_compared": table["version"].n_unique(),
                                  "table": _table(table), "fig8_selection_frequency": dg.MetadataValue.path(str(fig))})
     return table

@@ -123,13 +123,8 @@ def intra_class_figure(pooled_a: np.ndarray, pooled_b: np.ndarray, comparison: p
     """Paper Fig. 6: (a) pooled pair similarities, (b) per-class difference a − b with 95% bounds, sorted."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
-    both = np.concatenate([pooled_a, pooled_b])
-    bins = np.linspace(both.min(), both.max() + 1e-9, 61) if both.size else np.linspace(-1, 1, 61)
-    for values, name in ((pooled_a, names[0]), (pooled_b, names[1])):
-        if values.size:
-            axes[0].hist(values, bins=bins, density=True, alpha=0.55, label=f"{name} ({values.size:,} pairs)")
-    axes[0].set(xlabel="intra-class similarity", ylabel="density", title="(a) pooled over classes")
-    axes[0].legend(fontsize=8)
+    _pooled_histograms(axes[0], (pooled_a, pooled_b), names)
+    axes[0].set_title("(a) pooled over classes")
     c = comparison.sort("difference")
     x = np.arange(c.height)
     axes[1].plot(x, c["difference"].to_numpy(), color="black", label=f"{names[0]} − {names[1]}")
@@ -141,6 +136,19 @@ def intra_class_figure(pooled_a: np.ndarray, pooled_b: np.ndarray, comparison: p
                 title="(b) per class")
     axes[1].legend(fontsize=8)
     return _save(fig, path)
+
+
+def _pooled_histograms(ax, pooled: tuple[np.ndarray, np.ndarray], names: tuple[str, str]) -> None:
+    both = np.concatenate(pooled)
+    bins = np.linspace(both.min(), both.max() + 1e-9, 61) if both.size else np.linspace(-1, 1, 61)
+    for values, name in zip(pooled, names):
+        if values.size:
+            ax.hist(values, bins=bins, density=True, alpha=0.55, label=f"{name} ({values.size:,} pairs)")
+    ax.set(xlabel="intra-class similarity", ylabel="density")
+    if both.size:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no common classes with pairs", ha="center", transform=ax.transAxes)
 
 
 def recall_vs_disparity_figure(points: pl.DataFrame, path: Path) -> Path:
@@ -157,11 +165,15 @@ def recall_vs_disparity_figure(points: pl.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
-def selection_frequency_figure(table: pl.DataFrame, path: Path) -> Path:
-    """Paper Fig. 8 (b, c): share of classes significantly lower vs MTurk selection frequency."""
+def selection_frequency_figure(table: pl.DataFrame, path: Path,
+                               pooled_b_c: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0))) -> Path:
+    """Paper Fig. 8: (a) pooled pair similarities of ImageNetV2 b and c (b's resampled to c's number
+    per class); (b, c) share of classes significantly lower vs MTurk selection frequency."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, other, colour in ((axes[0], "laionet", "tab:blue"), (axes[1], "imagenet_val", "tab:red")):
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    _pooled_histograms(axes[0], pooled_b_c, ("ImageNetV2 b (0.73)", "ImageNetV2 c (0.93)"))
+    axes[0].set_title("(a) pooled over classes")
+    for ax, other, colour in ((axes[1], "laionet", "tab:blue"), (axes[2], "imagenet_val", "tab:red")):
         rows = table.filter(pl.col("other") == other).sort("selection_frequency")
         x = rows["selection_frequency"].to_numpy()
         ax.plot(x, rows["other_lower"].to_numpy(), "o-", color=colour, label=f"{other} lower")
