@@ -30,3 +30,23 @@ def synsets() -> pl.DataFrame:
 @pytest.fixture(scope="session")
 def laion_1k() -> pl.Series:
     return pl.read_parquet(shared_path("data", "laion_sample", "captions_1k.parquet"))["TEXT"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def only_loopback_downloads():
+    """Tests fetch images from 127.0.0.1 only: any other URL (the sample release's
+    images.example.org included) is answered ``bad_url`` without touching the network."""
+    from urllib.parse import urlparse
+
+    from laionet_assets.core import images
+
+    real = images._fetch_once
+
+    def guarded(url, settings):
+        if urlparse(url).hostname not in ("127.0.0.1", "localhost"):
+            return images.Fetched("bad_url", error=f"tests reach only 127.0.0.1, not {url}")
+        return real(url, settings)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(images, "_fetch_once", guarded)
+        yield

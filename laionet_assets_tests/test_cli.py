@@ -97,3 +97,33 @@ def test_flags_reach_the_assets(home):
     assert clean["threshold"].value == -1.0 and clean["nsfw_policy"].value == "allow_missing"
     top = pl.read_parquet(home / "assets" / "laionet_top50.parquet")
     assert top.height > 1 and top.group_by("wnid").len()["len"].max() == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--models", "timm:resnet5O"], "timm has no architecture 'resnet5O'"),
+    (["--models", "torchscript:/no/model.pt"], "TorchScript file '/no/model.pt' does not exist"),
+    (["--image-encoder", "ViT-Q-99"], "open_clip has no architecture 'ViT-Q-99'"),
+    (["--imagenet-val", "/no/val"], "imagenet_val folder '/no/val' does not exist"),
+    (["--download-concurrency", "0"], "download concurrency must be positive, got 0"),
+])
+def test_bad_image_side_settings_are_clear_errors(home, capsys, args, message):
+    assert main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--profile", "tiny", *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_boolean_environment_variable(home, capsys, monkeypatch):
+    monkeypatch.setenv("LAIONET_OCR", "maybe")
+    assert main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home)]) == 2
+    assert "LAIONET_OCR='maybe' is not a valid bool" in capsys.readouterr().err
+
+
+def test_image_side_flags_reach_the_resources(home, tmp_path):
+    from laionet_assets.profiles import resources_for
+
+    val = tmp_path / "val"
+    val.mkdir()
+    assert main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--profile", "tiny",
+                 "--select", "imagenet_val", "--imagenet-val", str(val), "--models", "clip:tiny", "--ocr", "false"]) == 0
+    resources = resources_for("tiny", str(home))
+    assert resources["image_models"].models == ["clip:tiny"] and resources["ocr"].enabled is False
+    assert resources["image_folders"].imagenet_val == str(val)
