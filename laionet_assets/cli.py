@@ -27,7 +27,8 @@ PARTITIONED = ("lemma_matches", "text_sims")
 UNPARTITIONED_UPSTREAM = ("imagenet_synsets",)
 UNPARTITIONED_DOWNSTREAM = ("laionet_clean", "laionet_top50", "laionet_images", "laionet_final", "imagenet_val",
                             "imagenetv2_a", "imagenetv2_b", "imagenetv2_c", "model_predictions", "accuracy",
-                            "image_embeddings", "intra_class_stats", "v2_comparison", "report")
+                            "image_embeddings", "intra_class_stats", "v2_comparison", "report", "imagenet_captions",
+                            "caption_synset_similarity")
 ALL_ASSETS = UNPARTITIONED_UPSTREAM + PARTITIONED + UNPARTITIONED_DOWNSTREAM
 # Assets computed together (one multi-asset): selecting one selects all.
 TOGETHER = (("laionet_clean", "laionet_top50"), ("imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c"))
@@ -90,6 +91,7 @@ ENCODER_FLAGS = {  # CLI flag -> environment variable read by laionet_assets.pro
     "image_pretrained": "LAIONET_IMAGE_PRETRAINED", "imagenet_val": "LAIONET_IMAGENET_VAL",
     "imagenetv2_a": "LAIONET_IMAGENETV2_A", "imagenetv2_b": "LAIONET_IMAGENETV2_B", "imagenetv2_c": "LAIONET_IMAGENETV2_C",
     "download_concurrency": "LAIONET_DOWNLOAD_CONCURRENCY", "ocr": "LAIONET_OCR",
+    "imagenet_captions": "LAIONET_IMAGENET_CAPTIONS",
 }
 
 
@@ -130,7 +132,8 @@ class SampleWeb:
 def run_demo(profile: str, select: str | None, home: str | None, knobs: dict) -> int:
     """The bundled sample: its release, its web (served locally) and its image folders."""
     for var, folder in (("LAIONET_IMAGENET_VAL", "imagenet_val"), ("LAIONET_IMAGENETV2_A", "imagenetv2_a"),
-                        ("LAIONET_IMAGENETV2_B", "imagenetv2_b"), ("LAIONET_IMAGENETV2_C", "imagenetv2_c")):
+                        ("LAIONET_IMAGENETV2_B", "imagenetv2_b"), ("LAIONET_IMAGENETV2_C", "imagenetv2_c"),
+                        ("LAIONET_IMAGENET_CAPTIONS", "imagenet_captions.json")):
         os.environ.setdefault(var, str(SAMPLE / folder))
     with SampleWeb() as rewrites:
         return run_release(str(SAMPLE_RELEASE), "sample", profile, select, home, knobs, url_rewrites=rewrites)
@@ -269,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--imagenet-val", help="ImageNet val folder (<wnid>/<file>)")
     for version in "abc":
         group.add_argument(f"--imagenetv2-{version}", help=f"ImageNetV2 version {version} folder (<class index>/<file>)")
+    group.add_argument("--imagenet-captions", help="ImageNet-Captions JSON file (path or fsspec URL)")
     group.add_argument("--download-concurrency", type=int, help="concurrent image downloads")
     group.add_argument("--ocr", choices=("true", "false"), help="the OCR filter (default true)")
     demo = sub.add_parser("demo", parents=[common, knobs], help="materialise every asset on the bundled sample release (offline)")

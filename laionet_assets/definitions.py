@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from laionet_assets.assets.captions import caption_synset_similarity, imagenet_captions
 from laionet_assets.assets.creation import imagenet_synsets, laionet, lemma_matches, text_sims
 from laionet_assets.assets.evaluation import accuracy, model_predictions
 from laionet_assets.assets.images import image_folders, laionet_final, laionet_images
@@ -13,7 +14,8 @@ from laionet_assets.profiles import resources_for
 from laionet_assets.sensors import laionet_jobs, laionet_schedules, laionet_sensors
 
 all_assets = [imagenet_synsets, lemma_matches, text_sims, laionet, laionet_images, laionet_final, image_folders,
-              model_predictions, accuracy, image_embeddings, intra_class_stats, v2_comparison, report]
+              model_predictions, accuracy, image_embeddings, intra_class_stats, v2_comparison, report,
+              imagenet_captions, caption_synset_similarity]
 
 defs = dg.Definitions(
     assets=all_assets,

@@ -65,6 +65,7 @@ ENV_KNOBS = {
     "LAIONET_IMAGENETV2_A": ("image_folders", "imagenetv2_a", str),
     "LAIONET_IMAGENETV2_B": ("image_folders", "imagenetv2_b", str),
     "LAIONET_IMAGENETV2_C": ("image_folders", "imagenetv2_c", str),
+    "LAIONET_IMAGENET_CAPTIONS": ("image_folders", "imagenet_captions", str),
     "LAIONET_DOWNLOAD_CONCURRENCY": ("downloader", "concurrency", int),
     "LAIONET_DOWNLOAD_TIMEOUT": ("downloader", "timeout_s", float),
     "LAIONET_DOWNLOAD_RETRIES": ("downloader", "retries", int),

@@ -243,7 +243,8 @@ class OcrFilter(dg.ConfigurableResource):
 
 
 class ImageFolders(dg.ConfigurableResource):
-    """External labelled image folders; an empty path means "not configured" (skipped, said so).
+    """External labelled datasets (image folders, the ImageNet-Captions file); an empty path means
+    "not configured" (skipped, said so).
 
     Layouts: see ``laionet_assets.core.datasets`` (``auto`` detects wnid or index folders)."""
 
@@ -253,6 +254,7 @@ class ImageFolders(dg.ConfigurableResource):
     imagenetv2_a: str = ""
     imagenetv2_b: str = ""
     imagenetv2_c: str = ""
+    imagenet_captions: str = ""  # the ImageNet-Captions JSON file: a path or an fsspec URL
 
     @model_validator(mode="after")
     def _folders_exist(self):
@@ -264,6 +266,9 @@ class ImageFolders(dg.ConfigurableResource):
             value = getattr(self, name)
             if value and not Path(value).expanduser().is_dir():
                 raise ValueError(f"{name} folder {value!r} does not exist")
+        captions = self.imagenet_captions
+        if captions and "://" not in captions and not Path(captions).expanduser().is_file():
+            raise ValueError(f"imagenet_captions file {captions!r} does not exist")
         if self.imagenet_val_labels and not Path(self.imagenet_val_labels).is_file():
             raise ValueError(f"imagenet_val_labels file {self.imagenet_val_labels!r} does not exist")
         return self

@@ -17,7 +17,8 @@ part_job = dg.define_asset_job(
 )
 refresh_job = dg.define_asset_job(
     "laionet_refresh_job", selection=dg.AssetSelection.assets("laionet_clean", "laionet_top50").downstream()
-    | dg.AssetSelection.assets("imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c"),
+    | dg.AssetSelection.assets("imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c", "imagenet_captions",
+                               "caption_synset_similarity"),
     description="Rebuild LAIONet (and its checks) from every materialised part",
 )
 

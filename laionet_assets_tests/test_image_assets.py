@@ -19,7 +19,8 @@ from laionet_assets_tests.core.test_images import crafted_images, encode
 from laionet_assets_tests.image_server import ImageServer
 
 IMAGE_SIDE = ["laionet_images", "laionet_final", "imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c",
-              "model_predictions", "accuracy", "image_embeddings", "intra_class_stats", "v2_comparison", "report"]
+              "model_predictions", "accuracy", "image_embeddings", "intra_class_stats", "v2_comparison", "report",
+              "imagenet_captions", "caption_synset_similarity"]
 
 
 @pytest.fixture(scope="module")

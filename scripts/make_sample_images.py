@@ -71,7 +71,29 @@ def main() -> None:
             sub.mkdir(parents=True)
             for k in range(3):
                 (sub / f"{k}.jpg").write_bytes(image(wnid, NOISE[dataset], 10_000 * (j + 1) + k + int(hashlib.sha256(dataset.encode()).hexdigest()[:4], 16)))
+    write_imagenet_captions(synsets.filter(pl.col("wnid").is_in(classes)), ROOT / "imagenet_captions.json")
     print(f"{len(list(web.iterdir()))} web images, {len(classes)} classes in the folders under {ROOT}")
+
+
+def write_imagenet_captions(synsets: pl.DataFrame, path: Path) -> None:
+    """An ImageNet-Captions-shaped sample: per class a descriptive text, a terse one, and a
+    Flickr-style one that says little (the heavy tail of Fig. 9), plus a duplicate filename and an
+    entry of an unknown wnid (both dropped and counted)."""
+    import json
+
+    entries = []
+    for i, row in enumerate(synsets.iter_rows(named=True)):
+        lemma = row["lemmas"][0].replace("_", " ")
+        entries += [
+            {"filename": f"{row['wnid']}_{i}_1.JPEG", "wnid": row["wnid"], "title": f"A {lemma} photographed outdoors",
+             "tags": [lemma, "nature", "photo"], "description": row["definition"]},
+            {"filename": f"{row['wnid']}_{i}_2.JPEG", "wnid": row["wnid"], "title": lemma, "tags": [], "description": ""},
+            {"filename": f"{row['wnid']}_{i}_3.JPEG", "wnid": row["wnid"], "title": f"IMG_{1000 + i}",
+             "tags": ["vacation", str(2005 + i % 5)], "description": "uploaded from my phone"},
+        ]
+    entries.append(dict(entries[0]))  # a duplicate filename
+    entries.append({"filename": "unknown.JPEG", "wnid": "n00000000", "title": "mystery", "tags": [], "description": ""})
+    path.write_text(json.dumps(entries, indent=0, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

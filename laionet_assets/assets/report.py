@@ -19,6 +19,7 @@ FIGURES = [
     ("fig6_intra_class.png", "Fig. 6: intra-class similarity, LAIONet vs ImageNet"),
     ("fig7_recall_vs_disparity.png", "Fig. 7: LAIONet recall vs intra-class similarity disparity"),
     ("fig8_selection_frequency.png", "Fig. 8: significantly lower intra-class similarity vs MTurk selection frequency"),
+    ("fig9_text_vs_synsets.png", "Fig. 9: ImageNet-Captions texts vs their synsets"),
 ]
 
 
@@ -51,7 +52,8 @@ def write_report(path, headline: pl.DataFrame, sections: dict[str, pl.DataFrame]
 @dg.asset(group_name=GROUP, kinds={"html"})
 def report(context: dg.AssetExecutionContext, storage: LaionetStorage, laionet_final: pl.DataFrame, laionet_images: pl.DataFrame,
            model_predictions: pl.DataFrame, accuracy: pl.DataFrame, image_embeddings: pl.DataFrame,
-           intra_class_stats: pl.DataFrame, v2_comparison: pl.DataFrame) -> pl.DataFrame:
+           intra_class_stats: pl.DataFrame, v2_comparison: pl.DataFrame,
+           caption_synset_similarity: pl.DataFrame) -> pl.DataFrame:
     """Every figure and headline number on one page, ``<home>/reports/report.html``, with the
     models that produced each number.  Also draws paper Fig. 7 (it needs recalls and similarities)."""
     reports = storage.reports
@@ -78,6 +80,11 @@ def report(context: dg.AssetExecutionContext, storage: LaionetStorage, laionet_f
         headline.append((f"top-1 accuracy drop ImageNet → LAIONet ({row['model']})",
                          f"{row['top1_equal_val'] - row['top1_equal']:+.3f} ({row['top1_equal_val']:.3f} → {row['top1_equal']:.3f})",
                          row["model"]))
+    if caption_synset_similarity.height:
+        captions = caption_synset_similarity
+        headline.append(("ImageNet-Captions texts with ≥ 5% of other synsets more similar than their own",
+                         f"{(captions['proportion_more_similar'] >= 0.05).mean():.1%} of {captions.height}",
+                         captions["encoder"][0]))
     headline_frame = pl.DataFrame(headline, schema={"measure": pl.String, "value": pl.String, "produced by": pl.String}, orient="row")
     models = model_predictions.select("model", "model_version").unique().sort("model")
     sections = {"Models that produced the numbers": pl.concat([models, pl.DataFrame(

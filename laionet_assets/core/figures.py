@@ -184,3 +184,23 @@ def selection_frequency_figure(table: pl.DataFrame, path: Path,
                title=f"{other} vs ImageNetV2", ylim=(0, 1))
         ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def text_synset_figure(intended_similarity: np.ndarray, bins: pl.DataFrame, encoder: str, path: Path) -> Path:
+    """Paper Fig. 9: (a) text-to-synset similarity; (b) per bin, mean share of unintended synsets
+    more similar than the intended one, with its 95% interval."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    if intended_similarity.size:
+        axes[0].hist(intended_similarity, bins=40, color="tab:blue", alpha=0.8)
+    axes[0].set(xlabel="similarity of text and its synset text", ylabel="texts", title="(a) text-to-synset similarity")
+    filled = bins.filter(pl.col("n") > 0)
+    centres = ((filled["low_edge"] + filled["high_edge"]) / 2).to_numpy()
+    axes[1].plot(centres, filled["mean"].to_numpy(), "o-", color="black", label="mean")
+    axes[1].fill_between(centres, filled["ci_low"].fill_null(filled["mean"]).to_numpy(),
+                         filled["ci_high"].fill_null(filled["mean"]).to_numpy(), color="grey", alpha=0.3, label="95% interval")
+    axes[1].set(xlabel="similarity of text and its synset text", ylabel="share of other synsets more similar",
+                title="(b) unintended synsets more similar")
+    axes[1].legend(fontsize=8)
+    fig.suptitle(f"ImageNet-Captions texts vs the 1000 synset texts ({encoder})")
+    return _save(fig, path)

@@ -1,0 +1,39 @@
+"""imagenet_captions → caption_synset_similarity with materialize() on a crafted file."""
+
+import json
+
+import dagster as dg
+import numpy as np
+import polars as pl
+import pytest
+
+from laionet_assets.definitions import all_assets
+from laionet_assets.profiles import resources_for, with_defaults
+from laionet_assets.resources import ImageFolders, write_parquet_atomic
+
+
+def test_caption_assets(tmp_path, synsets):
+    rows = synsets.head(4)
+    entries = [{"filename": f"{w}.JPEG", "wnid": w, "title": t, "tags": ["a", "b"], "description": "c"}
+               for w, t in zip(rows["wnid"], rows["name"])]
+    entries += [entries[0], {"filename": "x.JPEG", "wnid": "n00000000", "title": "x"}]
+    (tmp_path / "captions.json").write_text(json.dumps(entries))
+    home = tmp_path / "home"
+    write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
+    resources = resources_for("tiny", str(home))
+    resources["image_folders"] = with_defaults(ImageFolders, imagenet_captions=str(tmp_path / "captions.json"))
+    result = dg.materialize(all_assets, selection=["imagenet_captions", "caption_synset_similarity"], resources=resources,
+                            instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    meta = result.asset_materializations_for_node("imagenet_captions")[0].metadata
+    assert (meta["rows"].value, meta["dropped_duplicate_filename"].value, meta["dropped_unknown_wnid"].value) == (4, 1, 1)
+    out = pl.read_parquet(home / "assets" / "caption_synset_similarity.parquet")
+    encoder = resources["text_encoder"].get()
+    texts = encoder.encode([f"{t} a b c" for t in rows["name"]])
+    synset_vectors = encoder.encode(synsets["synset_text"].to_list())
+    for i in range(4):
+        sims = synset_vectors @ texts[i]
+        own = sims[i]  # the first four synsets: class index i
+        assert out["intended_similarity"][i] == pytest.approx(own, abs=1e-5)
+        assert out["unintended_more_similar"][i] == int((np.delete(sims, i) > own).sum())
+    assert (home / "reports" / "fig9_text_vs_synsets.png").read_bytes()[:4] == b"\x89PNG"
