@@ -1,0 +1,115 @@
+"""A LanceDB vector index over LAION caption embeddings (paper §4.3, DESIGN step 9).
+
+One table per encoder (``laion_caption_index__<encoder>``): ``sample_id``, ``release_part``,
+``vector`` (unit).  Parts are added incrementally with an upsert on ``sample_id``, so re-adding a
+part is idempotent.  ``build`` chooses the search by size: an IVF-PQ index (cosine) when the
+table has at least ``ann_min_rows`` rows, exact (flat) search below that.  ``nearest`` returns the
+most similar caption per query by cosine similarity, exactly or through the index;
+``recall_at_1`` compares the two on a sample.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+ANN_MIN_ROWS = 100_000
+
+
+def index_table_name(encoder_id: str) -> str:
+    return "laion_caption_index__" + re.sub(r"[^a-z0-9]+", "_", encoder_id.lower()).strip("_")
+
+
+class CaptionIndex:
+    def __init__(self, uri: str, encoder_id: str):
+        import lancedb
+
+        self.db = lancedb.connect(uri)
+        self.name = index_table_name(encoder_id)
+
+    def _table(self):
+        try:
+            return self.db.open_table(self.name)
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def count(self) -> int:
+        table = self._table()
+        return 0 if table is None else table.count_rows()
+
+    def add_part(self, part: str, sample_ids: list[str], vectors: np.ndarray) -> int:
+        """Upsert one part's captions; returns the rows now stored for the part."""
+        if len(sample_ids) == 0:
+            return 0
+        dim = vectors.shape[1]
+        data = pa.table({
+            "sample_id": pa.array(sample_ids, pa.string()),
+            "release_part": pa.array([part] * len(sample_ids), pa.string()),
+            "vector": pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(vectors, np.float32).ravel()), dim),
+        })
+        table = self._table()
+        if table is None:
+            table = self.db.create_table(self.name, schema=data.schema, exist_ok=True)
+        table.merge_insert("sample_id").when_matched_update_all().when_not_matched_insert_all().execute(data)
+        return table.count_rows(f"release_part = '{part}'")
+
+    def build(self, ann_min_rows: int = ANN_MIN_ROWS) -> str:
+        """``ivf_pq`` (index built) for tables of ``ann_min_rows`` or more, else ``exact``."""
+        table = self._table()
+        n = 0 if table is None else table.count_rows()
+        if n < ann_min_rows:
+            return "exact"
+        from lancedb.index import IvfPq
+
+        dim = table.schema.field("vector").type.list_size
+        sub_vectors = next(s for s in (dim // 8, dim // 4, dim // 2, 1) if s >= 1 and dim % s == 0)
+        table.create_index("vector", config=IvfPq(distance_type="cosine", num_partitions=max(1, int(math.sqrt(n))),
+                                                   num_sub_vectors=sub_vectors), replace=True)
+        return "ivf_pq"
+
+    def nearest(self, queries: np.ndarray, exact: bool = True, nprobes: int = 32, refine_factor: int = 10,
+                chunk: int = 1024) -> pl.DataFrame:
+        """``query`` (row of ``queries``), ``sample_id`` and cosine ``similarity`` of the nearest caption."""
+        table = self._table()
+        frames = []
+        if table is not None and len(queries):
+            for start in range(0, len(queries), chunk):
+                block = np.ascontiguousarray(queries[start : start + chunk], np.float32)
+                search = table.search(block).distance_type("cosine").limit(1).select(["sample_id"])
+                search = search.bypass_vector_index() if exact else search.nprobes(nprobes).refine_factor(refine_factor)
+                result = pl.from_arrow(search.to_arrow())
+                if "query_index" not in result.columns:  # a single query comes back without it
+                    result = result.with_columns(query_index=pl.lit(0))
+                frames.append(result.select(query=pl.col("query_index").cast(pl.Int64) + start, sample_id="sample_id",
+                                            similarity=(1 - pl.col("_distance")).cast(pl.Float32)))
+        if not frames:
+            return pl.DataFrame(schema={"query": pl.Int64, "sample_id": pl.String, "similarity": pl.Float32})
+        return pl.concat(frames).sort("query")
+
+
+def recall_at_1(index: CaptionIndex, queries: np.ndarray, sample: int = 1000, seed: int = 0, **ann) -> float:
+    """Share of a seeded sample of queries whose approximate nearest caption is the exact one."""
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(queries), size=min(sample, len(queries)), replace=False))
+    exact = index.nearest(queries[rows], exact=True)
+    approx = index.nearest(queries[rows], exact=False, **ann)
+    joined = exact.join(approx, on="query", suffix="_ann")
+    return float((joined["sample_id"] == joined["sample_id_ann"]).mean()) if joined.height else float("nan")
+
+
+def keep_nearest(captions: pl.DataFrame, nearest: pl.DataFrame, threshold: float = 0.7) -> tuple[pl.DataFrame, dict]:
+    """The text-matched dataset: per ImageNet-Captions text (row i of ``captions``) its nearest LAION
+    caption when similarity > threshold, with the ImageNet text's class.  A LAION row matched by
+    several texts is kept once (its most similar match) and the extra matches are counted."""
+    matched = captions.with_row_index("query").with_columns(pl.col("query").cast(pl.Int64)).join(
+        nearest, on="query", how="inner").filter(pl.col("similarity") > threshold)
+    unique = matched.sort(["similarity", "query"], descending=[True, False]).unique("sample_id", keep="first",
+                                                                                   maintain_order=True).sort("query")
+    counts = {"texts": captions.height, "above_threshold": matched.height,
+              "duplicate_laion_matches": matched.height - unique.height, "rows": unique.height,
+              "classes": unique["wnid"].n_unique()}
+    return unique.select("sample_id", "wnid", "similarity", imagenet_filename="filename"), counts
