@@ -23,12 +23,12 @@ from laionet_assets.profiles import PROFILES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RELEASE = REPO_ROOT / "data" / "sample" / "laion_sample"
-PARTITIONED = ("lemma_matches", "text_sims")
+PARTITIONED = ("lemma_matches", "text_sims", "laion_caption_index")
 UNPARTITIONED_UPSTREAM = ("imagenet_synsets",)
 UNPARTITIONED_DOWNSTREAM = ("laionet_clean", "laionet_top50", "laionet_images", "laionet_final", "imagenet_val",
                             "imagenetv2_a", "imagenetv2_b", "imagenetv2_c", "model_predictions", "accuracy",
                             "image_embeddings", "intra_class_stats", "v2_comparison", "report", "imagenet_captions",
-                            "caption_synset_similarity")
+                            "caption_synset_similarity", "captions_nearest_laion")
 ALL_ASSETS = UNPARTITIONED_UPSTREAM + PARTITIONED + UNPARTITIONED_DOWNSTREAM
 # Assets computed together (one multi-asset): selecting one selects all.
 TOGETHER = (("laionet_clean", "laionet_top50"), ("imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c"))

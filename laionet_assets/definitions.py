@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from laionet_assets.assets.captions import caption_synset_similarity, imagenet_captions
+from laionet_assets.assets.captions import caption_synset_similarity, captions_nearest_laion, imagenet_captions, laion_caption_index
 from laionet_assets.assets.creation import imagenet_synsets, laionet, lemma_matches, text_sims
 from laionet_assets.assets.evaluation import accuracy, model_predictions
 from laionet_assets.assets.images import image_folders, laionet_final, laionet_images
@@ -15,7 +15,7 @@ from laionet_assets.sensors import laionet_jobs, laionet_schedules, laionet_sens
 
 all_assets = [imagenet_synsets, lemma_matches, text_sims, laionet, laionet_images, laionet_final, image_folders,
               model_predictions, accuracy, image_embeddings, intra_class_stats, v2_comparison, report,
-              imagenet_captions, caption_synset_similarity]
+              imagenet_captions, caption_synset_similarity, laion_caption_index, captions_nearest_laion]
 
 defs = dg.Definitions(
     assets=all_assets,

@@ -6,19 +6,20 @@ import os
 
 import dagster as dg
 
+from laionet_assets.assets.captions import laion_caption_index
 from laionet_assets.assets.creation import lemma_matches, text_sims
 from laionet_assets.core.discovery import find_parts, readable_problem
 from laionet_assets.partitions import laion_parts
 from laionet_assets.resources import LaionetStorage
 
 part_job = dg.define_asset_job(
-    "laion_part_job", selection=dg.AssetSelection.assets(lemma_matches, text_sims), partitions_def=laion_parts,
-    description="lemma_matches and text_sims for one LAION part",
+    "laion_part_job", selection=dg.AssetSelection.assets(lemma_matches, text_sims, laion_caption_index),
+    partitions_def=laion_parts, description="lemma_matches, text_sims and the caption index for one LAION part",
 )
 refresh_job = dg.define_asset_job(
     "laionet_refresh_job", selection=dg.AssetSelection.assets("laionet_clean", "laionet_top50").downstream()
     | dg.AssetSelection.assets("imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c", "imagenet_captions",
-                               "caption_synset_similarity"),
+                               "caption_synset_similarity", "captions_nearest_laion"),
     description="Rebuild LAIONet (and its checks) from every materialised part",
 )
 

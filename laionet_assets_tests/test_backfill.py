@@ -34,7 +34,7 @@ def test_backfill_a_partition_range(tmp_path, synsets):
                 time.sleep(2)
             assert sorted(r.tags["dagster/partition"] for r in runs) == in_range
             assert all(r.is_success for r in runs)
-            for asset in ("lemma_matches", "text_sims"):
+            for asset in ("lemma_matches", "text_sims", "laion_caption_index"):
                 records = instance.fetch_materializations(dg.AssetKey(asset), limit=100).records
                 partitions = sorted(r.asset_materialization.partition for r in records)
                 assert partitions == in_range, asset  # each once, nothing outside the range

@@ -37,3 +37,35 @@ def test_caption_assets(tmp_path, synsets):
         assert out["intended_similarity"][i] == pytest.approx(own, abs=1e-5)
         assert out["unintended_more_similar"][i] == int((np.delete(sims, i) > own).sum())
     assert (home / "reports" / "fig9_text_vs_synsets.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_nearest_laion_captions_against_brute_force(tmp_path, synsets):
+    from laionet_assets_tests.test_creation_assets import Release
+
+    from .conftest import SAMPLE_RELEASE
+
+    release = Release(tmp_path / "home", SAMPLE_RELEASE, synsets, profile="offline")
+    for key in release.keys:
+        assert release.materialize(["lemma_matches", "text_sims", "laion_caption_index"], key).success
+    lemma = pl.concat([release.output("lemma_matches", k) for k in release.keys])
+    indexed = pl.concat([release.output("laion_caption_index", k) for k in release.keys])
+    texts = indexed.join(lemma.select("sample_id", "text"), on="sample_id")["text"].to_list()
+    queries = ["goldfish in a round glass bowl on a table", "a tree frog on a branch", "IMG_0042 holiday"]
+    entries = [{"filename": f"f{i}.JPEG", "wnid": w, "title": q, "tags": [], "description": ""}
+               for i, (q, w) in enumerate(zip(queries, synsets["wnid"][:3]))]
+    (tmp_path / "captions.json").write_text(json.dumps(entries))
+    release.resources["image_folders"] = with_defaults(ImageFolders, imagenet_captions=str(tmp_path / "captions.json"))
+    result = release.materialize(["imagenet_captions", "captions_nearest_laion"],
+                                 run_config={"ops": {"captions_nearest_laion": {"config": {"threshold": 0.5}}}})
+    assert result.success
+    out = release.output("captions_nearest_laion")
+    encoder = release.resources["text_encoder"].get()
+    sims = encoder.encode(queries) @ encoder.encode(texts).T
+    expected = [(indexed["sample_id"][int(row.argmax())], float(row.max())) for row in sims]
+    kept = [(s, v) for s, v in expected if v > 0.5]
+    assert 0 < len(kept) < len(queries)  # the threshold keeps some and drops some
+    assert out.select("sample_id").to_series().to_list() == [s for s, _ in kept]
+    np.testing.assert_allclose(out["similarity"].to_numpy(), [v for _, v in kept], atol=1e-4)
+    assert out["text"].null_count() == 0
+    meta = result.asset_materializations_for_node("captions_nearest_laion")[0].metadata
+    assert meta["search"].value == "exact" and meta["indexed_captions"].value == indexed.height

@@ -30,7 +30,7 @@ ASSET_GROUPS = {
     "laionet_evaluation": ["model_predictions", "accuracy"],
     "laionet_similarity": ["image_embeddings", "intra_class_stats", "v2_comparison"],
     "laionet_report": ["report"],
-    "laionet_text_only": ["imagenet_captions", "caption_synset_similarity"],
+    "laionet_text_only": ["imagenet_captions", "caption_synset_similarity", "laion_caption_index", "captions_nearest_laion"],
 }
 
 

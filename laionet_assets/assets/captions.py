@@ -1,18 +1,23 @@
-"""Paper §4.2: ImageNet-Captions texts vs the synsets (imagenet_captions → caption_synset_similarity)."""
+"""Paper §4.2–4.3: ImageNet-Captions vs the synsets, and its nearest LAION captions
+(imagenet_captions → caption_synset_similarity; laion_caption_index[part] → captions_nearest_laion)."""
 
 import time
 
 import dagster as dg
 import numpy as np
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from laionet_assets.assets.creation import _table
+from laionet_assets.core.caption_index import ANN_MIN_ROWS, CaptionIndex, keep_nearest, recall_at_1
 from laionet_assets.core.captions import CAPTIONS_SCHEMA, binned_proportions, load_imagenet_captions, synset_rank_stats
 from laionet_assets.core.embedding_cache import encode_with_cache
 from laionet_assets.core.figures import text_synset_figure
+from laionet_assets.core.laionet import check_threshold
 from laionet_assets.core.progress import Progress, library_versions
+from laionet_assets.core.textsim import text_hash
 from laionet_assets.executors import GPU_STEP_TAGS
+from laionet_assets.partitions import laion_parts
 from laionet_assets.resources import ImageFolders, LaionetStorage, TextEncoderResource, write_parquet_atomic
 
 GROUP = "laionet_text_only"
@@ -68,4 +73,69 @@ def caption_synset_similarity(context: dg.AssetExecutionContext, config: Caption
         "seconds": round(time.perf_counter() - started, 2),
         "versions": dg.MetadataValue.json(library_versions("torch", "open_clip_torch", "sentence-transformers")),
     })
+    return out
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=laion_parts,
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
+    kinds={"lancedb"},
+)
+def laion_caption_index(context: dg.AssetExecutionContext, storage: LaionetStorage, text_encoder: TextEncoderResource,
+                        lemma_matches: pl.DataFrame, text_sims: pl.DataFrame) -> pl.DataFrame:
+    """Adds one LAION part's caption embeddings to the LanceDB caption index
+    (``laion_caption_index__<encoder>``), reusing the vectors ``text_sims`` cached (no caption is
+    embedded again): the part's single-label lemma-matched captions.  Returns what it indexed."""
+    key = context.partition_key
+    encoders = text_sims["encoder"].unique().to_list()
+    encoder_id = encoders[0] if encoders else text_encoder.get().encoder_id
+    rows = text_sims.select("sample_id").join(lemma_matches.select("sample_id", "text"), on="sample_id", how="inner")
+    hashes = text_hash(rows["text"].to_list()).tolist()
+    found = storage.embedding_cache().lookup(encoder_id, hashes)
+    present = [i for i, h in enumerate(hashes) if h in found]
+    vectors = np.stack([found[hashes[i]] for i in present]) if present else np.zeros((0, 1), np.float32)
+    indexed = rows[present]
+    stored = CaptionIndex(str(storage.root / "lancedb"), encoder_id).add_part(key, indexed["sample_id"].to_list(), vectors)
+    context.add_output_metadata({"encoder": encoder_id, "indexed": stored, "missing_from_cache": rows.height - len(present),
+                                 "table": f"laion_caption_index__{encoder_id}"})
+    return indexed.select("sample_id").with_columns(release_part=pl.lit(key), encoder=pl.lit(encoder_id))
+
+
+class NearestConfig(dg.Config):
+    threshold: float = Field(default=0.7, description="keep a LAION caption when its similarity exceeds this (paper: 0.7)")
+    ann_min_rows: int = Field(default=ANN_MIN_ROWS, description="IVF-PQ index from this many indexed captions; exact search below")
+    recall_sample: int = Field(default=1000, description="queries whose approximate match is checked against exact search")
+
+    _threshold = field_validator("threshold")(classmethod(lambda cls, v: check_threshold(v)))
+
+
+@dg.asset(group_name=GROUP, ins={"laion_caption_index": dg.AssetIn(), "lemma_matches": dg.AssetIn()}, kinds={"lancedb", "polars"})
+def captions_nearest_laion(context: dg.AssetExecutionContext, config: NearestConfig, storage: LaionetStorage,
+                           text_encoder: TextEncoderResource, imagenet_captions: pl.DataFrame, laion_caption_index: dict,
+                           lemma_matches: dict) -> pl.DataFrame:
+    """Paper §4.3: for each ImageNet-Captions text the most similar indexed LAION caption, kept when
+    the similarity exceeds the threshold, labelled with the ImageNet text's class; a LAION row
+    matched by several texts is kept once.  Reports recall@1 of the IVF-PQ index against exact
+    search on a sample when the index is approximate."""
+    encoder = text_encoder.get()
+    encoders = sorted({e for f in laion_caption_index.values() for e in f["encoder"].unique().to_list()})
+    if encoders and encoders != [encoder.encoder_id]:
+        raise ValueError(f"the caption index holds {encoders}, the text encoder is {encoder.encoder_id}: use one encoder")
+    index = CaptionIndex(str(storage.root / "lancedb"), encoder.encoder_id)
+    search = index.build(config.ann_min_rows)
+    progress = Progress(imagenet_captions.height, "ImageNet-Captions embeddings", context.log.info)
+    queries, _ = encode_with_cache(encoder, imagenet_captions["text"].to_list(), storage.embedding_cache(), progress.update)
+    started = time.perf_counter()
+    nearest = index.nearest(queries, exact=search == "exact")
+    query_s = time.perf_counter() - started
+    kept, counts = keep_nearest(imagenet_captions, nearest, config.threshold)
+    meta = {"search": search, "indexed_captions": index.count(), **counts,
+            "queries_per_second": round(len(queries) / max(query_s, 1e-9), 1), "threshold": config.threshold}
+    if search != "exact" and len(queries):
+        meta["recall_at_1_vs_exact"] = recall_at_1(index, queries, config.recall_sample)
+    captions = pl.concat([f.select("sample_id", "url", "text") for f in lemma_matches.values()]) if lemma_matches else \
+        pl.DataFrame(schema={"sample_id": pl.String, "url": pl.String, "text": pl.String})
+    out = kept.join(captions.unique("sample_id"), on="sample_id", how="left")
+    context.add_output_metadata({**meta, "preview": _table(out, 10)})
     return out
