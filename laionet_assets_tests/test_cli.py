@@ -127,3 +127,18 @@ def test_image_side_flags_reach_the_resources(home, tmp_path):
     resources = resources_for("tiny", str(home))
     assert resources["image_models"].models == ["clip:tiny"] and resources["ocr"].enabled is False
     assert resources["image_folders"].imagenet_val == str(val)
+
+
+def test_demo_materialises_the_whole_graph_offline(home, capsys):
+    from laionet_assets.cli import ALL_ASSETS
+
+    assert main(["demo", "--home", str(home), "--profile", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "LAIONet with images, after the OCR filter:" in out and "report.html" in out
+    for asset in ALL_ASSETS:
+        path = home / "assets" / asset
+        assert path.with_suffix(".parquet").exists() or len(list(path.glob("*.parquet"))) == 2, asset
+    images = pl.read_parquet(home / "assets" / "laionet_images.parquet")
+    assert (images["status"] == "ok").sum() > 0 and set(images["status"]) <= {"ok", "http_error", "not_image"}
+    html = (home / "reports" / "report.html").read_text()
+    assert all(f"fig{n}_" in html for n in (1, 3, 4, 5, 6, 7, 8, 9))
