@@ -65,10 +65,13 @@ def coverage_curve(candidates: pl.DataFrame, thresholds: np.ndarray | None = Non
     if thresholds is None:
         thresholds = np.round(np.linspace(0.0, 1.0, 101), 2)
     thresholds = np.asarray(thresholds, dtype=np.float64)
-    sims = np.sort(candidates["text_similarity"].to_numpy().astype(np.float64))
-    class_max = np.sort(candidates.group_by("wnid").agg(pl.col("text_similarity").max())["text_similarity"].to_numpy().astype(np.float64))
-    rows_kept = sims.size - np.searchsorted(sims, thresholds, side="right")
-    classes = class_max.size - np.searchsorted(class_max, thresholds, side="right")
+    # Compare in the column's own precision, as select_laionet's polars filter does: a float32
+    # similarity of 0.3 is not above the threshold 0.3 (it would be in float64).
+    dtype = candidates["text_similarity"].to_numpy().dtype if candidates.height else np.float32
+    sims = np.sort(candidates["text_similarity"].to_numpy())
+    class_max = np.sort(candidates.group_by("wnid").agg(pl.col("text_similarity").max())["text_similarity"].to_numpy())
+    rows_kept = sims.size - np.searchsorted(sims, thresholds.astype(dtype), side="right")
+    classes = class_max.size - np.searchsorted(class_max, thresholds.astype(dtype), side="right")
     return pl.DataFrame({"threshold": thresholds, "classes_covered": classes.astype(np.int64), "rows_kept": rows_kept.astype(np.int64)})
 
 
