@@ -12,6 +12,7 @@ import polars as pl
 from pydantic import PrivateAttr, field_validator, model_validator
 
 from laionet_assets.core.embedding_cache import EmbeddingCache
+from laionet_assets.core.images import DownloadSettings
 from laionet_assets.core.laionet import check_nsfw_policy, check_threshold
 from laionet_assets.core.releases import ReleaseRegistry
 from laionet_assets.core.textsim import make_text_encoder
@@ -210,12 +211,13 @@ class ImageDownloader(dg.ConfigurableResource):
     """How ``laionet_images`` fetches: concurrency, timeout, retries with backoff, size cap,
     minimum area, and URL prefix rewrites (a mirror or a local cache)."""
 
-    concurrency: int = 16
-    timeout_s: float = 10.0
-    retries: int = 2
-    backoff_s: float = 0.5
-    max_bytes: int = 20 * 2**20
-    min_area: int = 100
+    # Defaults are the core's (laionet_assets.core.images.DownloadSettings).
+    concurrency: int = DownloadSettings.concurrency
+    timeout_s: float = DownloadSettings.timeout_s
+    retries: int = DownloadSettings.retries
+    backoff_s: float = DownloadSettings.backoff_s
+    max_bytes: int = DownloadSettings.max_bytes
+    min_area: int = DownloadSettings.min_area
     url_rewrites: dict[str, str] = {}
 
     @model_validator(mode="after")
@@ -223,9 +225,7 @@ class ImageDownloader(dg.ConfigurableResource):
         self.settings()
         return self
 
-    def settings(self):
-        from laionet_assets.core.images import DownloadSettings
-
+    def settings(self) -> DownloadSettings:
         return DownloadSettings(self.concurrency, self.timeout_s, self.retries, self.backoff_s, self.max_bytes,
                                 self.min_area, url_rewrites=dict(self.url_rewrites))
 

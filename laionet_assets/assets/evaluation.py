@@ -19,13 +19,19 @@ PREDICTIONS_SCHEMA = {"dataset": pl.String, "model": pl.String, "model_version":
 
 
 def evaluation_sets(storage: LaionetStorage, laionet_final: pl.DataFrame, imagenet_val: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """``image_id``, ``path``, ``wnid`` per image of LAIONet and ImageNet val."""
+    """``image_id``, ``path``, ``wnid`` and ``image_sha256`` per image of LAIONet and ImageNet val
+    (the hash is known for downloaded LAIONet images, null for folder images)."""
     laionet = laionet_final.select(
         image_id=pl.col("sample_id"),
         path=pl.lit(str(storage.images) + "/") + pl.col("image_path"),
         wnid=pl.col("wnid"),
+        image_sha256=pl.col("image_sha256"),
     )
-    return {"laionet": laionet, "imagenet_val": imagenet_val.select("image_id", "path", "wnid")}
+    return {"laionet": laionet, "imagenet_val": folder_set(imagenet_val)}
+
+
+def folder_set(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select("image_id", "path", "wnid", image_sha256=pl.lit(None, pl.String))
 
 
 @dg.asset(group_name=GROUP, pool="gpu", op_tags=GPU_STEP_TAGS, kinds={"pytorch", "timm"})

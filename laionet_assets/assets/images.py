@@ -9,13 +9,12 @@ import polars as pl
 from laionet_assets.assets.creation import _table
 from laionet_assets.core.datasets import DATASET_SCHEMA, load_image_folder
 from laionet_assets.core.images import download_images
-from laionet_assets.core.ocr import flag_synset_names
+from laionet_assets.core.ocr import flag_from_text, ocr_version, recognise_texts
 from laionet_assets.core.progress import Progress, library_versions
 from laionet_assets.resources import ImageDownloader, ImageFolders, LaionetStorage, OcrFilter
 
 GROUP = "laionet_images"
 V2_SELECTION_FREQUENCY = {"imagenetv2_b": 0.73, "imagenetv2_a": 0.85, "imagenetv2_c": 0.93}
-OCR_COLUMNS = {"image_text": pl.String, "synset_name_in_image_text": pl.Boolean}
 
 
 def _previous(path) -> pl.DataFrame | None:
@@ -36,13 +35,10 @@ def _ocr(context, table: pl.DataFrame, previous: pl.DataFrame | None, storage: L
     todo = table.filter((pl.col("status") == "ok") & ~pl.col("image_sha256").is_in(list(known)))
     progress = Progress(todo.height, "OCR", context.log.info)
     if todo.height:
-        _, texts = flag_synset_names([str(storage.images / p) for p in todo["image_path"]], todo["name"].to_list(),
-                                     ocr.engine(), progress.update)
+        texts = recognise_texts([str(storage.images / p) for p in todo["image_path"]], ocr.engine(), progress.update)
         known.update(zip(todo["image_sha256"], texts))
-    from laionet_assets.core.ocr import synset_name_in_text
-
     text = table["image_sha256"].replace_strict(known, default=None, return_dtype=pl.String)
-    flags = [None if t is None or t.startswith("error:") else synset_name_in_text(n, t) for n, t in zip(table["name"], text)]
+    flags = [flag_from_text(n, t) for n, t in zip(table["name"], text)]
     return table.with_columns(image_text=text, synset_name_in_image_text=pl.Series(flags, dtype=pl.Boolean)), todo.height
 
 
@@ -67,7 +63,7 @@ def laionet_images(context: dg.AssetExecutionContext, storage: LaionetStorage, d
         **counts,
         "download_seconds": round(download_s, 2),
         "images_per_second": round(counts["fetched"] / max(download_s, 1e-9), 1),
-        "ocr": ocr.engine().version if ocr.enabled and ocr_read else ("disabled" if not ocr.enabled else "reused"),
+        "ocr": ocr_version() if ocr.enabled else "disabled",
         "ocr_images_read": ocr_read,
         "synset_name_in_image_text": flagged,
         "images_dir": dg.MetadataValue.path(str(storage.images)),

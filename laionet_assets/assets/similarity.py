@@ -9,7 +9,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from laionet_assets.assets.creation import _table
-from laionet_assets.assets.evaluation import evaluation_sets
+from laionet_assets.assets.evaluation import evaluation_sets, folder_set
 from laionet_assets.assets.images import V2_SELECTION_FREQUENCY
 from laionet_assets.core import stats
 from laionet_assets.core.figures import intra_class_figure, selection_frequency_figure
@@ -35,13 +35,15 @@ def image_embeddings(context: dg.AssetExecutionContext, storage: LaionetStorage,
     model = image_encoder.get()
     cache = storage.embedding_cache("image")
     sets = evaluation_sets(storage, laionet_final, imagenet_val)
-    sets.update({name: frame.select("image_id", "path", "wnid") for name, frame in
+    sets.update({name: folder_set(frame) for name, frame in
                  (("imagenetv2_a", imagenetv2_a), ("imagenetv2_b", imagenetv2_b), ("imagenetv2_c", imagenetv2_c))})
     frames, counts = [], {}
     started = time.perf_counter()
     for dataset, images in sets.items():
         paths = images["path"].to_list()
-        shas = [file_sha256(p) if p and os.path.exists(p) else f"missing:{p}" for p in paths]
+        # downloaded images are named by their hash already; folder images are hashed here
+        shas = [s or (file_sha256(p) if os.path.exists(p) else f"missing:{p}")
+                for s, p in zip(images["image_sha256"].to_list(), paths)]
         progress = Progress(len(paths), f"{dataset} image embeddings", context.log.info)
         _, errors, counts[dataset] = embed_images(model, paths, shas, cache, image_encoder.decode_workers, progress.update)
         frames.append(images.select("image_id", "wnid").with_columns(

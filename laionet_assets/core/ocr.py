@@ -26,6 +26,19 @@ def synset_name_in_text(name: str, text: str) -> bool:
     return needle.strip() != "" and needle in normalize(text)
 
 
+def ocr_version() -> str:
+    from importlib.metadata import version
+
+    return f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')}"
+
+
+def flag_from_text(name: str, text: str | None) -> bool | None:
+    """The paper's rule on a recognised text; None when the image could not be read."""
+    if text is None or text.startswith("error:"):
+        return None
+    return synset_name_in_text(name, text)
+
+
 class OcrEngine:
     """RapidOCR behind a small interface: ``recognise(path) → text`` (lines joined by spaces)."""
 
@@ -34,9 +47,7 @@ class OcrEngine:
 
         self.engine = RapidOCR()
         self.min_score = min_score
-        from importlib.metadata import version
-
-        self.version = f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')}"
+        self.version = ocr_version()
 
     def recognise(self, image) -> str:
         import numpy as np
@@ -48,20 +59,22 @@ class OcrEngine:
         return " ".join(text for _, text, score in (result or []) if float(score) >= self.min_score)
 
 
-def flag_synset_names(paths: Sequence[str], names: Sequence[str], engine: OcrEngine,
-                      progress: Callable[[int], None] | None = None) -> tuple[list[bool | None], list[str | None]]:
-    """Per image: whether its recognised text contains its synset name (None when unreadable), and the text."""
-    flags: list[bool | None] = []
-    texts: list[str | None] = []
-    for path, name in zip(paths, names):
+def recognise_texts(paths: Sequence[str], engine: OcrEngine,
+                    progress: Callable[[int], None] | None = None) -> list[str]:
+    """The recognised text of each image; ``"error: …"`` for an image that cannot be read."""
+    texts: list[str] = []
+    for path in paths:
         try:
-            text = engine.recognise(path)
+            texts.append(engine.recognise(path))
         except Exception as e:  # noqa: BLE001 - an unreadable image is reported, never fatal
-            flags.append(None)
             texts.append(f"error: {type(e).__name__}: {e}"[:200])
-        else:
-            flags.append(synset_name_in_text(name, text))
-            texts.append(text)
         if progress is not None:
             progress(1)
-    return flags, texts
+    return texts
+
+
+def flag_synset_names(paths: Sequence[str], names: Sequence[str], engine: OcrEngine,
+                      progress: Callable[[int], None] | None = None) -> tuple[list[bool | None], list[str]]:
+    """Per image: whether its recognised text contains its synset name (None when unreadable), and the text."""
+    texts = recognise_texts(paths, engine, progress)
+    return [flag_from_text(name, text) for name, text in zip(names, texts)], texts
