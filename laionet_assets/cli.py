@@ -27,8 +27,9 @@ PARTITIONED = ("lemma_matches", "text_sims", "laion_caption_index")
 UNPARTITIONED_UPSTREAM = ("imagenet_synsets",)
 UNPARTITIONED_DOWNSTREAM = ("laionet_clean", "laionet_top50", "laionet_images", "laionet_final", "imagenet_val",
                             "imagenetv2_a", "imagenetv2_b", "imagenetv2_c", "model_predictions", "accuracy",
-                            "image_embeddings", "intra_class_stats", "v2_comparison", "report", "imagenet_captions",
-                            "caption_synset_similarity", "captions_nearest_laion")
+                            "image_embeddings", "intra_class_stats", "v2_comparison", "image_synset_similarity",
+                            "imagenet_captions", "caption_synset_similarity", "captions_nearest_laion", "text_matched_images",
+                            "text_matched_intra_class", "report")
 ALL_ASSETS = UNPARTITIONED_UPSTREAM + PARTITIONED + UNPARTITIONED_DOWNSTREAM
 # Assets computed together (one multi-asset): selecting one selects all.
 TOGETHER = (("laionet_clean", "laionet_top50"), ("imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c"))

@@ -7,7 +7,8 @@ from laionet_assets.assets.creation import imagenet_synsets, laionet, lemma_matc
 from laionet_assets.assets.evaluation import accuracy, model_predictions
 from laionet_assets.assets.images import image_folders, laionet_final, laionet_images
 from laionet_assets.assets.report import report
-from laionet_assets.assets.similarity import image_embeddings, intra_class_stats, v2_comparison
+from laionet_assets.assets.similarity import image_embeddings, image_synset_similarity, intra_class_stats, v2_comparison
+from laionet_assets.assets.text_matched import text_matched_images, text_matched_intra_class
 from laionet_assets.checks import laionet_checks
 from laionet_assets.executors import executor_from_env
 from laionet_assets.profiles import resources_for
@@ -15,7 +16,8 @@ from laionet_assets.sensors import laionet_jobs, laionet_schedules, laionet_sens
 
 all_assets = [imagenet_synsets, lemma_matches, text_sims, laionet, laionet_images, laionet_final, image_folders,
               model_predictions, accuracy, image_embeddings, intra_class_stats, v2_comparison, report,
-              imagenet_captions, caption_synset_similarity, laion_caption_index, captions_nearest_laion]
+              image_synset_similarity, imagenet_captions, caption_synset_similarity, laion_caption_index, captions_nearest_laion,
+              text_matched_images, text_matched_intra_class]
 
 defs = dg.Definitions(
     assets=all_assets,

@@ -58,11 +58,13 @@ def test_nearest_laion_captions_against_brute_force(tmp_path, synsets):
     result = release.materialize(["imagenet_captions", "captions_nearest_laion"],
                                  run_config={"ops": {"captions_nearest_laion": {"config": {"threshold": 0.5}}}})
     assert result.success
-    out = release.output("captions_nearest_laion")
     encoder = release.resources["text_encoder"].get()
     sims = encoder.encode(queries) @ encoder.encode(texts).T
     expected = [(indexed["sample_id"][int(row.argmax())], float(row.max())) for row in sims]
     kept = [(s, v) for s, v in expected if v > 0.5]
+    everything = release.output("captions_nearest_laion")
+    assert everything.height == len({s for s, _ in expected})  # every LAION row that is some text's nearest, once
+    out = everything.filter("selected")
     assert 0 < len(kept) < len(queries)  # the threshold keeps some and drops some
     assert out.select("sample_id").to_series().to_list() == [s for s, _ in kept]
     np.testing.assert_allclose(out["similarity"].to_numpy(), [v for _, v in kept], atol=1e-4)

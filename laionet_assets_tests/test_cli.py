@@ -141,4 +141,4 @@ def test_demo_materialises_the_whole_graph_offline(home, capsys):
     images = pl.read_parquet(home / "assets" / "laionet_images.parquet")
     assert (images["status"] == "ok").sum() > 0 and set(images["status"]) <= {"ok", "http_error", "not_image"}
     html = (home / "reports" / "report.html").read_text()
-    assert all(f"fig{n}_" in html for n in (1, 3, 4, 5, 6, 7, 8, 9))
+    assert all(f"fig{n}_" in html for n in (1, 3, 4, 5, 6, 7, 8, 9, 10, 17, 18))

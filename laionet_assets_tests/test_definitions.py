@@ -12,6 +12,9 @@ def test_definitions_load_with_the_design_card_assets():
 
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"imagenet_synsets", "lemma_matches", "text_sims", "laionet_clean", "laionet_top50"} <= keys
+    from laionet_assets.cli import ALL_ASSETS
+
+    assert keys == set(ALL_ASSETS) and len(keys) == 24  # the CLI offers every asset of the graph
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert checks == {"laionet_class_coverage", "laionet_nsfw_removed", "laionet_schema_and_ranges"}
 
@@ -104,3 +107,12 @@ def test_asset_configs_reject_bad_values():
         LaionetConfig(threshold=-2.0)
     with pytest.raises(ValidationError, match="unknown NSFW policy 'y'"):
         QualityGates(nsfw_policy_required="y")
+    from laionet_assets.assets.text_matched import TextMatchedConfig, TextMatchedImagesConfig
+
+    with pytest.raises(ValidationError, match="outside"):
+        TextMatchedConfig(thresholds=[0.6, 1.5])
+    with pytest.raises(ValidationError, match="cap must be at least 2"):
+        TextMatchedConfig(cap=1)
+    with pytest.raises(ValidationError, match="outside"):
+        TextMatchedImagesConfig(download_above=-3)
+    assert TextMatchedConfig(thresholds=[0.8, 0.6, 0.8]).thresholds == [0.6, 0.8]

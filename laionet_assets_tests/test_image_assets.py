@@ -20,7 +20,26 @@ from laionet_assets_tests.image_server import ImageServer
 
 IMAGE_SIDE = ["laionet_images", "laionet_final", "imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c",
               "model_predictions", "accuracy", "image_embeddings", "intra_class_stats", "v2_comparison", "report",
-              "imagenet_captions", "caption_synset_similarity"]
+              "imagenet_captions", "caption_synset_similarity", "image_synset_similarity", "text_matched_images",
+              "text_matched_intra_class"]
+# the text-matched rows of each of the first 8 classes: LAIONet's three variants (already fetched by
+# laionet_images) and the original photo (new); one more below download_above, one without a URL, one 404
+TEXT_MATCH_SIMILARITY = {0: 0.86, 1: 0.75, 2: 0.72, "orig": 0.65}
+
+
+def crafted_text_matches(sample, base: str) -> pl.DataFrame:
+    rows = []
+    for p in sample[:8]:
+        wnid = p.name.split("_")[0]
+        for k, sim in TEXT_MATCH_SIMILARITY.items():
+            rows.append((f"{wnid}-{k}", wnid, sim, f"{base}/img/{p.name if k == 'orig' else f'{k}_{p.name}'}"))
+    wnid = sample[0].name.split("_")[0]
+    rows += [("far", wnid, 0.4, f"{base}/img/{sample[1].name}"), ("no-url", wnid, 0.9, None),
+             ("gone-text", wnid, 0.8, f"{base}/status/404")]
+    return pl.DataFrame(rows, schema={"sample_id": pl.String, "wnid": pl.String, "similarity": pl.Float32, "url": pl.String},
+                        orient="row").with_columns(
+        imagenet_filename=pl.col("sample_id") + ".JPEG", selected=pl.col("similarity") > 0.7, text=pl.lit("caption"),
+        threshold=pl.lit(0.7))
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +88,7 @@ def world(tmp_path_factory, synsets):
             nsfw=pl.lit("UNLIKELY"), release_part=pl.lit("test-00000"))
         write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
         write_parquet_atomic(clean, home / "assets" / "laionet_clean.parquet")
+        write_parquet_atomic(crafted_text_matches(sample, server.base), home / "assets" / "captions_nearest_laion.parquet")
         mobilenet = f"torchscript:{shared_path('models', 'mobilenet_v2_quantized.pt')}:{shared_path('models', 'mobilenet_v2_words.txt')}"
         resources = resources_for("tiny", str(home))
         resources["downloader"] = with_defaults(ImageDownloader, concurrency=4, timeout_s=2.0, retries=1, backoff_s=0.01)
@@ -150,8 +170,72 @@ def test_intra_class_means_are_the_pair_means(world):
 
 def test_report_has_every_figure(world):
     html = (world["home"] / "reports" / "report.html").read_text()
-    for fig in ("fig1_", "fig5_", "fig6_", "fig7_", "fig8_"):
+    for fig in ("fig1_", "fig5_", "fig6_", "fig7_", "fig8_", "fig10_", "fig17_", "fig18_"):
         assert fig in html
     assert "mobilenet_v2_quantized.pt@" in html  # which model produced the numbers
     m = meta(world["result"], "report")
     assert str(m["report"].value).endswith("report.html")
+
+
+def test_text_matched_images_reuse_laionets_downloads(world):
+    images = output(world, "text_matched_images")
+    m = meta(world["result"], "text_matched_images")
+    # 8 originals and the 404 are fetched; LAIONet's 24 variants are reused; "far" is below 0.5
+    assert (m["fetched"].value, m["reused_from_previous_run"].value, m["dropped_without_url"].value) == (9, 24, 1)
+    assert "far" not in images["sample_id"].to_list()
+    assert dict(zip(images["sample_id"], images["status"]))["gone-text"] == "http_error"
+    assert world["hits"].get(f"/img/0_{world['sample'][0].name}") == 1  # fetched once, by laionet_images
+
+
+def test_text_matched_intra_class_against_the_pair_loops(world):
+    from laionet_assets.assets.similarity import load_vectors
+    from laionet_assets.resources import LaionetStorage
+
+    storage = LaionetStorage(home=str(world["home"]))
+    images = output(world, "text_matched_images").filter(pl.col("status") == "ok")
+    found = storage.embedding_cache("image").lookup(output(world, "image_embeddings")["encoder"][0],
+                                                     images["image_sha256"].to_list())
+    val, val_labels = load_vectors(storage, output(world, "image_embeddings"), "imagenet_val")
+    got = output(world, "text_matched_intra_class")
+
+    def pair_loop(rows):
+        rows = [r / np.linalg.norm(r) for r in rows]
+        return np.mean([rows[i] @ rows[j] for i in range(len(rows)) for j in range(i + 1, len(rows))])
+
+    for threshold, n in ((0.7, 3), (0.6, 4)):
+        at = got.filter(pl.col("threshold") == threshold)
+        assert at.height == 8 and set(at["n"]) == {n}
+        for row in at.iter_rows(named=True):
+            rows = images.filter((pl.col("wnid") == row["wnid"]) & (pl.col("similarity") > threshold))
+            mine = pair_loop([found[s] for s in rows["image_sha256"]])
+            theirs = pair_loop(val[val_labels == row["wnid"]])
+            assert row["difference"] == pytest.approx(mine - theirs, abs=1e-5)
+    assert got.filter(pl.col("threshold") == 0.8).is_empty()  # one image per class above 0.8: no pairs
+    sweep = pl.read_parquet(world["home"] / "reports" / "text_matched_sweep.parquet")
+    assert sweep.filter(pl.col("threshold") == 0.7)["classes_covered"].item() == 8
+    m = meta(world["result"], "text_matched_intra_class")
+    assert m["selection_threshold"].value == 0.7 and m["classes_compared"].value == 8
+    for fig in ("fig10_text_matched_intra_class.png", "fig18_threshold_sweep.png"):
+        assert (world["home"] / "reports" / fig).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_image_synset_similarity_against_a_loop(world, synsets):
+    from laionet_assets.assets.similarity import load_vectors
+    from laionet_assets.resources import LaionetStorage
+
+    storage = LaionetStorage(home=str(world["home"]))
+    embedded = output(world, "image_embeddings")
+    model = resources_for("tiny", str(world["home"]))["image_encoder"].get()
+    text = dict(zip(synsets["wnid"], synsets["synset_text"]))
+    got = output(world, "image_synset_similarity")
+    x, labels = load_vectors(storage, embedded, "laionet")
+    v, v_labels = load_vectors(storage, embedded, "imagenet_val")
+    assert got.height == 12
+    for row in got.head(4).iter_rows(named=True):
+        t = model.encode_texts([text[row["wnid"]]]).float().numpy()[0]
+        mine = [float(e @ t) for e in x[labels == row["wnid"]]]
+        theirs = [float(e @ t) for e in v[v_labels == row["wnid"]]]
+        assert (row["laionet_n"], row["imagenet_n"]) == (len(mine), len(theirs))
+        assert row["laionet_mean"] == pytest.approx(np.mean(mine), abs=1e-5)
+        assert row["difference"] == pytest.approx(np.mean(mine) - np.mean(theirs), abs=1e-5)
+    assert (world["home"] / "reports" / "fig17_image_to_synset.png").read_bytes()[:4] == b"\x89PNG"

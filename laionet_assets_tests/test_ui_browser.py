@@ -28,9 +28,10 @@ ASSET_GROUPS = {
     "laionet_creation": ["imagenet_synsets", "lemma_matches", "text_sims", "laionet_clean", "laionet_top50"],
     "laionet_images": ["laionet_images", "laionet_final", "imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c"],
     "laionet_evaluation": ["model_predictions", "accuracy"],
-    "laionet_similarity": ["image_embeddings", "intra_class_stats", "v2_comparison"],
+    "laionet_similarity": ["image_embeddings", "intra_class_stats", "v2_comparison", "image_synset_similarity"],
     "laionet_report": ["report"],
-    "laionet_text_only": ["imagenet_captions", "caption_synset_similarity", "laion_caption_index", "captions_nearest_laion"],
+    "laionet_text_only": ["imagenet_captions", "caption_synset_similarity", "laion_caption_index", "captions_nearest_laion",
+                          "text_matched_images", "text_matched_intra_class"],
 }
 
 

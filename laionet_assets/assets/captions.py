@@ -9,7 +9,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from laionet_assets.assets.creation import _table
-from laionet_assets.core.caption_index import ANN_MIN_ROWS, CaptionIndex, keep_nearest, recall_at_1
+from laionet_assets.core.caption_index import ANN_MIN_ROWS, CaptionIndex, match_nearest, recall_at_1
 from laionet_assets.core.captions import CAPTIONS_SCHEMA, binned_proportions, load_imagenet_captions, synset_rank_stats
 from laionet_assets.core.embedding_cache import encode_with_cache
 from laionet_assets.core.figures import text_synset_figure
@@ -114,10 +114,12 @@ class NearestConfig(dg.Config):
 def captions_nearest_laion(context: dg.AssetExecutionContext, config: NearestConfig, storage: LaionetStorage,
                            text_encoder: TextEncoderResource, imagenet_captions: pl.DataFrame, laion_caption_index: dict,
                            lemma_matches: dict) -> pl.DataFrame:
-    """Paper §4.3: for each ImageNet-Captions text the most similar indexed LAION caption, kept when
-    the similarity exceeds the threshold, labelled with the ImageNet text's class; a LAION row
-    matched by several texts is kept once.  Reports recall@1 of the IVF-PQ index against exact
-    search on a sample when the index is approximate."""
+    """Paper §4.3: for each ImageNet-Captions text the most similar indexed LAION caption.  One row
+    per LAION caption that is some text's nearest (a LAION row matched by several texts is kept
+    once, with the class of its most similar text), its ``similarity``, and ``selected`` where that
+    exceeds the threshold: the selected rows are the text-matched dataset; all rows answer the
+    threshold sweep of Appendix E.  Reports recall@1 of the IVF-PQ index against exact search on
+    a sample when the index is approximate."""
     encoder = text_encoder.get()
     encoders = sorted({e for f in laion_caption_index.values() for e in f["encoder"].unique().to_list()})
     if encoders and encoders != [encoder.encoder_id]:
@@ -129,13 +131,14 @@ def captions_nearest_laion(context: dg.AssetExecutionContext, config: NearestCon
     started = time.perf_counter()
     nearest = index.nearest(queries, exact=search == "exact")
     query_s = time.perf_counter() - started
-    kept, counts = keep_nearest(imagenet_captions, nearest, config.threshold)
+    matches, counts = match_nearest(imagenet_captions, nearest, config.threshold)
     meta = {"search": search, "indexed_captions": index.count(), **counts,
             "queries_per_second": round(len(queries) / max(query_s, 1e-9), 1), "threshold": config.threshold}
     if search != "exact" and len(queries):
         meta["recall_at_1_vs_exact"] = recall_at_1(index, queries, config.recall_sample)
     captions = pl.concat([f.select("sample_id", "url", "text") for f in lemma_matches.values()]) if lemma_matches else \
         pl.DataFrame(schema={"sample_id": pl.String, "url": pl.String, "text": pl.String})
-    out = kept.join(captions.unique("sample_id"), on="sample_id", how="left")
-    context.add_output_metadata({**meta, "preview": _table(out, 10)})
+    out = matches.join(captions.unique("sample_id"), on="sample_id", how="left").with_columns(
+        threshold=pl.lit(config.threshold, pl.Float64))
+    context.add_output_metadata({**meta, "preview": _table(out.filter("selected"), 10)})
     return out

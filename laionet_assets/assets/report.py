@@ -20,6 +20,10 @@ FIGURES = [
     ("fig7_recall_vs_disparity.png", "Fig. 7: LAIONet recall vs intra-class similarity disparity"),
     ("fig8_selection_frequency.png", "Fig. 8: significantly lower intra-class similarity vs MTurk selection frequency"),
     ("fig9_text_vs_synsets.png", "Fig. 9: ImageNet-Captions texts vs their synsets"),
+    ("fig10_text_matched_intra_class.png",
+     "Fig. 10: intra-class similarity, LAION recreated by caption search alone (nearest to ImageNet-Captions) vs ImageNet"),
+    ("fig17_image_to_synset.png", "Fig. 17 (Appendix D): image-to-synset similarity, LAIONet vs ImageNet"),
+    ("fig18_threshold_sweep.png", "Fig. 18 (Appendix E): the text-matched dataset vs its similarity threshold"),
 ]
 
 
@@ -49,7 +53,17 @@ def write_report(path, headline: pl.DataFrame, sections: dict[str, pl.DataFrame]
     atomic_text(path, "\n".join(parts))
 
 
-@dg.asset(group_name=GROUP, kinds={"html"})
+def _materialised(storage: LaionetStorage, asset: str) -> pl.DataFrame | None:
+    path = storage.asset_path(asset)
+    return pl.read_parquet(path) if path.exists() else None
+
+
+# The appendix-level analyses are in the report when they have been materialised; the report
+# does not wait for them (a deployment without ImageNet-Captions still gets its report).
+OPTIONAL = ("image_synset_similarity", "captions_nearest_laion", "text_matched_intra_class")
+
+
+@dg.asset(group_name=GROUP, kinds={"html"}, deps=list(OPTIONAL))
 def report(context: dg.AssetExecutionContext, storage: LaionetStorage, laionet_final: pl.DataFrame, laionet_images: pl.DataFrame,
            model_predictions: pl.DataFrame, accuracy: pl.DataFrame, image_embeddings: pl.DataFrame,
            intra_class_stats: pl.DataFrame, v2_comparison: pl.DataFrame,
@@ -85,6 +99,19 @@ def report(context: dg.AssetExecutionContext, storage: LaionetStorage, laionet_f
         headline.append(("ImageNet-Captions texts with ≥ 5% of other synsets more similar than their own",
                          f"{(captions['proportion_more_similar'] >= 0.05).mean():.1%} of {captions.height}",
                          captions["encoder"][0]))
+    image_synset_similarity, captions_nearest_laion, text_matched_intra_class = (_materialised(storage, a) for a in OPTIONAL)
+    if captions_nearest_laion is not None and text_matched_intra_class is not None and captions_nearest_laion.height:
+        selection = captions_nearest_laion["threshold"][0]
+        chosen = text_matched_intra_class.filter(pl.col("threshold") == selection)
+        text_lower = int((chosen["verdict"] == "significantly lower").sum())
+        headline.append((f"classes with significantly lower intra-class similarity, LAION text-matched (> {selection}) vs ImageNet",
+                         f"{text_lower} / {chosen.height}" + (f" ({text_lower / chosen.height:.0%})" if chosen.height else ""),
+                         ", ".join(encoders) or "no image encoder"))
+    if image_synset_similarity is not None and image_synset_similarity.height:
+        verdicts = image_synset_similarity["verdict"]
+        headline.append(("image-to-synset similarity, LAIONet vs ImageNet: classes significantly lower / higher",
+                         f"{(verdicts == 'significantly lower').sum()} / {(verdicts == 'significantly higher').sum()} "
+                         f"of {image_synset_similarity.height}", ", ".join(encoders) or "no image encoder"))
     headline_frame = pl.DataFrame(headline, schema={"measure": pl.String, "value": pl.String, "produced by": pl.String}, orient="row")
     models = model_predictions.select("model", "model_version").unique().sort("model")
     sections = {"Models that produced the numbers": pl.concat([models, pl.DataFrame(

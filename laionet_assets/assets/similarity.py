@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 from laionet_assets.assets.creation import _table
 from laionet_assets.assets.evaluation import evaluation_sets, folder_set
 from laionet_assets.assets.images import V2_SELECTION_FREQUENCY
-from laionet_assets.core import stats
+from laionet_assets.core import image_synset, stats
 from laionet_assets.core.figures import intra_class_figure, selection_frequency_figure
 from laionet_assets.core.image_embeddings import embed_images, file_sha256
 from laionet_assets.core.progress import Progress, library_versions
@@ -173,3 +173,49 @@ def v2_comparison(context: dg.AssetExecutionContext, config: IntraClassConfig, s
     context.add_output_metadata({"interval": config.interval, "versions_compared": table["version"].n_unique(),
                                  "table": _table(table), "fig8_selection_frequency": dg.MetadataValue.path(str(fig))})
     return table
+
+
+class ImageSynsetConfig(dg.Config):
+    seed: int = Field(default=0, description="seed of the per-class resampling of LAIONet in Fig. 17(a)")
+
+
+@dg.asset(group_name=GROUP, pool="gpu", op_tags=GPU_STEP_TAGS, kinds={"pytorch", "matplotlib"})
+def image_synset_similarity(context: dg.AssetExecutionContext, config: ImageSynsetConfig, storage: LaionetStorage,
+                            image_encoder: ImageEncoder, image_embeddings: pl.DataFrame,
+                            imagenet_synsets: pl.DataFrame) -> pl.DataFrame:
+    """Paper Appendix D: per class, the mean CLIP similarity of LAIONet's and ImageNet val's images
+    to their synset text (the image encoder's own text tower), LAIONet minus ImageNet with its 95%
+    interval and verdict, and Fig. 17 (``reports/fig17_image_to_synset.png``).  Per-image values:
+    ``reports/image_synset_similarity_images.parquet``."""
+    model = image_encoder.get()
+    encoders = image_embeddings["encoder"].unique().to_list()
+    if encoders and encoders != [model.encoder_id]:
+        raise ValueError(f"image_embeddings was computed with {encoders}, the image encoder is {model.encoder_id}: "
+                         "re-materialise image_embeddings with this encoder")
+    wnids = imagenet_synsets["wnid"].to_list()
+    synsets = model.encode_texts(imagenet_synsets["synset_text"].to_list()).float().cpu().numpy()
+    values, per_class, images = {}, {}, []
+    for dataset in ("laionet", "imagenet_val"):
+        x, labels = load_vectors(storage, image_embeddings, dataset)
+        values[dataset] = (image_synset.image_synset_similarity(x, labels, synsets, wnids), labels)
+        per_class[dataset] = image_synset.per_class_means(*values[dataset])
+        images.append(pl.DataFrame({"dataset": dataset, "wnid": pl.Series(labels, dtype=pl.String),
+                                    "similarity": values[dataset][0]}))
+    write_parquet_atomic(pl.concat(images), storage.reports / "image_synset_similarity_images.parquet")
+    comparison = stats.compare_classes(per_class["laionet"], per_class["imagenet_val"])
+    out = comparison.join(per_class["laionet"].select("wnid", "n", "mean"), on="wnid").join(
+        per_class["imagenet_val"].select("wnid", imagenet_n="n", imagenet_mean="mean"), on="wnid").select(
+        "wnid", laionet_n="n", laionet_mean="mean", imagenet_n="imagenet_n", imagenet_mean="imagenet_mean",
+        difference="difference", se="se", ci_low="ci_low", ci_high="ci_high", verdict="verdict")
+    groups = {d: {w: v[i] for w, i in stats.capped_class_indices(lab, None).items()} for d, (v, lab) in values.items()}
+    pooled = stats.matched_resample(groups["laionet"], groups["imagenet_val"], config.seed)
+    fig = intra_class_figure(*pooled, out, ("LAIONet", "ImageNet"), storage.reports / "fig17_image_to_synset.png",
+                             quantity="image-to-synset similarity", unit="images",
+                             title=f"Image-to-synset similarity ({model.encoder_id})")
+    context.add_output_metadata({
+        "encoder": model.encoder_id, **comparison_summary(out),
+        "pooled_mean_laionet": float(pooled[0].mean()) if pooled[0].size else None,
+        "pooled_mean_imagenet": float(pooled[1].mean()) if pooled[1].size else None,
+        "fig17_image_to_synset": dg.MetadataValue.path(str(fig)), "comparison": _table(out.sort("difference"), 20),
+    })
+    return out

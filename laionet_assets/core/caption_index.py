@@ -79,7 +79,7 @@ class CaptionIndex:
         if table is not None and len(queries):
             for start in range(0, len(queries), chunk):
                 block = np.ascontiguousarray(queries[start : start + chunk], np.float32)
-                search = table.search(block).distance_type("cosine").limit(1).select(["sample_id"])
+                search = table.search(block).distance_type("cosine").limit(1).select(["sample_id", "_distance"])
                 search = search.bypass_vector_index() if exact else search.nprobes(nprobes).refine_factor(refine_factor)
                 result = pl.from_arrow(search.to_arrow())
                 if "query_index" not in result.columns:  # a single query comes back without it
@@ -101,15 +101,23 @@ def recall_at_1(index: CaptionIndex, queries: np.ndarray, sample: int = 1000, se
     return float((joined["sample_id"] == joined["sample_id_ann"]).mean()) if joined.height else float("nan")
 
 
-def keep_nearest(captions: pl.DataFrame, nearest: pl.DataFrame, threshold: float = 0.7) -> tuple[pl.DataFrame, dict]:
-    """The text-matched dataset: per ImageNet-Captions text (row i of ``captions``) its nearest LAION
-    caption when similarity > threshold, with the ImageNet text's class.  A LAION row matched by
-    several texts is kept once (its most similar match) and the extra matches are counted."""
+def match_nearest(captions: pl.DataFrame, nearest: pl.DataFrame, threshold: float = 0.7) -> tuple[pl.DataFrame, dict]:
+    """Every LAION row that is some ImageNet-Captions text's nearest caption, once, labelled with
+    the class of its most similar text (ties: the earlier text), and ``selected`` where that
+    similarity exceeds ``threshold``: the text-matched dataset (paper §4.3).
+
+    Keeping each LAION row's best match before thresholding gives the same dataset as
+    thresholding first and then keeping one match per row (a row's best match exceeds t exactly
+    when some match does), so this one table answers every threshold (Appendix E).
+    ``captions`` row i is query i of ``nearest``.  Counts are at ``threshold``."""
     matched = captions.with_row_index("query").with_columns(pl.col("query").cast(pl.Int64)).join(
-        nearest, on="query", how="inner").filter(pl.col("similarity") > threshold)
-    unique = matched.sort(["similarity", "query"], descending=[True, False]).unique("sample_id", keep="first",
-                                                                                   maintain_order=True).sort("query")
-    counts = {"texts": captions.height, "above_threshold": matched.height,
-              "duplicate_laion_matches": matched.height - unique.height, "rows": unique.height,
-              "classes": unique["wnid"].n_unique()}
-    return unique.select("sample_id", "wnid", "similarity", imagenet_filename="filename"), counts
+        nearest, on="query", how="inner")
+    best = matched.sort(["similarity", "query"], descending=[True, False]).unique(
+        "sample_id", keep="first", maintain_order=True).sort("query")
+    above = pl.col("similarity") > threshold  # compared in the column's precision (float32)
+    out = best.select("sample_id", "wnid", "similarity", imagenet_filename="filename", selected=above)
+    selected = out.filter("selected")
+    counts = {"texts": captions.height, "above_threshold": matched.filter(above).height,
+              "duplicate_laion_matches": matched.filter(above).height - selected.height, "rows": selected.height,
+              "classes": selected["wnid"].n_unique(), "laion_rows_matched_at_any_similarity": out.height}
+    return out, counts

@@ -119,11 +119,12 @@ def weighted_accuracy_figure(table: pl.DataFrame, path: Path, dataset: str = "la
 
 
 def intra_class_figure(pooled_a: np.ndarray, pooled_b: np.ndarray, comparison: pl.DataFrame, names: tuple[str, str],
-                       path: Path) -> Path:
-    """Paper Fig. 6: (a) pooled pair similarities, (b) per-class difference a − b with 95% bounds, sorted."""
+                       path: Path, quantity: str = "intra-class similarity", unit: str = "pairs", title: str = "") -> Path:
+    """Paper Figs. 6, 10 and 17: (a) the pooled values of two datasets, (b) per-class difference of
+    class means a − b with 95% bounds, sorted."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
-    _pooled_histograms(axes[0], (pooled_a, pooled_b), names)
+    _pooled_histograms(axes[0], (pooled_a, pooled_b), names, quantity, unit)
     axes[0].set_title("(a) pooled over classes")
     c = comparison.sort("difference")
     x = np.arange(c.height)
@@ -135,20 +136,23 @@ def intra_class_figure(pooled_a: np.ndarray, pooled_b: np.ndarray, comparison: p
     axes[1].set(xlabel=f"class (sorted; {lower}/{c.height} significantly lower)", ylabel="difference of class means",
                 title="(b) per class")
     axes[1].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
     return _save(fig, path)
 
 
-def _pooled_histograms(ax, pooled: tuple[np.ndarray, np.ndarray], names: tuple[str, str]) -> None:
+def _pooled_histograms(ax, pooled: tuple[np.ndarray, np.ndarray], names: tuple[str, str],
+                       quantity: str = "intra-class similarity", unit: str = "pairs") -> None:
     both = np.concatenate(pooled)
     bins = np.linspace(both.min(), both.max() + 1e-9, 61) if both.size else np.linspace(-1, 1, 61)
     for values, name in zip(pooled, names):
         if values.size:
-            ax.hist(values, bins=bins, density=True, alpha=0.55, label=f"{name} ({values.size:,} pairs)")
-    ax.set(xlabel="intra-class similarity", ylabel="density")
+            ax.hist(values, bins=bins, density=True, alpha=0.55, label=f"{name} ({values.size:,} {unit})")
+    ax.set(xlabel=quantity, ylabel="density")
     if both.size:
         ax.legend(fontsize=8)
     else:
-        ax.text(0.5, 0.5, "no common classes with pairs", ha="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, f"no common classes with {unit}", ha="center", transform=ax.transAxes)
 
 
 def recall_vs_disparity_figure(points: pl.DataFrame, path: Path) -> Path:
@@ -203,4 +207,26 @@ def text_synset_figure(intended_similarity: np.ndarray, bins: pl.DataFrame, enco
                 title="(b) unintended synsets more similar")
     axes[1].legend(fontsize=8)
     fig.suptitle(f"ImageNet-Captions texts vs the 1000 synset texts ({encoder})")
+    return _save(fig, path)
+
+
+def threshold_sweep_figure(summary: pl.DataFrame, threshold: float, reference: str, path: Path) -> Path:
+    """Paper Fig. 18: (a) classes covered by the text-matched dataset vs the similarity threshold;
+    (b) share of compared classes with significantly lower intra-class similarity in the
+    text-matched dataset (blue) and in the reference (red)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    x = summary["threshold"].to_numpy()
+    axes[0].plot(x, summary["classes_covered"].to_numpy(), "o-", color="black")
+    axes[0].set(xlabel="text similarity threshold", ylabel="classes covered", title="(a) class coverage")
+    compared = summary.filter(pl.col("classes_compared") > 0)
+    axes[1].plot(compared["threshold"].to_numpy(), compared["text_matched_lower"].to_numpy(), "o-", color="tab:blue",
+                 label="text-matched LAION lower")
+    axes[1].plot(compared["threshold"].to_numpy(), compared["reference_lower"].to_numpy(), "o-", color="tab:red",
+                 label=f"{reference} lower")
+    axes[1].set(xlabel="text similarity threshold", ylabel="share of classes significantly lower", ylim=(0, 1),
+                title="(b) intra-class similarity")
+    for ax in axes:
+        ax.axvline(threshold, color="grey", linestyle="--", linewidth=1)
+    axes[1].legend(fontsize=8)
     return _save(fig, path)

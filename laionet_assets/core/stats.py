@@ -147,17 +147,25 @@ def capped_class_indices(labels, cap: int | None, seed: int = 0) -> dict[str, np
     return out
 
 
+def matched_resample(a: dict[str, np.ndarray], b: dict[str, np.ndarray], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Pool per-class values of two datasets over their common classes so the pools are
+    comparable (paper Figs. 6a, 8a, 10a, 17a): in each class, ``a``'s values are sampled with
+    replacement to ``b``'s number; ``b``'s are kept as they are.  Classes in sorted order."""
+    rng = np.random.default_rng(seed)
+    pooled_a, pooled_b = [], []
+    for wnid in sorted(set(a) & set(b)):
+        if a[wnid].size and b[wnid].size:
+            pooled_a.append(rng.choice(a[wnid], size=b[wnid].size, replace=True))
+            pooled_b.append(b[wnid])
+    cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0)  # noqa: E731
+    return cat(pooled_a), cat(pooled_b)
+
+
 def pooled_pair_similarities(a: np.ndarray, a_labels, b: np.ndarray, b_labels, cap: int | None = 100,
                              seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The pooled pair similarities of two datasets over their common classes (paper Fig. 6a):
     in each class, ``a``'s pairs are sampled with replacement to match ``b``'s number."""
-    rng = np.random.default_rng(seed)
     ia, ib = capped_class_indices(a_labels, cap, seed), capped_class_indices(b_labels, cap, seed)
-    pooled_a, pooled_b = [], []
-    for wnid in sorted(set(ia) & set(ib)):
-        pa_, pb_ = pair_similarities(normalize_rows(a[ia[wnid]])), pair_similarities(normalize_rows(b[ib[wnid]]))
-        if pa_.size and pb_.size:
-            pooled_a.append(rng.choice(pa_, size=pb_.size, replace=True))
-            pooled_b.append(pb_)
-    cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0)  # noqa: E731
-    return cat(pooled_a), cat(pooled_b)
+    common = set(ia) & set(ib)
+    pairs = lambda x, idx: {w: pair_similarities(normalize_rows(x[idx[w]])) for w in common}  # noqa: E731
+    return matched_resample(pairs(a, ia), pairs(b, ib), seed)

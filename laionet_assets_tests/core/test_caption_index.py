@@ -1,8 +1,10 @@
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from laionet_assets.core.caption_index import CaptionIndex, keep_nearest, recall_at_1
+from laionet_assets.core.caption_index import CaptionIndex, match_nearest, recall_at_1
 
 
 def unit(x):
@@ -41,11 +43,36 @@ def test_ivf_pq_index_has_high_recall_on_clustered_data(tmp_path):
     assert recall_at_1(index, queries, sample=200, nprobes=20, refine_factor=10) >= 0.95
 
 
-def test_keep_nearest_threshold_and_duplicates():
-    captions = pl.DataFrame({"filename": ["f0", "f1", "f2", "f3"], "wnid": ["w0", "w1", "w1", "w2"], "text": ["t"] * 4})
-    nearest = pl.DataFrame({"query": [0, 1, 2, 3], "sample_id": ["s0", "s1", "s1", "s3"],
-                            "similarity": [0.9, 0.75, 0.8, 0.7]}, schema_overrides={"similarity": pl.Float32})
-    kept, counts = keep_nearest(captions, nearest, threshold=0.7)
-    # f3 is at, not above, the threshold; s1 is matched twice and kept once, by its closer text f2
-    assert kept.select("sample_id", "wnid", "imagenet_filename").rows() == [("s0", "w0", "f0"), ("s1", "w1", "f2")]
-    assert (counts["above_threshold"], counts["duplicate_laion_matches"], counts["rows"]) == (3, 1, 2)
+def test_match_nearest_threshold_and_duplicates():
+    captions = pl.DataFrame({"filename": ["f0", "f1", "f2", "f3", "f4"], "wnid": ["w0", "w1", "w1", "w2", "w3"],
+                             "text": ["t"] * 5})
+    nearest = pl.DataFrame({"query": [0, 1, 2, 3, 4], "sample_id": ["s0", "s1", "s1", "s3", "s4"],
+                            "similarity": [0.9, 0.75, 0.8, 0.7, 0.3]}, schema_overrides={"similarity": pl.Float32})
+    out, counts = match_nearest(captions, nearest, threshold=0.7)
+    # s1 is matched twice and kept once, by its closer text f2; f3 is at, not above, the threshold
+    assert out.select("sample_id", "wnid", "imagenet_filename", "selected").rows() == [
+        ("s0", "w0", "f0", True), ("s1", "w1", "f2", True), ("s3", "w2", "f3", False), ("s4", "w3", "f4", False)]
+    assert (counts["above_threshold"], counts["duplicate_laion_matches"], counts["rows"], counts["classes"]) == (3, 1, 2, 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 3), st.sampled_from([0.1, 0.3, 0.5, 0.7, 0.70001, 0.9])),
+                min_size=1, max_size=25),
+       st.sampled_from([0.0, 0.3, 0.5, 0.7, 0.8]))
+def test_one_table_answers_every_threshold(rows, threshold):
+    """Thresholding the all-matches table equals the paper's order: keep matches above t, then
+    one per LAION row (its most similar text; ties to the earlier text)."""
+    captions = pl.DataFrame({"filename": [f"f{i}" for i in range(len(rows))], "wnid": [f"w{c}" for _, c, _ in rows],
+                             "text": ["t"] * len(rows)})
+    nearest = pl.DataFrame({"query": list(range(len(rows))), "sample_id": [f"s{s}" for s, _, _ in rows],
+                            "similarity": [v for _, _, v in rows]}, schema_overrides={"similarity": pl.Float32})
+    out, counts = match_nearest(captions, nearest, threshold)
+    expected = {}
+    for i, (s, c, v) in enumerate(rows):
+        v32 = float(np.float32(v))
+        if v32 > np.float32(threshold) and (f"s{s}" not in expected or v32 > expected[f"s{s}"][1]):
+            expected[f"s{s}"] = (f"w{c}", v32)
+    got = {r["sample_id"]: (r["wnid"], r["similarity"]) for r in out.filter("selected").iter_rows(named=True)}
+    assert got.keys() == expected.keys()
+    assert all(got[k][0] == expected[k][0] and got[k][1] == pytest.approx(expected[k][1]) for k in got)
+    assert counts["rows"] == len(expected) and out.height == len({s for s, _, _ in rows})
