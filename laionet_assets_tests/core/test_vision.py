@@ -112,3 +112,31 @@ def test_top_k_matches_sorting():
     names = [f"c{i}" for i in range(30)]
     for row, top in zip(logits, top_k_wnids(logits, names, 5)):
         assert top == [names[j] for j in sorted(range(30), key=lambda j: -row[j])[:5]]
+
+
+def test_decode_workers_fork_from_a_preloaded_server_and_match_inline_decoding(tmp_path):
+    """Workers give the same outputs as decoding in the main process, run after run; the fork
+    server preloads torch and the transform's modules so a worker does not import them itself."""
+    from PIL import Image
+
+    from laionet_assets.core.vision import worker_context
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(10):
+        paths.append(str(tmp_path / f"{i}.jpg"))
+        Image.fromarray(rng.integers(0, 255, (60 + i, 80, 3), dtype=np.uint8)).save(paths[-1])
+    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
+    paths.insert(4, str(tmp_path / "bad.jpg"))
+    model = ClipModel("tiny", None, "cpu", batch_size=4)
+    inline, inline_errors = model.run(paths, workers=0)
+    for _ in range(2):
+        out, errors = model.run(paths, workers=2)
+        np.testing.assert_array_equal(out, inline)
+        assert errors == inline_errors and errors[4].startswith("bad.jpg")
+    import multiprocessing.forkserver
+
+    worker_context(model.transform)
+    preload = multiprocessing.forkserver._forkserver._preload_modules
+    assert {"torch", "PIL.Image", "laionet_assets.core.vision"} <= set(preload)
+    assert {type(t).__module__ for t in model.transform.transforms} <= set(preload)
