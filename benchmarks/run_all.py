@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 BENCHES = ["benchmarks.bench_matching", "benchmarks.bench_clip_text", "benchmarks.bench_memory", "benchmarks.bench_intra_class",
-           "benchmarks.bench_download", "benchmarks.bench_image_embedding", "benchmarks.bench_caption_index"]
+           "benchmarks.bench_download", "benchmarks.bench_image_embedding", "benchmarks.bench_caption_index",
+           "benchmarks.bench_gpu"]
 
 
 def main() -> None:
