@@ -21,10 +21,8 @@ import os
 import tempfile
 import time
 from contextlib import nullcontext
-from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 PAPER_CLASSIFIERS = ["resnet50", "vit_base_patch16_224", "convnext_base", "beit_base_patch16_224"]
 
@@ -53,19 +51,14 @@ def main(images: int = 4096, skip_forward: bool = False) -> dict:
         out = {"device": "cpu", "skipped": "no CUDA device"}
         print(json.dumps(out))
         return out
-    from benchmarks.common import synthetic_captions
+    from benchmarks.common import synthetic_captions, synthetic_jpegs
     from laionet_assets.core.textsim import OpenClipTextEncoder
     from laionet_assets.core.vision import ClipModel, TimmClassifier, parse_model_spec
 
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32
     results: dict = {"device": torch.cuda.get_device_name(), "cpu_cores": os.cpu_count(), "torch": torch.__version__}
-    rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as folder:
-        paths = []
-        for i in range(images):
-            path = Path(folder) / f"{i}.jpg"
-            Image.fromarray(rng.integers(0, 255, (375, 500, 3), dtype=np.uint8)).save(path, quality=85)
-            paths.append(str(path))
+        paths = synthetic_jpegs(folder, images)
         model = ClipModel("ViT-B-32", None, device="cuda", batch_size=256)
         model.run(paths[:512], workers=0)  # warm-up (cuDNN, allocator)
         workers = min(12, os.cpu_count() or 1)

@@ -8,11 +8,8 @@ in the main process (same images, same run).  Weights are random: speed does not
 import json
 import tempfile
 import time
-from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
+from benchmarks.common import synthetic_jpegs
 from laionet_assets.core.vision import ClipModel
 
 
@@ -21,13 +18,8 @@ def main() -> dict:
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     n = 2048 if device == "cuda" else 96
-    rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as folder:
-        paths = []
-        for i in range(n):
-            path = Path(folder) / f"{i}.jpg"
-            Image.fromarray(rng.integers(0, 255, (375, 500, 3), dtype=np.uint8)).save(path, quality=85)
-            paths.append(str(path))
+        paths = synthetic_jpegs(folder, n)
         model = ClipModel("ViT-B-32", None, device=device, batch_size=256 if device == "cuda" else 32)
         if device == "cuda":
             model.model.half()

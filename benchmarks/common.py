@@ -31,3 +31,17 @@ def synthetic_captions(n: int, seed: int = 0) -> list[str]:
         caption.insert(rng.randrange(len(caption) + 1), rng.choice(words))
         out.append(" ".join(caption))
     return out
+
+
+def synthetic_jpegs(folder, n: int, seed: int = 0) -> list[str]:
+    """``n`` JPEGs of 500×375 random pixels (quality 85) in ``folder``; their paths."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        path = Path(folder) / f"{i}.jpg"
+        Image.fromarray(rng.integers(0, 255, (375, 500, 3), dtype=np.uint8)).save(path, quality=85)
+        paths.append(str(path))
+    return paths
