@@ -216,6 +216,12 @@ def run_release(release: str, name: str | None, profile: str | None, select: str
         if asset in selection and path.exists():
             frame = pl.read_parquet(path, columns=["wnid"])
             print(f"{label}: {frame.height:,} rows over {frame['wnid'].n_unique()} ImageNet classes")
+    nearest = root / "assets" / "captions_nearest_laion.parquet"
+    if "captions_nearest_laion" in selection and nearest.exists():
+        matches = pl.read_parquet(nearest, columns=["wnid", "selected", "threshold"]).filter("selected")
+        if matches.height:
+            print(f"LAION found by caption search alone (nearest to an ImageNet-Captions text, similarity > "
+                  f"{matches['threshold'][0]}): {matches.height:,} rows over {matches['wnid'].n_unique()} ImageNet classes")
     report = root / "reports" / "report.html"
     if "report" in selection and report.exists():
         print(f"report: {report}")

@@ -135,6 +135,9 @@ def test_demo_materialises_the_whole_graph_offline(home, capsys):
     assert main(["demo", "--home", str(home), "--profile", "tiny"]) == 0
     out = capsys.readouterr().out
     assert "LAIONet with images, after the OCR filter:" in out and "report.html" in out
+    nearest = pl.read_parquet(home / "assets" / "captions_nearest_laion.parquet").filter("selected")
+    assert (f"LAION found by caption search alone (nearest to an ImageNet-Captions text, similarity > 0.7): "
+            f"{nearest.height} rows over {nearest['wnid'].n_unique()} ImageNet classes") in out and nearest.height
     for asset in ALL_ASSETS:
         path = home / "assets" / asset
         assert path.with_suffix(".parquet").exists() or len(list(path.glob("*.parquet"))) == 2, asset
