@@ -71,3 +71,26 @@ def test_nearest_laion_captions_against_brute_force(tmp_path, synsets):
     assert out["text"].null_count() == 0
     meta = result.asset_materializations_for_node("captions_nearest_laion")[0].metadata
     assert meta["search"].value == "exact" and meta["indexed_captions"].value == indexed.height
+
+
+def test_appendix_assets_run_empty_without_imagenet_captions(tmp_path, synsets):
+    """A deployment without ImageNet-Captions (or without images yet) runs the §4.3 and Appendix D
+    assets to empty tables and figures instead of failing the refresh job."""
+    from laionet_assets.assets.similarity import EMBEDDED_SCHEMA
+
+    home = tmp_path / "home"
+    write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
+    write_parquet_atomic(pl.DataFrame(schema=EMBEDDED_SCHEMA), home / "assets" / "image_embeddings.parquet")
+    empty_matches = pl.DataFrame(schema={"sample_id": pl.String, "wnid": pl.String, "similarity": pl.Float32,
+                                         "imagenet_filename": pl.String, "selected": pl.Boolean, "url": pl.String,
+                                         "text": pl.String, "threshold": pl.Float64})
+    write_parquet_atomic(empty_matches, home / "assets" / "captions_nearest_laion.parquet")
+    result = dg.materialize(all_assets, selection=["text_matched_images", "text_matched_intra_class", "image_synset_similarity"],
+                            resources=resources_for("tiny", str(home)), instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    for asset in ("text_matched_images", "text_matched_intra_class", "image_synset_similarity"):
+        assert pl.read_parquet(home / "assets" / f"{asset}.parquet").is_empty(), asset
+    sweep = pl.read_parquet(home / "reports" / "text_matched_sweep.parquet")
+    assert sweep["classes_covered"].to_list() == [0] * sweep.height and sweep.height == 9
+    for fig in ("fig10_text_matched_intra_class.png", "fig17_image_to_synset.png", "fig18_threshold_sweep.png"):
+        assert (home / "reports" / fig).read_bytes()[:4] == b"\x89PNG"
