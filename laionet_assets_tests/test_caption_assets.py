@@ -94,3 +94,13 @@ def test_appendix_assets_run_empty_without_imagenet_captions(tmp_path, synsets):
     assert sweep["classes_covered"].to_list() == [0] * sweep.height and sweep.height == 9
     for fig in ("fig10_text_matched_intra_class.png", "fig17_image_to_synset.png", "fig18_threshold_sweep.png"):
         assert (home / "reports" / fig).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_image_encoders_are_never_mixed():
+    from laionet_assets.assets.similarity import check_same_encoder
+
+    embedded = pl.DataFrame({"encoder": ["open_clip:ViT-B-32:openai"] * 2})
+    check_same_encoder(embedded, "open_clip:ViT-B-32:openai")
+    check_same_encoder(embedded.clear(), "anything")  # nothing embedded yet
+    with pytest.raises(ValueError, match="re-materialise image_embeddings"):
+        check_same_encoder(embedded, "open_clip:tiny:random-seed0")

@@ -94,6 +94,14 @@ def load_vectors(storage: LaionetStorage, embedded: pl.DataFrame, dataset: str) 
     return vectors, rows["wnid"].to_numpy()[keep]
 
 
+def check_same_encoder(embedded: pl.DataFrame, encoder_id: str) -> None:
+    """Vectors of two image encoders are not comparable: refuse to mix them."""
+    encoders = embedded["encoder"].unique().to_list()
+    if encoders and encoders != [encoder_id]:
+        raise ValueError(f"image_embeddings was computed with {encoders}, the image encoder is {encoder_id}: "
+                         "re-materialise image_embeddings with this encoder")
+
+
 def comparison_summary(comparison: pl.DataFrame) -> dict:
     n = comparison.height
     lower = int((comparison["verdict"] == "significantly lower").sum())
@@ -188,10 +196,7 @@ def image_synset_similarity(context: dg.AssetExecutionContext, config: ImageSyns
     interval and verdict, and Fig. 17 (``reports/fig17_image_to_synset.png``).  Per-image values:
     ``reports/image_synset_similarity_images.parquet``."""
     model = image_encoder.get()
-    encoders = image_embeddings["encoder"].unique().to_list()
-    if encoders and encoders != [model.encoder_id]:
-        raise ValueError(f"image_embeddings was computed with {encoders}, the image encoder is {model.encoder_id}: "
-                         "re-materialise image_embeddings with this encoder")
+    check_same_encoder(image_embeddings, model.encoder_id)
     wnids = imagenet_synsets["wnid"].to_list()
     synsets = model.encode_texts(imagenet_synsets["synset_text"].to_list()).float().cpu().numpy()
     values, per_class, images = {}, {}, []

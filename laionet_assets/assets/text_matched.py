@@ -12,7 +12,7 @@ from pydantic import Field, field_validator
 from laionet_assets.assets.captions import GROUP
 from laionet_assets.assets.creation import _table
 from laionet_assets.assets.images import _previous
-from laionet_assets.assets.similarity import IntraClassConfig, load_vectors
+from laionet_assets.assets.similarity import IntraClassConfig, check_same_encoder, load_vectors
 from laionet_assets.core import stats
 from laionet_assets.core.figures import intra_class_figure, threshold_sweep_figure
 from laionet_assets.core.image_embeddings import embed_images
@@ -84,11 +84,8 @@ def text_matched_intra_class(context: dg.AssetExecutionContext, config: TextMatc
     ``reports/text_matched_sweep.parquet``)."""
     started = time.perf_counter()
     imagenet, imagenet_labels = load_vectors(storage, image_embeddings, "imagenet_val")
-    encoders = image_embeddings.filter(pl.col("dataset") == "imagenet_val")["encoder"].unique().to_list()
     model = image_encoder.get()
-    if encoders and encoders != [model.encoder_id]:
-        raise ValueError(f"image_embeddings holds ImageNet val embedded by {encoders}, the image encoder is "
-                         f"{model.encoder_id}: re-materialise image_embeddings with this encoder")
+    check_same_encoder(image_embeddings, model.encoder_id)
     ok = text_matched_images.filter(pl.col("status") == "ok")
     progress = Progress(ok.height, "text-matched image embeddings", context.log.info)
     vectors, errors, counts = embed_images(model, [str(storage.images / p) for p in ok["image_path"]],
