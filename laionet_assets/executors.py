@@ -8,20 +8,23 @@
   See ``deploy/celery/``.
 """
 
-import os
-
 import dagster as dg
 
-EXECUTORS = ("multiprocess", "in_process", "k8s", "celery")
+from laionet_assets.settings import process_setting, setting
+
+EXECUTORS = setting("executor").choices
 
 
 def executor_from_env():
-    name = os.environ.get("LAIONET_EXECUTOR", "multiprocess")
+    try:
+        name = process_setting("executor")
+    except ValueError as exc:
+        raise ValueError(f"unknown LAIONET_EXECUTOR: {exc}") from None
     if name == "multiprocess":
-        raw = os.environ.get("LAIONET_MAX_CONCURRENT", "2")
-        if not raw.isdigit() or int(raw) < 1:
-            raise ValueError(f"LAIONET_MAX_CONCURRENT={raw!r} is not a positive integer")
-        return dg.multiprocess_executor.configured({"max_concurrent": int(raw)})
+        steps = process_setting("max_concurrent")
+        if steps < 1:
+            raise ValueError(f"LAIONET_MAX_CONCURRENT={steps!r} is not a positive integer")
+        return dg.multiprocess_executor.configured({"max_concurrent": steps})
     if name == "in_process":
         return dg.in_process_executor
     if name == "k8s":

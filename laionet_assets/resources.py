@@ -16,10 +16,13 @@ from laionet_assets.core.images import DownloadSettings
 from laionet_assets.core.laionet import check_nsfw_policy, check_threshold
 from laionet_assets.core.releases import ReleaseRegistry
 from laionet_assets.core.textsim import make_text_encoder
+from laionet_assets.io_manager import PolarsParquetIOManager, asset_file
 
 
 def default_home() -> str:
-    return os.environ.get("LAIONET_HOME", "data")
+    from laionet_assets.settings import process_setting
+
+    return process_setting("home")
 
 
 def _positive_value(name: str, v: int) -> int:
@@ -59,8 +62,13 @@ class LaionetStorage(dg.ConfigurableResource):
     def images(self) -> Path:
         return self.root / "images"
 
-    def asset_path(self, name: str) -> Path:
-        return self.root / "assets" / f"{name}.parquet"
+    def asset_path(self, name: str, partition: str | None = None) -> Path:
+        """Where the IO manager keeps an asset's (partition's) table."""
+        return asset_file(self.home, dg.AssetKey(name), partition)
+
+    def report_path(self, name: str) -> Path:
+        """A file of the report folder: figures, the report page."""
+        return self.reports / name
 
     def embedding_cache(self, kind: str = "caption") -> EmbeddingCache:
         (self.root / "lancedb").mkdir(parents=True, exist_ok=True)
@@ -116,7 +124,8 @@ class TextEncoderResource(dg.ConfigurableResource):
             raise ValueError(f"sentence-transformers model folder {self.model!r} does not exist")
         return self
 
-    def get(self):
+    def load(self):
+        """The encoder, loaded once per resource instance (one step)."""
         if self._encoder is None:
             self._encoder = make_text_encoder(self.kind, self.model, self.pretrained or None, self.device, self.batch_size)
         return self._encoder
@@ -136,75 +145,6 @@ class QualityGates(dg.ConfigurableResource):
         return v
 
     _policy = field_validator("nsfw_policy_required")(classmethod(lambda cls, v: check_nsfw_policy(v)))
-
-
-class PolarsParquetIOManager(dg.ConfigurableIOManager):
-    """polars frames as Parquet: ``<home>/assets/<asset>/<partition>.parquet`` or
-    ``<home>/assets/<asset>.parquet``; written to a temp file and renamed (atomic).  A run over a
-    partition range returns ``{partition_key: frame}`` and gets one file per partition.
-
-    An unpartitioned asset that reads a partitioned one receives ``{partition_key: frame}`` for
-    the partitions that have been materialised; missing ones are logged, never fatal.
-    """
-
-    home: str = "data"
-
-    def _path(self, asset_key: dg.AssetKey, partition: str | None) -> Path:
-        base = Path(self.home).resolve() / "assets" / "/".join(asset_key.path)
-        return base / f"{partition}.parquet" if partition else base.with_suffix(".parquet")
-
-    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | dict) -> None:
-        if obj is None:
-            return
-        if isinstance(obj, dict):  # a run over a partition range: one file per partition
-            expected = set(context.asset_partition_keys)
-            if set(obj) != expected:
-                raise ValueError(f"{context.asset_key.to_user_string()}: outputs for {sorted(obj)}, partitions {sorted(expected)}")
-            for key, frame in obj.items():
-                write_parquet_atomic(frame, self._path(context.asset_key, key))
-            context.add_output_metadata({"partitions_written": len(obj), "rows": sum(f.height for f in obj.values())})
-            return
-        partition = context.partition_key if context.has_asset_partitions else None
-        path = self._path(context.asset_key, partition)
-        write_parquet_atomic(obj, path)
-        context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "rows": obj.height})
-
-    def load_input(self, context: dg.InputContext):
-        key = context.asset_key
-        if context.has_asset_partitions:
-            keys = context.asset_partition_keys
-            if len(keys) == 1 and context.has_partition_key:
-                return self._read(self._path(key, keys[0]))
-            frames = {}
-            for k in keys:
-                path = self._path(key, k)
-                if path.exists():
-                    frames[k] = pl.read_parquet(path)
-                else:
-                    context.log.warning(f"{key.to_user_string()}[{k}] has no output at {path}; skipped")
-            return frames
-        return self._read(self._path(key, None))
-
-    @staticmethod
-    def _read(path: Path) -> pl.DataFrame:
-        if not path.exists():
-            raise FileNotFoundError(f"{path} does not exist: materialise the upstream asset first")
-        return pl.read_parquet(path)
-
-
-def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        frame.write_parquet(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
 
 
 class ImageDownloader(dg.ConfigurableResource):
@@ -236,7 +176,7 @@ class OcrFilter(dg.ConfigurableResource):
     enabled: bool = True
     min_score: float = 0.5
 
-    def engine(self):
+    def load(self):
         from laionet_assets.core.ocr import OcrEngine
 
         return OcrEngine(self.min_score)
@@ -319,7 +259,15 @@ class ImageEncoder(_ImageRunner):
         parse_model_spec(f"clip:{v}")
         return v
 
-    def get(self):
+    def load(self):
         from laionet_assets.core.vision import ClipModel
 
         return ClipModel(self.model, self.pretrained or None, self.device, self.batch_size)
+
+
+# Every resource of the code location by its key (profiles.resources_for builds each from these).
+RESOURCE_CLASSES = {
+    "storage": LaionetStorage, "io_manager": PolarsParquetIOManager, "text_encoder": TextEncoderResource,
+    "quality_gates": QualityGates, "image_models": ImageModels, "image_encoder": ImageEncoder,
+    "image_folders": ImageFolders, "downloader": ImageDownloader, "ocr": OcrFilter,
+}

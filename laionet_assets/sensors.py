@@ -2,7 +2,6 @@
 matching and scoring, and a daily schedule that refreshes LAIONet once new parts have landed."""
 
 import json
-import os
 
 import dagster as dg
 
@@ -11,6 +10,7 @@ from laionet_assets.assets.creation import lemma_matches, text_sims
 from laionet_assets.core.discovery import find_parts, readable_problem
 from laionet_assets.partitions import laion_parts
 from laionet_assets.resources import LaionetStorage
+from laionet_assets.settings import process_setting
 
 part_job = dg.define_asset_job(
     "laion_part_job", selection=dg.AssetSelection.assets(lemma_matches, text_sims, laion_caption_index),
@@ -25,7 +25,7 @@ refresh_job = dg.define_asset_job(
 
 
 def releases_root(storage: LaionetStorage) -> str:
-    return os.environ.get("LAIONET_RELEASES_ROOT") or str(storage.root / "releases")
+    return process_setting("releases_root") or str(storage.root / "releases")
 
 
 @dg.sensor(job=part_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
@@ -59,7 +59,7 @@ def laion_release_sensor(context: dg.SensorEvaluationContext, storage: LaionetSt
     )
 
 
-@dg.schedule(job=refresh_job, cron_schedule=os.environ.get("LAIONET_REFRESH_CRON", "0 3 * * *"),
+@dg.schedule(job=refresh_job, cron_schedule=process_setting("refresh_cron"),
              default_status=dg.DefaultScheduleStatus.STOPPED)
 def laionet_refresh_schedule(context: dg.ScheduleEvaluationContext):
     """Daily: rebuild laionet_clean/laionet_top50 when a text_sims partition has been

@@ -11,7 +11,8 @@ import dagster as dg
 import polars as pl
 
 from laionet_assets.core.releases import ReleaseRegistry
-from laionet_assets.resources import write_parquet_atomic
+from laionet_assets.core.atomic import write_parquet_atomic
+
 
 from .conftest import REPO, SAMPLE_RELEASE
 

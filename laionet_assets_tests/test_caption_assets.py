@@ -9,7 +9,8 @@ import pytest
 
 from laionet_assets.definitions import all_assets
 from laionet_assets.profiles import resources_for, with_defaults
-from laionet_assets.resources import ImageFolders, write_parquet_atomic
+from laionet_assets.core.atomic import write_parquet_atomic
+from laionet_assets.resources import ImageFolders
 
 
 def test_caption_assets(tmp_path, synsets):
@@ -28,7 +29,7 @@ def test_caption_assets(tmp_path, synsets):
     meta = result.asset_materializations_for_node("imagenet_captions")[0].metadata
     assert (meta["rows"].value, meta["dropped_duplicate_filename"].value, meta["dropped_unknown_wnid"].value) == (4, 1, 1)
     out = pl.read_parquet(home / "assets" / "caption_synset_similarity.parquet")
-    encoder = resources["text_encoder"].get()
+    encoder = resources["text_encoder"].load()
     texts = encoder.encode([f"{t} a b c" for t in rows["name"]])
     synset_vectors = encoder.encode(synsets["synset_text"].to_list())
     for i in range(4):
@@ -58,7 +59,7 @@ def test_nearest_laion_captions_against_brute_force(tmp_path, synsets):
     result = release.materialize(["imagenet_captions", "captions_nearest_laion"],
                                  run_config={"ops": {"captions_nearest_laion": {"config": {"threshold": 0.5}}}})
     assert result.success
-    encoder = release.resources["text_encoder"].get()
+    encoder = release.resources["text_encoder"].load()
     sims = encoder.encode(queries) @ encoder.encode(texts).T
     expected = [(indexed["sample_id"][int(row.argmax())], float(row.max())) for row in sims]
     kept = [(s, v) for s, v in expected if v > 0.5]

@@ -1,5 +1,7 @@
 """The laionet CLI on a temp home: runs land in a persistent Dagster instance the UI can read."""
 
+import os
+
 import dagster as dg
 import polars as pl
 import pytest
@@ -11,9 +13,9 @@ from .conftest import SAMPLE_RELEASE
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
-    from laionet_assets.cli import ENCODER_FLAGS
+    from laionet_assets.settings import SETTINGS
 
-    for var in ("LAIONET_HOME", "DAGSTER_HOME", "LAIONET_PROFILE", *ENCODER_FLAGS.values()):
+    for var in ("DAGSTER_HOME", *(s.env for s in SETTINGS if s.env)):
         monkeypatch.setenv(var, "")  # recorded, so whatever the CLI sets is undone after the test
         monkeypatch.delenv(var)
     return tmp_path / "home"
@@ -117,20 +119,31 @@ def test_bad_boolean_environment_variable(home, capsys, monkeypatch):
     assert "LAIONET_OCR='maybe' is not a valid bool" in capsys.readouterr().err
 
 
-def test_image_side_flags_reach_the_resources(home, tmp_path):
-    from laionet_assets.profiles import resources_for
+def test_image_side_flags_reach_the_resources(home, tmp_path, monkeypatch):
+    import laionet_assets.profiles
 
+    built = {}
+    real = laionet_assets.profiles.resources_for
+
+    def spy(profile, home, overrides):
+        built.update(real(profile, home, overrides))
+        return built
+
+    monkeypatch.setattr(laionet_assets.profiles, "resources_for", spy)
     val = tmp_path / "val"
     val.mkdir()
     assert main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--profile", "tiny",
                  "--select", "imagenet_val", "--imagenet-val", str(val), "--models", "clip:tiny", "--ocr", "false"]) == 0
-    resources = resources_for("tiny", str(home))
-    assert resources["image_models"].models == ["clip:tiny"] and resources["ocr"].enabled is False
-    assert resources["image_folders"].imagenet_val == str(val)
+    assert built["image_models"].models == ["clip:tiny"] and built["ocr"].enabled is False
+    assert built["image_folders"].imagenet_val == str(val)
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        folder = instance.get_latest_materialization_event(dg.AssetKey("imagenet_val")).asset_materialization.metadata
+    assert folder["folder"].value == str(val)  # the flag reached the asset, not only the resource
+    assert "LAIONET_IMAGENET_VAL" not in os.environ  # flags are not smuggled through the environment
 
 
 def test_demo_materialises_the_whole_graph_offline(home, capsys):
-    from laionet_assets.cli import ALL_ASSETS
+    from laionet_assets.graph import asset_plan
 
     assert main(["demo", "--home", str(home), "--profile", "tiny"]) == 0
     out = capsys.readouterr().out
@@ -138,7 +151,7 @@ def test_demo_materialises_the_whole_graph_offline(home, capsys):
     nearest = pl.read_parquet(home / "assets" / "captions_nearest_laion.parquet").filter("selected")
     assert (f"LAION found by caption search alone (nearest to an ImageNet-Captions text, similarity > 0.7): "
             f"{nearest.height} rows over {nearest['wnid'].n_unique()} ImageNet classes") in out and nearest.height
-    for asset in ALL_ASSETS:
+    for asset in asset_plan().order:
         path = home / "assets" / asset
         assert path.with_suffix(".parquet").exists() or len(list(path.glob("*.parquet"))) == 2, asset
     images = pl.read_parquet(home / "assets" / "laionet_images.parquet")

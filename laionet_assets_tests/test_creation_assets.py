@@ -13,7 +13,8 @@ from laionet_assets.core.releases import ReleaseRegistry
 from laionet_assets.definitions import all_assets
 from laionet_assets.partitions import laion_parts
 from laionet_assets.profiles import resources_for
-from laionet_assets.resources import QualityGates, write_parquet_atomic
+from laionet_assets.core.atomic import write_parquet_atomic
+from laionet_assets.resources import QualityGates
 
 from .conftest import SAMPLE_RELEASE
 

@@ -12,9 +12,15 @@ def test_definitions_load_with_the_design_card_assets():
 
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"imagenet_synsets", "lemma_matches", "text_sims", "laionet_clean", "laionet_top50"} <= keys
-    from laionet_assets.cli import ALL_ASSETS
+    from laionet_assets.graph import asset_plan
 
-    assert keys == set(ALL_ASSETS) and len(keys) == 24  # the CLI offers every asset of the graph
+    plan = asset_plan()
+    assert keys == set(plan.order) and len(keys) == 24  # the CLI offers every asset of the graph
+    assert plan.partitioned == ("lemma_matches", "text_sims", "laion_caption_index")
+    assert plan.upstream == ("imagenet_synsets",)
+    assert ("laionet_clean", "laionet_top50") in plan.together
+    assert plan.select(["laionet_top50", "imagenet_synsets"]) == ["imagenet_synsets", "laionet_clean", "laionet_top50"]
+    assert plan.ops["laionet_top50"] == "laionet"
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert checks == {"laionet_class_coverage", "laionet_nsfw_removed", "laionet_schema_and_ranges"}
 

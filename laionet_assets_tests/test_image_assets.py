@@ -13,7 +13,8 @@ from PIL import Image, ImageDraw, ImageFont
 from laionet_assets.core.stats import pair_mean
 from laionet_assets.definitions import all_assets
 from laionet_assets.profiles import resources_for, with_defaults
-from laionet_assets.resources import ImageDownloader, ImageFolders, ImageModels, write_parquet_atomic
+from laionet_assets.core.atomic import write_parquet_atomic
+from laionet_assets.resources import ImageDownloader, ImageFolders, ImageModels
 from laionet_assets_tests.conftest import shared_path
 from laionet_assets_tests.core.test_images import crafted_images, encode
 from laionet_assets_tests.image_server import ImageServer
@@ -225,7 +226,7 @@ def test_image_synset_similarity_against_a_loop(world, synsets):
 
     storage = LaionetStorage(home=str(world["home"]))
     embedded = output(world, "image_embeddings")
-    model = resources_for("tiny", str(world["home"]))["image_encoder"].get()
+    model = resources_for("tiny", str(world["home"]))["image_encoder"].load()
     text = dict(zip(synsets["wnid"], synsets["synset_text"]))
     got = output(world, "image_synset_similarity")
     x, labels = load_vectors(storage, embedded, "laionet")

@@ -18,7 +18,8 @@ from laionet_assets.core.progress import Progress, library_versions
 from laionet_assets.core.textsim import text_hash
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.partitions import laion_parts
-from laionet_assets.resources import ImageFolders, LaionetStorage, TextEncoderResource, write_parquet_atomic
+from laionet_assets.core.atomic import write_parquet_atomic
+from laionet_assets.resources import ImageFolders, LaionetStorage, TextEncoderResource
 
 GROUP = "laionet_text_only"
 
@@ -49,7 +50,7 @@ def caption_synset_similarity(context: dg.AssetExecutionContext, config: Caption
     """Per ImageNet-Captions text: similarity to its own synset text, how many of the other 999
     synset texts are more similar, and that as a proportion; the binned proportions with 95%
     intervals (``reports/caption_synset_bins.parquet``) and paper Fig. 9."""
-    encoder = text_encoder.get()
+    encoder = text_encoder.load()
     cache = storage.embedding_cache()
     started = time.perf_counter()
     progress = Progress(imagenet_captions.height, "ImageNet-Captions embeddings", context.log.info)
@@ -89,7 +90,7 @@ def laion_caption_index(context: dg.AssetExecutionContext, storage: LaionetStora
     embedded again): the part's single-label lemma-matched captions.  Returns what it indexed."""
     key = context.partition_key
     encoders = text_sims["encoder"].unique().to_list()
-    encoder_id = encoders[0] if encoders else text_encoder.get().encoder_id
+    encoder_id = encoders[0] if encoders else text_encoder.load().encoder_id
     rows = text_sims.select("sample_id").join(lemma_matches.select("sample_id", "text"), on="sample_id", how="inner")
     hashes = text_hash(rows["text"].to_list()).tolist()
     found = storage.embedding_cache().lookup(encoder_id, hashes)
@@ -120,7 +121,7 @@ def captions_nearest_laion(context: dg.AssetExecutionContext, config: NearestCon
     exceeds the threshold: the selected rows are the text-matched dataset; all rows answer the
     threshold sweep of Appendix E.  Reports recall@1 of the IVF-PQ index against exact search on
     a sample when the index is approximate."""
-    encoder = text_encoder.get()
+    encoder = text_encoder.load()
     encoders = sorted({e for f in laion_caption_index.values() for e in f["encoder"].unique().to_list()})
     if encoders and encoders != [encoder.encoder_id]:
         raise ValueError(f"the caption index holds {encoders}, the text encoder is {encoder.encoder_id}: use one encoder")

@@ -18,7 +18,8 @@ from laionet_assets.core.synsets import load_imagenet_synsets
 from laionet_assets.core.textsim import rowwise_cosine
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.partitions import laion_parts
-from laionet_assets.resources import LaionetStorage, TextEncoderResource, write_parquet_atomic
+from laionet_assets.core.atomic import write_parquet_atomic
+from laionet_assets.resources import LaionetStorage, TextEncoderResource
 
 GROUP = "laionet_creation"
 
@@ -134,7 +135,7 @@ def text_sims(
     missing = [k for k in keys if k not in frames]
     if missing:
         raise FileNotFoundError(f"lemma_matches has no output for {missing}: materialise those parts first")
-    encoder = text_encoder.get()
+    encoder = text_encoder.load()
     cache = storage.embedding_cache()
     started = time.perf_counter()
     synset_vectors, _ = encode_with_cache(encoder, imagenet_synsets["synset_text"].to_list(), cache)

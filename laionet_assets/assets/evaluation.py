@@ -11,7 +11,8 @@ from laionet_assets.core.figures import accuracy_figure, weighted_accuracy_figur
 from laionet_assets.core.progress import Progress, library_versions
 from laionet_assets.core.vision import LabelSpaceError, make_classifier, top_k_wnids
 from laionet_assets.executors import GPU_STEP_TAGS
-from laionet_assets.resources import ImageModels, LaionetStorage, write_parquet_atomic
+from laionet_assets.core.atomic import write_parquet_atomic
+from laionet_assets.resources import ImageModels, LaionetStorage
 
 GROUP = "laionet_evaluation"
 PREDICTIONS_SCHEMA = {"dataset": pl.String, "model": pl.String, "model_version": pl.String, "image_id": pl.String,

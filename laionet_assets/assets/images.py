@@ -35,7 +35,7 @@ def _ocr(context, table: pl.DataFrame, previous: pl.DataFrame | None, storage: L
     todo = table.filter((pl.col("status") == "ok") & ~pl.col("image_sha256").is_in(list(known)))
     progress = Progress(todo.height, "OCR", context.log.info)
     if todo.height:
-        texts = recognise_texts([str(storage.images / p) for p in todo["image_path"]], ocr.engine(), progress.update)
+        texts = recognise_texts([str(storage.images / p) for p in todo["image_path"]], ocr.load(), progress.update)
         known.update(zip(todo["image_sha256"], texts))
     text = table["image_sha256"].replace_strict(known, default=None, return_dtype=pl.String)
     flags = [flag_from_text(n, t) for n, t in zip(table["name"], text)]

@@ -7,7 +7,8 @@ import dagster as dg
 import polars as pl
 
 from laionet_assets.core.accuracy import per_class_recall
-from laionet_assets.core.figures import atomic_text, recall_vs_disparity_figure
+from laionet_assets.core.atomic import write_text_atomic
+from laionet_assets.core.figures import recall_vs_disparity_figure
 from laionet_assets.resources import LaionetStorage
 
 GROUP = "laionet_report"
@@ -50,7 +51,7 @@ def write_report(path, headline: pl.DataFrame, sections: dict[str, pl.DataFrame]
     for name, caption in figures:
         parts.append(f"<figure><img src='{name}' alt='{html.escape(caption)}'><figcaption>{html.escape(caption)}</figcaption></figure>")
     parts.append("</body></html>")
-    atomic_text(path, "\n".join(parts))
+    write_text_atomic(path, "\n".join(parts))
 
 
 def _materialised(storage: LaionetStorage, asset: str) -> pl.DataFrame | None:

@@ -16,7 +16,8 @@ from laionet_assets.core.figures import intra_class_figure, selection_frequency_
 from laionet_assets.core.image_embeddings import embed_images, file_sha256
 from laionet_assets.core.progress import Progress, library_versions
 from laionet_assets.executors import GPU_STEP_TAGS
-from laionet_assets.resources import ImageEncoder, LaionetStorage, write_parquet_atomic
+from laionet_assets.core.atomic import write_parquet_atomic
+from laionet_assets.resources import ImageEncoder, LaionetStorage
 
 GROUP = "laionet_similarity"
 STATS_SCHEMA = {"dataset": pl.String, "interval": pl.String, "wnid": pl.String, "n": pl.Int64, "pairs": pl.Int64,
@@ -32,7 +33,7 @@ def image_embeddings(context: dg.AssetExecutionContext, storage: LaionetStorage,
     """CLIP image embeddings of every dataset's images, stored in LanceDB (one table per encoder,
     keyed by the image's sha256, so no image is embedded twice); this table says which image of
     which dataset has which key."""
-    model = image_encoder.get()
+    model = image_encoder.load()
     cache = storage.embedding_cache("image")
     sets = evaluation_sets(storage, laionet_final, imagenet_val)
     sets.update({name: folder_set(frame) for name, frame in
@@ -195,7 +196,7 @@ def image_synset_similarity(context: dg.AssetExecutionContext, config: ImageSyns
     to their synset text (the image encoder's own text tower), LAIONet minus ImageNet with its 95%
     interval and verdict, and Fig. 17 (``reports/fig17_image_to_synset.png``).  Per-image values:
     ``reports/image_synset_similarity_images.parquet``."""
-    model = image_encoder.get()
+    model = image_encoder.load()
     check_same_encoder(image_embeddings, model.encoder_id)
     wnids = imagenet_synsets["wnid"].to_list()
     synsets = model.encode_texts(imagenet_synsets["synset_text"].to_list()).float().cpu().numpy()

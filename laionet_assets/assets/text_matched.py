@@ -21,7 +21,8 @@ from laionet_assets.core.laionet import check_threshold
 from laionet_assets.core.progress import Progress
 from laionet_assets.core.text_matched import SWEEP, above, sweep_summary, threshold_sweep
 from laionet_assets.executors import GPU_STEP_TAGS
-from laionet_assets.resources import ImageDownloader, ImageEncoder, LaionetStorage, write_parquet_atomic
+from laionet_assets.core.atomic import write_parquet_atomic
+from laionet_assets.resources import ImageDownloader, ImageEncoder, LaionetStorage
 
 
 class TextMatchedImagesConfig(dg.Config):
@@ -84,7 +85,7 @@ def text_matched_intra_class(context: dg.AssetExecutionContext, config: TextMatc
     ``reports/text_matched_sweep.parquet``)."""
     started = time.perf_counter()
     imagenet, imagenet_labels = load_vectors(storage, image_embeddings, "imagenet_val")
-    model = image_encoder.get()
+    model = image_encoder.load()
     check_same_encoder(image_embeddings, model.encoder_id)
     ok = text_matched_images.filter(pl.col("status") == "ok")
     progress = Progress(ok.height, "text-matched image embeddings", context.log.info)

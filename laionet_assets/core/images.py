@@ -38,6 +38,8 @@ import numpy as np
 import polars as pl
 from PIL import Image, UnidentifiedImageError
 
+from laionet_assets.core.atomic import write_bytes_atomic
+
 STATUSES = ("ok", "http_error", "timeout", "connection_error", "truncated", "too_large", "not_image", "corrupt",
             "too_small", "bad_url")
 # Failures worth another attempt in this run and in the next run of the asset.
@@ -201,15 +203,7 @@ def _store(data: bytes, fmt: str | None, store: Path) -> tuple[str, str]:
     relative = f"{sha[:2]}/{sha[2:4]}/{sha}.{ext}"
     path = store / relative
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".dl.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_bytes_atomic(path, data)
     return sha, relative
 
 

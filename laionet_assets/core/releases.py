@@ -11,15 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from laionet_assets.core.atomic import write_text_atomic
 from laionet_assets.core.laion import list_parts, local_path, partition_key, slug
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 class ReleaseRegistry:
@@ -44,14 +37,14 @@ class ReleaseRegistry:
             stat = part.stat()
             entries[key] = {"path": str(part.resolve()), "release": name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
             keys.append(key)
-        atomic_write_text(self.path, json.dumps(entries, indent=1, sort_keys=True))
+        write_text_atomic(self.path, json.dumps(entries, indent=1, sort_keys=True))
         return keys
 
     def add(self, parts: dict[str, dict]) -> None:
         """Record ``{key: {"path", "release", "size", "mtime_ns"}}`` entries (the release sensor's)."""
         entries = self.load()
         entries.update(parts)
-        atomic_write_text(self.path, json.dumps(entries, indent=1, sort_keys=True))
+        write_text_atomic(self.path, json.dumps(entries, indent=1, sort_keys=True))
 
     def part_path(self, key: str) -> str:
         """The part's local path or fsspec URL."""

@@ -1,0 +1,225 @@
+"""Every setting of laionet_assets, declared once.
+
+One row per knob: its name (``--name-with-dashes`` on the command line, ``LAIONET_NAME`` in the
+environment unless the row names another variable), its type, what it sets (a resource field, an
+asset's config, or the process: executor, home, profile), its help text and its choices.  From
+this table come the ``laionet`` CLI flags, the ``LAIONET_*`` variables ``resources_for`` reads,
+and the launchpad's defaults and field descriptions (the profile's values, then the environment).
+
+Adding a knob is adding one row (and, for a resource field, the field on its resource class).
+
+Precedence, lowest first: the resource class default, the profile (``laionet_assets.profiles``),
+the ``LAIONET_*`` variable, the CLI flag (an ``overrides`` entry), the launchpad's run config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from laionet_assets.core.datasets import LAYOUTS
+from laionet_assets.core.laionet import NSFW_POLICIES
+from laionet_assets.core.matching import MODES
+
+RESOURCE, ASSET_CONFIG, PROCESS = "resource", "asset_config", "process"
+TYPES = (str, int, float, bool, list, dict)
+_TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One knob.  ``target``: a resource key (with ``field``), an asset's op name (its config
+    ``field``), or ``None`` for a process setting read straight from the environment."""
+
+    name: str
+    type: type
+    scope: str
+    target: str | None
+    field: str | None
+    help: str
+    choices: tuple[str, ...] | None = None
+    env_var: str | None = ""  # "" → LAIONET_<NAME>; None → no variable (asset configs: launchpad)
+    flag: str | None = ""  # "" → --<name-with-dashes>; None → no CLI flag
+    default: Any = None  # process settings only; resource defaults live on the classes and profiles
+
+    def __post_init__(self):
+        assert self.type in TYPES, self.name
+        assert (self.scope == PROCESS) == (self.target is None), self.name
+
+    @property
+    def env(self) -> str | None:
+        return f"LAIONET_{self.name.upper()}" if self.env_var == "" else self.env_var
+
+    @property
+    def option(self) -> str | None:
+        return "--" + self.name.replace("_", "-") if self.flag == "" else self.flag
+
+    @property
+    def dest(self) -> str:
+        return self.name
+
+    def parse(self, raw: str) -> Any:
+        """The typed value of a string from the environment or the command line."""
+        if self.type is list:
+            return [item.strip() for item in raw.split(",") if item.strip()]
+        if self.type is bool:
+            if raw.lower() not in _TRUE + _FALSE:
+                raise ValueError(raw)
+            return raw.lower() in _TRUE
+        if self.type is dict:
+            value = json.loads(raw)
+            if not isinstance(value, dict):
+                raise ValueError(raw)
+            return value
+        value = self.type(raw)
+        if self.choices and value not in self.choices:
+            raise ValueError(raw)
+        return value
+
+    def from_env(self, environ: Mapping[str, str] | None = None) -> Any:
+        """The environment's value, ``None`` when unset or empty; a bad value names the variable."""
+        environ = os.environ if environ is None else environ
+        raw = environ.get(self.env) if self.env else None
+        if raw is None or raw == "":
+            return None
+        try:
+            return self.parse(raw)
+        except ValueError:
+            expected = f"one of {self.choices}" if self.choices else f"a valid {self.type.__name__}"
+            raise ValueError(f"{self.env}={raw!r} is not {expected}") from None
+
+
+def _r(name, type_, target, field, help, **kw) -> Setting:
+    return Setting(name, type_, RESOURCE, target, field, help, **kw)
+
+
+def _a(name, type_, op, field, help, **kw) -> Setting:
+    return Setting(name, type_, ASSET_CONFIG, op, field, help, env_var=None, **kw)
+
+
+def _p(name, type_, help, default=None, **kw) -> Setting:
+    return Setting(name, type_, PROCESS, None, None, help, default=default, **kw)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # process: where outputs live, which profile, how steps execute
+    _p("home", str, "output and Dagster instance folder (default: ./data)", "data"),
+    _p("profile", str, "model profile (paper, offline, tiny; default offline)", "offline",
+       choices=("paper", "offline", "tiny")),
+    _p("executor", str, "how steps execute: multiprocess, in_process, k8s or celery", "multiprocess",
+       choices=("multiprocess", "in_process", "k8s", "celery"), flag=None),
+    _p("max_concurrent", int, "steps at once under the multiprocess executor", 2, flag=None),
+    _p("releases_root", str, "folder or fsspec URL the release sensor watches (default <home>/releases)", "",
+       flag=None),
+    _p("refresh_cron", str, "cron schedule of laionet_refresh_schedule", "0 3 * * *", flag=None),
+    _p("log_level", str, "log level of the CLI's runs", "WARNING", flag=None),
+    # the text side: lemma matching and LAIONet's selection (asset configs)
+    _a("mode", str, "lemma_matches", "mode", "lemma matching mode (default paper)", choices=MODES),
+    _a("nsfw_policy", str, "laionet", "nsfw_policy", "which NSFW tags LAIONet keeps (default require_unlikely)",
+       choices=NSFW_POLICIES),
+    _a("top_k", int, "laionet", "top_k", "rows per class in laionet_top50 (default 50)"),
+    # the text encoder
+    _r("text_encoder", str, "text_encoder", "kind", "caption/synset text encoder family",
+       choices=("open_clip", "sentence_transformers")),
+    _r("text_model", str, "text_encoder", "model",
+       "open_clip architecture, sentence-transformers name, or local folder"),
+    _r("pretrained", str, "text_encoder", "pretrained", "open_clip weights tag or local checkpoint file",
+       env_var="LAIONET_TEXT_PRETRAINED"),
+    _r("threshold", float, "text_encoder", "threshold", "keep text_similarity > THRESHOLD (CLIP paper: 0.82)"),
+    _r("device", str, "text_encoder", "device", "text encoder device: auto, cpu, cuda, cuda:N"),
+    _r("batch_size", int, "text_encoder", "batch_size", "text encoder batch size"),
+    # quality gates (blocking checks on laionet_clean)
+    _r("min_classes", int, "quality_gates", "min_covered_classes", "class-coverage check minimum"),
+    _r("nsfw_policy_required", str, "quality_gates", "nsfw_policy_required",
+       "NSFW policy the blocking check enforces", choices=NSFW_POLICIES),
+    # the image side: classifiers, the CLIP image encoder, labelled folders, downloads, OCR
+    _r("models", list, "image_models", "models", "comma-separated image classifiers, e.g. timm:resnet50,"
+       "clip:ViT-B-32:openai,torchscript:model.pt:classes.txt"),
+    _r("image_device", str, "image_models", "device", "image classifiers' device: auto, cpu, cuda, cuda:N"),
+    _r("image_batch_size", int, "image_models", "batch_size", "image classifiers' batch size"),
+    _r("decode_workers", int, "image_models", "decode_workers",
+       "image decode worker processes (-1: automatic, none on CPU)"),
+    _r("image_encoder", str, "image_encoder", "model",
+       "CLIP architecture for intra-class similarity (e.g. ViT-B-32, tiny)"),
+    _r("image_pretrained", str, "image_encoder", "pretrained",
+       "open_clip weights tag or local checkpoint for the image encoder"),
+    _r("imagenet_val", str, "image_folders", "imagenet_val", "ImageNet val folder (<wnid>/<file>)"),
+    _r("imagenet_val_layout", str, "image_folders", "imagenet_val_layout",
+       "ImageNet val layout (auto detects wnid or index folders)", choices=LAYOUTS),
+    _r("imagenet_val_labels", str, "image_folders", "imagenet_val_labels",
+       "labels file for the labels_file layout"),
+    *(_r(f"imagenetv2_{v}", str, "image_folders", f"imagenetv2_{v}",
+         f"ImageNetV2 version {v} folder (<class index>/<file>)") for v in "abc"),
+    _r("imagenet_captions", str, "image_folders", "imagenet_captions",
+       "ImageNet-Captions JSON file (path or fsspec URL)"),
+    _r("download_concurrency", int, "downloader", "concurrency", "concurrent image downloads"),
+    _r("download_timeout", float, "downloader", "timeout_s", "seconds per image request"),
+    _r("download_retries", int, "downloader", "retries", "retries of a retryable download failure"),
+    _r("url_rewrites", dict, "downloader", "url_rewrites",
+       'URL prefix rewrites as JSON, e.g. {"https://host/": "http://mirror/"} (a mirror or local cache)'),
+    _r("ocr", bool, "ocr", "enabled", "the OCR filter (default true)", choices=None),
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+assert len(BY_NAME) == len(SETTINGS), "a setting is declared twice"
+
+
+def setting(name: str) -> Setting:
+    return BY_NAME[name]
+
+
+def process_setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """A process setting's value: its variable, else its default."""
+    s = BY_NAME[name]
+    assert s.scope == PROCESS, name
+    value = s.from_env(environ)
+    return s.default if value is None else value
+
+
+def env_values(environ: Mapping[str, str] | None = None, scope: str = RESOURCE) -> dict[str, Any]:
+    """The ``LAIONET_*`` values of one scope's settings that are set, by setting name."""
+    values = {}
+    for s in SETTINGS:
+        if s.scope == scope:
+            value = s.from_env(environ)
+            if value is not None:
+                values[s.name] = value
+    return values
+
+
+def check_names(values: Mapping[str, Any], scope: str | None = None) -> None:
+    unknown = sorted(k for k in values if k not in BY_NAME or (scope and BY_NAME[k].scope != scope))
+    if unknown:
+        raise ValueError(f"unknown setting(s) {unknown}; known: {', '.join(BY_NAME)}")
+
+
+def by_resource(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Resource settings' values grouped as ``{resource key: {field: value}}``."""
+    check_names(values, RESOURCE)
+    grouped: dict[str, dict[str, Any]] = {}
+    for name, value in values.items():
+        s = BY_NAME[name]
+        grouped.setdefault(s.target, {})[s.field] = value
+    return grouped
+
+
+def asset_run_config(values: Mapping[str, Any], ops: set[str] | None = None) -> dict:
+    """Run config for asset-config settings: ``{"ops": {op: {"config": {field: value}}}}``, only
+    for the ops in ``ops`` when given."""
+    check_names(values, ASSET_CONFIG)
+    config: dict[str, dict] = {}
+    for name, value in values.items():
+        s = BY_NAME[name]
+        if value is not None and (ops is None or s.target in ops):
+            config.setdefault(s.target, {"config": {}})["config"][s.field] = value
+    return {"ops": config} if config else {}
+
+
+def field_help(resource: str) -> dict[str, str]:
+    """Launchpad descriptions of a resource's fields: the help of the setting behind each, with
+    its variable."""
+    return {s.field: f"{s.help} (setting {s.name}, {s.env or 'no variable'}, {s.option or 'no flag'})"
+            for s in SETTINGS if s.scope == RESOURCE and s.target == resource}
