@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import seed_captions
-from laionet_assets.core.textsim import OpenClipTextEncoder
+from laionet_assets.core.clip import Clip
 
 
 def main() -> dict:
@@ -23,8 +23,8 @@ def main() -> dict:
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
     texts = (seed_captions() * 10)[: args.captions]
-    bucketed = OpenClipTextEncoder("ViT-B-32", pretrained=None, device="cpu", batch_size=args.batch_size)
-    padded = OpenClipTextEncoder("ViT-B-32", pretrained=None, device="cpu", batch_size=args.batch_size, length_bucketing=False)
+    bucketed = Clip("ViT-B-32", pretrained=None, device="cpu", batch_size=args.batch_size)
+    padded = Clip("ViT-B-32", pretrained=None, device="cpu", batch_size=args.batch_size, length_bucketing=False)
     padded.model.load_state_dict(bucketed.model.state_dict())
     results = {"captions": len(texts), "batch_size": args.batch_size, "torch_threads": torch.get_num_threads()}
     outputs = {}

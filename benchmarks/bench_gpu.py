@@ -52,14 +52,16 @@ def main(images: int = 4096, skip_forward: bool = False) -> dict:
         print(json.dumps(out))
         return out
     from benchmarks.common import synthetic_captions, synthetic_jpegs
-    from laionet_assets.core.textsim import OpenClipTextEncoder
-    from laionet_assets.core.vision import ClipModel, TimmClassifier, parse_model_spec
+    from laionet_assets.core.clip import Clip
+    from laionet_assets.core.classifiers import TimmClassifier
+    from laionet_assets.core.clip import ClipImageEncoder
+    from laionet_assets.core.model_specs import parse_model_spec
 
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32
     results: dict = {"device": torch.cuda.get_device_name(), "cpu_cores": os.cpu_count(), "torch": torch.__version__}
     with tempfile.TemporaryDirectory() as folder:
         paths = synthetic_jpegs(folder, images)
-        model = ClipModel("ViT-B-32", None, device="cuda", batch_size=256)
+        model = ClipImageEncoder("ViT-B-32", None, device="cuda", batch_size=256)
         model.run(paths[:512], workers=0)  # warm-up (cuDNN, allocator)
         workers = min(12, os.cpu_count() or 1)
         runs = (("workers_0_fp32", model, 0, "fp32"), (f"workers_{workers}_fp32", model, workers, "fp32"),
@@ -105,7 +107,7 @@ def main(images: int = 4096, skip_forward: bool = False) -> dict:
     results["forward_only_images_per_s_batch_256"] = forward
 
     texts = synthetic_captions(20_000)
-    encoder = OpenClipTextEncoder("ViT-B-32", pretrained=None, device="cuda", batch_size=1024)
+    encoder = Clip("ViT-B-32", pretrained=None, device="cuda", batch_size=1024)
     encoder.encode(texts[:2048])
     start = time.perf_counter()
     encoder.encode(texts)

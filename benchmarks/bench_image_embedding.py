@@ -10,7 +10,7 @@ import tempfile
 import time
 
 from benchmarks.common import synthetic_jpegs
-from laionet_assets.core.vision import ClipModel
+from laionet_assets.core.clip import ClipImageEncoder
 
 
 def main() -> dict:
@@ -20,7 +20,7 @@ def main() -> dict:
     n = 2048 if device == "cuda" else 96
     with tempfile.TemporaryDirectory() as folder:
         paths = synthetic_jpegs(folder, n)
-        model = ClipModel("ViT-B-32", None, device=device, batch_size=256 if device == "cuda" else 32)
+        model = ClipImageEncoder("ViT-B-32", None, device=device, batch_size=256 if device == "cuda" else 32)
         if device == "cuda":
             model.model.half()
             model.forward = lambda batch, m=model: m.model.encode_image(batch.half(), normalize=True)

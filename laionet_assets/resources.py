@@ -107,14 +107,13 @@ class TextEncoderResource(dg.ConfigurableResource):
 
     @model_validator(mode="after")
     def _model_exists(self):
-        from laionet_assets.core.textsim import BUNDLED_MINILM, open_clip_architectures
-
-        def looks_like_path(value: str) -> bool:
-            return value.startswith(("/", "./", "../", "~")) or value.endswith((".pt", ".pth", ".bin", ".safetensors"))
+        from laionet_assets.core.clip import TINY, open_clip_architectures
+        from laionet_assets.core.loading import looks_like_path
+        from laionet_assets.core.textsim import BUNDLED_MINILM
 
         if self.kind == "open_clip":
             known = open_clip_architectures()
-            if self.model != "tiny" and known and self.model not in known:
+            if self.model != TINY and known and self.model not in known:
                 close = [m for m in known if m.lower().replace("-", "") == self.model.lower().replace("-", "").replace("/", "")]
                 raise ValueError(f"unknown open_clip model {self.model!r}" + (f"; did you mean {close[0]!r}?" if close else
                                  f"; expected 'tiny' or one of {len(known)} open_clip architectures such as ViT-B-32"))
@@ -227,20 +226,20 @@ class _ImageRunner(dg.ConfigurableResource):
 
 
 class ImageModels(_ImageRunner):
-    """The classifiers ``model_predictions`` evaluates (``laionet_assets.core.vision`` spec strings)."""
+    """The classifiers ``model_predictions`` evaluates (``laionet_assets.core.model_specs`` spec strings)."""
 
     models: list[str] = ["timm:mobilenetv3_small_050:random", "clip:tiny"]
 
     @field_validator("models")
     @classmethod
     def _models(cls, v: list[str]) -> list[str]:
-        from laionet_assets.core.vision import parse_model_list
+        from laionet_assets.core.model_specs import parse_model_list
 
         parse_model_list(v)
         return v
 
     def specs(self):
-        from laionet_assets.core.vision import parse_model_list
+        from laionet_assets.core.model_specs import parse_model_list
 
         return parse_model_list(self.models)
 
@@ -254,15 +253,15 @@ class ImageEncoder(_ImageRunner):
     @field_validator("model")
     @classmethod
     def _model(cls, v: str) -> str:
-        from laionet_assets.core.vision import parse_model_spec
+        from laionet_assets.core.model_specs import parse_model_spec
 
         parse_model_spec(f"clip:{v}")
         return v
 
     def load(self):
-        from laionet_assets.core.vision import ClipModel
+        from laionet_assets.core.clip import ClipImageEncoder
 
-        return ClipModel(self.model, self.pretrained or None, self.device, self.batch_size)
+        return ClipImageEncoder(self.model, self.pretrained or None, self.device, self.batch_size)
 
 
 # Every resource of the code location by its key (profiles.resources_for builds each from these).

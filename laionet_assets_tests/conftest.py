@@ -1,5 +1,4 @@
 import os
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -7,17 +6,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-SAMPLE_RELEASE = REPO / "data" / "sample" / "laion_sample"
-
-
-def shared_path(*parts: str) -> Path:
-    """A file under ../shared, or skip the test with the reason when ../shared is absent."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is absent: ../shared (real LAION captions, ImageNet images) is beside the repo only in CI and dev checkouts")
-    return path
+from laionet_assets_tests.fixtures import shared_path  # noqa: F401 - re-exported for fixtures below
 
 
 @pytest.fixture(scope="session")

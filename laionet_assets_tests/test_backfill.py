@@ -6,8 +6,8 @@ import time
 
 import dagster as dg
 
-from .conftest import REPO
-from .runs import DAGSTER, Home, kill_group, split_sample
+from .fixtures import REPO
+from .fixtures import DAGSTER, Home, kill_group, split_sample
 
 
 def test_backfill_a_partition_range(tmp_path, synsets):

@@ -11,6 +11,7 @@ from laionet_assets.definitions import all_assets
 from laionet_assets.profiles import resources_for, with_defaults
 from laionet_assets.core.atomic import write_parquet_atomic
 from laionet_assets.resources import ImageFolders
+from laionet_assets_tests.fixtures import select
 
 
 def test_caption_assets(tmp_path, synsets):
@@ -23,7 +24,7 @@ def test_caption_assets(tmp_path, synsets):
     write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
     resources = resources_for("tiny", str(home))
     resources["image_folders"] = with_defaults(ImageFolders, imagenet_captions=str(tmp_path / "captions.json"))
-    result = dg.materialize(all_assets, selection=["imagenet_captions", "caption_synset_similarity"], resources=resources,
+    result = dg.materialize(all_assets, selection=select("imagenet_captions", "caption_synset_similarity"), resources=resources,
                             instance=dg.DagsterInstance.ephemeral())
     assert result.success
     meta = result.asset_materializations_for_node("imagenet_captions")[0].metadata
@@ -38,12 +39,14 @@ def test_caption_assets(tmp_path, synsets):
         assert out["intended_similarity"][i] == pytest.approx(own, abs=1e-5)
         assert out["unintended_more_similar"][i] == int((np.delete(sims, i) > own).sum())
     assert (home / "reports" / "fig9_text_vs_synsets.png").read_bytes()[:4] == b"\x89PNG"
+    bins = pl.read_parquet(home / "assets" / "caption_synset_bins.parquet")
+    assert bins["n"].sum() == 4  # every text falls in one bin of Fig. 9(b)
 
 
 def test_nearest_laion_captions_against_brute_force(tmp_path, synsets):
-    from laionet_assets_tests.test_creation_assets import Release
+    from laionet_assets_tests.fixtures import Release
 
-    from .conftest import SAMPLE_RELEASE
+    from .fixtures import SAMPLE_RELEASE
 
     release = Release(tmp_path / "home", SAMPLE_RELEASE, synsets, profile="offline")
     for key in release.keys:
@@ -82,26 +85,18 @@ def test_appendix_assets_run_empty_without_imagenet_captions(tmp_path, synsets):
     home = tmp_path / "home"
     write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
     write_parquet_atomic(pl.DataFrame(schema=EMBEDDED_SCHEMA), home / "assets" / "image_embeddings.parquet")
+    write_parquet_atomic(pl.DataFrame(schema={"wnid": pl.String, "encoder": pl.String, "embedding": pl.List(pl.Float32)}),
+                         home / "assets" / "image_encoder_synset_embeddings.parquet")
     empty_matches = pl.DataFrame(schema={"sample_id": pl.String, "wnid": pl.String, "similarity": pl.Float32,
                                          "imagenet_filename": pl.String, "selected": pl.Boolean, "url": pl.String,
                                          "text": pl.String, "threshold": pl.Float64})
     write_parquet_atomic(empty_matches, home / "assets" / "captions_nearest_laion.parquet")
-    result = dg.materialize(all_assets, selection=["text_matched_images", "text_matched_intra_class", "image_synset_similarity"],
+    result = dg.materialize(all_assets, selection=select("text_matched_images", "text_matched_intra_class", "image_synset_similarity"),
                             resources=resources_for("tiny", str(home)), instance=dg.DagsterInstance.ephemeral())
     assert result.success
-    for asset in ("text_matched_images", "text_matched_intra_class", "image_synset_similarity"):
+    for asset in ("text_matched_images", "text_matched_intra_class", "image_synset_similarity", "image_synset_similarity_images"):
         assert pl.read_parquet(home / "assets" / f"{asset}.parquet").is_empty(), asset
-    sweep = pl.read_parquet(home / "reports" / "text_matched_sweep.parquet")
+    sweep = pl.read_parquet(home / "assets" / "text_matched_sweep.parquet")
     assert sweep["classes_covered"].to_list() == [0] * sweep.height and sweep.height == 9
     for fig in ("fig10_text_matched_intra_class.png", "fig17_image_to_synset.png", "fig18_threshold_sweep.png"):
         assert (home / "reports" / fig).read_bytes()[:4] == b"\x89PNG"
-
-
-def test_image_encoders_are_never_mixed():
-    from laionet_assets.assets.similarity import check_same_encoder
-
-    embedded = pl.DataFrame({"encoder": ["open_clip:ViT-B-32:openai"] * 2})
-    check_same_encoder(embedded, "open_clip:ViT-B-32:openai")
-    check_same_encoder(embedded.clear(), "anything")  # nothing embedded yet
-    with pytest.raises(ValueError, match="re-materialise image_embeddings"):
-        check_same_encoder(embedded, "open_clip:tiny:random-seed0")

@@ -8,7 +8,7 @@ import pytest
 
 from laionet_assets.cli import main
 
-from .conftest import SAMPLE_RELEASE
+from .fixtures import SAMPLE_RELEASE
 
 
 @pytest.fixture

@@ -16,38 +16,7 @@ from laionet_assets.profiles import resources_for
 from laionet_assets.core.atomic import write_parquet_atomic
 from laionet_assets.resources import QualityGates
 
-from .conftest import SAMPLE_RELEASE
-
-DEFS = [*all_assets, *laionet_checks]
-
-
-class Release:
-    """A release registered under a temp home, materialised the way the CLI does it."""
-
-    def __init__(self, home: Path, folder: Path, synsets: pl.DataFrame | None = None, min_classes: int = 1, profile: str = "offline"):
-        self.home = home
-        self.instance = dg.DagsterInstance.ephemeral()
-        self.keys = ReleaseRegistry(home).register(str(folder), "rel")
-        self.instance.add_dynamic_partitions(laion_parts.name, self.keys)
-        self.resources = resources_for(profile, str(home))
-        self.resources["quality_gates"] = QualityGates(min_covered_classes=min_classes)
-        if synsets is not None:  # skip the 10 s WordNet load where the test is not about it
-            write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
-
-    def materialize(self, selection, partition_key=None, run_config=None):
-        return dg.materialize(DEFS, selection=selection, partition_key=partition_key, instance=self.instance,
-                              resources=self.resources, raise_on_error=False, run_config=run_config or {})
-
-    def parts(self):
-        return {key: self.materialize(["lemma_matches", "text_sims"], key) for key in self.keys}
-
-    def laionet(self, **config):
-        return self.materialize(["laionet_clean", "laionet_top50"], run_config={"ops": {"laionet": {"config": config}}} if config else None)
-
-    def output(self, asset, partition=None):
-        base = self.home / "assets" / asset
-        return pl.read_parquet(base / f"{partition}.parquet" if partition else base.with_suffix(".parquet"))
-
+from .fixtures import DEFS, SAMPLE_RELEASE, Release
 
 def checks_of(result) -> dict[str, bool]:
     return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
@@ -95,6 +64,14 @@ def test_whole_chain_on_the_bundled_sample(tmp_path):
     assert meta["rows"] == clean.height and meta["classes"] == clean["wnid"].n_unique()
     for figure in ("fig3_coverage_vs_threshold.png", "fig4_class_frequencies.png"):
         assert (release.home / "reports" / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the figures' tables are assets of the same multi-asset, with Dagster's standard table metadata
+    frequencies = release.output("class_frequencies")
+    assert frequencies.filter(pl.col("count") > 0).height == clean["wnid"].n_unique()
+    assert frequencies["count"].sum() == clean.height
+    curve = release.output("coverage_vs_threshold")
+    assert curve.height and metadata(result, "coverage_vs_threshold")["dagster/row_count"] == curve.height
+    schema = metadata(result, "laionet_clean")["dagster/column_schema"]
+    assert [c.name for c in schema.columns] == clean.columns
 
 
 def test_rematerialising_a_partition_is_idempotent(tmp_path, synsets):

@@ -15,11 +15,13 @@ def test_definitions_load_with_the_design_card_assets():
     from laionet_assets.graph import asset_plan
 
     plan = asset_plan()
-    assert keys == set(plan.order) and len(keys) == 24  # the CLI offers every asset of the graph
+    assert keys == set(plan.order) and len(keys) == 32  # the CLI offers every asset of the graph
     assert plan.partitioned == ("lemma_matches", "text_sims", "laion_caption_index")
     assert plan.upstream == ("imagenet_synsets",)
-    assert ("laionet_clean", "laionet_top50") in plan.together
-    assert plan.select(["laionet_top50", "imagenet_synsets"]) == ["imagenet_synsets", "laionet_clean", "laionet_top50"]
+    laionet = ("class_frequencies", "coverage_vs_threshold", "laionet_clean", "laionet_top50")
+    assert laionet in plan.together  # side outputs are assets of their multi-asset
+    chosen = plan.select(["laionet_top50", "imagenet_synsets"])
+    assert chosen[0] == "imagenet_synsets" and sorted(chosen[1:]) == list(laionet)
     assert plan.ops["laionet_top50"] == "laionet"
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert checks == {"laionet_class_coverage", "laionet_nsfw_removed", "laionet_schema_and_ranges"}

@@ -7,7 +7,7 @@ import polars as pl
 
 from laionet_assets.core.embedding_cache import EmbeddingCache
 
-from .runs import Home, kill_group, run_to_end as run
+from .fixtures import Home, kill_group, run_to_end as run
 
 
 def write_part(path, n):

@@ -10,14 +10,14 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from laionet_assets.core.image_embeddings import load_vectors
 from laionet_assets.core.stats import pair_mean
 from laionet_assets.definitions import all_assets
 from laionet_assets.profiles import resources_for, with_defaults
 from laionet_assets.core.atomic import write_parquet_atomic
 from laionet_assets.resources import ImageDownloader, ImageFolders, ImageModels
-from laionet_assets_tests.conftest import shared_path
-from laionet_assets_tests.core.test_images import crafted_images, encode
-from laionet_assets_tests.image_server import ImageServer
+from laionet_assets_tests.fixtures import shared_path
+from laionet_assets_tests.fixtures import ImageServer, crafted_images, encode, select
 
 IMAGE_SIDE = ["laionet_images", "laionet_final", "imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c",
               "model_predictions", "accuracy", "image_embeddings", "intra_class_stats", "v2_comparison", "report",
@@ -98,7 +98,7 @@ def world(tmp_path_factory, synsets):
         resources["image_folders"] = with_defaults(ImageFolders, imagenet_val=str(tmp / "val"), imagenetv2_a=str(tmp / "v2a"),
                                                    imagenetv2_b=str(tmp / "v2b"), imagenetv2_c=str(tmp / "v2c"))
         instance = dg.DagsterInstance.ephemeral()
-        result = dg.materialize(all_assets, selection=IMAGE_SIDE, resources=resources, instance=instance)
+        result = dg.materialize(all_assets, selection=select(*IMAGE_SIDE), resources=resources, instance=instance)
         again = dg.materialize(all_assets, selection=["laionet_images"], resources=resources, instance=instance)
         yield {"result": result, "again": again, "home": home, "clean": clean, "sample": sample, "hits": dict(server.hits)}
 
@@ -109,6 +109,12 @@ def meta(result, asset):
 
 def output(world, asset):
     return pl.read_parquet(world["home"] / "assets" / f"{asset}.parquet")
+
+
+def image_cache(world):
+    from laionet_assets.resources import LaionetStorage
+
+    return LaionetStorage(home=str(world["home"])).embedding_cache("image")
 
 
 def test_statuses_and_ocr_filter(world):
@@ -152,12 +158,9 @@ def test_predictions_and_accuracy(world, synsets):
 
 
 def test_intra_class_means_are_the_pair_means(world):
-    from laionet_assets.assets.similarity import load_vectors
-    from laionet_assets.resources import LaionetStorage
-
     embedded = output(world, "image_embeddings")
     stats = output(world, "intra_class_stats")
-    x, labels = load_vectors(LaionetStorage(home=str(world["home"])), embedded, "laionet")
+    x, labels = load_vectors(image_cache(world), embedded, "laionet")
     for wnid in np.unique(labels)[:4]:
         rows = x[labels == wnid]
         expected = np.mean([rows[i] @ rows[j] / np.linalg.norm(rows[i]) / np.linalg.norm(rows[j])
@@ -189,14 +192,12 @@ def test_text_matched_images_reuse_laionets_downloads(world):
 
 
 def test_text_matched_intra_class_against_the_pair_loops(world):
-    from laionet_assets.assets.similarity import load_vectors
-    from laionet_assets.resources import LaionetStorage
-
-    storage = LaionetStorage(home=str(world["home"]))
     images = output(world, "text_matched_images").filter(pl.col("status") == "ok")
-    found = storage.embedding_cache("image").lookup(output(world, "image_embeddings")["encoder"][0],
-                                                     images["image_sha256"].to_list())
-    val, val_labels = load_vectors(storage, output(world, "image_embeddings"), "imagenet_val")
+    embedded = output(world, "image_embeddings")
+    found = image_cache(world).lookup(embedded["encoder"][0], images["image_sha256"].to_list())
+    val, val_labels = load_vectors(image_cache(world), embedded, "imagenet_val")
+    # image_embeddings embedded the text-matched images too: one encoder for every comparison
+    assert set(embedded.filter(pl.col("dataset") == "text_matched")["image_id"]) == set(images["sample_id"])
     got = output(world, "text_matched_intra_class")
 
     def pair_loop(rows):
@@ -212,7 +213,7 @@ def test_text_matched_intra_class_against_the_pair_loops(world):
             theirs = pair_loop(val[val_labels == row["wnid"]])
             assert row["difference"] == pytest.approx(mine - theirs, abs=1e-5)
     assert got.filter(pl.col("threshold") == 0.8).is_empty()  # one image per class above 0.8: no pairs
-    sweep = pl.read_parquet(world["home"] / "reports" / "text_matched_sweep.parquet")
+    sweep = output(world, "text_matched_sweep")
     assert sweep.filter(pl.col("threshold") == 0.7)["classes_covered"].item() == 8
     m = meta(world["result"], "text_matched_intra_class")
     assert m["selection_threshold"].value == 0.7 and m["classes_compared"].value == 8
@@ -221,19 +222,20 @@ def test_text_matched_intra_class_against_the_pair_loops(world):
 
 
 def test_image_synset_similarity_against_a_loop(world, synsets):
-    from laionet_assets.assets.similarity import load_vectors
-    from laionet_assets.resources import LaionetStorage
-
-    storage = LaionetStorage(home=str(world["home"]))
     embedded = output(world, "image_embeddings")
     model = resources_for("tiny", str(world["home"]))["image_encoder"].load()
+    # the synset texts were embedded by the image encoder's own text tower, in image_embeddings' run
+    recorded = output(world, "image_encoder_synset_embeddings")
+    assert set(recorded["encoder"]) == set(embedded["encoder"]) == {model.encoder_id}
     text = dict(zip(synsets["wnid"], synsets["synset_text"]))
     got = output(world, "image_synset_similarity")
-    x, labels = load_vectors(storage, embedded, "laionet")
-    v, v_labels = load_vectors(storage, embedded, "imagenet_val")
+    x, labels = load_vectors(image_cache(world), embedded, "laionet")
+    v, v_labels = load_vectors(image_cache(world), embedded, "imagenet_val")
     assert got.height == 12
+    per_image = output(world, "image_synset_similarity_images")
+    assert per_image.height == len(labels) + len(v_labels)
     for row in got.head(4).iter_rows(named=True):
-        t = model.encode_texts([text[row["wnid"]]]).float().numpy()[0]
+        t = model.encode_texts([text[row["wnid"]]])[0]
         mine = [float(e @ t) for e in x[labels == row["wnid"]]]
         theirs = [float(e @ t) for e in v[v_labels == row["wnid"]]]
         assert (row["laionet_n"], row["imagenet_n"]) == (len(mine), len(theirs))

@@ -6,7 +6,7 @@ import time
 
 import polars as pl
 
-from .runs import Home, kill_group, split_sample
+from .fixtures import Home, kill_group, split_sample
 
 
 def run_all(home: Home, keys, concurrency: int, tmp_path, timeout: float = 600):

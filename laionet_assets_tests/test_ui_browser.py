@@ -19,7 +19,7 @@ from laionet_assets.core.releases import ReleaseRegistry
 from laionet_assets.core.atomic import write_parquet_atomic
 
 
-from .conftest import REPO, SAMPLE_RELEASE
+from .fixtures import REPO, SAMPLE_RELEASE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

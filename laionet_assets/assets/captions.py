@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
-from laionet_assets.assets.creation import _table
+from laionet_assets.assets.lib import figure, markdown_table, previous_output
 from laionet_assets.core.caption_index import ANN_MIN_ROWS, CaptionIndex, match_nearest, recall_at_1
 from laionet_assets.core.captions import CAPTIONS_SCHEMA, binned_proportions, load_imagenet_captions, synset_rank_stats
 from laionet_assets.core.embedding_cache import encode_with_cache
@@ -18,7 +18,6 @@ from laionet_assets.core.progress import Progress, library_versions
 from laionet_assets.core.textsim import text_hash
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.partitions import laion_parts
-from laionet_assets.core.atomic import write_parquet_atomic
 from laionet_assets.resources import ImageFolders, LaionetStorage, TextEncoderResource
 
 GROUP = "laionet_text_only"
@@ -35,7 +34,7 @@ def imagenet_captions(context: dg.AssetExecutionContext, image_folders: ImageFol
         context.add_output_metadata({"configured": False, "rows": 0})
         return pl.DataFrame(schema=CAPTIONS_SCHEMA)
     frame, counts = load_imagenet_captions(source, imagenet_synsets["wnid"].to_list())
-    context.add_output_metadata({"configured": True, "source": source, **counts, "preview": _table(frame, 10)})
+    context.add_output_metadata({"configured": True, "source": source, **counts, "preview": markdown_table(frame, 10)})
     return frame
 
 
@@ -43,13 +42,21 @@ class CaptionSynsetConfig(dg.Config):
     bin_width: float = Field(default=0.05, description="width of the intended-similarity bins of Fig. 9(b)")
 
 
-@dg.asset(group_name=GROUP, pool="gpu", op_tags=GPU_STEP_TAGS, kinds={"pytorch", "numpy"})
+@dg.multi_asset(
+    group_name=GROUP, pool="gpu", op_tags=GPU_STEP_TAGS,
+    outs={
+        "caption_synset_similarity": dg.AssetOut(kinds={"pytorch", "numpy"}, description=(
+            "Per ImageNet-Captions text: similarity to its synset and how many other synsets are closer (Fig. 9)")),
+        "caption_synset_bins": dg.AssetOut(kinds={"polars", "matplotlib"}, description=(
+            "Binned share of other synsets more similar than the intended one, with 95% intervals (Fig. 9b)")),
+    },
+)
 def caption_synset_similarity(context: dg.AssetExecutionContext, config: CaptionSynsetConfig, storage: LaionetStorage,
                               text_encoder: TextEncoderResource, imagenet_captions: pl.DataFrame,
-                              imagenet_synsets: pl.DataFrame) -> pl.DataFrame:
-    """Per ImageNet-Captions text: similarity to its own synset text, how many of the other 999
+                              imagenet_synsets: pl.DataFrame):
+    """Paper §4.2.  Per ImageNet-Captions text: similarity to its own synset text, how many of the other 999
     synset texts are more similar, and that as a proportion; the binned proportions with 95%
-    intervals (``reports/caption_synset_bins.parquet``) and paper Fig. 9."""
+    intervals (``caption_synset_bins``) and paper Fig. 9."""
     encoder = text_encoder.load()
     cache = storage.embedding_cache()
     started = time.perf_counter()
@@ -64,17 +71,17 @@ def caption_synset_similarity(context: dg.AssetExecutionContext, config: Caption
         proportion_more_similar=pl.Series(more / others, dtype=pl.Float64), encoder=pl.lit(encoder.encoder_id))
     edges = np.round(np.arange(-1.0, 1.0 + config.bin_width / 2, config.bin_width), 6)
     bins = binned_proportions(own, more / others, edges).filter(pl.col("n") > 0)
-    write_parquet_atomic(bins, storage.reports / "caption_synset_bins.parquet")
-    fig = text_synset_figure(own, bins, encoder.encoder_id, storage.reports / "fig9_text_vs_synsets.png")
-    context.add_output_metadata({
+    fig = text_synset_figure(own, bins, encoder.encoder_id, storage.report_path("fig9_text_vs_synsets.png"))
+    yield dg.Output(out, output_name="caption_synset_similarity", metadata={
         "encoder": encoder.encoder_id, "rows": out.height, **{f"embedding_{k}": v for k, v in stats.items()},
         "median_intended_similarity": float(np.median(own)) if own.size else None,
         "mean_proportion_more_similar": float((more / others).mean()) if more.size else None,
-        "bins": _table(bins), "fig9_text_vs_synsets": dg.MetadataValue.path(str(fig)),
+        "bins": markdown_table(bins), "fig9_text_vs_synsets": figure(fig),
         "seconds": round(time.perf_counter() - started, 2),
         "versions": dg.MetadataValue.json(library_versions("torch", "open_clip_torch", "sentence-transformers")),
     })
-    return out
+    yield dg.Output(bins, output_name="caption_synset_bins", metadata={"encoder": encoder.encoder_id,
+                                                                       "fig9_text_vs_synsets": figure(fig)})
 
 
 @dg.asset(
@@ -141,5 +148,5 @@ def captions_nearest_laion(context: dg.AssetExecutionContext, config: NearestCon
         pl.DataFrame(schema={"sample_id": pl.String, "url": pl.String, "text": pl.String})
     out = matches.join(captions.unique("sample_id"), on="sample_id", how="left").with_columns(
         threshold=pl.lit(config.threshold, pl.Float64))
-    context.add_output_metadata({**meta, "preview": _table(out.filter("selected"), 10)})
+    context.add_output_metadata({**meta, "preview": markdown_table(out.filter("selected"), 10)})
     return out

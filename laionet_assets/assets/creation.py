@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
+from laionet_assets.assets.lib import figure, markdown_table
 from laionet_assets.core import laionet as core_laionet
 from laionet_assets.core.embedding_cache import encode_with_cache
 from laionet_assets.core.figures import class_frequency_figure, coverage_figure
@@ -18,14 +19,9 @@ from laionet_assets.core.synsets import load_imagenet_synsets
 from laionet_assets.core.textsim import rowwise_cosine
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.partitions import laion_parts
-from laionet_assets.core.atomic import write_parquet_atomic
 from laionet_assets.resources import LaionetStorage, TextEncoderResource
 
 GROUP = "laionet_creation"
-
-
-def _table(frame: pl.DataFrame, limit: int = 50) -> dg.MetadataValue:
-    return dg.MetadataValue.md(frame.head(limit).to_pandas().to_markdown(index=False))
 
 
 @dg.asset(group_name=GROUP, kinds={"polars", "wordnet"})
@@ -43,7 +39,7 @@ def imagenet_synsets(context: dg.AssetExecutionContext) -> pl.DataFrame:
         facts[f"{mode}_usable_lemmas"] = int(table["usable"].sum())
         facts[f"{mode}_matchable_classes"] = matchable_classes(synsets, mode)
         facts[f"{mode}_always_multilabel_classes"] = len(always_multilabel_classes(synsets, mode))
-    context.add_output_metadata({"classes": synsets.height, **facts, "preview": _table(synsets.drop("lemmas"), 10)})
+    context.add_output_metadata({"classes": synsets.height, **facts, "preview": markdown_table(synsets.drop("lemmas"), 10)})
     return synsets
 
 
@@ -193,13 +189,16 @@ def _candidates(lemma_matches: dict[str, pl.DataFrame], text_sims: dict[str, pl.
     outs={
         "laionet_clean": dg.AssetOut(description="LAIONet: single-label captions above the similarity threshold that pass the NSFW policy", kinds={"polars"}),
         "laionet_top50": dg.AssetOut(description="The top_k (default 50) most similar LAIONet rows per class (paper Appendix B)", kinds={"polars"}),
+        "coverage_vs_threshold": dg.AssetOut(description="Classes covered and rows kept per similarity threshold (paper Fig. 3)", kinds={"polars", "matplotlib"}),
+        "class_frequencies": dg.AssetOut(description="Rows per ImageNet class in LAIONet (paper Fig. 4)", kinds={"polars", "matplotlib"}),
     },
     ins={"lemma_matches": dg.AssetIn(), "text_sims": dg.AssetIn(), "imagenet_synsets": dg.AssetIn()},
 )
 def laionet(context: dg.AssetExecutionContext, config: LaionetConfig, storage: LaionetStorage, text_encoder: TextEncoderResource,
             lemma_matches: dict, text_sims: dict, imagenet_synsets: pl.DataFrame):
-    """Union over LAION parts of the selected captions, plus the coverage-vs-threshold curve
-    (paper Fig. 3) and class frequencies (Fig. 4) as tables and PNG figures."""
+    """Paper §2: the union over LAION parts of the selected captions (``laionet_clean``), its top
+    rows per class (Appendix B), the coverage-vs-threshold curve (Fig. 3) and class frequencies
+    (Fig. 4), each a table with its PNG figure."""
     started = time.perf_counter()
     threshold = text_encoder.threshold if config.threshold is None else config.threshold
     candidates = _candidates(lemma_matches, text_sims)
@@ -211,12 +210,10 @@ def laionet(context: dg.AssetExecutionContext, config: LaionetConfig, storage: L
     policy_ok = candidates.filter(core_laionet.nsfw_ok(config.nsfw_policy))
     curve = core_laionet.coverage_curve(policy_ok)
     frequencies = core_laionet.class_frequencies(clean, imagenet_synsets)
-    reports = storage.reports
     encoder_name = encoders[0] if encoders else text_encoder.kind
-    fig3 = coverage_figure(policy_ok["text_similarity"].to_numpy(), curve, threshold, encoder_name, reports / "fig3_coverage_vs_threshold.png")
-    fig4 = class_frequency_figure(frequencies, reports / "fig4_class_frequencies.png")
-    write_parquet_atomic(curve, reports / "coverage_vs_threshold.parquet")
-    write_parquet_atomic(frequencies, reports / "class_frequencies.parquet")
+    fig3 = coverage_figure(policy_ok["text_similarity"].to_numpy(), curve, threshold, encoder_name,
+                           storage.report_path("fig3_coverage_vs_threshold.png"))
+    fig4 = class_frequency_figure(frequencies, storage.report_path("fig4_class_frequencies.png"))
     present = set(clean["wnid"].unique().to_list())
     missing = [w for w in imagenet_synsets["wnid"].to_list() if w not in present]
     common = {"threshold": threshold, "nsfw_policy": config.nsfw_policy, "encoder": encoder_name,
@@ -228,10 +225,12 @@ def laionet(context: dg.AssetExecutionContext, config: LaionetConfig, storage: L
             **common,
             **counts,
             "missing_classes": len(missing),
-            "coverage_vs_threshold": _table(curve.filter(pl.col("threshold").is_in(np.round(np.arange(0, 1.01, 0.05), 2).tolist())), 25),
-            "fig3_coverage": dg.MetadataValue.path(str(fig3)),
-            "class_frequencies": _table(frequencies.filter(pl.col("count") > 0), 30),
-            "fig4_class_frequencies": dg.MetadataValue.path(str(fig4)),
+            "coverage_vs_threshold": markdown_table(curve.filter(pl.col("threshold").is_in(np.round(np.arange(0, 1.01, 0.05), 2).tolist())), 25),
+            "fig3_coverage": figure(fig3),
+            "class_frequencies": markdown_table(frequencies.filter(pl.col("count") > 0), 30),
+            "fig4_class_frequencies": figure(fig4),
         },
     )
     yield dg.Output(top, output_name="laionet_top50", metadata={**common, "rows": top.height, "classes": top["wnid"].n_unique(), "top_k": config.top_k})
+    yield dg.Output(curve, output_name="coverage_vs_threshold", metadata={**common, "fig3_coverage": figure(fig3)})
+    yield dg.Output(frequencies, output_name="class_frequencies", metadata={**common, "fig4_class_frequencies": figure(fig4)})

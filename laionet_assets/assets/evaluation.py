@@ -5,13 +5,13 @@ import time
 import dagster as dg
 import polars as pl
 
-from laionet_assets.assets.creation import _table
+from laionet_assets.assets.lib import figure, markdown_table, previous_output
 from laionet_assets.core.accuracy import accuracy_table, per_class_recall
 from laionet_assets.core.figures import accuracy_figure, weighted_accuracy_figure
 from laionet_assets.core.progress import Progress, library_versions
-from laionet_assets.core.vision import LabelSpaceError, make_classifier, top_k_wnids
+from laionet_assets.core.classifiers import make_classifier, top_k_wnids
+from laionet_assets.core.model_specs import LabelSpaceError
 from laionet_assets.executors import GPU_STEP_TAGS
-from laionet_assets.core.atomic import write_parquet_atomic
 from laionet_assets.resources import ImageModels, LaionetStorage
 
 GROUP = "laionet_evaluation"
@@ -76,28 +76,33 @@ def model_predictions(context: dg.AssetExecutionContext, storage: LaionetStorage
     return out
 
 
-@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"})
+@dg.multi_asset(
+    group_name=GROUP,
+    outs={
+        "accuracy": dg.AssetOut(kinds={"polars", "matplotlib"}, description=(
+            "Per model and dataset: top-1/top-5 accuracy with Wilson 95% intervals (Figs. 1 and 5)")),
+        "per_class_recall": dg.AssetOut(kinds={"polars"}, description=(
+            "Per model, dataset and class: top-1/top-5 recall (paper Fig. 7's recalls)")),
+    },
+)
 def accuracy(context: dg.AssetExecutionContext, storage: LaionetStorage, model_predictions: pl.DataFrame,
-             laionet_final: pl.DataFrame) -> pl.DataFrame:
-    """Per model and dataset: top-1/top-5 accuracy over LAIONet's classes, equally weighted and
-    LAION-weighted, with propagated Wilson 95% intervals; per-class recalls in
-    ``reports/per_class_recall.parquet``; paper Figs. 1 and 5 as PNG."""
+             laionet_final: pl.DataFrame):
+    """Paper §3.1: per model and dataset, top-1/top-5 accuracy over LAIONet's classes, equally
+    weighted and LAION-weighted, with propagated Wilson 95% intervals; the per-class recalls
+    (``per_class_recall``); Figs. 1 and 5 as PNG."""
     recalls = per_class_recall(model_predictions)
     frequency = laionet_final.group_by("wnid").agg(count=pl.len())
     table = accuracy_table(recalls, frequency)
-    reports = storage.reports
-    write_parquet_atomic(recalls, reports / "per_class_recall.parquet")
-    fig1 = accuracy_figure(table, reports / "fig1_accuracy_imagenet_vs_laionet.png")
-    fig5 = weighted_accuracy_figure(table, reports / "fig5_weighted_vs_equal.png")
+    fig1 = accuracy_figure(table, storage.report_path("fig1_accuracy_imagenet_vs_laionet.png"))
+    fig5 = weighted_accuracy_figure(table, storage.report_path("fig5_weighted_vs_equal.png"))
     drops = table.filter(pl.col("dataset") == "laionet").join(table.filter(pl.col("dataset") == "imagenet_val"), on="model",
                                                               suffix="_val")
-    context.add_output_metadata({
-        "table": _table(table.select("dataset", "model", "classes", "images", "top1_equal", "top1_equal_low",
-                                     "top1_equal_high", "top5_equal", "top1_laion", "top5_laion")),
+    yield dg.Output(table, output_name="accuracy", metadata={
+        "table": markdown_table(table.select("dataset", "model", "classes", "images", "top1_equal", "top1_equal_low",
+                                            "top1_equal_high", "top5_equal", "top1_laion", "top5_laion")),
         "top1_drop_imagenet_to_laionet": dg.MetadataValue.json(
             dict(zip(drops["model"], (drops["top1_equal_val"] - drops["top1_equal"]).round(4)))),
-        "fig1_accuracy": dg.MetadataValue.path(str(fig1)),
-        "fig5_weighted_vs_equal": dg.MetadataValue.path(str(fig5)),
-        "per_class_recall": dg.MetadataValue.path(str(reports / "per_class_recall.parquet")),
+        "fig1_accuracy": figure(fig1),
+        "fig5_weighted_vs_equal": figure(fig5),
     })
-    return table
+    yield dg.Output(recalls, output_name="per_class_recall", metadata={"models": recalls["model"].n_unique()})

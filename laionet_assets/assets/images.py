@@ -6,7 +6,7 @@ import time
 import dagster as dg
 import polars as pl
 
-from laionet_assets.assets.creation import _table
+from laionet_assets.assets.lib import figure, markdown_table, previous_output
 from laionet_assets.core.datasets import DATASET_SCHEMA, load_image_folder
 from laionet_assets.core.images import download_images
 from laionet_assets.core.ocr import flag_from_text, ocr_version, recognise_texts
@@ -15,13 +15,6 @@ from laionet_assets.resources import ImageDownloader, ImageFolders, LaionetStora
 
 GROUP = "laionet_images"
 V2_SELECTION_FREQUENCY = {"imagenetv2_b": 0.73, "imagenetv2_a": 0.85, "imagenetv2_c": 0.93}
-
-
-def _previous(path) -> pl.DataFrame | None:
-    try:
-        return pl.read_parquet(path) if path.exists() else None
-    except Exception:  # noqa: BLE001 - an unreadable previous table means a full re-run, not a failure
-        return None
 
 
 def _ocr(context, table: pl.DataFrame, previous: pl.DataFrame | None, storage: LaionetStorage, ocr: OcrFilter):
@@ -50,7 +43,7 @@ def laionet_images(context: dg.AssetExecutionContext, storage: LaionetStorage, d
     ``synset_name_in_image_text``.  Resumable: a re-run fetches only what is new, missing or failed
     with a retryable status, and OCRs only images it has not read before."""
     started = time.perf_counter()
-    previous = _previous(storage.asset_path("laionet_images"))
+    previous = previous_output(storage.asset_path("laionet_images"))
     progress = Progress(laionet_clean.height, "image downloads", context.log.info)
     table, counts = download_images(laionet_clean.select("sample_id", "url"), storage.images, downloader.settings(),
                                     previous, progress.update)
@@ -67,7 +60,7 @@ def laionet_images(context: dg.AssetExecutionContext, storage: LaionetStorage, d
         "ocr_images_read": ocr_read,
         "synset_name_in_image_text": flagged,
         "images_dir": dg.MetadataValue.path(str(storage.images)),
-        "status_counts": _table(table.group_by("status").agg(samples=pl.len()).sort("samples", descending=True)),
+        "status_counts": markdown_table(table.group_by("status").agg(samples=pl.len()).sort("samples", descending=True)),
         "versions": dg.MetadataValue.json(library_versions("pillow", "rapidocr-onnxruntime", "onnxruntime")),
     })
     return table.drop("name")

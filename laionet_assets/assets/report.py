@@ -6,7 +6,7 @@ import time
 import dagster as dg
 import polars as pl
 
-from laionet_assets.core.accuracy import per_class_recall
+from laionet_assets.assets.lib import figure, previous_output
 from laionet_assets.core.atomic import write_text_atomic
 from laionet_assets.core.figures import recall_vs_disparity_figure
 from laionet_assets.resources import LaionetStorage
@@ -54,11 +54,6 @@ def write_report(path, headline: pl.DataFrame, sections: dict[str, pl.DataFrame]
     write_text_atomic(path, "\n".join(parts))
 
 
-def _materialised(storage: LaionetStorage, asset: str) -> pl.DataFrame | None:
-    path = storage.asset_path(asset)
-    return pl.read_parquet(path) if path.exists() else None
-
-
 # The appendix-level analyses are in the report when they have been materialised; the report
 # does not wait for them (a deployment without ImageNet-Captions still gets its report).
 OPTIONAL = ("image_synset_similarity", "captions_nearest_laion", "text_matched_intra_class")
@@ -66,18 +61,16 @@ OPTIONAL = ("image_synset_similarity", "captions_nearest_laion", "text_matched_i
 
 @dg.asset(group_name=GROUP, kinds={"html"}, deps=list(OPTIONAL))
 def report(context: dg.AssetExecutionContext, storage: LaionetStorage, laionet_final: pl.DataFrame, laionet_images: pl.DataFrame,
-           model_predictions: pl.DataFrame, accuracy: pl.DataFrame, image_embeddings: pl.DataFrame,
-           intra_class_stats: pl.DataFrame, v2_comparison: pl.DataFrame,
+           model_predictions: pl.DataFrame, accuracy: pl.DataFrame, per_class_recall: pl.DataFrame,
+           image_embeddings: pl.DataFrame, intra_class_laionet_vs_imagenet: pl.DataFrame, v2_comparison: pl.DataFrame,
            caption_synset_similarity: pl.DataFrame) -> pl.DataFrame:
-    """Every figure and headline number on one page, ``<home>/reports/report.html``, with the
+    """Every figure and headline number on one page (the paper's Figs. 1, 3–10, 17, 18), ``<home>/reports/report.html``, with the
     models that produced each number.  Also draws paper Fig. 7 (it needs recalls and similarities)."""
     reports = storage.reports
-    comparison_path = reports / "intra_class_laionet_vs_imagenet.parquet"
-    comparison = pl.read_parquet(comparison_path) if comparison_path.exists() else pl.DataFrame(
-        schema={"wnid": pl.String, "difference": pl.Float64, "verdict": pl.String})
-    recalls = per_class_recall(model_predictions).filter(pl.col("dataset") == "laionet")
+    comparison = intra_class_laionet_vs_imagenet
+    recalls = per_class_recall.filter(pl.col("dataset") == "laionet")
     points = recalls.join(comparison.select("wnid", "difference"), on="wnid", how="inner")
-    recall_vs_disparity_figure(points, reports / "fig7_recall_vs_disparity.png")
+    fig7 = recall_vs_disparity_figure(points, storage.report_path("fig7_recall_vs_disparity.png"))
     lower = comparison.filter(pl.col("verdict") == "significantly lower").height
     drops = accuracy.filter(pl.col("dataset") == "laionet").join(accuracy.filter(pl.col("dataset") == "imagenet_val"),
                                                                  on="model", suffix="_val")
@@ -100,7 +93,8 @@ def report(context: dg.AssetExecutionContext, storage: LaionetStorage, laionet_f
         headline.append(("ImageNet-Captions texts with ≥ 5% of other synsets more similar than their own",
                          f"{(captions['proportion_more_similar'] >= 0.05).mean():.1%} of {captions.height}",
                          captions["encoder"][0]))
-    image_synset_similarity, captions_nearest_laion, text_matched_intra_class = (_materialised(storage, a) for a in OPTIONAL)
+    image_synset_similarity, captions_nearest_laion, text_matched_intra_class = (previous_output(storage.asset_path(a))
+                                                                               for a in OPTIONAL)
     if captions_nearest_laion is not None and text_matched_intra_class is not None and captions_nearest_laion.height:
         selection = captions_nearest_laion["threshold"][0]
         chosen = text_matched_intra_class.filter(pl.col("threshold") == selection)
@@ -120,13 +114,13 @@ def report(context: dg.AssetExecutionContext, storage: LaionetStorage, laionet_f
         "Accuracy (equally weighted over LAIONet's classes; LAION-weighted)": accuracy,
         "ImageNetV2 vs LAIONet and ImageNet (share of classes significantly lower)": v2_comparison}
     figures = [(name, caption) for name, caption in FIGURES if (reports / name).exists()]
-    path = reports / "report.html"
+    path = storage.report_path("report.html")
     write_report(path, headline_frame, sections, figures)
     context.add_output_metadata({
         "report": dg.MetadataValue.path(str(path)),
         "report_url": dg.MetadataValue.url(path.as_uri()),
         "figures": dg.MetadataValue.json([name for name, _ in figures]),
         "headline": dg.MetadataValue.md(headline_frame.to_pandas().to_markdown(index=False)),
-        "fig7_recall_vs_disparity": dg.MetadataValue.path(str(reports / "fig7_recall_vs_disparity.png")),
+        "fig7_recall_vs_disparity": figure(fig7),
     })
     return headline_frame

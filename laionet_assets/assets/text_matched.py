@@ -10,19 +10,16 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from laionet_assets.assets.captions import GROUP
-from laionet_assets.assets.creation import _table
-from laionet_assets.assets.images import _previous
-from laionet_assets.assets.similarity import IntraClassConfig, check_same_encoder, load_vectors
+from laionet_assets.assets.lib import figure, markdown_table, previous_output
+from laionet_assets.assets.similarity import IntraClassConfig
 from laionet_assets.core import stats
 from laionet_assets.core.figures import intra_class_figure, threshold_sweep_figure
-from laionet_assets.core.image_embeddings import embed_images
+from laionet_assets.core.image_embeddings import embedded_rows, load_vectors
 from laionet_assets.core.images import STATUS_SCHEMA, download_images
 from laionet_assets.core.laionet import check_threshold
 from laionet_assets.core.progress import Progress
 from laionet_assets.core.text_matched import SWEEP, above, sweep_summary, threshold_sweep
-from laionet_assets.executors import GPU_STEP_TAGS
-from laionet_assets.core.atomic import write_parquet_atomic
-from laionet_assets.resources import ImageDownloader, ImageEncoder, LaionetStorage
+from laionet_assets.resources import ImageDownloader, LaionetStorage
 
 
 class TextMatchedImagesConfig(dg.Config):
@@ -44,7 +41,7 @@ def text_matched_images(context: dg.AssetExecutionContext, config: TextMatchedIm
     wanted = captions_nearest_laion.filter(above(captions_nearest_laion["similarity"], config.download_above))
     no_url = int(wanted["url"].null_count())
     wanted = wanted.filter(pl.col("url").is_not_null())
-    earlier = [p for p in (_previous(storage.asset_path("text_matched_images")), _previous(storage.asset_path("laionet_images")))
+    earlier = [p for p in (previous_output(storage.asset_path("text_matched_images")), previous_output(storage.asset_path("laionet_images")))
                if p is not None and set(STATUS_SCHEMA) <= set(p.columns)]
     previous = (pl.concat([p.select(list(STATUS_SCHEMA)).cast(STATUS_SCHEMA) for p in earlier]).unique(
         ["sample_id", "url"], keep="first", maintain_order=True) if earlier else None)
@@ -57,7 +54,7 @@ def text_matched_images(context: dg.AssetExecutionContext, config: TextMatchedIm
         **counts, "download_above": config.download_above, "dropped_without_url": no_url,
         "selected_with_image": int(out.filter(pl.col("selected") & (pl.col("status") == "ok")).height),
         "seconds": round(elapsed, 2), "images_per_second": round(counts["fetched"] / max(elapsed, 1e-9), 1),
-        "status_counts": _table(out.group_by("status").agg(samples=pl.len()).sort("samples", descending=True)),
+        "status_counts": markdown_table(out.group_by("status").agg(samples=pl.len()).sort("samples", descending=True)),
     })
     return out.with_columns(downloaded_above=pl.lit(config.download_above))
 
@@ -73,28 +70,29 @@ class TextMatchedConfig(IntraClassConfig):
         return sorted({check_threshold(t) for t in v})
 
 
-@dg.asset(group_name=GROUP, pool="gpu", op_tags=GPU_STEP_TAGS, kinds={"pytorch", "matplotlib"})
+@dg.multi_asset(
+    group_name=GROUP,
+    outs={
+        "text_matched_intra_class": dg.AssetOut(kinds={"numpy", "matplotlib"}, description=(
+            "Per threshold and class: text-matched LAION minus ImageNet intra-class similarity (Fig. 10)")),
+        "text_matched_sweep": dg.AssetOut(kinds={"polars", "matplotlib"}, description=(
+            "Per threshold: classes covered and the share significantly lower on each side (Appendix E, Fig. 18)")),
+    },
+)
 def text_matched_intra_class(context: dg.AssetExecutionContext, config: TextMatchedConfig, storage: LaionetStorage,
-                             image_encoder: ImageEncoder, captions_nearest_laion: pl.DataFrame,
-                             text_matched_images: pl.DataFrame, image_embeddings: pl.DataFrame) -> pl.DataFrame:
+                             captions_nearest_laion: pl.DataFrame, text_matched_images: pl.DataFrame,
+                             image_embeddings: pl.DataFrame):
     """Per similarity threshold and class: intra-class similarity of the text-matched LAION images
-    minus ImageNet val's, with its 95% interval and verdict (same cap, seed and interval as
-    ``intra_class_stats``).  At the selection threshold that is paper Fig. 10
-    (``reports/fig10_text_matched_intra_class.png``); over the thresholds, with the classes the
-    text matches cover, Appendix E's Fig. 18 (``reports/fig18_threshold_sweep.png``,
-    ``reports/text_matched_sweep.parquet``)."""
+    (embedded by ``image_embeddings``, dataset ``text_matched``) minus ImageNet val's, with its
+    95% interval and verdict (same cap, seed and interval as ``intra_class_stats``).  At the
+    selection threshold that is paper Fig. 10; over the thresholds, with the classes the text
+    matches cover, Appendix E's Fig. 18 and ``text_matched_sweep``."""
     started = time.perf_counter()
-    imagenet, imagenet_labels = load_vectors(storage, image_embeddings, "imagenet_val")
-    model = image_encoder.load()
-    check_same_encoder(image_embeddings, model.encoder_id)
-    ok = text_matched_images.filter(pl.col("status") == "ok")
-    progress = Progress(ok.height, "text-matched image embeddings", context.log.info)
-    vectors, errors, counts = embed_images(model, [str(storage.images / p) for p in ok["image_path"]],
-                                           ok["image_sha256"].to_list(), storage.embedding_cache("image"),
-                                           image_encoder.decode_workers, progress.update)
-    good = np.array([not e for e in errors], dtype=bool)
-    embedded = ok.filter(pl.Series(good))
-    vectors = vectors[good]
+    cache = storage.embedding_cache("image")
+    imagenet, imagenet_labels = load_vectors(cache, image_embeddings, "imagenet_val")
+    vectors, embedded = embedded_rows(cache, image_embeddings, "text_matched")
+    embedded = embedded.join(text_matched_images.select(image_id="sample_id", similarity="similarity"),
+                             on="image_id", how="left", maintain_order="left")
     selection = captions_nearest_laion["threshold"][0] if captions_nearest_laion.height else 0.7
     floor = text_matched_images["downloaded_above"][0] if text_matched_images.height else min(SWEEP)
     wanted = sorted(set(config.thresholds) | {selection})
@@ -108,25 +106,24 @@ def text_matched_intra_class(context: dg.AssetExecutionContext, config: TextMatc
     comparisons = threshold_sweep(vectors, labels, embedded["similarity"], reference, thresholds, config.cap, config.seed,
                                   config.interval)
     summary = sweep_summary(captions_nearest_laion, comparisons, thresholds)
-    write_parquet_atomic(summary, storage.reports / "text_matched_sweep.parquet")
     at_selection = comparisons.filter(pl.col("threshold") == selection)
-    write_parquet_atomic(at_selection, storage.reports / "intra_class_text_matched_vs_imagenet.parquet")
     keep = above(embedded["similarity"], selection)
     pooled = (stats.pooled_pair_similarities(vectors[keep], labels[keep], imagenet, imagenet_labels, config.cap, config.seed)
               if keep.any() and imagenet.shape[0] else (np.zeros(0), np.zeros(0)))
     fig10 = intra_class_figure(*pooled, at_selection, ("text-matched LAION", "ImageNet"),
-                               storage.reports / "fig10_text_matched_intra_class.png",
+                               storage.report_path("fig10_text_matched_intra_class.png"),
                                title=f"LAION rows whose caption is nearest an ImageNet-Captions text (similarity > {selection})")
-    fig18 = threshold_sweep_figure(summary, selection, "ImageNet", storage.reports / "fig18_threshold_sweep.png")
+    fig18 = threshold_sweep_figure(summary, selection, "ImageNet", storage.report_path("fig18_threshold_sweep.png"))
     lower = int((at_selection["verdict"] == "significantly lower").sum())
-    context.add_output_metadata({
+    encoders = image_embeddings["encoder"].unique().to_list()
+    yield dg.Output(comparisons, output_name="text_matched_intra_class", metadata={
         "selection_threshold": selection, "interval": config.interval, "cap": config.cap, "seed": config.seed,
-        "encoder": model.encoder_id, **{f"embedding_{k}": v for k, v in counts.items()},
+        "encoder": ", ".join(encoders), "images_embedded": embedded.height,
         "images_at_selection": int(keep.sum()), "classes_compared": at_selection.height,
         "fraction_significantly_lower": lower / at_selection.height if at_selection.height else None,
         "pooled_mean_text_matched": float(pooled[0].mean()) if pooled[0].size else None,
         "pooled_mean_imagenet": float(pooled[1].mean()) if pooled[1].size else None,
-        "sweep": _table(summary), "fig10_text_matched_intra_class": dg.MetadataValue.path(str(fig10)),
-        "fig18_threshold_sweep": dg.MetadataValue.path(str(fig18)), "seconds": round(time.perf_counter() - started, 2),
+        "fig10_text_matched_intra_class": figure(fig10), "seconds": round(time.perf_counter() - started, 2),
     })
-    return comparisons
+    yield dg.Output(summary, output_name="text_matched_sweep", metadata={
+        "selection_threshold": selection, "sweep": markdown_table(summary), "fig18_threshold_sweep": figure(fig18)})

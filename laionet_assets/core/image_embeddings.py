@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import polars as pl
 
 from laionet_assets.core.embedding_cache import EmbeddingCache
 
@@ -46,3 +47,22 @@ def embed_images(model, paths: Sequence[str], shas: Sequence[str], cache: Embedd
     counts = {"images": len(paths), "cache_hits": len(paths) - len(todo), "embedded": len(todo),
               "failed": sum(1 for e in errors if e), "inserted": inserted}
     return vectors, errors, counts
+
+
+def embedded_rows(cache: EmbeddingCache, embedded: pl.DataFrame, dataset: str) -> tuple[np.ndarray, pl.DataFrame]:
+    """Unit embeddings of one dataset's images that embedded (the ``image_embeddings`` table's
+    rows for ``dataset`` without error, found in the cache), and those rows in the same order."""
+    rows = embedded.filter((pl.col("dataset") == dataset) & pl.col("error").is_null())
+    if rows.is_empty():
+        return np.zeros((0, 1), dtype=np.float32), rows
+    found = cache.lookup(rows["encoder"][0], rows["image_sha256"].to_list())
+    keep = [s in found for s in rows["image_sha256"]]
+    rows = rows.filter(pl.Series(keep, dtype=pl.Boolean))
+    vectors = np.stack([found[s] for s in rows["image_sha256"]]) if rows.height else np.zeros((0, 1), np.float32)
+    return vectors, rows
+
+
+def load_vectors(cache: EmbeddingCache, embedded: pl.DataFrame, dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """Unit embeddings and wnids of one dataset's images that embedded."""
+    vectors, rows = embedded_rows(cache, embedded, dataset)
+    return vectors, rows["wnid"].to_numpy() if rows.height else np.zeros(0, dtype=object)

@@ -41,3 +41,10 @@ def per_class_means(values: np.ndarray, labels: Sequence[str]) -> pl.DataFrame:
     return out.with_columns(ci_low=pl.col("mean") - Z95 * pl.col("se"), ci_high=pl.col("mean") + Z95 * pl.col("se")).select(
         list(PER_CLASS_SCHEMA)).cast(PER_CLASS_SCHEMA).sort("wnid")
 
+
+def synset_matrix(synset_embeddings: pl.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """The synset-text embeddings table (``wnid``, ``embedding``) as a [k, dim] matrix and its wnids."""
+    if synset_embeddings.is_empty():
+        return np.zeros((0, 1), dtype=np.float32), []
+    matrix = np.asarray(synset_embeddings["embedding"].to_list(), dtype=np.float32)
+    return matrix, synset_embeddings["wnid"].to_list()

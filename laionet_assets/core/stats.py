@@ -169,3 +169,13 @@ def pooled_pair_similarities(a: np.ndarray, a_labels, b: np.ndarray, b_labels, c
     common = set(ia) & set(ib)
     pairs = lambda x, idx: {w: pair_similarities(normalize_rows(x[idx[w]])) for w in common}  # noqa: E731
     return matched_resample(pairs(a, ia), pairs(b, ib), seed)
+
+
+def comparison_summary(comparison: pl.DataFrame) -> dict:
+    """Classes compared and the number and share significantly lower / higher (``verdict``)."""
+    n = comparison.height
+    lower = int((comparison["verdict"] == "significantly lower").sum())
+    higher = int((comparison["verdict"] == "significantly higher").sum())
+    return {"classes": n, "significantly_lower": lower, "significantly_higher": higher,
+            "fraction_significantly_lower": lower / n if n else float("nan"),
+            "fraction_significantly_higher": higher / n if n else float("nan")}

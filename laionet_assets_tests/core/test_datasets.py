@@ -2,7 +2,7 @@ import polars as pl
 import pytest
 
 from laionet_assets.core.datasets import load_image_folder
-from laionet_assets_tests.conftest import shared_path
+from laionet_assets_tests.fixtures import shared_path
 
 
 def touch(path, data=b"x"):

@@ -6,33 +6,7 @@ import pytest
 from PIL import Image
 
 from laionet_assets.core.images import DownloadSettings, check_image, download_images, fetch, load_rgb, to_rgb
-from laionet_assets_tests.conftest import shared_path
-from laionet_assets_tests.image_server import ImageServer
-
-
-def encode(image: Image.Image, fmt: str) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt)
-    return buffer.getvalue()
-
-
-def crafted_images() -> dict[str, bytes]:
-    rng = np.random.default_rng(0)
-    rgb = Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8))
-    jpeg = encode(rgb, "JPEG")
-    return {
-        "rgb.jpg": jpeg,
-        "cmyk.jpg": encode(rgb.convert("CMYK"), "JPEG"),
-        "palette.png": encode(rgb.convert("P"), "PNG"),
-        "rgba.png": encode(rgb.convert("RGBA"), "PNG"),
-        "gray16.png": encode(Image.fromarray((np.arange(400, dtype=np.uint16).reshape(20, 20)  * 150)), "PNG"),
-        "one_by_one.png": encode(Image.new("RGB", (1, 1)), "PNG"),
-        "nine_by_eleven.png": encode(Image.new("RGB", (9, 11)), "PNG"),
-        "ten_by_ten.png": encode(Image.new("RGB", (10, 10)), "PNG"),
-        "cut.jpg": jpeg[: len(jpeg) // 2],
-        "page.html": b"<!DOCTYPE html><html><body>Not an image</body></html>",
-        "garbage.jpg": b"\xff\xd8\xff" + bytes(200),
-    }
+from laionet_assets_tests.fixtures import ImageServer, crafted_images, encode, shared_path
 
 
 FAST = DownloadSettings(concurrency=8, timeout_s=2.0, retries=2, backoff_s=0.01)

@@ -3,7 +3,7 @@ from hypothesis import given, strategies as st
 from PIL import Image, ImageDraw, ImageFont
 
 from laionet_assets.core.ocr import OcrEngine, flag_synset_names, normalize, synset_name_in_text
-from laionet_assets_tests.conftest import shared_path
+from laionet_assets_tests.fixtures import shared_path
 
 
 @pytest.mark.parametrize("name, text, expected", [

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from laionet_assets.core.embedding_cache import EmbeddingCache, encode_with_cache
-from laionet_assets.core.textsim import OpenClipTextEncoder, SentenceTransformerEncoder, make_text_encoder, rowwise_cosine
+from laionet_assets.core.clip import Clip
+from laionet_assets.core.textsim import SentenceTransformerEncoder, make_text_encoder, rowwise_cosine
 
 CAPTIONS = [
     "a dog",
@@ -25,14 +26,14 @@ def reference(encoder, texts):
 
 @pytest.mark.parametrize("batch_size", [1, 3, 64])
 def test_length_bucketing_equals_encode_text_tiny(batch_size):
-    encoder = OpenClipTextEncoder("tiny", pretrained=None, batch_size=batch_size)
+    encoder = Clip("tiny", pretrained=None, batch_size=batch_size)
     assert encoder._bucketable()
     np.testing.assert_allclose(encoder.encode(CAPTIONS), reference(encoder, CAPTIONS), atol=2e-6)
 
 
 def test_length_bucketing_equals_encode_text_vit_b_32_architecture():
     """The paper's architecture (random weights: no hub here), real tokenizer and attention mask."""
-    encoder = OpenClipTextEncoder("ViT-B-32", pretrained=None, batch_size=4)
+    encoder = Clip("ViT-B-32", pretrained=None, batch_size=4)
     assert encoder._bucketable()
     bucketed = encoder.encode(CAPTIONS)
     np.testing.assert_allclose(bucketed, reference(encoder, CAPTIONS), atol=2e-5)
@@ -40,8 +41,8 @@ def test_length_bucketing_equals_encode_text_vit_b_32_architecture():
 
 
 def test_unbucketed_path_gives_the_same_result():
-    a = OpenClipTextEncoder("tiny", pretrained=None, batch_size=2)
-    b = OpenClipTextEncoder("tiny", pretrained=None, batch_size=2, length_bucketing=False)
+    a = Clip("tiny", pretrained=None, batch_size=2)
+    b = Clip("tiny", pretrained=None, batch_size=2, length_bucketing=False)
     np.testing.assert_allclose(a.encode(CAPTIONS), b.encode(CAPTIONS), atol=2e-6)
 
 
@@ -51,12 +52,12 @@ def test_clip_checkpoint_by_local_path(tmp_path):
     model = open_clip.create_model("ViT-B-32", pretrained=None)
     path = tmp_path / "vit_b_32.pt"
     torch.save(model.state_dict(), path)
-    encoder = OpenClipTextEncoder("ViT-B-32", pretrained=str(path))
+    encoder = Clip("ViT-B-32", pretrained=str(path))
     assert encoder.encoder_id.startswith("open_clip:ViT-B-32:vit_b_32.pt@")
-    np.testing.assert_allclose(encoder.encode(["a cat"]), reference(OpenClipTextEncoderFrom(model), ["a cat"]), atol=2e-5)
+    np.testing.assert_allclose(encoder.encode(["a cat"]), reference(ClipFrom(model), ["a cat"]), atol=2e-5)
 
 
-class OpenClipTextEncoderFrom:
+class ClipFrom:
     def __init__(self, model):
         import open_clip
 
@@ -66,7 +67,7 @@ class OpenClipTextEncoderFrom:
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        OpenClipTextEncoder("ViT-B-32", pretrained=str(tmp_path / "nope.pt"))
+        Clip("ViT-B-32", pretrained=str(tmp_path / "nope.pt"))
 
 
 def test_unknown_encoder_kind():

@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from laionet_assets.core.images import load_rgb
-from laionet_assets.core.vision import (ClipModel, LabelSpaceError, make_classifier, parse_model_list, parse_model_spec,
-                                        read_class_order, top_k_wnids, torchscript_transform)
-from laionet_assets_tests.conftest import shared_path
+from laionet_assets.core.classifiers import make_classifier, top_k_wnids, torchscript_transform
+from laionet_assets.core.clip import ClipImageEncoder
+from laionet_assets.core.model_specs import LabelSpaceError, parse_model_list, parse_model_spec, read_class_order
+from laionet_assets_tests.fixtures import shared_path
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +99,7 @@ def test_clip_zero_shot_is_image_against_synset_texts(synsets, sample_images):
     texts = synsets["synset_text"].to_list()
     classifier = make_classifier(parse_model_spec("clip:tiny"), synsets["wnid"].to_list(), texts)
     logits, _ = classifier.run(paths)
-    clip = ClipModel("tiny", None)
+    clip = ClipImageEncoder("tiny", None).clip
     with torch.inference_mode():
         images = torch.stack([clip.transform(load_rgb(p)) for p in paths])
         image = clip.model.encode_image(images, normalize=True)
@@ -119,7 +120,7 @@ def test_decode_workers_fork_from_a_preloaded_server_and_match_inline_decoding(t
     server preloads torch and the transform's modules so a worker does not import them itself."""
     from PIL import Image
 
-    from laionet_assets.core.vision import worker_context
+    from laionet_assets.core.decoding import worker_context
 
     rng = np.random.default_rng(0)
     paths = []
@@ -128,7 +129,7 @@ def test_decode_workers_fork_from_a_preloaded_server_and_match_inline_decoding(t
         Image.fromarray(rng.integers(0, 255, (60 + i, 80, 3), dtype=np.uint8)).save(paths[-1])
     (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
     paths.insert(4, str(tmp_path / "bad.jpg"))
-    model = ClipModel("tiny", None, "cpu", batch_size=4)
+    model = ClipImageEncoder("tiny", None, "cpu", batch_size=4)
     inline, inline_errors = model.run(paths, workers=0)
     for _ in range(2):
         out, errors = model.run(paths, workers=2)
@@ -138,5 +139,5 @@ def test_decode_workers_fork_from_a_preloaded_server_and_match_inline_decoding(t
 
     worker_context(model.transform)
     preload = multiprocessing.forkserver._forkserver._preload_modules
-    assert {"torch", "PIL.Image", "laionet_assets.core.vision"} <= set(preload)
+    assert {"torch", "PIL.Image", "laionet_assets.core.decoding"} <= set(preload)
     assert {type(t).__module__ for t in model.transform.transforms} <= set(preload)

@@ -1,0 +1,249 @@
+"""Helpers shared by the test modules, in one place: paths to ../shared, crafted images and the
+local image server, a release materialised the way the CLI does it, and real Dagster processes
+against a persistent instance.
+
+The image server: A local HTTP server on 127.0.0.1 for download tests: real images, errors, slow and truncated
+responses.  Routes:
+
+* ``/img/<name>``: the bytes registered under ``name`` (content type from ``types``);
+* ``/status/<code>``: that HTTP status;
+* ``/flaky/<n>/<name>``: 503 for the first ``n`` requests of that path, then the image;
+* ``/slow/<seconds>/<name>``: the image after a delay;
+* ``/truncated/<name>``: a Content-Length larger than the body, then the connection closes;
+* ``/redirect/<name>``: 302 to ``/img/<name>``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import polars as pl
+import pytest
+from PIL import Image
+
+from laionet_assets.checks import laionet_checks
+from laionet_assets.core.atomic import write_parquet_atomic
+from laionet_assets.core.releases import ReleaseRegistry
+from laionet_assets.definitions import all_assets
+from laionet_assets.graph import asset_plan
+from laionet_assets.partitions import laion_parts
+from laionet_assets.profiles import resources_for
+from laionet_assets.resources import QualityGates
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SAMPLE_RELEASE = REPO / "data" / "sample" / "laion_sample"
+
+
+def shared_path(*parts: str) -> Path:
+    """A file under ../shared, or skip the test with the reason when ../shared is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent: ../shared (real LAION captions, ImageNet images) is beside the repo only in CI and dev checkouts")
+    return path
+
+
+def select(*names: str) -> list[str]:
+    """A selection with every multi-asset sibling of ``names`` (the graph's rule, as the CLI applies it)."""
+    return asset_plan().select(list(names))
+
+
+# ---------------------------------------------------------------------------- images and the local web
+
+def encode(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def crafted_images() -> dict[str, bytes]:
+    rng = np.random.default_rng(0)
+    rgb = Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8))
+    jpeg = encode(rgb, "JPEG")
+    return {
+        "rgb.jpg": jpeg,
+        "cmyk.jpg": encode(rgb.convert("CMYK"), "JPEG"),
+        "palette.png": encode(rgb.convert("P"), "PNG"),
+        "rgba.png": encode(rgb.convert("RGBA"), "PNG"),
+        "gray16.png": encode(Image.fromarray((np.arange(400, dtype=np.uint16).reshape(20, 20)  * 150)), "PNG"),
+        "one_by_one.png": encode(Image.new("RGB", (1, 1)), "PNG"),
+        "nine_by_eleven.png": encode(Image.new("RGB", (9, 11)), "PNG"),
+        "ten_by_ten.png": encode(Image.new("RGB", (10, 10)), "PNG"),
+        "cut.jpg": jpeg[: len(jpeg) // 2],
+        "page.html": b"<!DOCTYPE html><html><body>Not an image</body></html>",
+        "garbage.jpg": b"\xff\xd8\xff" + bytes(200),
+    }
+
+
+class ImageServer:
+    def __init__(self, files: dict[str, bytes], types: dict[str, str] | None = None):
+        self.files, self.types = dict(files), dict(types or {})
+        self.hits: Counter[str] = Counter()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, code: int, body: bytes, ctype: str = "image/jpeg", length: int | None = None):
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body) if length is None else length))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                server.hits[self.path] += 1
+                parts = self.path.strip("/").split("/")
+                route, args = parts[0], parts[1:]
+                if route == "status":
+                    return self._send(int(args[0]), b"error page", "text/html")
+                if route == "redirect":
+                    self.send_response(302)
+                    self.send_header("Location", "/img/" + args[0])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
+                if route == "flaky":
+                    if server.hits[self.path] <= int(args[0]):
+                        return self._send(503, b"busy", "text/plain")
+                    args = args[1:]
+                if route == "slow":
+                    time.sleep(float(args[0]))
+                    args = args[1:]
+                name = args[-1] if args else ""
+                if name not in server.files:
+                    return self._send(404, b"not found", "text/html")
+                body, ctype = server.files[name], server.types.get(name, "image/jpeg")
+                if route == "truncated":
+                    self._send(200, body[: len(body) // 2], ctype, length=len(body))
+                    self.close_connection = True
+                    return None
+                return self._send(200, body, ctype)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "ImageServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def url(self, route: str) -> str:
+        return f"{self.base}/{route.lstrip('/')}"
+
+
+# ---------------------------------------------------------------------------- a release, in process
+
+DEFS = [*all_assets, *laionet_checks]
+
+
+class Release:
+    """A release registered under a temp home, materialised the way the CLI does it."""
+
+    def __init__(self, home: Path, folder: Path, synsets: pl.DataFrame | None = None, min_classes: int = 1, profile: str = "offline"):
+        self.home = home
+        self.instance = dg.DagsterInstance.ephemeral()
+        self.keys = ReleaseRegistry(home).register(str(folder), "rel")
+        self.instance.add_dynamic_partitions(laion_parts.name, self.keys)
+        self.resources = resources_for(profile, str(home))
+        self.resources["quality_gates"] = QualityGates(min_covered_classes=min_classes)
+        if synsets is not None:  # skip the 10 s WordNet load where the test is not about it
+            write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
+
+    def materialize(self, selection, partition_key=None, run_config=None):
+        return dg.materialize(DEFS, selection=selection, partition_key=partition_key, instance=self.instance,
+                              resources=self.resources, raise_on_error=False, run_config=run_config or {})
+
+    def parts(self):
+        return {key: self.materialize(["lemma_matches", "text_sims"], key) for key in self.keys}
+
+    def laionet(self, **config):
+        return self.materialize(select("laionet_clean"), run_config={"ops": {"laionet": {"config": config}}} if config else None)
+
+    def output(self, asset, partition=None):
+        base = self.home / "assets" / asset
+        return pl.read_parquet(base / f"{partition}.parquet" if partition else base.with_suffix(".parquet"))
+
+
+# ---------------------------------------------------------------------------- real Dagster processes
+
+DAGSTER = str(Path(sys.executable).with_name("dagster"))
+
+
+class Home:
+    """A LAIONet home with its own Dagster instance (SQLite, the project's dagster.yaml)."""
+
+    def __init__(self, root: Path, synsets: pl.DataFrame):
+        self.root = root
+        (root / "dagster").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / "dagster.yaml", root / "dagster" / "dagster.yaml")
+        write_parquet_atomic(synsets, root / "assets" / "imagenet_synsets.parquet")
+        self.env = {**os.environ, "DAGSTER_HOME": str(root / "dagster"), "LAIONET_HOME": str(root),
+                    "LAIONET_PROFILE": "tiny", "DAGSTER_DISABLE_TELEMETRY": "1"}
+
+    def instance(self) -> dg.DagsterInstance:
+        os.environ["DAGSTER_HOME"] = self.env["DAGSTER_HOME"]  # dagster.yaml reads it
+        return dg.DagsterInstance.from_config(self.env["DAGSTER_HOME"])
+
+    def register(self, release: Path, name: str) -> list[str]:
+        keys = ReleaseRegistry(self.root).register(str(release), name)
+        with self.instance() as instance:
+            instance.add_dynamic_partitions("laion_parts", keys)
+        return keys
+
+    def materialize_command(self, selection: str, partition: str) -> list[str]:
+        return [DAGSTER, "asset", "materialize", "-m", "laionet_assets.definitions", "--select", selection, "--partition", partition]
+
+    def popen(self, selection: str, partition: str, log: Path) -> subprocess.Popen:
+        return subprocess.Popen(self.materialize_command(selection, partition), cwd=REPO, env=self.env,
+                                stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output(self, asset: str, partition: str) -> Path:
+        return self.root / "assets" / asset / f"{partition}.parquet"
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a process started with start_new_session and everything it started."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def run_to_end(home: Home, selection: str, partition: str, log: Path, timeout: float = 300) -> None:
+    proc = home.popen(selection, partition, log)
+    try:
+        assert proc.wait(timeout=timeout) == 0, log.read_text()[-3000:]
+    finally:
+        kill_group(proc)
+
+
+def split_sample(folder, parts=4):
+    frame = pl.read_parquet(SAMPLE_RELEASE / "*.parquet")
+    folder.mkdir(parents=True)
+    size = -(-frame.height // parts)
+    for i in range(parts):
+        frame.slice(i * size, size).write_parquet(folder / f"part-{i}.parquet")
+    return folder
