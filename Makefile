@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: setup demo test bench ui lock clean
+.PHONY: setup demo test lint bench ui lock clean
 
 setup: $(VENV)/.installed /usr/share/wordnet/data.noun /usr/lib/x86_64-linux-gnu/libGL.so.1
 
@@ -41,8 +41,13 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 demo: setup
 	$(VENV)/bin/laionet demo
 
-test: setup /usr/bin/chromium
+test: setup /usr/bin/chromium lint
 	$(PY) -m pytest -q
+
+# ruff (configured in pyproject.toml): pyflakes, pycodestyle, import order, line length 110.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: setup
 	$(PY) -m benchmarks.run_all

@@ -13,7 +13,6 @@ import numpy as np
 
 from laionet_assets.core.caption_index import CaptionIndex, recall_at_1
 
-
 SETTINGS = [(32, 10), (64, 20), (128, 40)]
 
 
@@ -26,7 +25,9 @@ def clustered(n: int, dim: int, clusters: int, rng) -> np.ndarray:
 def main(rows: int = 1_000_000, dim: int = 512, queries: int = 2000) -> dict:
     rng = np.random.default_rng(0)
     vectors = clustered(rows, dim, 1000, rng)
-    query = vectors[rng.choice(rows, queries, replace=False)] + 0.05 * rng.normal(size=(queries, dim)).astype(np.float32)
+    query = vectors[rng.choice(rows, queries, replace=False)] + 0.05 * rng.normal(size=(queries, dim)).astype(
+        np.float32
+    )
     query /= np.linalg.norm(query, axis=1, keepdims=True)
     results = {"rows": rows, "dims": dim, "queries": queries}
     with tempfile.TemporaryDirectory() as uri:
@@ -50,10 +51,17 @@ def main(rows: int = 1_000_000, dim: int = 512, queries: int = 2000) -> dict:
             start = time.perf_counter()
             index.nearest(query, exact=False, nprobes=nprobes, refine_factor=refine)
             qps = queries / (time.perf_counter() - start)
-            results["ivf_pq"].append({
-                "nprobes": nprobes, "refine_factor": refine, "queries_per_s": round(qps, 1),
-                "speedup_vs_exact": round(qps / results["exact_queries_per_s"], 1),
-                "recall_at_1_vs_exact": recall_at_1(index, query, sample=200, nprobes=nprobes, refine_factor=refine)})
+            results["ivf_pq"].append(
+                {
+                    "nprobes": nprobes,
+                    "refine_factor": refine,
+                    "queries_per_s": round(qps, 1),
+                    "speedup_vs_exact": round(qps / results["exact_queries_per_s"], 1),
+                    "recall_at_1_vs_exact": recall_at_1(
+                        index, query, sample=200, nprobes=nprobes, refine_factor=refine
+                    ),
+                }
+            )
     print(json.dumps(results, indent=1))
     return results
 

@@ -24,9 +24,15 @@ def main() -> dict:
     args = parser.parse_args()
     texts = (seed_captions() * 10)[: args.captions]
     bucketed = Clip("ViT-B-32", pretrained=None, device="cpu", batch_size=args.batch_size)
-    padded = Clip("ViT-B-32", pretrained=None, device="cpu", batch_size=args.batch_size, length_bucketing=False)
+    padded = Clip(
+        "ViT-B-32", pretrained=None, device="cpu", batch_size=args.batch_size, length_bucketing=False
+    )
     padded.model.load_state_dict(bucketed.model.state_dict())
-    results = {"captions": len(texts), "batch_size": args.batch_size, "torch_threads": torch.get_num_threads()}
+    results = {
+        "captions": len(texts),
+        "batch_size": args.batch_size,
+        "torch_threads": torch.get_num_threads(),
+    }
     outputs = {}
     for name, encoder in (("padded_to_77", padded), ("length_bucketed", bucketed)):
         encoder.encode(texts[:8])  # warm-up
@@ -35,7 +41,9 @@ def main() -> dict:
         seconds = time.perf_counter() - start
         results[f"{name}_captions_per_s"] = round(len(texts) / seconds, 1)
     results["max_abs_difference"] = float(np.abs(outputs["padded_to_77"] - outputs["length_bucketed"]).max())
-    results["speedup"] = round(results["length_bucketed_captions_per_s"] / results["padded_to_77_captions_per_s"], 2)
+    results["speedup"] = round(
+        results["length_bucketed_captions_per_s"] / results["padded_to_77_captions_per_s"], 2
+    )
     print(json.dumps(results, indent=1))
     return results
 

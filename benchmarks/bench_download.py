@@ -29,7 +29,9 @@ def serve(files, queue):
 def main() -> dict:
     import multiprocessing
 
-    files = {f"{i}.jpg": crafted_images()["rgb.jpg"] + bytes(i % 7) for i in range(IMAGES)}  # distinct contents
+    files = {
+        f"{i}.jpg": crafted_images()["rgb.jpg"] + bytes(i % 7) for i in range(IMAGES)
+    }  # distinct contents
     results = {"images": IMAGES, "server_latency_s": LATENCY_S}
     # The server runs in its own process, as the web does: it must not share the client's GIL.
     queue = multiprocessing.get_context("fork").Queue()
@@ -38,11 +40,17 @@ def main() -> dict:
     base = queue.get(timeout=30)
     try:
         for concurrency in (1, 8, 64):
-            samples = pl.DataFrame({"sample_id": [str(i) for i in range(IMAGES)],
-                                    "url": [f"{base}/slow/{LATENCY_S}/{i}.jpg" for i in range(IMAGES)]})
+            samples = pl.DataFrame(
+                {
+                    "sample_id": [str(i) for i in range(IMAGES)],
+                    "url": [f"{base}/slow/{LATENCY_S}/{i}.jpg" for i in range(IMAGES)],
+                }
+            )
             with tempfile.TemporaryDirectory() as store:
                 start = time.perf_counter()
-                table, _ = download_images(samples, Path(store), DownloadSettings(concurrency=concurrency, retries=0))
+                table, _ = download_images(
+                    samples, Path(store), DownloadSettings(concurrency=concurrency, retries=0)
+                )
                 elapsed = time.perf_counter() - start
             assert (table["status"] == "ok").all()
             results[f"images_per_s_at_{concurrency}"] = round(IMAGES / elapsed, 1)

@@ -52,39 +52,62 @@ def main(images: int = 4096, skip_forward: bool = False) -> dict:
         print(json.dumps(out))
         return out
     from benchmarks.common import synthetic_captions, synthetic_jpegs
-    from laionet_assets.core.clip import Clip
     from laionet_assets.core.classifiers import TimmClassifier
-    from laionet_assets.core.clip import ClipImageEncoder
+    from laionet_assets.core.clip import Clip, ClipImageEncoder
     from laionet_assets.core.model_specs import parse_model_spec
 
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32
-    results: dict = {"device": torch.cuda.get_device_name(), "cpu_cores": os.cpu_count(), "torch": torch.__version__}
+    results: dict = {
+        "device": torch.cuda.get_device_name(),
+        "cpu_cores": os.cpu_count(),
+        "torch": torch.__version__,
+    }
     with tempfile.TemporaryDirectory() as folder:
         paths = synthetic_jpegs(folder, images)
         model = ClipImageEncoder("ViT-B-32", None, device="cuda", batch_size=256)
         model.run(paths[:512], workers=0)  # warm-up (cuDNN, allocator)
         workers = min(12, os.cpu_count() or 1)
-        runs = (("workers_0_fp32", model, 0, "fp32"), (f"workers_{workers}_fp32", model, workers, "fp32"),
-                (f"workers_{workers}_bf16", model, workers, "bf16"))
-        vit = TimmClassifier(parse_model_spec("timm:vit_base_patch16_224:random"), [f"n{i:08d}" for i in range(1000)],
-                             device="cuda", batch_size=256)
-        runs += ((f"vit_b16_classifier_workers_{workers}_fp32", vit, workers, "fp32"),
-                 (f"vit_b16_classifier_workers_{workers}_bf16", vit, workers, "bf16"))
+        runs = (
+            ("workers_0_fp32", model, 0, "fp32"),
+            (f"workers_{workers}_fp32", model, workers, "fp32"),
+            (f"workers_{workers}_bf16", model, workers, "bf16"),
+        )
+        vit = TimmClassifier(
+            parse_model_spec("timm:vit_base_patch16_224:random"),
+            [f"n{i:08d}" for i in range(1000)],
+            device="cuda",
+            batch_size=256,
+        )
+        runs += (
+            (f"vit_b16_classifier_workers_{workers}_fp32", vit, workers, "fp32"),
+            (f"vit_b16_classifier_workers_{workers}_bf16", vit, workers, "bf16"),
+        )
         pipeline, embeddings = {}, {}
         for label, runner, n_workers, precision in runs:
             stamps = []
             start = time.perf_counter()
             with _autocast(precision):
-                embeddings[label], _ = runner.run(paths, workers=n_workers, progress=lambda k: stamps.append((time.perf_counter(), k)))
+                embeddings[label], _ = runner.run(
+                    paths, workers=n_workers, progress=lambda k: stamps.append((time.perf_counter(), k))
+                )
             total = time.perf_counter() - start
             first_t, first_k = stamps[0]
-            pipeline[label] = {"images_per_s": round(images / total, 1), "first_batch_s": round(first_t - start, 2),
-                               "steady_images_per_s": round((images - first_k) / max(stamps[-1][0] - first_t, 1e-9), 1)}
+            pipeline[label] = {
+                "images_per_s": round(images / total, 1),
+                "first_batch_s": round(first_t - start, 2),
+                "steady_images_per_s": round((images - first_k) / max(stamps[-1][0] - first_t, 1e-9), 1),
+            }
         results["decode_and_forward_through_ImageModel_run"] = pipeline
         a, b = embeddings["workers_0_fp32"], embeddings[f"workers_{workers}_bf16"]
         cosine = np.sum(a * b, axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-        results["clip_bf16_vs_fp32_embedding_cosine"] = {"min": round(float(cosine.min()), 5), "mean": round(float(cosine.mean()), 5)}
-        a, b = embeddings[f"vit_b16_classifier_workers_{workers}_fp32"], embeddings[f"vit_b16_classifier_workers_{workers}_bf16"]
+        results["clip_bf16_vs_fp32_embedding_cosine"] = {
+            "min": round(float(cosine.min()), 5),
+            "mean": round(float(cosine.mean()), 5),
+        }
+        a, b = (
+            embeddings[f"vit_b16_classifier_workers_{workers}_fp32"],
+            embeddings[f"vit_b16_classifier_workers_{workers}_bf16"],
+        )
         results["vit_b16_bf16_vs_fp32_top1_agreement"] = round(float((a.argmax(1) == b.argmax(1)).mean()), 4)
 
     if skip_forward:
@@ -95,12 +118,16 @@ def main(images: int = 4096, skip_forward: bool = False) -> dict:
     forward = {}
     batch = torch.randn(256, 3, 224, 224, device="cuda")
     for name in ["clip:ViT-B-32", *PAPER_CLASSIFIERS]:
-        net = model.model.visual if name.startswith("clip:") else timm.create_model(name, pretrained=False).eval().cuda()
+        net = (
+            model.model.visual
+            if name.startswith("clip:")
+            else timm.create_model(name, pretrained=False).eval().cuda()
+        )
         forward[name] = {}
         for precision in ("fp32", "bf16"):
             with torch.inference_mode(), _autocast(precision):
                 net(batch)
-                seconds = _timed(lambda: net(batch), repeat=5)
+                seconds = _timed(lambda net=net: net(batch), repeat=5)
             forward[name][precision] = round(256 / seconds, 1)
         forward[name]["bf16_speedup"] = round(forward[name]["bf16"] / forward[name]["fp32"], 1)
         del net

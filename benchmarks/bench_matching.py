@@ -1,6 +1,6 @@
 """Lemma matching, one thread: polars Aho-Corasick vs the paper's loop on the same 1M captions.
 
-    POLARS_MAX_THREADS=1 python -m benchmarks.bench_matching [--captions 1000000]
+POLARS_MAX_THREADS=1 python -m benchmarks.bench_matching [--captions 1000000]
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ def main() -> dict:
     results["naive_seconds"] = round(seconds, 3)
     results["naive_captions_per_s"] = round(len(texts) / seconds)
     results["identical_output"] = slow == fast
-    results["speedup_paper_vs_naive"] = round(results["paper_captions_per_s"] / results["naive_captions_per_s"], 1)
+    results["speedup_paper_vs_naive"] = round(
+        results["paper_captions_per_s"] / results["naive_captions_per_s"], 1
+    )
     print(json.dumps(results, indent=1))
     return results
 

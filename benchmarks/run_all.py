@@ -5,16 +5,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["benchmarks.bench_matching", "benchmarks.bench_clip_text", "benchmarks.bench_memory", "benchmarks.bench_intra_class",
-           "benchmarks.bench_download", "benchmarks.bench_image_embedding", "benchmarks.bench_caption_index",
-           "benchmarks.bench_gpu"]
+BENCHES = [
+    "benchmarks.bench_matching",
+    "benchmarks.bench_clip_text",
+    "benchmarks.bench_memory",
+    "benchmarks.bench_intra_class",
+    "benchmarks.bench_download",
+    "benchmarks.bench_image_embedding",
+    "benchmarks.bench_caption_index",
+    "benchmarks.bench_gpu",
+]
 
 
 def main() -> None:
     results = {}
     for module in BENCHES:
-        out = subprocess.run([sys.executable, "-W", "ignore", "-m", module], capture_output=True, text=True, check=True)
-        results[module.split(".")[-1]] = json.loads(out.stdout[out.stdout.index("{"):])
+        out = subprocess.run(
+            [sys.executable, "-W", "ignore", "-m", module], capture_output=True, text=True, check=True
+        )
+        results[module.split(".")[-1]] = json.loads(out.stdout[out.stdout.index("{") :])
         print(module, json.dumps(results[module.split(".")[-1]]), flush=True)
     path = Path(__file__).with_name("results.json")
     path.write_text(json.dumps(results, indent=1) + "\n")

@@ -25,8 +25,13 @@ SAMPLE = REPO_ROOT / "data" / "sample"
 SAMPLE_RELEASE = SAMPLE / "laion_sample"
 SAMPLE_WEB_PREFIX = "https://images.example.org/"
 # The demo's labelled data: defaults the environment and flags still override.
-SAMPLE_SETTINGS = {"imagenet_val": "imagenet_val", "imagenetv2_a": "imagenetv2_a", "imagenetv2_b": "imagenetv2_b",
-                   "imagenetv2_c": "imagenetv2_c", "imagenet_captions": "imagenet_captions.json"}
+SAMPLE_SETTINGS = {
+    "imagenet_val": "imagenet_val",
+    "imagenetv2_a": "imagenetv2_a",
+    "imagenetv2_b": "imagenetv2_b",
+    "imagenetv2_c": "imagenetv2_c",
+    "imagenet_captions": "imagenet_captions.json",
+}
 
 
 def root_error_message(error) -> str:
@@ -104,13 +109,21 @@ def run_demo(profile: str, select: str | None, home: str | None, chosen: dict) -
     environment = settings.env_values()
     sample = {k: str(SAMPLE / v) for k, v in SAMPLE_SETTINGS.items() if k not in environment}
     with SampleWeb() as rewrites:
-        return run_release(str(SAMPLE_RELEASE), "sample", profile, select, home,
-                           {**sample, "url_rewrites": rewrites, **chosen})
+        return run_release(
+            str(SAMPLE_RELEASE),
+            "sample",
+            profile,
+            select,
+            home,
+            {**sample, "url_rewrites": rewrites, **chosen},
+        )
 
 
 def invalid_configuration(exc: ValueError) -> str:
     errors = getattr(exc, "errors", None)  # pydantic's ValidationError is a ValueError too
-    message = "; ".join(e["msg"].removeprefix("Value error, ") for e in errors()) if callable(errors) else str(exc)
+    message = (
+        "; ".join(e["msg"].removeprefix("Value error, ") for e in errors()) if callable(errors) else str(exc)
+    )
     return f"laionet: invalid configuration: {message}"
 
 
@@ -118,7 +131,10 @@ def print_summary(selection: list[str], storage) -> None:
     """The headline sizes of what this run built, read from the storage resource's paths."""
     import polars as pl
 
-    for asset, label in (("laionet_clean", "LAIONet"), ("laionet_final", "LAIONet with images, after the OCR filter")):
+    for asset, label in (
+        ("laionet_clean", "LAIONet"),
+        ("laionet_final", "LAIONet with images, after the OCR filter"),
+    ):
         path = storage.asset_path(asset)
         if asset in selection and path.exists():
             frame = pl.read_parquet(path, columns=["wnid"])
@@ -127,8 +143,11 @@ def print_summary(selection: list[str], storage) -> None:
     if "captions_nearest_laion" in selection and nearest.exists():
         matches = pl.read_parquet(nearest, columns=["wnid", "selected", "threshold"]).filter("selected")
         if matches.height:
-            print(f"LAION found by caption search alone (nearest to an ImageNet-Captions text, similarity > "
-                  f"{matches['threshold'][0]}): {matches.height:,} rows over {matches['wnid'].n_unique()} ImageNet classes")
+            print(
+                f"LAION found by caption search alone (nearest to an ImageNet-Captions text, similarity > "
+                f"{matches['threshold'][0]}): {matches.height:,} rows "
+                f"over {matches['wnid'].n_unique()} ImageNet classes"
+            )
     report = storage.report_path("report.html")
     if "report" in selection and report.exists():
         print(f"report: {report}")
@@ -136,8 +155,14 @@ def print_summary(selection: list[str], storage) -> None:
     print(f"Dagster UI on these runs: laionet ui --home {storage.root}   (then open http://127.0.0.1:3000)")
 
 
-def run_release(release: str, name: str | None, profile: str | None, select: str | None, home: str | None,
-                chosen: dict | None = None) -> int:
+def run_release(
+    release: str,
+    name: str | None,
+    profile: str | None,
+    select: str | None,
+    home: str | None,
+    chosen: dict | None = None,
+) -> int:
     """Register a release's parts and materialise the selection.  ``chosen``: setting name →
     value (the CLI's flags); resource settings go to ``resources_for``, asset-config settings to
     the run config."""
@@ -172,7 +197,10 @@ def run_release(release: str, name: str | None, profile: str | None, select: str
     instance.add_dynamic_partitions(laion_parts.name, keys)
 
     definitions = [*all_assets, *laionet_checks]
-    print(f"release {release}: {len(keys)} part(s) registered as partitions {keys}; profile {profile}; home {root}")
+    print(
+        f"release {release}: {len(keys)} part(s) registered as "
+        f"partitions {keys}; profile {profile}; home {root}"
+    )
     failures: list[str] = []
     log_level = settings.process_setting("log_level")
 
@@ -180,11 +208,20 @@ def run_release(release: str, name: str | None, profile: str | None, select: str
         if not names:
             return
         started = time.perf_counter()
-        run_config = {"loggers": {"console": {"config": {"log_level": log_level}}},
-                      **settings.asset_run_config(asset_values, {plan.ops[n] for n in names})}
-        result = dg.materialize(definitions, selection=names, partition_key=partition_key, instance=instance,
-                                resources=resources, raise_on_error=False, tags={"laionet/cli": "run"},
-                                run_config=run_config)
+        run_config = {
+            "loggers": {"console": {"config": {"log_level": log_level}}},
+            **settings.asset_run_config(asset_values, {plan.ops[n] for n in names}),
+        }
+        result = dg.materialize(
+            definitions,
+            selection=names,
+            partition_key=partition_key,
+            instance=instance,
+            resources=resources,
+            raise_on_error=False,
+            tags={"laionet/cli": "run"},
+            run_config=run_config,
+        )
         label = f"{','.join(names)}" + (f" [{partition_key}]" if partition_key else "")
         status = "ok" if result.success else "FAILED"
         print(f"  {label}: {status} in {time.perf_counter() - started:.1f} s (run {result.run_id[:8]})")
@@ -233,14 +270,22 @@ def ui(home: str | None, profile: str | None, host: str, port: int) -> int:
 
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per resource or asset-config setting of the table (``laionet_assets.settings``)."""
-    group = parser.add_argument_group("pipeline settings (default: the profile's; also LAIONET_* environment variables)")
+    group = parser.add_argument_group(
+        "pipeline settings (default: the profile's; also LAIONET_* environment variables)"
+    )
     for s in SETTINGS:
         if s.scope == settings.PROCESS or not s.option:
             continue
         metavar = "true|false" if s.type is bool else "JSON" if s.type is dict else None
         variable = f"; {s.env}" if s.env else ""
-        group.add_argument(s.option, dest=s.dest, type=_flag_type(s), choices=s.choices, metavar=metavar,
-                           help=f"{s.help}{variable}")
+        group.add_argument(
+            s.option,
+            dest=s.dest,
+            type=_flag_type(s),
+            choices=s.choices,
+            metavar=metavar,
+            help=f"{s.help}{variable}",
+        )
 
 
 def _flag_type(s: settings.Setting):
@@ -256,12 +301,17 @@ def _flag_type(s: settings.Setting):
 
 def chosen_settings(args: argparse.Namespace) -> dict:
     """The settings given as flags: setting name → value."""
-    return {s.name: getattr(args, s.dest) for s in SETTINGS
-            if s.scope != settings.PROCESS and getattr(args, s.dest, None) is not None}
+    return {
+        s.name: getattr(args, s.dest)
+        for s in SETTINGS
+        if s.scope != settings.PROCESS and getattr(args, s.dest, None) is not None
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="laionet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="laionet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     for name in ("home", "profile"):
@@ -269,17 +319,37 @@ def main(argv: list[str] | None = None) -> int:
         common.add_argument(s.option, choices=s.choices, help=f"{s.help}; {s.env}")
     knobs = argparse.ArgumentParser(add_help=False)
     add_setting_flags(knobs)
-    demo = sub.add_parser("demo", parents=[common, knobs], help="materialise every asset on the bundled sample release (offline)")
-    demo.add_argument("--select", help="comma-separated assets and their multi-asset siblings (default: all; see laionet assets)")
-    run = sub.add_parser("run", parents=[common, knobs], help="register a release's parts as partitions and materialise")
-    run.add_argument("--release", required=True, help="folder of LAION Parquet parts, one part file, or a file:// URL")
+    demo = sub.add_parser(
+        "demo",
+        parents=[common, knobs],
+        help="materialise every asset on the bundled sample release (offline)",
+    )
+    demo.add_argument(
+        "--select",
+        help="comma-separated assets and their multi-asset siblings (default: all; see laionet assets)",
+    )
+    run = sub.add_parser(
+        "run", parents=[common, knobs], help="register a release's parts as partitions and materialise"
+    )
+    run.add_argument(
+        "--release", required=True, help="folder of LAION Parquet parts, one part file, or a file:// URL"
+    )
     run.add_argument("--name", help="release name in partition keys (default: the folder's name)")
-    run.add_argument("--select", help="comma-separated assets and their multi-asset siblings (default: all; see laionet assets)")
-    serve = sub.add_parser("ui", parents=[common], help="start the Dagster UI (webserver and daemon) on the instance")
+    run.add_argument(
+        "--select",
+        help="comma-separated assets and their multi-asset siblings (default: all; see laionet assets)",
+    )
+    serve = sub.add_parser(
+        "ui", parents=[common], help="start the Dagster UI (webserver and daemon) on the instance"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
-    sub.add_parser("recover", parents=[common], help="mark runs whose process died as failed and free their pool slots")
-    sub.add_parser("assets", help="list the assets of the graph in run order (partitioned ones marked [part])")
+    sub.add_parser(
+        "recover", parents=[common], help="mark runs whose process died as failed and free their pool slots"
+    )
+    sub.add_parser(
+        "assets", help="list the assets of the graph in run order (partitioned ones marked [part])"
+    )
     args = parser.parse_args(argv)
     quiet_libraries()
     if args.command == "assets":

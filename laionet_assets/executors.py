@@ -31,19 +31,28 @@ def executor_from_env():
         try:
             from dagster_k8s import k8s_job_executor
         except ImportError as exc:
-            raise ValueError("LAIONET_EXECUTOR=k8s needs dagster-k8s: pip install dagster-k8s (see deploy/k8s/)") from exc
+            raise ValueError(
+                "LAIONET_EXECUTOR=k8s needs dagster-k8s: pip install dagster-k8s (see deploy/k8s/)"
+            ) from exc
         return k8s_job_executor
     if name == "celery":
         try:
             from dagster_celery import celery_executor
         except ImportError as exc:
-            raise ValueError("LAIONET_EXECUTOR=celery needs dagster-celery: pip install dagster-celery (see deploy/celery/)") from exc
+            raise ValueError(
+                "LAIONET_EXECUTOR=celery needs dagster-celery: "
+                "pip install dagster-celery (see deploy/celery/)"
+            ) from exc
         return celery_executor
     raise ValueError(f"unknown LAIONET_EXECUTOR {name!r}; expected one of {EXECUTORS}")
 
 
 # Tags that place GPU steps on GPU nodes or workers; inert on the local executors.
 GPU_STEP_TAGS = {
-    "dagster-k8s/config": {"container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}, "requests": {"nvidia.com/gpu": "1"}}}},
+    "dagster-k8s/config": {
+        "container_config": {
+            "resources": {"limits": {"nvidia.com/gpu": "1"}, "requests": {"nvidia.com/gpu": "1"}}
+        }
+    },
     "dagster-celery/queue": "gpu",
 }

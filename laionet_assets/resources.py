@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
 from pydantic import PrivateAttr, field_validator, model_validator
 
 from laionet_assets.core.embedding_cache import EmbeddingCache
@@ -96,7 +92,9 @@ class TextEncoderResource(dg.ConfigurableResource):
     @classmethod
     def _kind(cls, v: str) -> str:
         if v not in ("open_clip", "sentence_transformers"):
-            raise ValueError(f"unknown text encoder kind {v!r}; expected 'open_clip' or 'sentence_transformers'")
+            raise ValueError(
+                f"unknown text encoder kind {v!r}; expected 'open_clip' or 'sentence_transformers'"
+            )
         return v
 
     _threshold = field_validator("threshold")(classmethod(lambda cls, v: check_threshold(v)))
@@ -114,19 +112,40 @@ class TextEncoderResource(dg.ConfigurableResource):
         if self.kind == "open_clip":
             known = open_clip_architectures()
             if self.model != TINY and known and self.model not in known:
-                close = [m for m in known if m.lower().replace("-", "") == self.model.lower().replace("-", "").replace("/", "")]
-                raise ValueError(f"unknown open_clip model {self.model!r}" + (f"; did you mean {close[0]!r}?" if close else
-                                 f"; expected 'tiny' or one of {len(known)} open_clip architectures such as ViT-B-32"))
-            if self.pretrained and looks_like_path(self.pretrained) and not Path(self.pretrained).expanduser().is_file():
+                close = [
+                    m
+                    for m in known
+                    if m.lower().replace("-", "") == self.model.lower().replace("-", "").replace("/", "")
+                ]
+                raise ValueError(
+                    f"unknown open_clip model {self.model!r}"
+                    + (
+                        f"; did you mean {close[0]!r}?"
+                        if close
+                        else f"; expected 'tiny' or one of {len(known)} open_clip architectures "
+                        "such as ViT-B-32"
+                    )
+                )
+            if (
+                self.pretrained
+                and looks_like_path(self.pretrained)
+                and not Path(self.pretrained).expanduser().is_file()
+            ):
                 raise ValueError(f"CLIP checkpoint file {self.pretrained!r} does not exist")
-        elif self.model != BUNDLED_MINILM and looks_like_path(self.model) and not Path(self.model).expanduser().is_dir():
+        elif (
+            self.model != BUNDLED_MINILM
+            and looks_like_path(self.model)
+            and not Path(self.model).expanduser().is_dir()
+        ):
             raise ValueError(f"sentence-transformers model folder {self.model!r} does not exist")
         return self
 
     def load(self):
         """The encoder, loaded once per resource instance (one step)."""
         if self._encoder is None:
-            self._encoder = make_text_encoder(self.kind, self.model, self.pretrained or None, self.device, self.batch_size)
+            self._encoder = make_text_encoder(
+                self.kind, self.model, self.pretrained or None, self.device, self.batch_size
+            )
         return self._encoder
 
 
@@ -165,8 +184,15 @@ class ImageDownloader(dg.ConfigurableResource):
         return self
 
     def settings(self) -> DownloadSettings:
-        return DownloadSettings(self.concurrency, self.timeout_s, self.retries, self.backoff_s, self.max_bytes,
-                                self.min_area, url_rewrites=dict(self.url_rewrites))
+        return DownloadSettings(
+            self.concurrency,
+            self.timeout_s,
+            self.retries,
+            self.backoff_s,
+            self.max_bytes,
+            self.min_area,
+            url_rewrites=dict(self.url_rewrites),
+        )
 
 
 class OcrFilter(dg.ConfigurableResource):
@@ -200,7 +226,9 @@ class ImageFolders(dg.ConfigurableResource):
         from laionet_assets.core.datasets import LAYOUTS
 
         if self.imagenet_val_layout not in LAYOUTS:
-            raise ValueError(f"unknown imagenet_val_layout {self.imagenet_val_layout!r}; expected one of {LAYOUTS}")
+            raise ValueError(
+                f"unknown imagenet_val_layout {self.imagenet_val_layout!r}; expected one of {LAYOUTS}"
+            )
         for name in ("imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c"):
             value = getattr(self, name)
             if value and not Path(value).expanduser().is_dir():
@@ -266,7 +294,13 @@ class ImageEncoder(_ImageRunner):
 
 # Every resource of the code location by its key (profiles.resources_for builds each from these).
 RESOURCE_CLASSES = {
-    "storage": LaionetStorage, "io_manager": PolarsParquetIOManager, "text_encoder": TextEncoderResource,
-    "quality_gates": QualityGates, "image_models": ImageModels, "image_encoder": ImageEncoder,
-    "image_folders": ImageFolders, "downloader": ImageDownloader, "ocr": OcrFilter,
+    "storage": LaionetStorage,
+    "io_manager": PolarsParquetIOManager,
+    "text_encoder": TextEncoderResource,
+    "quality_gates": QualityGates,
+    "image_models": ImageModels,
+    "image_encoder": ImageEncoder,
+    "image_folders": ImageFolders,
+    "downloader": ImageDownloader,
+    "ocr": OcrFilter,
 }

@@ -13,12 +13,21 @@ from laionet_assets.resources import LaionetStorage
 from laionet_assets.settings import process_setting
 
 part_job = dg.define_asset_job(
-    "laion_part_job", selection=dg.AssetSelection.assets(lemma_matches, text_sims, laion_caption_index),
-    partitions_def=laion_parts, description="lemma_matches, text_sims and the caption index for one LAION part",
+    "laion_part_job",
+    selection=dg.AssetSelection.assets(lemma_matches, text_sims, laion_caption_index),
+    partitions_def=laion_parts,
+    description="lemma_matches, text_sims and the caption index for one LAION part",
 )
 refresh_job = dg.define_asset_job(
-    "laionet_refresh_job", selection=dg.AssetSelection.assets(
-        "laionet_clean", "laionet_top50", "imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c", "imagenet_captions",
+    "laionet_refresh_job",
+    selection=dg.AssetSelection.assets(
+        "laionet_clean",
+        "laionet_top50",
+        "imagenet_val",
+        "imagenetv2_a",
+        "imagenetv2_b",
+        "imagenetv2_c",
+        "imagenet_captions",
     ).downstream(),
     description="Rebuild LAIONet (and its checks) from every materialised part",
 )
@@ -50,17 +59,30 @@ def laion_release_sensor(context: dg.SensorEvaluationContext, storage: LaionetSt
         seen[part.key] = part.signature
     for part, problem in unreadable:
         context.log.warning(f"skipping unreadable part {part.key}: {problem}")
-    storage.registry.add({p.key: {"path": p.location, "release": p.release, "size": p.size, "mtime_ns": int(p.mtime * 1e9)} for p, _ in good})
+    storage.registry.add(
+        {
+            p.key: {"path": p.location, "release": p.release, "size": p.size, "mtime_ns": int(p.mtime * 1e9)}
+            for p, _ in good
+        }
+    )
     new_keys = [p.key for p, _ in good if not context.instance.has_dynamic_partition(laion_parts.name, p.key)]
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(partition_key=p.key, run_key=f"{p.key}@{p.signature}", tags={"laionet/release": p.release}) for p, _ in good],
+        run_requests=[
+            dg.RunRequest(
+                partition_key=p.key, run_key=f"{p.key}@{p.signature}", tags={"laionet/release": p.release}
+            )
+            for p, _ in good
+        ],
         dynamic_partitions_requests=[laion_parts.build_add_request(new_keys)] if new_keys else [],
         cursor=json.dumps(seen, sort_keys=True),
     )
 
 
-@dg.schedule(job=refresh_job, cron_schedule=process_setting("refresh_cron"),
-             default_status=dg.DefaultScheduleStatus.STOPPED)
+@dg.schedule(
+    job=refresh_job,
+    cron_schedule=process_setting("refresh_cron"),
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
 def laionet_refresh_schedule(context: dg.ScheduleEvaluationContext):
     """Daily: rebuild laionet_clean/laionet_top50 when a text_sims partition has been
     materialised since LAIONet was last built; otherwise skip."""

@@ -107,59 +107,156 @@ def _p(name, type_, help, default=None, **kw) -> Setting:
 SETTINGS: tuple[Setting, ...] = (
     # process: where outputs live, which profile, how steps execute
     _p("home", str, "output and Dagster instance folder (default: ./data)", "data"),
-    _p("profile", str, "model profile (paper, offline, tiny; default offline)", "offline",
-       choices=("paper", "offline", "tiny")),
-    _p("executor", str, "how steps execute: multiprocess, in_process, k8s or celery", "multiprocess",
-       choices=("multiprocess", "in_process", "k8s", "celery"), flag=None),
+    _p(
+        "profile",
+        str,
+        "model profile (paper, offline, tiny; default offline)",
+        "offline",
+        choices=("paper", "offline", "tiny"),
+    ),
+    _p(
+        "executor",
+        str,
+        "how steps execute: multiprocess, in_process, k8s or celery",
+        "multiprocess",
+        choices=("multiprocess", "in_process", "k8s", "celery"),
+        flag=None,
+    ),
     _p("max_concurrent", int, "steps at once under the multiprocess executor", 2, flag=None),
-    _p("releases_root", str, "folder or fsspec URL the release sensor watches (default <home>/releases)", "",
-       flag=None),
+    _p(
+        "releases_root",
+        str,
+        "folder or fsspec URL the release sensor watches (default <home>/releases)",
+        "",
+        flag=None,
+    ),
     _p("refresh_cron", str, "cron schedule of laionet_refresh_schedule", "0 3 * * *", flag=None),
     _p("log_level", str, "log level of the CLI's runs", "WARNING", flag=None),
     # the text side: lemma matching and LAIONet's selection (asset configs)
     _a("mode", str, "lemma_matches", "mode", "lemma matching mode (default paper)", choices=MODES),
-    _a("nsfw_policy", str, "laionet", "nsfw_policy", "which NSFW tags LAIONet keeps (default require_unlikely)",
-       choices=NSFW_POLICIES),
+    _a(
+        "nsfw_policy",
+        str,
+        "laionet",
+        "nsfw_policy",
+        "which NSFW tags LAIONet keeps (default require_unlikely)",
+        choices=NSFW_POLICIES,
+    ),
     _a("top_k", int, "laionet", "top_k", "rows per class in laionet_top50 (default 50)"),
     # the text encoder
-    _r("text_encoder", str, "text_encoder", "kind", "caption/synset text encoder family",
-       choices=("open_clip", "sentence_transformers")),
-    _r("text_model", str, "text_encoder", "model",
-       "open_clip architecture, sentence-transformers name, or local folder"),
-    _r("pretrained", str, "text_encoder", "pretrained", "open_clip weights tag or local checkpoint file",
-       env_var="LAIONET_TEXT_PRETRAINED"),
-    _r("threshold", float, "text_encoder", "threshold", "keep text_similarity > THRESHOLD (CLIP paper: 0.82)"),
+    _r(
+        "text_encoder",
+        str,
+        "text_encoder",
+        "kind",
+        "caption/synset text encoder family",
+        choices=("open_clip", "sentence_transformers"),
+    ),
+    _r(
+        "text_model",
+        str,
+        "text_encoder",
+        "model",
+        "open_clip architecture, sentence-transformers name, or local folder",
+    ),
+    _r(
+        "pretrained",
+        str,
+        "text_encoder",
+        "pretrained",
+        "open_clip weights tag or local checkpoint file",
+        env_var="LAIONET_TEXT_PRETRAINED",
+    ),
+    _r(
+        "threshold", float, "text_encoder", "threshold", "keep text_similarity > THRESHOLD (CLIP paper: 0.82)"
+    ),
     _r("device", str, "text_encoder", "device", "text encoder device: auto, cpu, cuda, cuda:N"),
     _r("batch_size", int, "text_encoder", "batch_size", "text encoder batch size"),
     # quality gates (blocking checks on laionet_clean)
     _r("min_classes", int, "quality_gates", "min_covered_classes", "class-coverage check minimum"),
-    _r("nsfw_policy_required", str, "quality_gates", "nsfw_policy_required",
-       "NSFW policy the blocking check enforces", choices=NSFW_POLICIES),
+    _r(
+        "nsfw_policy_required",
+        str,
+        "quality_gates",
+        "nsfw_policy_required",
+        "NSFW policy the blocking check enforces",
+        choices=NSFW_POLICIES,
+    ),
     # the image side: classifiers, the CLIP image encoder, labelled folders, downloads, OCR
-    _r("models", list, "image_models", "models", "comma-separated image classifiers, e.g. timm:resnet50,"
-       "clip:ViT-B-32:openai,torchscript:model.pt:classes.txt"),
+    _r(
+        "models",
+        list,
+        "image_models",
+        "models",
+        "comma-separated image classifiers, e.g. timm:resnet50,"
+        "clip:ViT-B-32:openai,torchscript:model.pt:classes.txt",
+    ),
     _r("image_device", str, "image_models", "device", "image classifiers' device: auto, cpu, cuda, cuda:N"),
     _r("image_batch_size", int, "image_models", "batch_size", "image classifiers' batch size"),
-    _r("decode_workers", int, "image_models", "decode_workers",
-       "image decode worker processes (-1: automatic, none on CPU)"),
-    _r("image_encoder", str, "image_encoder", "model",
-       "CLIP architecture for intra-class similarity (e.g. ViT-B-32, tiny)"),
-    _r("image_pretrained", str, "image_encoder", "pretrained",
-       "open_clip weights tag or local checkpoint for the image encoder"),
+    _r(
+        "decode_workers",
+        int,
+        "image_models",
+        "decode_workers",
+        "image decode worker processes (-1: automatic, none on CPU)",
+    ),
+    _r(
+        "image_encoder",
+        str,
+        "image_encoder",
+        "model",
+        "CLIP architecture for intra-class similarity (e.g. ViT-B-32, tiny)",
+    ),
+    _r(
+        "image_pretrained",
+        str,
+        "image_encoder",
+        "pretrained",
+        "open_clip weights tag or local checkpoint for the image encoder",
+    ),
     _r("imagenet_val", str, "image_folders", "imagenet_val", "ImageNet val folder (<wnid>/<file>)"),
-    _r("imagenet_val_layout", str, "image_folders", "imagenet_val_layout",
-       "ImageNet val layout (auto detects wnid or index folders)", choices=LAYOUTS),
-    _r("imagenet_val_labels", str, "image_folders", "imagenet_val_labels",
-       "labels file for the labels_file layout"),
-    *(_r(f"imagenetv2_{v}", str, "image_folders", f"imagenetv2_{v}",
-         f"ImageNetV2 version {v} folder (<class index>/<file>)") for v in "abc"),
-    _r("imagenet_captions", str, "image_folders", "imagenet_captions",
-       "ImageNet-Captions JSON file (path or fsspec URL)"),
+    _r(
+        "imagenet_val_layout",
+        str,
+        "image_folders",
+        "imagenet_val_layout",
+        "ImageNet val layout (auto detects wnid or index folders)",
+        choices=LAYOUTS,
+    ),
+    _r(
+        "imagenet_val_labels",
+        str,
+        "image_folders",
+        "imagenet_val_labels",
+        "labels file for the labels_file layout",
+    ),
+    *(
+        _r(
+            f"imagenetv2_{v}",
+            str,
+            "image_folders",
+            f"imagenetv2_{v}",
+            f"ImageNetV2 version {v} folder (<class index>/<file>)",
+        )
+        for v in "abc"
+    ),
+    _r(
+        "imagenet_captions",
+        str,
+        "image_folders",
+        "imagenet_captions",
+        "ImageNet-Captions JSON file (path or fsspec URL)",
+    ),
     _r("download_concurrency", int, "downloader", "concurrency", "concurrent image downloads"),
     _r("download_timeout", float, "downloader", "timeout_s", "seconds per image request"),
     _r("download_retries", int, "downloader", "retries", "retries of a retryable download failure"),
-    _r("url_rewrites", dict, "downloader", "url_rewrites",
-       'URL prefix rewrites as JSON, e.g. {"https://host/": "http://mirror/"} (a mirror or local cache)'),
+    _r(
+        "url_rewrites",
+        dict,
+        "downloader",
+        "url_rewrites",
+        'URL prefix rewrites as JSON, e.g. {"https://host/": "http://mirror/"} (a mirror or local cache)',
+    ),
     _r("ocr", bool, "ocr", "enabled", "the OCR filter (default true)", choices=None),
 )
 
@@ -221,5 +318,8 @@ def asset_run_config(values: Mapping[str, Any], ops: set[str] | None = None) -> 
 def field_help(resource: str) -> dict[str, str]:
     """Launchpad descriptions of a resource's fields: the help of the setting behind each, with
     its variable."""
-    return {s.field: f"{s.help} (setting {s.name}, {s.env or 'no variable'}, {s.option or 'no flag'})"
-            for s in SETTINGS if s.scope == RESOURCE and s.target == resource}
+    return {
+        s.field: f"{s.help} (setting {s.name}, {s.env or 'no variable'}, {s.option or 'no flag'})"
+        for s in SETTINGS
+        if s.scope == RESOURCE and s.target == resource
+    }

@@ -51,7 +51,10 @@ def shared_path(*parts: str) -> Path:
     """A file under ../shared, or skip the test with the reason when ../shared is absent."""
     path = SHARED.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} is absent: ../shared (real LAION captions, ImageNet images) is beside the repo only in CI and dev checkouts")
+        pytest.skip(
+            f"{path} is absent: ../shared (real LAION captions, ImageNet "
+            "images) is beside the repo only in CI and dev checkouts"
+        )
     return path
 
 
@@ -61,6 +64,7 @@ def select(*names: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- images and the local web
+
 
 def encode(image: Image.Image, fmt: str) -> bytes:
     buffer = io.BytesIO()
@@ -77,7 +81,7 @@ def crafted_images() -> dict[str, bytes]:
         "cmyk.jpg": encode(rgb.convert("CMYK"), "JPEG"),
         "palette.png": encode(rgb.convert("P"), "PNG"),
         "rgba.png": encode(rgb.convert("RGBA"), "PNG"),
-        "gray16.png": encode(Image.fromarray((np.arange(400, dtype=np.uint16).reshape(20, 20)  * 150)), "PNG"),
+        "gray16.png": encode(Image.fromarray((np.arange(400, dtype=np.uint16).reshape(20, 20) * 150)), "PNG"),
         "one_by_one.png": encode(Image.new("RGB", (1, 1)), "PNG"),
         "nine_by_eleven.png": encode(Image.new("RGB", (9, 11)), "PNG"),
         "ten_by_ten.png": encode(Image.new("RGB", (10, 10)), "PNG"),
@@ -160,7 +164,14 @@ DEFS = [*all_assets, *laionet_checks]
 class Release:
     """A release registered under a temp home, materialised the way the CLI does it."""
 
-    def __init__(self, home: Path, folder: Path, synsets: pl.DataFrame | None = None, min_classes: int = 1, profile: str = "offline"):
+    def __init__(
+        self,
+        home: Path,
+        folder: Path,
+        synsets: pl.DataFrame | None = None,
+        min_classes: int = 1,
+        profile: str = "offline",
+    ):
         self.home = home
         self.instance = dg.DagsterInstance.ephemeral()
         self.keys = ReleaseRegistry(home).register(str(folder), "rel")
@@ -171,14 +182,23 @@ class Release:
             write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
 
     def materialize(self, selection, partition_key=None, run_config=None):
-        return dg.materialize(DEFS, selection=selection, partition_key=partition_key, instance=self.instance,
-                              resources=self.resources, raise_on_error=False, run_config=run_config or {})
+        return dg.materialize(
+            DEFS,
+            selection=selection,
+            partition_key=partition_key,
+            instance=self.instance,
+            resources=self.resources,
+            raise_on_error=False,
+            run_config=run_config or {},
+        )
 
     def parts(self):
         return {key: self.materialize(["lemma_matches", "text_sims"], key) for key in self.keys}
 
     def laionet(self, **config):
-        return self.materialize(select("laionet_clean"), run_config={"ops": {"laionet": {"config": config}}} if config else None)
+        return self.materialize(
+            select("laionet_clean"), run_config={"ops": {"laionet": {"config": config}}} if config else None
+        )
 
     def output(self, asset, partition=None):
         base = self.home / "assets" / asset
@@ -198,8 +218,13 @@ class Home:
         (root / "dagster").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO / "dagster.yaml", root / "dagster" / "dagster.yaml")
         write_parquet_atomic(synsets, root / "assets" / "imagenet_synsets.parquet")
-        self.env = {**os.environ, "DAGSTER_HOME": str(root / "dagster"), "LAIONET_HOME": str(root),
-                    "LAIONET_PROFILE": "tiny", "DAGSTER_DISABLE_TELEMETRY": "1"}
+        self.env = {
+            **os.environ,
+            "DAGSTER_HOME": str(root / "dagster"),
+            "LAIONET_HOME": str(root),
+            "LAIONET_PROFILE": "tiny",
+            "DAGSTER_DISABLE_TELEMETRY": "1",
+        }
 
     def instance(self) -> dg.DagsterInstance:
         os.environ["DAGSTER_HOME"] = self.env["DAGSTER_HOME"]  # dagster.yaml reads it
@@ -212,11 +237,27 @@ class Home:
         return keys
 
     def materialize_command(self, selection: str, partition: str) -> list[str]:
-        return [DAGSTER, "asset", "materialize", "-m", "laionet_assets.definitions", "--select", selection, "--partition", partition]
+        return [
+            DAGSTER,
+            "asset",
+            "materialize",
+            "-m",
+            "laionet_assets.definitions",
+            "--select",
+            selection,
+            "--partition",
+            partition,
+        ]
 
     def popen(self, selection: str, partition: str, log: Path) -> subprocess.Popen:
-        return subprocess.Popen(self.materialize_command(selection, partition), cwd=REPO, env=self.env,
-                                stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            self.materialize_command(selection, partition),
+            cwd=REPO,
+            env=self.env,
+            stdout=open(log, "w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def output(self, asset: str, partition: str) -> Path:
         return self.root / "assets" / asset / f"{partition}.parquet"

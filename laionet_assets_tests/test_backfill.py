@@ -6,8 +6,7 @@ import time
 
 import dagster as dg
 
-from .fixtures import REPO
-from .fixtures import DAGSTER, Home, kill_group, split_sample
+from .fixtures import DAGSTER, REPO, Home, kill_group, split_sample
 
 
 def test_backfill_a_partition_range(tmp_path, synsets):
@@ -17,12 +16,35 @@ def test_backfill_a_partition_range(tmp_path, synsets):
     with home.instance() as instance:
         instance.report_runless_asset_event(dg.AssetMaterialization("imagenet_synsets"))
     in_range = keys[1:4]
-    subprocess.run([DAGSTER, "job", "backfill", "-m", "laionet_assets.definitions", "-j", "laion_part_job",
-                    "--from", in_range[0], "--to", in_range[-1], "--noprompt"],
-                   cwd=REPO, env=home.env, check=True, timeout=180, capture_output=True)
-    daemon = subprocess.Popen([DAGSTER.replace("/dagster", "/dagster-daemon"), "run", "-m", "laionet_assets.definitions"],
-                              cwd=REPO, env=home.env, stdout=open(tmp_path / "daemon.log", "w"), stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    subprocess.run(
+        [
+            DAGSTER,
+            "job",
+            "backfill",
+            "-m",
+            "laionet_assets.definitions",
+            "-j",
+            "laion_part_job",
+            "--from",
+            in_range[0],
+            "--to",
+            in_range[-1],
+            "--noprompt",
+        ],
+        cwd=REPO,
+        env=home.env,
+        check=True,
+        timeout=180,
+        capture_output=True,
+    )
+    daemon = subprocess.Popen(
+        [DAGSTER.replace("/dagster", "/dagster-daemon"), "run", "-m", "laionet_assets.definitions"],
+        cwd=REPO,
+        env=home.env,
+        stdout=open(tmp_path / "daemon.log", "w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.time() + 400
         with home.instance() as instance:
@@ -30,7 +52,9 @@ def test_backfill_a_partition_range(tmp_path, synsets):
                 runs = instance.get_runs()
                 if len(runs) == len(in_range) and all(r.is_finished for r in runs):
                     break
-                assert time.time() < deadline, f"runs: {[(r.tags.get('dagster/partition'), r.status) for r in runs]}"
+                assert time.time() < deadline, (
+                    f"runs: {[(r.tags.get('dagster/partition'), r.status) for r in runs]}"
+                )
                 time.sleep(2)
             assert sorted(r.tags["dagster/partition"] for r in runs) == in_range
             assert all(r.is_success for r in runs)

@@ -7,28 +7,40 @@ import numpy as np
 import polars as pl
 import pytest
 
+from laionet_assets.core.atomic import write_parquet_atomic
 from laionet_assets.definitions import all_assets
 from laionet_assets.profiles import resources_for, with_defaults
-from laionet_assets.core.atomic import write_parquet_atomic
 from laionet_assets.resources import ImageFolders
 from laionet_assets_tests.fixtures import select
 
 
 def test_caption_assets(tmp_path, synsets):
     rows = synsets.head(4)
-    entries = [{"filename": f"{w}.JPEG", "wnid": w, "title": t, "tags": ["a", "b"], "description": "c"}
-               for w, t in zip(rows["wnid"], rows["name"])]
+    entries = [
+        {"filename": f"{w}.JPEG", "wnid": w, "title": t, "tags": ["a", "b"], "description": "c"}
+        for w, t in zip(rows["wnid"], rows["name"])
+    ]
     entries += [entries[0], {"filename": "x.JPEG", "wnid": "n00000000", "title": "x"}]
     (tmp_path / "captions.json").write_text(json.dumps(entries))
     home = tmp_path / "home"
     write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
     resources = resources_for("tiny", str(home))
-    resources["image_folders"] = with_defaults(ImageFolders, imagenet_captions=str(tmp_path / "captions.json"))
-    result = dg.materialize(all_assets, selection=select("imagenet_captions", "caption_synset_similarity"), resources=resources,
-                            instance=dg.DagsterInstance.ephemeral())
+    resources["image_folders"] = with_defaults(
+        ImageFolders, imagenet_captions=str(tmp_path / "captions.json")
+    )
+    result = dg.materialize(
+        all_assets,
+        selection=select("imagenet_captions", "caption_synset_similarity"),
+        resources=resources,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert result.success
     meta = result.asset_materializations_for_node("imagenet_captions")[0].metadata
-    assert (meta["rows"].value, meta["dropped_duplicate_filename"].value, meta["dropped_unknown_wnid"].value) == (4, 1, 1)
+    assert (
+        meta["rows"].value,
+        meta["dropped_duplicate_filename"].value,
+        meta["dropped_unknown_wnid"].value,
+    ) == (4, 1, 1)
     out = pl.read_parquet(home / "assets" / "caption_synset_similarity.parquet")
     encoder = resources["text_encoder"].load()
     texts = encoder.encode([f"{t} a b c" for t in rows["name"]])
@@ -55,19 +67,27 @@ def test_nearest_laion_captions_against_brute_force(tmp_path, synsets):
     indexed = pl.concat([release.output("laion_caption_index", k) for k in release.keys])
     texts = indexed.join(lemma.select("sample_id", "text"), on="sample_id")["text"].to_list()
     queries = ["goldfish in a round glass bowl on a table", "a tree frog on a branch", "IMG_0042 holiday"]
-    entries = [{"filename": f"f{i}.JPEG", "wnid": w, "title": q, "tags": [], "description": ""}
-               for i, (q, w) in enumerate(zip(queries, synsets["wnid"][:3]))]
+    entries = [
+        {"filename": f"f{i}.JPEG", "wnid": w, "title": q, "tags": [], "description": ""}
+        for i, (q, w) in enumerate(zip(queries, synsets["wnid"][:3]))
+    ]
     (tmp_path / "captions.json").write_text(json.dumps(entries))
-    release.resources["image_folders"] = with_defaults(ImageFolders, imagenet_captions=str(tmp_path / "captions.json"))
-    result = release.materialize(["imagenet_captions", "captions_nearest_laion"],
-                                 run_config={"ops": {"captions_nearest_laion": {"config": {"threshold": 0.5}}}})
+    release.resources["image_folders"] = with_defaults(
+        ImageFolders, imagenet_captions=str(tmp_path / "captions.json")
+    )
+    result = release.materialize(
+        ["imagenet_captions", "captions_nearest_laion"],
+        run_config={"ops": {"captions_nearest_laion": {"config": {"threshold": 0.5}}}},
+    )
     assert result.success
     encoder = release.resources["text_encoder"].load()
     sims = encoder.encode(queries) @ encoder.encode(texts).T
     expected = [(indexed["sample_id"][int(row.argmax())], float(row.max())) for row in sims]
     kept = [(s, v) for s, v in expected if v > 0.5]
     everything = release.output("captions_nearest_laion")
-    assert everything.height == len({s for s, _ in expected})  # every LAION row that is some text's nearest, once
+    assert everything.height == len(
+        {s for s, _ in expected}
+    )  # every LAION row that is some text's nearest, once
     out = everything.filter("selected")
     assert 0 < len(kept) < len(queries)  # the threshold keeps some and drops some
     assert out.select("sample_id").to_series().to_list() == [s for s, _ in kept]
@@ -85,18 +105,42 @@ def test_appendix_assets_run_empty_without_imagenet_captions(tmp_path, synsets):
     home = tmp_path / "home"
     write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
     write_parquet_atomic(pl.DataFrame(schema=EMBEDDED_SCHEMA), home / "assets" / "image_embeddings.parquet")
-    write_parquet_atomic(pl.DataFrame(schema={"wnid": pl.String, "encoder": pl.String, "embedding": pl.List(pl.Float32)}),
-                         home / "assets" / "image_encoder_synset_embeddings.parquet")
-    empty_matches = pl.DataFrame(schema={"sample_id": pl.String, "wnid": pl.String, "similarity": pl.Float32,
-                                         "imagenet_filename": pl.String, "selected": pl.Boolean, "url": pl.String,
-                                         "text": pl.String, "threshold": pl.Float64})
+    write_parquet_atomic(
+        pl.DataFrame(schema={"wnid": pl.String, "encoder": pl.String, "embedding": pl.List(pl.Float32)}),
+        home / "assets" / "image_encoder_synset_embeddings.parquet",
+    )
+    empty_matches = pl.DataFrame(
+        schema={
+            "sample_id": pl.String,
+            "wnid": pl.String,
+            "similarity": pl.Float32,
+            "imagenet_filename": pl.String,
+            "selected": pl.Boolean,
+            "url": pl.String,
+            "text": pl.String,
+            "threshold": pl.Float64,
+        }
+    )
     write_parquet_atomic(empty_matches, home / "assets" / "captions_nearest_laion.parquet")
-    result = dg.materialize(all_assets, selection=select("text_matched_images", "text_matched_intra_class", "image_synset_similarity"),
-                            resources=resources_for("tiny", str(home)), instance=dg.DagsterInstance.ephemeral())
+    result = dg.materialize(
+        all_assets,
+        selection=select("text_matched_images", "text_matched_intra_class", "image_synset_similarity"),
+        resources=resources_for("tiny", str(home)),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert result.success
-    for asset in ("text_matched_images", "text_matched_intra_class", "image_synset_similarity", "image_synset_similarity_images"):
+    for asset in (
+        "text_matched_images",
+        "text_matched_intra_class",
+        "image_synset_similarity",
+        "image_synset_similarity_images",
+    ):
         assert pl.read_parquet(home / "assets" / f"{asset}.parquet").is_empty(), asset
     sweep = pl.read_parquet(home / "assets" / "text_matched_sweep.parquet")
     assert sweep["classes_covered"].to_list() == [0] * sweep.height and sweep.height == 9
-    for fig in ("fig10_text_matched_intra_class.png", "fig17_image_to_synset.png", "fig18_threshold_sweep.png"):
+    for fig in (
+        "fig10_text_matched_intra_class.png",
+        "fig17_image_to_synset.png",
+        "fig18_threshold_sweep.png",
+    ):
         assert (home / "reports" / fig).read_bytes()[:4] == b"\x89PNG"

@@ -22,7 +22,22 @@ def home(tmp_path, monkeypatch):
 
 
 def test_run_registers_partitions_and_materialises(home, capsys):
-    assert main(["run", "--release", str(SAMPLE_RELEASE), "--name", "Sample Release", "--profile", "tiny", "--home", str(home)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--release",
+                str(SAMPLE_RELEASE),
+                "--name",
+                "Sample Release",
+                "--profile",
+                "tiny",
+                "--home",
+                str(home),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "sample_release-part-00000" in out and "laionet ui --home" in out
     assert (home / "assets" / "lemma_matches" / "sample_release-part-00001.parquet").exists()
@@ -30,13 +45,31 @@ def test_run_registers_partitions_and_materialises(home, capsys):
     assert set(clean["release_part"]) <= {"sample_release-part-00000", "sample_release-part-00001"}
     assert (home / "dagster" / "dagster.yaml").exists()
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
-        assert sorted(instance.get_dynamic_partitions("laion_parts")) == ["sample_release-part-00000", "sample_release-part-00001"]
+        assert sorted(instance.get_dynamic_partitions("laion_parts")) == [
+            "sample_release-part-00000",
+            "sample_release-part-00001",
+        ]
         records = instance.get_run_records()
         assert len(records) == 4 and all(r.dagster_run.is_success for r in records)
 
 
 def test_select_limits_the_run(home):
-    assert main(["run", "--release", str(SAMPLE_RELEASE), "--profile", "tiny", "--home", str(home), "--select", "lemma_matches"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--release",
+                str(SAMPLE_RELEASE),
+                "--profile",
+                "tiny",
+                "--home",
+                str(home),
+                "--select",
+                "lemma_matches",
+            ]
+        )
+        == 0
+    )
     assert len(list((home / "assets" / "lemma_matches").glob("*.parquet"))) == 2
     assert not (home / "assets" / "text_sims").exists()
 
@@ -44,7 +77,22 @@ def test_select_limits_the_run(home):
 def test_selecting_laionet_clean_reruns_only_the_selection(home, capsys):
     assert main(["run", "--release", str(SAMPLE_RELEASE), "--profile", "tiny", "--home", str(home)]) == 0
     capsys.readouterr()
-    assert main(["run", "--release", str(SAMPLE_RELEASE), "--profile", "tiny", "--home", str(home), "--select", "laionet_clean"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--release",
+                str(SAMPLE_RELEASE),
+                "--profile",
+                "tiny",
+                "--home",
+                str(home),
+                "--select",
+                "laionet_clean",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "laionet_clean,laionet_top50: ok" in out and "lemma_matches" not in out.split("registered")[1]
     assert "LAIONet:" in out
@@ -63,7 +111,9 @@ def test_url_release_is_a_clear_error(home, capsys):
 def test_failed_part_is_reported_and_others_still_run(home, tmp_path, capsys):
     release = tmp_path / "rel"
     release.mkdir()
-    pl.DataFrame({"TEXT": ["Male lion with a big mane roaring"], "NSFW": ["UNLIKELY"]}).write_parquet(release / "a.parquet")
+    pl.DataFrame({"TEXT": ["Male lion with a big mane roaring"], "NSFW": ["UNLIKELY"]}).write_parquet(
+        release / "a.parquet"
+    )
     pl.DataFrame({"caption": ["x"]}).write_parquet(release / "b.parquet")
     assert main(["run", "--release", str(release), "--profile", "tiny", "--home", str(home)]) == 1
     captured = capsys.readouterr()
@@ -71,15 +121,29 @@ def test_failed_part_is_reported_and_others_still_run(home, tmp_path, capsys):
     assert (home / "assets" / "lemma_matches" / "rel-a.parquet").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--threshold", "1.5"], "similarity threshold 1.5 is outside [-1, 1]"),
-    (["--text-encoder", "open_clip", "--text-model", "ViT-B/32"], "unknown open_clip model 'ViT-B/32'; did you mean 'ViT-B-32'?"),
-    (["--text-encoder", "sentence_transformers", "--text-model", "/no/such/mpnet"], "sentence-transformers model folder '/no/such/mpnet' does not exist"),
-    (["--pretrained", "/no/such/clip.pt", "--text-encoder", "open_clip", "--text-model", "ViT-B-32"], "CLIP checkpoint file '/no/such/clip.pt' does not exist"),
-    (["--min-classes", "2000"], "min_covered_classes 2000 is outside [0, 1000]"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--threshold", "1.5"], "similarity threshold 1.5 is outside [-1, 1]"),
+        (
+            ["--text-encoder", "open_clip", "--text-model", "ViT-B/32"],
+            "unknown open_clip model 'ViT-B/32'; did you mean 'ViT-B-32'?",
+        ),
+        (
+            ["--text-encoder", "sentence_transformers", "--text-model", "/no/such/mpnet"],
+            "sentence-transformers model folder '/no/such/mpnet' does not exist",
+        ),
+        (
+            ["--pretrained", "/no/such/clip.pt", "--text-encoder", "open_clip", "--text-model", "ViT-B-32"],
+            "CLIP checkpoint file '/no/such/clip.pt' does not exist",
+        ),
+        (["--min-classes", "2000"], "min_covered_classes 2000 is outside [0, 1000]"),
+    ],
+)
 def test_bad_settings_are_clear_errors(home, capsys, args, message):
-    assert main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--profile", "tiny", *args]) == 2
+    assert (
+        main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--profile", "tiny", *args]) == 2
+    )
     assert f"laionet: invalid configuration: {message}" in capsys.readouterr().err
 
 
@@ -90,26 +154,55 @@ def test_bad_environment_variable(home, capsys, monkeypatch):
 
 
 def test_flags_reach_the_assets(home):
-    assert main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--profile", "tiny", "--mode", "longest",
-                 "--threshold", "-1", "--nsfw-policy", "allow_missing", "--top-k", "1"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--release",
+                str(SAMPLE_RELEASE),
+                "--home",
+                str(home),
+                "--profile",
+                "tiny",
+                "--mode",
+                "longest",
+                "--threshold",
+                "-1",
+                "--nsfw-policy",
+                "allow_missing",
+                "--top-k",
+                "1",
+            ]
+        )
+        == 0
+    )
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
-        matches = instance.get_latest_materialization_event(dg.AssetKey("lemma_matches")).asset_materialization.metadata
-        clean = instance.get_latest_materialization_event(dg.AssetKey("laionet_clean")).asset_materialization.metadata
+        matches = instance.get_latest_materialization_event(
+            dg.AssetKey("lemma_matches")
+        ).asset_materialization.metadata
+        clean = instance.get_latest_materialization_event(
+            dg.AssetKey("laionet_clean")
+        ).asset_materialization.metadata
     assert matches["mode"].value == "longest"
     assert clean["threshold"].value == -1.0 and clean["nsfw_policy"].value == "allow_missing"
     top = pl.read_parquet(home / "assets" / "laionet_top50.parquet")
     assert top.height > 1 and top.group_by("wnid").len()["len"].max() == 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--models", "timm:resnet5O"], "timm has no architecture 'resnet5O'"),
-    (["--models", "torchscript:/no/model.pt"], "TorchScript file '/no/model.pt' does not exist"),
-    (["--image-encoder", "ViT-Q-99"], "open_clip has no architecture 'ViT-Q-99'"),
-    (["--imagenet-val", "/no/val"], "imagenet_val folder '/no/val' does not exist"),
-    (["--download-concurrency", "0"], "download concurrency must be positive, got 0"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--models", "timm:resnet5O"], "timm has no architecture 'resnet5O'"),
+        (["--models", "torchscript:/no/model.pt"], "TorchScript file '/no/model.pt' does not exist"),
+        (["--image-encoder", "ViT-Q-99"], "open_clip has no architecture 'ViT-Q-99'"),
+        (["--imagenet-val", "/no/val"], "imagenet_val folder '/no/val' does not exist"),
+        (["--download-concurrency", "0"], "download concurrency must be positive, got 0"),
+    ],
+)
 def test_bad_image_side_settings_are_clear_errors(home, capsys, args, message):
-    assert main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--profile", "tiny", *args]) == 2
+    assert (
+        main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--profile", "tiny", *args]) == 2
+    )
     assert message in capsys.readouterr().err
 
 
@@ -132,12 +225,34 @@ def test_image_side_flags_reach_the_resources(home, tmp_path, monkeypatch):
     monkeypatch.setattr(laionet_assets.profiles, "resources_for", spy)
     val = tmp_path / "val"
     val.mkdir()
-    assert main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--profile", "tiny",
-                 "--select", "imagenet_val", "--imagenet-val", str(val), "--models", "clip:tiny", "--ocr", "false"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--release",
+                str(SAMPLE_RELEASE),
+                "--home",
+                str(home),
+                "--profile",
+                "tiny",
+                "--select",
+                "imagenet_val",
+                "--imagenet-val",
+                str(val),
+                "--models",
+                "clip:tiny",
+                "--ocr",
+                "false",
+            ]
+        )
+        == 0
+    )
     assert built["image_models"].models == ["clip:tiny"] and built["ocr"].enabled is False
     assert built["image_folders"].imagenet_val == str(val)
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
-        folder = instance.get_latest_materialization_event(dg.AssetKey("imagenet_val")).asset_materialization.metadata
+        folder = instance.get_latest_materialization_event(
+            dg.AssetKey("imagenet_val")
+        ).asset_materialization.metadata
     assert folder["folder"].value == str(val)  # the flag reached the asset, not only the resource
     assert "LAIONET_IMAGENET_VAL" not in os.environ  # flags are not smuggled through the environment
 
@@ -149,8 +264,10 @@ def test_demo_materialises_the_whole_graph_offline(home, capsys):
     out = capsys.readouterr().out
     assert "LAIONet with images, after the OCR filter:" in out and "report.html" in out
     nearest = pl.read_parquet(home / "assets" / "captions_nearest_laion.parquet").filter("selected")
-    assert (f"LAION found by caption search alone (nearest to an ImageNet-Captions text, similarity > 0.7): "
-            f"{nearest.height} rows over {nearest['wnid'].n_unique()} ImageNet classes") in out and nearest.height
+    assert (
+        f"LAION found by caption search alone (nearest to an ImageNet-Captions text, similarity > 0.7): "
+        f"{nearest.height} rows over {nearest['wnid'].n_unique()} ImageNet classes"
+    ) in out and nearest.height
     for asset in asset_plan().order:
         path = home / "assets" / asset
         assert path.with_suffix(".parquet").exists() or len(list(path.glob("*.parquet"))) == 2, asset

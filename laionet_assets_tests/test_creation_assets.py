@@ -5,18 +5,11 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-import pytest
 
-from laionet_assets.checks import laionet_checks
 from laionet_assets.cli import root_error_message
-from laionet_assets.core.releases import ReleaseRegistry
-from laionet_assets.definitions import all_assets
-from laionet_assets.partitions import laion_parts
-from laionet_assets.profiles import resources_for
-from laionet_assets.core.atomic import write_parquet_atomic
-from laionet_assets.resources import QualityGates
 
 from .fixtures import DEFS, SAMPLE_RELEASE, Release
+
 
 def checks_of(result) -> dict[str, bool]:
     return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
@@ -38,7 +31,11 @@ def test_whole_chain_on_the_bundled_sample(tmp_path):
     synsets_run = release.materialize(["imagenet_synsets"])
     assert synsets_run.success
     facts = metadata(synsets_run, "imagenet_synsets")
-    assert (facts["paper_unique_lemmas"], facts["paper_usable_lemmas"], facts["paper_always_multilabel_classes"]) == (1824, 1760, 27)
+    assert (
+        facts["paper_unique_lemmas"],
+        facts["paper_usable_lemmas"],
+        facts["paper_always_multilabel_classes"],
+    ) == (1824, 1760, 27)
     for key, result in release.parts().items():
         assert result.success, key
     matches = pl.concat([release.output("lemma_matches", k) for k in release.keys])
@@ -49,9 +46,21 @@ def test_whole_chain_on_the_bundled_sample(tmp_path):
     assert sims.height == matches.filter(pl.col("wnids").list.len() == 1).height
     result = release.laionet()
     assert result.success
-    assert checks_of(result) == {"laionet_class_coverage": True, "laionet_nsfw_removed": True, "laionet_schema_and_ranges": True}
+    assert checks_of(result) == {
+        "laionet_class_coverage": True,
+        "laionet_nsfw_removed": True,
+        "laionet_schema_and_ranges": True,
+    }
     clean = release.output("laionet_clean")
-    assert clean.columns[:7] == ["sample_id", "url", "text", "wnid", "text_similarity", "nsfw", "release_part"]
+    assert clean.columns[:7] == [
+        "sample_id",
+        "url",
+        "text",
+        "wnid",
+        "text_similarity",
+        "nsfw",
+        "release_part",
+    ]
     assert (clean["nsfw"] == "UNLIKELY").all() and (clean["text_similarity"] > 0.5).all()
     # The brand is not the animal: no shoe or bag survives as cougar (n02125311).
     cougars = clean.filter(pl.col("wnid") == "n02125311")["text"].to_list()
@@ -90,29 +99,52 @@ def test_rematerialising_a_partition_is_idempotent(tmp_path, synsets):
 
 
 def test_longest_mode_labels_sea_lion(tmp_path, synsets):
-    folder = part(tmp_path / "rel", "p0", SAMPLE_ID=[1, 2], TEXT=["sea lion basking on the rocks", "Sea Lion pup"], NSFW=["UNLIKELY"] * 2)
+    folder = part(
+        tmp_path / "rel",
+        "p0",
+        SAMPLE_ID=[1, 2],
+        TEXT=["sea lion basking on the rocks", "Sea Lion pup"],
+        NSFW=["UNLIKELY"] * 2,
+    )
     release = Release(tmp_path / "home", folder, synsets)
     key = release.keys[0]
-    assert release.materialize(["lemma_matches"], key, {"ops": {"lemma_matches": {"config": {"mode": "longest"}}}}).success
+    assert release.materialize(
+        ["lemma_matches"], key, {"ops": {"lemma_matches": {"config": {"mode": "longest"}}}}
+    ).success
     assert release.output("lemma_matches", key)["wnids"].to_list() == [["n02077923"], ["n02077923"]]
     assert release.materialize(["lemma_matches"], key).success  # default: paper mode
     assert release.output("lemma_matches", key)["wnids"].to_list() == [["n02077923", "n02129165"]]
 
 
 def test_coverage_check_fails_below_the_minimum(tmp_path, synsets):
-    folder = part(tmp_path / "rel", "p0", SAMPLE_ID=[1, 2], TEXT=["Male lion with a big mane roaring", "cougar stalking prey in the forest"],
-                  NSFW=["UNLIKELY"] * 2)
+    folder = part(
+        tmp_path / "rel",
+        "p0",
+        SAMPLE_ID=[1, 2],
+        TEXT=["Male lion with a big mane roaring", "cougar stalking prey in the forest"],
+        NSFW=["UNLIKELY"] * 2,
+    )
     release = Release(tmp_path / "home", folder, synsets, min_classes=3)
     release.parts()
     result = release.laionet(threshold=-1.0)
     assert not result.success
     assert checks_of(result)["laionet_class_coverage"] is False
-    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == "laionet_class_coverage"]
-    assert evaluation.metadata["covered_classes"].value == 2 and evaluation.metadata["missing_classes"].value == 998
+    [evaluation] = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "laionet_class_coverage"
+    ]
+    assert (
+        evaluation.metadata["covered_classes"].value == 2
+        and evaluation.metadata["missing_classes"].value == 998
+    )
 
 
 def test_nsfw_check_fails_when_rows_lack_a_verdict(tmp_path, synsets):
-    folder = part(tmp_path / "rel", "p0", SAMPLE_ID=[1, 2], TEXT=["Male lion with a big mane roaring", "cougar stalking prey in the forest"])
+    folder = part(
+        tmp_path / "rel",
+        "p0",
+        SAMPLE_ID=[1, 2],
+        TEXT=["Male lion with a big mane roaring", "cougar stalking prey in the forest"],
+    )
     release = Release(tmp_path / "home", folder, synsets)
     release.parts()
     paper = release.laionet(threshold=-1.0)  # require_unlikely: nothing without a verdict survives
@@ -123,31 +155,50 @@ def test_nsfw_check_fails_when_rows_lack_a_verdict(tmp_path, synsets):
 
 
 def test_schema_check_fails_on_duplicate_sample_ids(tmp_path, synsets):
-    folder = part(tmp_path / "rel", "p0", SAMPLE_ID=[7], TEXT=["Male lion with a big mane roaring"], NSFW=["UNLIKELY"])
+    folder = part(
+        tmp_path / "rel", "p0", SAMPLE_ID=[7], TEXT=["Male lion with a big mane roaring"], NSFW=["UNLIKELY"]
+    )
     part(folder, "p1", SAMPLE_ID=[7], TEXT=["cougar stalking prey in the forest"], NSFW=["UNLIKELY"])
     release = Release(tmp_path / "home", folder, synsets)
     release.parts()
     result = release.laionet(threshold=-1.0)
     assert checks_of(result)["laionet_schema_and_ranges"] is False
-    [evaluation] = [e for e in result.get_asset_check_evaluations() if e.check_name == "laionet_schema_and_ranges"]
-    assert evaluation.metadata["failed_expectations"].value == ["expect_column_values_to_be_unique(sample_id)"]
+    [evaluation] = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "laionet_schema_and_ranges"
+    ]
+    assert evaluation.metadata["failed_expectations"].value == [
+        "expect_column_values_to_be_unique(sample_id)"
+    ]
 
 
 def test_a_bad_part_does_not_take_the_good_ones_down(tmp_path, synsets):
-    folder = part(tmp_path / "rel", "good", SAMPLE_ID=[1, 2, 3, 4], TEXT=["Male lion with a big mane roaring", None, "", "lion " * 210_000],
-                  NSFW=["UNLIKELY"] * 4)
+    folder = part(
+        tmp_path / "rel",
+        "good",
+        SAMPLE_ID=[1, 2, 3, 4],
+        TEXT=["Male lion with a big mane roaring", None, "", "lion " * 210_000],
+        NSFW=["UNLIKELY"] * 4,
+    )
     part(folder, "no_text", SAMPLE_ID=[5], caption=["a lion"])
     (folder / "corrupt.parquet").write_bytes(b"PAR1 garbage")
     release = Release(tmp_path / "home", folder, synsets)
     results = release.parts()
     assert results["rel-good"].success
-    for key, expected in (("rel-no_text", r"no_text\.parquet: no TEXT column"), ("rel-corrupt", r"corrupt\.parquet: not a readable Parquet")):
+    for key, expected in (
+        ("rel-no_text", r"no_text\.parquet: no TEXT column"),
+        ("rel-corrupt", r"corrupt\.parquet: not a readable Parquet"),
+    ):
         assert not results[key].success
         [failure] = [e for e in results[key].all_events if e.is_step_failure]
         assert failure.step_key == "lemma_matches"
         assert re.search(expected, root_error_message(failure.step_failure_data.error))
     meta = metadata(results["rel-good"], "lemma_matches")
-    assert (meta["part_rows"], meta["dropped_null_or_empty_caption"], meta["dropped_caption_too_long"], meta["matched_rows"]) == (4, 2, 1, 1)
+    assert (
+        meta["part_rows"],
+        meta["dropped_null_or_empty_caption"],
+        meta["dropped_caption_too_long"],
+        meta["matched_rows"],
+    ) == (4, 2, 1, 1)
     result = release.laionet(threshold=-1.0)
     assert result.success
     assert release.output("laionet_clean")["release_part"].to_list() == ["rel-good"]
@@ -160,8 +211,13 @@ def test_text_sims_over_a_partition_range_equals_one_run_per_part(tmp_path, syns
     for key in batched.keys:
         assert batched.materialize(["lemma_matches"], key).success
     first, last = batched.keys[0], batched.keys[-1]
-    result = dg.materialize(DEFS, selection=["text_sims"], instance=batched.instance, resources=batched.resources,
-                            tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last})
+    result = dg.materialize(
+        DEFS,
+        selection=["text_sims"],
+        instance=batched.instance,
+        resources=batched.resources,
+        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+    )
     assert result.success
     events = result.get_asset_materialization_events()
     assert sorted(e.partition for e in events) == sorted(batched.keys)  # one run, every part materialised

@@ -27,7 +27,10 @@ def test_definitions_load_with_the_design_card_assets():
     assert checks == {"laionet_class_coverage", "laionet_nsfw_removed", "laionet_schema_and_ranges"}
 
 
-@pytest.mark.parametrize("profile, kind, threshold", [("paper", "open_clip", 0.82), ("offline", "sentence_transformers", 0.5), ("tiny", "open_clip", 0.0)])
+@pytest.mark.parametrize(
+    "profile, kind, threshold",
+    [("paper", "open_clip", 0.82), ("offline", "sentence_transformers", 0.5), ("tiny", "open_clip", 0.0)],
+)
 def test_profiles(profile, kind, threshold, monkeypatch):
     monkeypatch.delenv("LAIONET_THRESHOLD", raising=False)
     encoder = resources_for(profile, "/tmp/x")["text_encoder"]
@@ -64,7 +67,6 @@ def test_encoder_kind_without_model_is_an_error(monkeypatch):
 def test_launchpad_run_config_overrides_resources(tmp_path):
     """What the UI's launchpad sends: resource config in run config beats the profile's."""
     import dagster as dg
-    import polars as pl
 
     from laionet_assets.resources import QualityGates
 
@@ -72,15 +74,29 @@ def test_launchpad_run_config_overrides_resources(tmp_path):
 
     @dg.asset
     def probe(text_encoder: TextEncoderResource, quality_gates: QualityGates) -> None:
-        seen.update(threshold=text_encoder.threshold, model=text_encoder.model, gates=quality_gates.min_covered_classes)
+        seen.update(
+            threshold=text_encoder.threshold,
+            model=text_encoder.model,
+            gates=quality_gates.min_covered_classes,
+        )
 
     resources = resources_for("tiny", str(tmp_path))
-    result = dg.materialize([probe], resources=resources, run_config={"resources": {
-        "text_encoder": {"config": {"threshold": 0.7}}, "quality_gates": {"config": {"min_covered_classes": 42}}}})
+    result = dg.materialize(
+        [probe],
+        resources=resources,
+        run_config={
+            "resources": {
+                "text_encoder": {"config": {"threshold": 0.7}},
+                "quality_gates": {"config": {"min_covered_classes": 42}},
+            }
+        },
+    )
     assert result.success and seen == {"threshold": 0.7, "model": "tiny", "gates": 42}
 
 
-@pytest.mark.parametrize("value, error", [("k8s", "needs dagster-k8s"), ("bogus", "unknown LAIONET_EXECUTOR"), (None, None)])
+@pytest.mark.parametrize(
+    "value, error", [("k8s", "needs dagster-k8s"), ("bogus", "unknown LAIONET_EXECUTOR"), (None, None)]
+)
 def test_executor_from_env(monkeypatch, value, error):
     from laionet_assets.executors import executor_from_env
 
@@ -94,9 +110,9 @@ def test_executor_from_env(monkeypatch, value, error):
 
 
 def test_gpu_steps_request_a_gpu_on_kubernetes():
-    from laionet_assets.assets.creation import text_sims
-
     import json
+
+    from laionet_assets.assets.creation import text_sims
 
     config = json.loads(text_sims.op.tags["dagster-k8s/config"])  # Dagster keeps tag values as strings
     assert config["container_config"]["resources"]["limits"]["nvidia.com/gpu"] == "1"

@@ -7,7 +7,8 @@ import polars as pl
 
 from laionet_assets.core.embedding_cache import EmbeddingCache
 
-from .fixtures import Home, kill_group, run_to_end as run
+from .fixtures import Home, kill_group
+from .fixtures import run_to_end as run
 
 
 def write_part(path, n):
@@ -35,7 +36,10 @@ def test_sigkill_during_text_sims_leaves_old_output_and_consistent_cache(tmp_pat
     try:
         deadline = time.time() + 300
         while cache.count(encoder_id) <= 1300:  # wait until the new run has stored a chunk
-            assert proc.poll() is None, "text_sims finished before it could be killed: " + (tmp_path / "killed.log").read_text()[-2000:]
+            assert proc.poll() is None, (
+                "text_sims finished before it could be killed: "
+                + (tmp_path / "killed.log").read_text()[-2000:]
+            )
             assert time.time() < deadline
             time.sleep(0.2)
     finally:

@@ -10,19 +10,32 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from laionet_assets.core.atomic import write_parquet_atomic
 from laionet_assets.core.image_embeddings import load_vectors
-from laionet_assets.core.stats import pair_mean
 from laionet_assets.definitions import all_assets
 from laionet_assets.profiles import resources_for, with_defaults
-from laionet_assets.core.atomic import write_parquet_atomic
 from laionet_assets.resources import ImageDownloader, ImageFolders, ImageModels
-from laionet_assets_tests.fixtures import shared_path
-from laionet_assets_tests.fixtures import ImageServer, crafted_images, encode, select
+from laionet_assets_tests.fixtures import ImageServer, crafted_images, encode, select, shared_path
 
-IMAGE_SIDE = ["laionet_images", "laionet_final", "imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c",
-              "model_predictions", "accuracy", "image_embeddings", "intra_class_stats", "v2_comparison", "report",
-              "imagenet_captions", "caption_synset_similarity", "image_synset_similarity", "text_matched_images",
-              "text_matched_intra_class"]
+IMAGE_SIDE = [
+    "laionet_images",
+    "laionet_final",
+    "imagenet_val",
+    "imagenetv2_a",
+    "imagenetv2_b",
+    "imagenetv2_c",
+    "model_predictions",
+    "accuracy",
+    "image_embeddings",
+    "intra_class_stats",
+    "v2_comparison",
+    "report",
+    "imagenet_captions",
+    "caption_synset_similarity",
+    "image_synset_similarity",
+    "text_matched_images",
+    "text_matched_intra_class",
+]
 # the text-matched rows of each of the first 8 classes: LAIONet's three variants (already fetched by
 # laionet_images) and the original photo (new); one more below download_above, one without a URL, one 404
 TEXT_MATCH_SIMILARITY = {0: 0.86, 1: 0.75, 2: 0.72, "orig": 0.65}
@@ -33,14 +46,25 @@ def crafted_text_matches(sample, base: str) -> pl.DataFrame:
     for p in sample[:8]:
         wnid = p.name.split("_")[0]
         for k, sim in TEXT_MATCH_SIMILARITY.items():
-            rows.append((f"{wnid}-{k}", wnid, sim, f"{base}/img/{p.name if k == 'orig' else f'{k}_{p.name}'}"))
+            rows.append(
+                (f"{wnid}-{k}", wnid, sim, f"{base}/img/{p.name if k == 'orig' else f'{k}_{p.name}'}")
+            )
     wnid = sample[0].name.split("_")[0]
-    rows += [("far", wnid, 0.4, f"{base}/img/{sample[1].name}"), ("no-url", wnid, 0.9, None),
-             ("gone-text", wnid, 0.8, f"{base}/status/404")]
-    return pl.DataFrame(rows, schema={"sample_id": pl.String, "wnid": pl.String, "similarity": pl.Float32, "url": pl.String},
-                        orient="row").with_columns(
-        imagenet_filename=pl.col("sample_id") + ".JPEG", selected=pl.col("similarity") > 0.7, text=pl.lit("caption"),
-        threshold=pl.lit(0.7))
+    rows += [
+        ("far", wnid, 0.4, f"{base}/img/{sample[1].name}"),
+        ("no-url", wnid, 0.9, None),
+        ("gone-text", wnid, 0.8, f"{base}/status/404"),
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={"sample_id": pl.String, "wnid": pl.String, "similarity": pl.Float32, "url": pl.String},
+        orient="row",
+    ).with_columns(
+        imagenet_filename=pl.col("sample_id") + ".JPEG",
+        selected=pl.col("similarity") > 0.7,
+        text=pl.lit("caption"),
+        threshold=pl.lit(0.7),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,19 +77,30 @@ def world(tmp_path_factory, synsets):
     rows = []
     for p in sample:
         wnid = p.name.split("_")[0]
-        for k, variant in enumerate((lambda im: im, lambda im: im.transpose(Image.FLIP_LEFT_RIGHT),
-                                     lambda im: im.crop((0, 0, im.width * 3 // 4, im.height * 3 // 4)))):
+        for k, variant in enumerate(
+            (
+                lambda im: im,
+                lambda im: im.transpose(Image.FLIP_LEFT_RIGHT),
+                lambda im: im.crop((0, 0, im.width * 3 // 4, im.height * 3 // 4)),
+            )
+        ):
             name = f"{k}_{p.name}"
             files[name] = encode(variant(Image.open(p).convert("RGB")), "JPEG")
             rows.append((f"{wnid}-{k}", f"/img/{name}", wnid))
     text_image = Image.new("RGB", (480, 120), "white")
     name = synsets.filter(pl.col("wnid") == rows[0][2])["name"].item()
-    ImageDraw.Draw(text_image).text((20, 30), name.upper(), fill="black", font=ImageFont.load_default(size=40))
+    ImageDraw.Draw(text_image).text(
+        (20, 30), name.upper(), fill="black", font=ImageFont.load_default(size=40)
+    )
     files["text.png"] = encode(text_image, "PNG")
     files.update(crafted_images())
-    rows += [("ocr-flagged", "/img/text.png", rows[0][2]), ("html", "/img/page.html", rows[0][2]),
-             ("tiny", "/img/one_by_one.png", rows[3][2]), ("gone", "/status/404", rows[3][2]),
-             ("cmyk", "/img/cmyk.jpg", rows[3][2])]
+    rows += [
+        ("ocr-flagged", "/img/text.png", rows[0][2]),
+        ("html", "/img/page.html", rows[0][2]),
+        ("tiny", "/img/one_by_one.png", rows[3][2]),
+        ("gone", "/status/404", rows[3][2]),
+        ("cmyk", "/img/cmyk.jpg", rows[3][2]),
+    ]
     # ImageNet val as <wnid>/<file>; ImageNetV2 as <index>/<file>, plus a folder with an unknown class
     for p in sample:
         wnid = p.name.split("_")[0]
@@ -77,34 +112,70 @@ def world(tmp_path_factory, synsets):
             target = tmp / f"v2{version}" / str(wnids.index(wnid)) / "0.jpeg"
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(p, target)
-            shutil.copy(sample[(sample.index(p) + "abc".index(version) + 1) % len(sample)], target.with_name("1.jpeg"))
+            shutil.copy(
+                sample[(sample.index(p) + "abc".index(version) + 1) % len(sample)], target.with_name("1.jpeg")
+            )
     (tmp / "val" / "not_a_class").mkdir()
     shutil.copy(sample[0], tmp / "val" / "not_a_class" / "x.JPEG")
-    ten_way = torch.jit.script(torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 10)))
+    ten_way = torch.jit.script(
+        torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 10))
+    )
     ten_way.save(str(tmp / "ten_way.pt"))
     with ImageServer(files, {"page.html": "text/html"}) as server:
         home = tmp / "home"
         clean = pl.DataFrame(rows, schema=["sample_id", "url", "wnid"], orient="row").with_columns(
-            url=pl.lit(server.base) + pl.col("url"), text=pl.lit("caption"), text_similarity=pl.lit(0.9, pl.Float32),
-            nsfw=pl.lit("UNLIKELY"), release_part=pl.lit("test-00000"))
+            url=pl.lit(server.base) + pl.col("url"),
+            text=pl.lit("caption"),
+            text_similarity=pl.lit(0.9, pl.Float32),
+            nsfw=pl.lit("UNLIKELY"),
+            release_part=pl.lit("test-00000"),
+        )
         write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
         write_parquet_atomic(clean, home / "assets" / "laionet_clean.parquet")
-        write_parquet_atomic(crafted_text_matches(sample, server.base), home / "assets" / "captions_nearest_laion.parquet")
-        mobilenet = f"torchscript:{shared_path('models', 'mobilenet_v2_quantized.pt')}:{shared_path('models', 'mobilenet_v2_words.txt')}"
+        write_parquet_atomic(
+            crafted_text_matches(sample, server.base), home / "assets" / "captions_nearest_laion.parquet"
+        )
+        model = shared_path("models", "mobilenet_v2_quantized.pt")
+        words = shared_path("models", "mobilenet_v2_words.txt")
+        mobilenet = f"torchscript:{model}:{words}"
         resources = resources_for("tiny", str(home))
-        resources["downloader"] = with_defaults(ImageDownloader, concurrency=4, timeout_s=2.0, retries=1, backoff_s=0.01)
-        resources["image_models"] = with_defaults(ImageModels, models=[mobilenet, "clip:tiny", f"torchscript:{tmp / 'ten_way.pt'}"],
-                                                  decode_workers=0, device="cpu")
-        resources["image_folders"] = with_defaults(ImageFolders, imagenet_val=str(tmp / "val"), imagenetv2_a=str(tmp / "v2a"),
-                                                   imagenetv2_b=str(tmp / "v2b"), imagenetv2_c=str(tmp / "v2c"))
+        resources["downloader"] = with_defaults(
+            ImageDownloader, concurrency=4, timeout_s=2.0, retries=1, backoff_s=0.01
+        )
+        resources["image_models"] = with_defaults(
+            ImageModels,
+            models=[mobilenet, "clip:tiny", f"torchscript:{tmp / 'ten_way.pt'}"],
+            decode_workers=0,
+            device="cpu",
+        )
+        resources["image_folders"] = with_defaults(
+            ImageFolders,
+            imagenet_val=str(tmp / "val"),
+            imagenetv2_a=str(tmp / "v2a"),
+            imagenetv2_b=str(tmp / "v2b"),
+            imagenetv2_c=str(tmp / "v2c"),
+        )
         instance = dg.DagsterInstance.ephemeral()
-        result = dg.materialize(all_assets, selection=select(*IMAGE_SIDE), resources=resources, instance=instance)
-        again = dg.materialize(all_assets, selection=["laionet_images"], resources=resources, instance=instance)
-        yield {"result": result, "again": again, "home": home, "clean": clean, "sample": sample, "hits": dict(server.hits)}
+        result = dg.materialize(
+            all_assets, selection=select(*IMAGE_SIDE), resources=resources, instance=instance
+        )
+        again = dg.materialize(
+            all_assets, selection=["laionet_images"], resources=resources, instance=instance
+        )
+        yield {
+            "result": result,
+            "again": again,
+            "home": home,
+            "clean": clean,
+            "sample": sample,
+            "hits": dict(server.hits),
+        }
 
 
 def meta(result, asset):
-    return result.asset_materializations_for_node(asset if asset not in ("imagenet_val",) else "image_folders")[0].metadata
+    return result.asset_materializations_for_node(
+        asset if asset not in ("imagenet_val",) else "image_folders"
+    )[0].metadata
 
 
 def output(world, asset):
@@ -122,12 +193,20 @@ def test_statuses_and_ocr_filter(world):
     images = output(world, "laionet_images")
     status = dict(zip(images["sample_id"], images["status"]))
     assert (status["html"], status["tiny"], status["gone"], status["cmyk"], status["ocr-flagged"]) == (
-        "not_image", "too_small", "http_error", "ok", "ok")
+        "not_image",
+        "too_small",
+        "http_error",
+        "ok",
+        "ok",
+    )
     flagged = images.filter(pl.col("synset_name_in_image_text"))["sample_id"].to_list()
-    # the rendered synset name, and the real grouse photo captioned "Black Grouse" (its mirrored copy is not read)
+    # the rendered synset name, and the real grouse photo captioned "Black Grouse" (its mirrored copy
+    # is not read)
     assert sorted(flagged) == ["n01795545-0", "ocr-flagged"]
     final = output(world, "laionet_final")
-    assert "ocr-flagged" not in final["sample_id"].to_list() and final.height == 36 + 1 - 1  # variants + cmyk − grouse
+    assert (
+        "ocr-flagged" not in final["sample_id"].to_list() and final.height == 36 + 1 - 1
+    )  # variants + cmyk − grouse
     m = meta(world["result"], "laionet_final")
     assert (m["dropped_without_image"].value, m["dropped_synset_name_in_image_text"].value) == (3, 2)
 
@@ -136,7 +215,11 @@ def test_rerun_fetches_nothing_new(world):
     assert world["again"].success
     m = world["again"].asset_materializations_for_node("laionet_images")[0].metadata
     # every sample settled: ok with its file, or a final failure (404, HTML, 1×1)
-    assert m["fetched"].value == 0 and m["reused_from_previous_run"].value == 41 and m["ocr_images_read"].value == 0
+    assert (
+        m["fetched"].value == 0
+        and m["reused_from_previous_run"].value == 41
+        and m["ocr_images_read"].value == 0
+    )
 
 
 def test_predictions_and_accuracy(world, synsets):
@@ -148,8 +231,12 @@ def test_predictions_and_accuracy(world, synsets):
     val_meta = [e.metadata for e in folders if e.asset_key.path == ["imagenet_val"]][0]
     assert val_meta["unknown_class_files"].value == 1
     acc = output(world, "accuracy")
-    row = acc.filter((pl.col("model") == "torchscript:mobilenet_v2_quantized") & (pl.col("dataset") == "imagenet_val")).row(0, named=True)
-    mb = preds.filter((pl.col("model") == "torchscript:mobilenet_v2_quantized") & (pl.col("dataset") == "imagenet_val"))
+    row = acc.filter(
+        (pl.col("model") == "torchscript:mobilenet_v2_quantized") & (pl.col("dataset") == "imagenet_val")
+    ).row(0, named=True)
+    mb = preds.filter(
+        (pl.col("model") == "torchscript:mobilenet_v2_quantized") & (pl.col("dataset") == "imagenet_val")
+    )
     per_class = mb.group_by("wnid").agg((pl.col("top5").list.first() == pl.col("wnid")).mean().alias("r"))
     assert row["top1_equal"] == pytest.approx(per_class["r"].mean())
     assert row["classes"] == 12 and row["top1_equal_low"] <= row["top1_equal"] <= row["top1_equal_high"]
@@ -163,11 +250,24 @@ def test_intra_class_means_are_the_pair_means(world):
     x, labels = load_vectors(image_cache(world), embedded, "laionet")
     for wnid in np.unique(labels)[:4]:
         rows = x[labels == wnid]
-        expected = np.mean([rows[i] @ rows[j] / np.linalg.norm(rows[i]) / np.linalg.norm(rows[j])
-                            for i in range(len(rows)) for j in range(i + 1, len(rows))])
-        got = stats.filter((pl.col("dataset") == "laionet") & (pl.col("wnid") == wnid) & (pl.col("interval") == "jackknife"))
+        expected = np.mean(
+            [
+                rows[i] @ rows[j] / np.linalg.norm(rows[i]) / np.linalg.norm(rows[j])
+                for i in range(len(rows))
+                for j in range(i + 1, len(rows))
+            ]
+        )
+        got = stats.filter(
+            (pl.col("dataset") == "laionet") & (pl.col("wnid") == wnid) & (pl.col("interval") == "jackknife")
+        )
         assert got["mean"].item() == pytest.approx(expected, abs=1e-6)
-    assert set(stats["dataset"]) == {"laionet", "imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c"}
+    assert set(stats["dataset"]) == {
+        "laionet",
+        "imagenet_val",
+        "imagenetv2_a",
+        "imagenetv2_b",
+        "imagenetv2_c",
+    }
     v2 = output(world, "v2_comparison")
     assert v2.sort("selection_frequency")["version"].unique(maintain_order=True).to_list() == ["b", "a", "c"]
 
@@ -185,7 +285,11 @@ def test_text_matched_images_reuse_laionets_downloads(world):
     images = output(world, "text_matched_images")
     m = meta(world["result"], "text_matched_images")
     # 8 originals and the 404 are fetched; LAIONet's 24 variants are reused; "far" is below 0.5
-    assert (m["fetched"].value, m["reused_from_previous_run"].value, m["dropped_without_url"].value) == (9, 24, 1)
+    assert (m["fetched"].value, m["reused_from_previous_run"].value, m["dropped_without_url"].value) == (
+        9,
+        24,
+        1,
+    )
     assert "far" not in images["sample_id"].to_list()
     assert dict(zip(images["sample_id"], images["status"]))["gone-text"] == "http_error"
     assert world["hits"].get(f"/img/0_{world['sample'][0].name}") == 1  # fetched once, by laionet_images

@@ -17,7 +17,12 @@ def run_all(home: Home, keys, concurrency: int, tmp_path, timeout: float = 600):
             assert time.time() < deadline, f"runs still going after {timeout} s"
             while pending and len(running) < concurrency:
                 key = pending.pop(0)
-                running.append((key, home.popen("lemma_matches,text_sims", key, tmp_path / f"{home.root.name}-{key}.log")))
+                running.append(
+                    (
+                        key,
+                        home.popen("lemma_matches,text_sims", key, tmp_path / f"{home.root.name}-{key}.log"),
+                    )
+                )
             for key, proc in list(running):
                 if proc.poll() is not None:
                     codes[key] = proc.returncode
@@ -37,10 +42,14 @@ def test_concurrent_partition_runs_equal_serial_runs(tmp_path, synsets):
     assert run_all(serial, keys, 1, tmp_path) == {k: 0 for k in keys}
     started = time.perf_counter()
     codes = run_all(parallel, keys, 2, tmp_path)
-    assert codes == {k: 0 for k in keys}, [(tmp_path / f"parallel-{k}.log").read_text()[-2000:] for k in keys if codes[k]]
+    assert codes == {k: 0 for k in keys}, [
+        (tmp_path / f"parallel-{k}.log").read_text()[-2000:] for k in keys if codes[k]
+    ]
     for asset in ("lemma_matches", "text_sims"):
         for key in keys:
-            assert pl.read_parquet(parallel.output(asset, key)).equals(pl.read_parquet(serial.output(asset, key))), (asset, key)
+            assert pl.read_parquet(parallel.output(asset, key)).equals(
+                pl.read_parquet(serial.output(asset, key))
+            ), (asset, key)
     with parallel.instance() as instance:
         records = instance.get_run_records()
         assert len(records) == len(keys) and all(r.dagster_run.is_success for r in records)

@@ -48,7 +48,11 @@ def test_new_part_same_part_rewritten_part(env):
     first = evaluate(instance, storage)
     assert keys_of(first) == ["laion400m-part-00000", "laion400m-part-00001"]
     assert sorted(first.dynamic_partitions_requests[0].partition_keys) == keys_of(first)
-    assert ReleaseRegistry(storage.root).part_path("laion400m-part-00001").endswith("laion400m/part-00001.parquet")
+    assert (
+        ReleaseRegistry(storage.root)
+        .part_path("laion400m-part-00001")
+        .endswith("laion400m/part-00001.parquet")
+    )
 
     again = evaluate(instance, storage, first.cursor)
     assert isinstance(again, dg.SkipReason) or not again.run_requests
@@ -98,7 +102,10 @@ def test_fsspec_releases_root(env, monkeypatch):
     monkeypatch.setenv("LAIONET_RELEASES_ROOT", "memory://bucket/releases")
     result = evaluate(instance, storage)
     assert keys_of(result) == ["laion5b-part-7"]
-    assert ReleaseRegistry(storage.root).part_path("laion5b-part-7") == "memory://bucket/releases/laion5b/part-7.parquet"
+    assert (
+        ReleaseRegistry(storage.root).part_path("laion5b-part-7")
+        == "memory://bucket/releases/laion5b/part-7.parquet"
+    )
 
 
 def test_refresh_schedule_runs_only_after_new_parts():

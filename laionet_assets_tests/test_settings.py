@@ -38,12 +38,26 @@ def test_cli_flags_are_generated_from_the_table():
     add_setting_flags(parser)
     options = {o for action in parser._actions for o in action.option_strings} - {"-h", "--help"}
     assert options == {s.option for s in SETTINGS if s.scope != PROCESS and s.option}
-    args = parser.parse_args(["--models", "clip:tiny, timm:resnet50", "--ocr", "no", "--threshold", "0.3",
-                              "--url-rewrites", '{"https://a/": "http://127.0.0.1/"}'])
+    args = parser.parse_args(
+        [
+            "--models",
+            "clip:tiny, timm:resnet50",
+            "--ocr",
+            "no",
+            "--threshold",
+            "0.3",
+            "--url-rewrites",
+            '{"https://a/": "http://127.0.0.1/"}',
+        ]
+    )
     from laionet_assets.cli import chosen_settings
 
-    assert chosen_settings(args) == {"models": ["clip:tiny", "timm:resnet50"], "ocr": False, "threshold": 0.3,
-                                     "url_rewrites": {"https://a/": "http://127.0.0.1/"}}
+    assert chosen_settings(args) == {
+        "models": ["clip:tiny", "timm:resnet50"],
+        "ocr": False,
+        "threshold": 0.3,
+        "url_rewrites": {"https://a/": "http://127.0.0.1/"},
+    }
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILE_RECORDS))
@@ -72,7 +86,10 @@ def test_precedence_profile_then_environment_then_overrides(monkeypatch):
 def test_launchpad_shows_each_field_with_its_setting_help():
     resources = resources_for("tiny", "/tmp/x")
     field = type(resources["downloader"]).model_fields["concurrency"]
-    assert field.description.startswith("concurrent image downloads") and "LAIONET_DOWNLOAD_CONCURRENCY" in field.description
+    assert (
+        field.description.startswith("concurrent image downloads")
+        and "LAIONET_DOWNLOAD_CONCURRENCY" in field.description
+    )
 
 
 def test_process_settings(monkeypatch):
@@ -88,6 +105,9 @@ def test_process_settings(monkeypatch):
 
 def test_asset_run_config_goes_to_the_ops_in_the_run():
     values = {"mode": "longest", "top_k": 3}
-    assert settings.asset_run_config(values, {"lemma_matches"}) == {"ops": {"lemma_matches": {"config": {"mode": "longest"}}}}
-    assert settings.asset_run_config(values) == {"ops": {"lemma_matches": {"config": {"mode": "longest"}},
-                                                         "laionet": {"config": {"top_k": 3}}}}
+    assert settings.asset_run_config(values, {"lemma_matches"}) == {
+        "ops": {"lemma_matches": {"config": {"mode": "longest"}}}
+    }
+    assert settings.asset_run_config(values) == {
+        "ops": {"lemma_matches": {"config": {"mode": "longest"}}, "laionet": {"config": {"top_k": 3}}}
+    }

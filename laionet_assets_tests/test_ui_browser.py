@@ -1,5 +1,6 @@
 """End to end in a real browser: `laionet ui` serves the Dagster UI; headless Chromium finds every
-asset of the design card's graph and launches a materialisation of one lemma_matches partition, which succeeds."""
+asset of the design card's graph and launches a materialisation of one lemma_matches partition,
+which succeeds."""
 
 import os
 import re
@@ -15,24 +16,47 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from laionet_assets.core.releases import ReleaseRegistry
 from laionet_assets.core.atomic import write_parquet_atomic
-
+from laionet_assets.core.releases import ReleaseRegistry
 
 from .fixtures import REPO, SAMPLE_RELEASE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 # The design card's asset graph, group by group (DESIGN.md "Asset graph").
 ASSET_GROUPS = {
     "laionet_creation": ["imagenet_synsets", "lemma_matches", "text_sims", "laionet_clean", "laionet_top50"],
-    "laionet_images": ["laionet_images", "laionet_final", "imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c"],
+    "laionet_images": [
+        "laionet_images",
+        "laionet_final",
+        "imagenet_val",
+        "imagenetv2_a",
+        "imagenetv2_b",
+        "imagenetv2_c",
+    ],
     "laionet_evaluation": ["model_predictions", "accuracy"],
-    "laionet_similarity": ["image_embeddings", "intra_class_stats", "v2_comparison", "image_synset_similarity"],
+    "laionet_similarity": [
+        "image_embeddings",
+        "intra_class_stats",
+        "v2_comparison",
+        "image_synset_similarity",
+    ],
     "laionet_report": ["report"],
-    "laionet_text_only": ["imagenet_captions", "caption_synset_similarity", "laion_caption_index", "captions_nearest_laion",
-                          "text_matched_images", "text_matched_intra_class"],
+    "laionet_text_only": [
+        "imagenet_captions",
+        "caption_synset_similarity",
+        "laion_caption_index",
+        "captions_nearest_laion",
+        "text_matched_images",
+        "text_matched_intra_class",
+    ],
 }
 
 
@@ -77,8 +101,14 @@ def ui_server(tmp_path, synsets, monkeypatch):
     port = free_port()
     env = {**os.environ, "LAIONET_PROFILE": "tiny", "DAGSTER_DISABLE_TELEMETRY": "1"}
     log = open(tmp_path / "ui.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "laionet_assets.cli", "ui", "--home", str(home), "--port", str(port)],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "laionet_assets.cli", "ui", "--home", str(home), "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.time() + 120
@@ -88,7 +118,9 @@ def ui_server(tmp_path, synsets, monkeypatch):
                 break
             except OSError:
                 if time.time() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"Dagster UI did not start: {(tmp_path / 'ui.log').read_text()[-3000:]}")
+                    raise RuntimeError(
+                        f"Dagster UI did not start: {(tmp_path / 'ui.log').read_text()[-3000:]}"
+                    )
                 time.sleep(1)
         yield url, home, keys
     finally:

@@ -22,7 +22,13 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1] / "data" / "sample"
 SIZE = 40
-NOISE = {"laionet": 0.55, "imagenet_val": 0.2, "imagenetv2_b": 0.5, "imagenetv2_a": 0.35, "imagenetv2_c": 0.25}
+NOISE = {
+    "laionet": 0.55,
+    "imagenet_val": 0.2,
+    "imagenetv2_b": 0.5,
+    "imagenetv2_a": 0.35,
+    "imagenetv2_c": 0.25,
+}
 
 
 def colour(wnid: str) -> np.ndarray:
@@ -70,7 +76,13 @@ def main() -> None:
             sub = folder / (wnid if dataset == "imagenet_val" else str(wnids.index(wnid)))
             sub.mkdir(parents=True)
             for k in range(3):
-                (sub / f"{k}.jpg").write_bytes(image(wnid, NOISE[dataset], 10_000 * (j + 1) + k + int(hashlib.sha256(dataset.encode()).hexdigest()[:4], 16)))
+                (sub / f"{k}.jpg").write_bytes(
+                    image(
+                        wnid,
+                        NOISE[dataset],
+                        10_000 * (j + 1) + k + int(hashlib.sha256(dataset.encode()).hexdigest()[:4], 16),
+                    )
+                )
     write_imagenet_captions(synsets.filter(pl.col("wnid").is_in(classes)), ROOT / "imagenet_captions.json")
     print(f"{len(list(web.iterdir()))} web images, {len(classes)} classes in the folders under {ROOT}")
 
@@ -85,14 +97,32 @@ def write_imagenet_captions(synsets: pl.DataFrame, path: Path) -> None:
     for i, row in enumerate(synsets.iter_rows(named=True)):
         lemma = row["lemmas"][0].replace("_", " ")
         entries += [
-            {"filename": f"{row['wnid']}_{i}_1.JPEG", "wnid": row["wnid"], "title": f"A {lemma} photographed outdoors",
-             "tags": [lemma, "nature", "photo"], "description": row["definition"]},
-            {"filename": f"{row['wnid']}_{i}_2.JPEG", "wnid": row["wnid"], "title": lemma, "tags": [], "description": ""},
-            {"filename": f"{row['wnid']}_{i}_3.JPEG", "wnid": row["wnid"], "title": f"IMG_{1000 + i}",
-             "tags": ["vacation", str(2005 + i % 5)], "description": "uploaded from my phone"},
+            {
+                "filename": f"{row['wnid']}_{i}_1.JPEG",
+                "wnid": row["wnid"],
+                "title": f"A {lemma} photographed outdoors",
+                "tags": [lemma, "nature", "photo"],
+                "description": row["definition"],
+            },
+            {
+                "filename": f"{row['wnid']}_{i}_2.JPEG",
+                "wnid": row["wnid"],
+                "title": lemma,
+                "tags": [],
+                "description": "",
+            },
+            {
+                "filename": f"{row['wnid']}_{i}_3.JPEG",
+                "wnid": row["wnid"],
+                "title": f"IMG_{1000 + i}",
+                "tags": ["vacation", str(2005 + i % 5)],
+                "description": "uploaded from my phone",
+            },
         ]
     entries.append(dict(entries[0]))  # a duplicate filename
-    entries.append({"filename": "unknown.JPEG", "wnid": "n00000000", "title": "mystery", "tags": [], "description": ""})
+    entries.append(
+        {"filename": "unknown.JPEG", "wnid": "n00000000", "title": "mystery", "tags": [], "description": ""}
+    )
     path.write_text(json.dumps(entries, indent=0, ensure_ascii=False) + "\n")
 
 

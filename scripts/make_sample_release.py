@@ -287,7 +287,14 @@ def build() -> pl.DataFrame:
     texts: list[str | None] = []
     texts += ANIMALS + [t for t, _ in PUMA] + [t for t, _ in CRANE] + NESTED + OBJECTS + UNRELATED + NON_ASCII
     # Shop- and stock-photo-style variants of a random third of the captions, as LAION has many.
-    suffixes = [" - Stock Photo", " | Etsy", " : Free Image", " (photo by a reader)", ", high resolution", " #nature"]
+    suffixes = [
+        " - Stock Photo",
+        " | Etsy",
+        " : Free Image",
+        " (photo by a reader)",
+        ", high resolution",
+        " #nature",
+    ]
     variants = [t + rng.choice(suffixes) for t in rng.sample(texts, k=len(texts) // 3)]
     texts += variants
     texts += ["", "   ", None, None, ""]

@@ -8,9 +8,14 @@ import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
-from laionet_assets.assets.lib import figure, markdown_table, previous_output
+from laionet_assets.assets.lib import figure, markdown_table
 from laionet_assets.core.caption_index import ANN_MIN_ROWS, CaptionIndex, match_nearest, recall_at_1
-from laionet_assets.core.captions import CAPTIONS_SCHEMA, binned_proportions, load_imagenet_captions, synset_rank_stats
+from laionet_assets.core.captions import (
+    CAPTIONS_SCHEMA,
+    binned_proportions,
+    load_imagenet_captions,
+    synset_rank_stats,
+)
 from laionet_assets.core.embedding_cache import encode_with_cache
 from laionet_assets.core.figures import text_synset_figure
 from laionet_assets.core.laionet import check_threshold
@@ -24,8 +29,9 @@ GROUP = "laionet_text_only"
 
 
 @dg.asset(group_name=GROUP, kinds={"polars"})
-def imagenet_captions(context: dg.AssetExecutionContext, image_folders: ImageFolders,
-                      imagenet_synsets: pl.DataFrame) -> pl.DataFrame:
+def imagenet_captions(
+    context: dg.AssetExecutionContext, image_folders: ImageFolders, imagenet_synsets: pl.DataFrame
+) -> pl.DataFrame:
     """ImageNet-Captions (Fang et al. 2022): ``filename``, ``wnid``, ``text`` = title, tags and
     description joined by spaces; duplicates by filename and bad entries dropped and counted.
     Source: the ``image_folders`` resource's ``imagenet_captions`` (path or fsspec URL)."""
@@ -34,7 +40,9 @@ def imagenet_captions(context: dg.AssetExecutionContext, image_folders: ImageFol
         context.add_output_metadata({"configured": False, "rows": 0})
         return pl.DataFrame(schema=CAPTIONS_SCHEMA)
     frame, counts = load_imagenet_captions(source, imagenet_synsets["wnid"].to_list())
-    context.add_output_metadata({"configured": True, "source": source, **counts, "preview": markdown_table(frame, 10)})
+    context.add_output_metadata(
+        {"configured": True, "source": source, **counts, "preview": markdown_table(frame, 10)}
+    )
     return frame
 
 
@@ -43,17 +51,34 @@ class CaptionSynsetConfig(dg.Config):
 
 
 @dg.multi_asset(
-    group_name=GROUP, pool="gpu", op_tags=GPU_STEP_TAGS,
+    group_name=GROUP,
+    pool="gpu",
+    op_tags=GPU_STEP_TAGS,
     outs={
-        "caption_synset_similarity": dg.AssetOut(kinds={"pytorch", "numpy"}, description=(
-            "Per ImageNet-Captions text: similarity to its synset and how many other synsets are closer (Fig. 9)")),
-        "caption_synset_bins": dg.AssetOut(kinds={"polars", "matplotlib"}, description=(
-            "Binned share of other synsets more similar than the intended one, with 95% intervals (Fig. 9b)")),
+        "caption_synset_similarity": dg.AssetOut(
+            kinds={"pytorch", "numpy"},
+            description=(
+                "Per ImageNet-Captions text: similarity to its synset "
+                "and how many other synsets are closer (Fig. 9)"
+            ),
+        ),
+        "caption_synset_bins": dg.AssetOut(
+            kinds={"polars", "matplotlib"},
+            description=(
+                "Binned share of other synsets more similar than "
+                "the intended one, with 95% intervals (Fig. 9b)"
+            ),
+        ),
     },
 )
-def caption_synset_similarity(context: dg.AssetExecutionContext, config: CaptionSynsetConfig, storage: LaionetStorage,
-                              text_encoder: TextEncoderResource, imagenet_captions: pl.DataFrame,
-                              imagenet_synsets: pl.DataFrame):
+def caption_synset_similarity(
+    context: dg.AssetExecutionContext,
+    config: CaptionSynsetConfig,
+    storage: LaionetStorage,
+    text_encoder: TextEncoderResource,
+    imagenet_captions: pl.DataFrame,
+    imagenet_synsets: pl.DataFrame,
+):
     """Paper §4.2.  Per ImageNet-Captions text: similarity to its own synset text, how many of the other 999
     synset texts are more similar, and that as a proportion; the binned proportions with 95%
     intervals (``caption_synset_bins``) and paper Fig. 9."""
@@ -63,25 +88,46 @@ def caption_synset_similarity(context: dg.AssetExecutionContext, config: Caption
     progress = Progress(imagenet_captions.height, "ImageNet-Captions embeddings", context.log.info)
     texts, stats = encode_with_cache(encoder, imagenet_captions["text"].to_list(), cache, progress.update)
     synsets, _ = encode_with_cache(encoder, imagenet_synsets["synset_text"].to_list(), cache)
-    intended = imagenet_captions.join(imagenet_synsets.select("wnid", "class_index"), on="wnid", how="left")["class_index"].to_numpy()
-    own, more = synset_rank_stats(texts, synsets, intended) if imagenet_captions.height else (np.zeros(0), np.zeros(0, np.int64))
+    intended = imagenet_captions.join(imagenet_synsets.select("wnid", "class_index"), on="wnid", how="left")[
+        "class_index"
+    ].to_numpy()
+    own, more = (
+        synset_rank_stats(texts, synsets, intended)
+        if imagenet_captions.height
+        else (np.zeros(0), np.zeros(0, np.int64))
+    )
     others = imagenet_synsets.height - 1
     out = imagenet_captions.select("filename", "wnid").with_columns(
-        intended_similarity=pl.Series(own, dtype=pl.Float32), unintended_more_similar=pl.Series(more, dtype=pl.Int64),
-        proportion_more_similar=pl.Series(more / others, dtype=pl.Float64), encoder=pl.lit(encoder.encoder_id))
+        intended_similarity=pl.Series(own, dtype=pl.Float32),
+        unintended_more_similar=pl.Series(more, dtype=pl.Int64),
+        proportion_more_similar=pl.Series(more / others, dtype=pl.Float64),
+        encoder=pl.lit(encoder.encoder_id),
+    )
     edges = np.round(np.arange(-1.0, 1.0 + config.bin_width / 2, config.bin_width), 6)
     bins = binned_proportions(own, more / others, edges).filter(pl.col("n") > 0)
     fig = text_synset_figure(own, bins, encoder.encoder_id, storage.report_path("fig9_text_vs_synsets.png"))
-    yield dg.Output(out, output_name="caption_synset_similarity", metadata={
-        "encoder": encoder.encoder_id, "rows": out.height, **{f"embedding_{k}": v for k, v in stats.items()},
-        "median_intended_similarity": float(np.median(own)) if own.size else None,
-        "mean_proportion_more_similar": float((more / others).mean()) if more.size else None,
-        "bins": markdown_table(bins), "fig9_text_vs_synsets": figure(fig),
-        "seconds": round(time.perf_counter() - started, 2),
-        "versions": dg.MetadataValue.json(library_versions("torch", "open_clip_torch", "sentence-transformers")),
-    })
-    yield dg.Output(bins, output_name="caption_synset_bins", metadata={"encoder": encoder.encoder_id,
-                                                                       "fig9_text_vs_synsets": figure(fig)})
+    yield dg.Output(
+        out,
+        output_name="caption_synset_similarity",
+        metadata={
+            "encoder": encoder.encoder_id,
+            "rows": out.height,
+            **{f"embedding_{k}": v for k, v in stats.items()},
+            "median_intended_similarity": float(np.median(own)) if own.size else None,
+            "mean_proportion_more_similar": float((more / others).mean()) if more.size else None,
+            "bins": markdown_table(bins),
+            "fig9_text_vs_synsets": figure(fig),
+            "seconds": round(time.perf_counter() - started, 2),
+            "versions": dg.MetadataValue.json(
+                library_versions("torch", "open_clip_torch", "sentence-transformers")
+            ),
+        },
+    )
+    yield dg.Output(
+        bins,
+        output_name="caption_synset_bins",
+        metadata={"encoder": encoder.encoder_id, "fig9_text_vs_synsets": figure(fig)},
+    )
 
 
 @dg.asset(
@@ -90,38 +136,69 @@ def caption_synset_similarity(context: dg.AssetExecutionContext, config: Caption
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
     kinds={"lancedb"},
 )
-def laion_caption_index(context: dg.AssetExecutionContext, storage: LaionetStorage, text_encoder: TextEncoderResource,
-                        lemma_matches: pl.DataFrame, text_sims: pl.DataFrame) -> pl.DataFrame:
+def laion_caption_index(
+    context: dg.AssetExecutionContext,
+    storage: LaionetStorage,
+    text_encoder: TextEncoderResource,
+    lemma_matches: pl.DataFrame,
+    text_sims: pl.DataFrame,
+) -> pl.DataFrame:
     """Adds one LAION part's caption embeddings to the LanceDB caption index
     (``laion_caption_index__<encoder>``), reusing the vectors ``text_sims`` cached (no caption is
     embedded again): the part's single-label lemma-matched captions.  Returns what it indexed."""
     key = context.partition_key
     encoders = text_sims["encoder"].unique().to_list()
     encoder_id = encoders[0] if encoders else text_encoder.load().encoder_id
-    rows = text_sims.select("sample_id").join(lemma_matches.select("sample_id", "text"), on="sample_id", how="inner")
+    rows = text_sims.select("sample_id").join(
+        lemma_matches.select("sample_id", "text"), on="sample_id", how="inner"
+    )
     hashes = text_hash(rows["text"].to_list()).tolist()
     found = storage.embedding_cache().lookup(encoder_id, hashes)
     present = [i for i, h in enumerate(hashes) if h in found]
     vectors = np.stack([found[hashes[i]] for i in present]) if present else np.zeros((0, 1), np.float32)
     indexed = rows[present]
-    stored = CaptionIndex(str(storage.root / "lancedb"), encoder_id).add_part(key, indexed["sample_id"].to_list(), vectors)
-    context.add_output_metadata({"encoder": encoder_id, "indexed": stored, "missing_from_cache": rows.height - len(present),
-                                 "table": f"laion_caption_index__{encoder_id}"})
+    stored = CaptionIndex(str(storage.root / "lancedb"), encoder_id).add_part(
+        key, indexed["sample_id"].to_list(), vectors
+    )
+    context.add_output_metadata(
+        {
+            "encoder": encoder_id,
+            "indexed": stored,
+            "missing_from_cache": rows.height - len(present),
+            "table": f"laion_caption_index__{encoder_id}",
+        }
+    )
     return indexed.select("sample_id").with_columns(release_part=pl.lit(key), encoder=pl.lit(encoder_id))
 
 
 class NearestConfig(dg.Config):
-    threshold: float = Field(default=0.7, description="keep a LAION caption when its similarity exceeds this (paper: 0.7)")
-    ann_min_rows: int = Field(default=ANN_MIN_ROWS, description="IVF-PQ index from this many indexed captions; exact search below")
-    recall_sample: int = Field(default=1000, description="queries whose approximate match is checked against exact search")
+    threshold: float = Field(
+        default=0.7, description="keep a LAION caption when its similarity exceeds this (paper: 0.7)"
+    )
+    ann_min_rows: int = Field(
+        default=ANN_MIN_ROWS, description="IVF-PQ index from this many indexed captions; exact search below"
+    )
+    recall_sample: int = Field(
+        default=1000, description="queries whose approximate match is checked against exact search"
+    )
 
     _threshold = field_validator("threshold")(classmethod(lambda cls, v: check_threshold(v)))
 
 
-@dg.asset(group_name=GROUP, ins={"laion_caption_index": dg.AssetIn(), "lemma_matches": dg.AssetIn()}, kinds={"lancedb", "polars"})
-def captions_nearest_laion(context: dg.AssetExecutionContext, config: NearestConfig, storage: LaionetStorage,
-                           text_encoder: TextEncoderResource, imagenet_captions: pl.DataFrame, laion_caption_index: dict,
-                           lemma_matches: dict) -> pl.DataFrame:
+@dg.asset(
+    group_name=GROUP,
+    ins={"laion_caption_index": dg.AssetIn(), "lemma_matches": dg.AssetIn()},
+    kinds={"lancedb", "polars"},
+)
+def captions_nearest_laion(
+    context: dg.AssetExecutionContext,
+    config: NearestConfig,
+    storage: LaionetStorage,
+    text_encoder: TextEncoderResource,
+    imagenet_captions: pl.DataFrame,
+    laion_caption_index: dict,
+    lemma_matches: dict,
+) -> pl.DataFrame:
     """Paper §4.3: for each ImageNet-Captions text the most similar indexed LAION caption.  One row
     per LAION caption that is some text's nearest (a LAION row matched by several texts is kept
     once, with the class of its most similar text), its ``similarity``, and ``selected`` where that
@@ -131,22 +208,35 @@ def captions_nearest_laion(context: dg.AssetExecutionContext, config: NearestCon
     encoder = text_encoder.load()
     encoders = sorted({e for f in laion_caption_index.values() for e in f["encoder"].unique().to_list()})
     if encoders and encoders != [encoder.encoder_id]:
-        raise ValueError(f"the caption index holds {encoders}, the text encoder is {encoder.encoder_id}: use one encoder")
+        raise ValueError(
+            f"the caption index holds {encoders}, the text encoder is {encoder.encoder_id}: use one encoder"
+        )
     index = CaptionIndex(str(storage.root / "lancedb"), encoder.encoder_id)
     search = index.build(config.ann_min_rows)
     progress = Progress(imagenet_captions.height, "ImageNet-Captions embeddings", context.log.info)
-    queries, _ = encode_with_cache(encoder, imagenet_captions["text"].to_list(), storage.embedding_cache(), progress.update)
+    queries, _ = encode_with_cache(
+        encoder, imagenet_captions["text"].to_list(), storage.embedding_cache(), progress.update
+    )
     started = time.perf_counter()
     nearest = index.nearest(queries, exact=search == "exact")
     query_s = time.perf_counter() - started
     matches, counts = match_nearest(imagenet_captions, nearest, config.threshold)
-    meta = {"search": search, "indexed_captions": index.count(), **counts,
-            "queries_per_second": round(len(queries) / max(query_s, 1e-9), 1), "threshold": config.threshold}
+    meta = {
+        "search": search,
+        "indexed_captions": index.count(),
+        **counts,
+        "queries_per_second": round(len(queries) / max(query_s, 1e-9), 1),
+        "threshold": config.threshold,
+    }
     if search != "exact" and len(queries):
         meta["recall_at_1_vs_exact"] = recall_at_1(index, queries, config.recall_sample)
-    captions = pl.concat([f.select("sample_id", "url", "text") for f in lemma_matches.values()]) if lemma_matches else \
-        pl.DataFrame(schema={"sample_id": pl.String, "url": pl.String, "text": pl.String})
+    captions = (
+        pl.concat([f.select("sample_id", "url", "text") for f in lemma_matches.values()])
+        if lemma_matches
+        else pl.DataFrame(schema={"sample_id": pl.String, "url": pl.String, "text": pl.String})
+    )
     out = matches.join(captions.unique("sample_id"), on="sample_id", how="left").with_columns(
-        threshold=pl.lit(config.threshold, pl.Float64))
+        threshold=pl.lit(config.threshold, pl.Float64)
+    )
     context.add_output_metadata({**meta, "preview": markdown_table(out.filter("selected"), 10)})
     return out

@@ -1,6 +1,5 @@
 """LAIONet creation: imagenet_synsets → lemma_matches[part] → text_sims[part] → laionet_clean."""
 
-
 import time
 
 import dagster as dg
@@ -13,7 +12,14 @@ from laionet_assets.core import laionet as core_laionet
 from laionet_assets.core.embedding_cache import encode_with_cache
 from laionet_assets.core.figures import class_frequency_figure, coverage_figure
 from laionet_assets.core.laion import DEFAULT_MAX_CAPTION_BYTES, read_part
-from laionet_assets.core.matching import MODES, always_multilabel_classes, check_mode, lemma_table, match_captions, matchable_classes
+from laionet_assets.core.matching import (
+    MODES,
+    always_multilabel_classes,
+    check_mode,
+    lemma_table,
+    match_captions,
+    matchable_classes,
+)
 from laionet_assets.core.progress import Progress, library_versions
 from laionet_assets.core.synsets import load_imagenet_synsets
 from laionet_assets.core.textsim import rowwise_cosine
@@ -30,8 +36,11 @@ def imagenet_synsets(context: dg.AssetExecutionContext) -> pl.DataFrame:
     name, lemmas, definition and the paper's synset text ``"<name> which is <definition>"``."""
     started = time.perf_counter()
     synsets = load_imagenet_synsets()
-    facts = {"seconds": round(time.perf_counter() - started, 2), "wordnet_version": "3.0",
-             "versions": dg.MetadataValue.json(library_versions("nltk", "timm", "polars"))}
+    facts = {
+        "seconds": round(time.perf_counter() - started, 2),
+        "wordnet_version": "3.0",
+        "versions": dg.MetadataValue.json(library_versions("nltk", "timm", "polars")),
+    }
     for mode in MODES:
         table = lemma_table(synsets, mode)
         unique = table.filter(pl.col("n_synsets") == 1)
@@ -39,13 +48,20 @@ def imagenet_synsets(context: dg.AssetExecutionContext) -> pl.DataFrame:
         facts[f"{mode}_usable_lemmas"] = int(table["usable"].sum())
         facts[f"{mode}_matchable_classes"] = matchable_classes(synsets, mode)
         facts[f"{mode}_always_multilabel_classes"] = len(always_multilabel_classes(synsets, mode))
-    context.add_output_metadata({"classes": synsets.height, **facts, "preview": markdown_table(synsets.drop("lemmas"), 10)})
+    context.add_output_metadata(
+        {"classes": synsets.height, **facts, "preview": markdown_table(synsets.drop("lemmas"), 10)}
+    )
     return synsets
 
 
 class LemmaMatchConfig(dg.Config):
-    mode: str = Field(default="paper", description="'paper' (the paper's exact rule) or 'longest' (normalised, longest lemma wins)")
-    max_caption_bytes: int = Field(default=DEFAULT_MAX_CAPTION_BYTES, description="captions longer than this are dropped and counted")
+    mode: str = Field(
+        default="paper",
+        description="'paper' (the paper's exact rule) or 'longest' (normalised, longest lemma wins)",
+    )
+    max_caption_bytes: int = Field(
+        default=DEFAULT_MAX_CAPTION_BYTES, description="captions longer than this are dropped and counted"
+    )
 
     _mode = field_validator("mode")(classmethod(lambda cls, v: check_mode(v)))
 
@@ -57,7 +73,10 @@ class LemmaMatchConfig(dg.Config):
     kinds={"polars"},
 )
 def lemma_matches(
-    context: dg.AssetExecutionContext, config: LemmaMatchConfig, storage: LaionetStorage, imagenet_synsets: pl.DataFrame
+    context: dg.AssetExecutionContext,
+    config: LemmaMatchConfig,
+    storage: LaionetStorage,
+    imagenet_synsets: pl.DataFrame,
 ) -> pl.DataFrame:
     """Captions of one LAION part that contain at least one usable lemma: sample_id, url, text,
     nsfw, lemmas, wnids (sorted unique).  A caption with two or more wnids is multi-label."""
@@ -73,7 +92,10 @@ def lemma_matches(
         .select("sample_id", "url", "text", "nsfw", "lemmas", "wnids")
     )
     n_labels = out["wnids"].list.len()
-    context.log.info(f"{key}: {counts['part_rows']:,} rows matched in {elapsed:.2f} s ({counts['part_rows'] / max(elapsed, 1e-9):,.0f} rows/s)")
+    context.log.info(
+        f"{key}: {counts['part_rows']:,} rows matched in {elapsed:.2f} "
+        f"s ({counts['part_rows'] / max(elapsed, 1e-9):,.0f} rows/s)"
+    )
     context.add_output_metadata(
         {
             "part_file": dg.MetadataValue.path(str(path)),
@@ -96,13 +118,22 @@ def lemma_matches(
 TEXT_SIMS_PARTS_PER_RUN = 8
 
 
-def _score_part(single: pl.DataFrame, encoder, cache, synset_vectors: np.ndarray, imagenet_synsets: pl.DataFrame,
-                progress: Progress) -> tuple[pl.DataFrame, dict]:
+def _score_part(
+    single: pl.DataFrame,
+    encoder,
+    cache,
+    synset_vectors: np.ndarray,
+    imagenet_synsets: pl.DataFrame,
+    progress: Progress,
+) -> tuple[pl.DataFrame, dict]:
     captions, stats = encode_with_cache(encoder, single["text"].to_list(), cache, progress.update)
-    class_row = single.join(imagenet_synsets.select("wnid", "class_index"), on="wnid", how="left")["class_index"].to_numpy()
+    class_row = single.join(imagenet_synsets.select("wnid", "class_index"), on="wnid", how="left")[
+        "class_index"
+    ].to_numpy()
     sims = rowwise_cosine(captions, synset_vectors[class_row]) if single.height else np.zeros(0, np.float32)
     out = single.select("sample_id", "wnid").with_columns(
-        text_similarity=pl.Series(sims, dtype=pl.Float32), encoder=pl.lit(encoder.encoder_id))
+        text_similarity=pl.Series(sims, dtype=pl.Float32), encoder=pl.lit(encoder.encoder_id)
+    )
     return out, stats
 
 
@@ -137,18 +168,28 @@ def text_sims(
     synset_vectors, _ = encode_with_cache(encoder, imagenet_synsets["synset_text"].to_list(), cache)
     outputs, totals, dropped = {}, {}, 0
     for key in keys:
-        single = frames[key].filter(pl.col("wnids").list.len() == 1).with_columns(wnid=pl.col("wnids").list.first())
+        single = (
+            frames[key]
+            .filter(pl.col("wnids").list.len() == 1)
+            .with_columns(wnid=pl.col("wnids").list.first())
+        )
         dropped += frames[key].height - single.height
         progress = Progress(single.height, f"{key} caption embeddings", context.log.info)
         outputs[key], stats = _score_part(single, encoder, cache, synset_vectors, imagenet_synsets, progress)
         totals = {k: totals.get(k, 0) + v for k, v in stats.items()}
     elapsed = time.perf_counter() - started
-    sims = np.concatenate([o["text_similarity"].to_numpy() for o in outputs.values()]) if outputs else np.zeros(0)
+    sims = (
+        np.concatenate([o["text_similarity"].to_numpy() for o in outputs.values()])
+        if outputs
+        else np.zeros(0)
+    )
     context.add_output_metadata(
         {
             "encoder": encoder.encoder_id,
             "encoder_version": encoder.version,
-            "versions": dg.MetadataValue.json(library_versions("torch", "open_clip_torch", "sentence-transformers", "lancedb")),
+            "versions": dg.MetadataValue.json(
+                library_versions("torch", "open_clip_torch", "sentence-transformers", "lancedb")
+            ),
             "device": getattr(encoder, "device", "cpu"),
             "parts_in_run": len(keys),
             "rows": int(sum(o.height for o in outputs.values())),
@@ -163,8 +204,12 @@ def text_sims(
 
 
 class LaionetConfig(dg.Config):
-    threshold: float | None = Field(default=None, description="keep text_similarity > threshold; default: the text encoder's")
-    nsfw_policy: str = Field(default="require_unlikely", description="'require_unlikely' (paper) or 'allow_missing'")
+    threshold: float | None = Field(
+        default=None, description="keep text_similarity > threshold; default: the text encoder's"
+    )
+    nsfw_policy: str = Field(
+        default="require_unlikely", description="'require_unlikely' (paper) or 'allow_missing'"
+    )
     top_k: int = Field(default=50, description="rows per class in laionet_top50")
 
     _threshold = field_validator("threshold")(classmethod(lambda cls, v: core_laionet.check_threshold(v)))
@@ -179,23 +224,51 @@ def _candidates(lemma_matches: dict[str, pl.DataFrame], text_sims: dict[str, pl.
         meta = lemma_matches[part].select("sample_id", "url", "text", "nsfw")
         frames.append(sims.join(meta, on="sample_id", how="inner").with_columns(release_part=pl.lit(part)))
     if not frames:
-        return pl.DataFrame(schema={"sample_id": pl.String, "url": pl.String, "text": pl.String, "wnid": pl.String,
-                                    "text_similarity": pl.Float32, "nsfw": pl.String, "release_part": pl.String})
+        return pl.DataFrame(
+            schema={
+                "sample_id": pl.String,
+                "url": pl.String,
+                "text": pl.String,
+                "wnid": pl.String,
+                "text_similarity": pl.Float32,
+                "nsfw": pl.String,
+                "release_part": pl.String,
+            }
+        )
     return pl.concat(frames, how="vertical_relaxed").select(core_laionet.LAIONET_COLUMNS)
 
 
 @dg.multi_asset(
     group_name=GROUP,
     outs={
-        "laionet_clean": dg.AssetOut(description="LAIONet: single-label captions above the similarity threshold that pass the NSFW policy", kinds={"polars"}),
-        "laionet_top50": dg.AssetOut(description="The top_k (default 50) most similar LAIONet rows per class (paper Appendix B)", kinds={"polars"}),
-        "coverage_vs_threshold": dg.AssetOut(description="Classes covered and rows kept per similarity threshold (paper Fig. 3)", kinds={"polars", "matplotlib"}),
-        "class_frequencies": dg.AssetOut(description="Rows per ImageNet class in LAIONet (paper Fig. 4)", kinds={"polars", "matplotlib"}),
+        "laionet_clean": dg.AssetOut(
+            description="LAIONet: single-label captions above the similarity threshold that pass the NSFW "
+            "policy",
+            kinds={"polars"},
+        ),
+        "laionet_top50": dg.AssetOut(
+            description="The top_k (default 50) most similar LAIONet rows per class (paper Appendix B)",
+            kinds={"polars"},
+        ),
+        "coverage_vs_threshold": dg.AssetOut(
+            description="Classes covered and rows kept per similarity threshold (paper Fig. 3)",
+            kinds={"polars", "matplotlib"},
+        ),
+        "class_frequencies": dg.AssetOut(
+            description="Rows per ImageNet class in LAIONet (paper Fig. 4)", kinds={"polars", "matplotlib"}
+        ),
     },
     ins={"lemma_matches": dg.AssetIn(), "text_sims": dg.AssetIn(), "imagenet_synsets": dg.AssetIn()},
 )
-def laionet(context: dg.AssetExecutionContext, config: LaionetConfig, storage: LaionetStorage, text_encoder: TextEncoderResource,
-            lemma_matches: dict, text_sims: dict, imagenet_synsets: pl.DataFrame):
+def laionet(
+    context: dg.AssetExecutionContext,
+    config: LaionetConfig,
+    storage: LaionetStorage,
+    text_encoder: TextEncoderResource,
+    lemma_matches: dict,
+    text_sims: dict,
+    imagenet_synsets: pl.DataFrame,
+):
     """Paper §2: the union over LAION parts of the selected captions (``laionet_clean``), its top
     rows per class (Appendix B), the coverage-vs-threshold curve (Fig. 3) and class frequencies
     (Fig. 4), each a table with its PNG figure."""
@@ -204,20 +277,33 @@ def laionet(context: dg.AssetExecutionContext, config: LaionetConfig, storage: L
     candidates = _candidates(lemma_matches, text_sims)
     encoders = sorted({e for f in text_sims.values() for e in f["encoder"].unique().to_list()})
     if len(encoders) > 1:
-        raise ValueError(f"text_sims partitions were computed with different encoders {encoders}; re-materialise them with one encoder")
+        raise ValueError(
+            "text_sims partitions were computed with different "
+            f"encoders {encoders}; re-materialise them with one encoder"
+        )
     clean, counts = core_laionet.select_laionet(candidates, threshold, config.nsfw_policy)
     top = core_laionet.top_per_class(clean, config.top_k)
     policy_ok = candidates.filter(core_laionet.nsfw_ok(config.nsfw_policy))
     curve = core_laionet.coverage_curve(policy_ok)
     frequencies = core_laionet.class_frequencies(clean, imagenet_synsets)
     encoder_name = encoders[0] if encoders else text_encoder.kind
-    fig3 = coverage_figure(policy_ok["text_similarity"].to_numpy(), curve, threshold, encoder_name,
-                           storage.report_path("fig3_coverage_vs_threshold.png"))
+    fig3 = coverage_figure(
+        policy_ok["text_similarity"].to_numpy(),
+        curve,
+        threshold,
+        encoder_name,
+        storage.report_path("fig3_coverage_vs_threshold.png"),
+    )
     fig4 = class_frequency_figure(frequencies, storage.report_path("fig4_class_frequencies.png"))
     present = set(clean["wnid"].unique().to_list())
     missing = [w for w in imagenet_synsets["wnid"].to_list() if w not in present]
-    common = {"threshold": threshold, "nsfw_policy": config.nsfw_policy, "encoder": encoder_name,
-              "release_parts": dg.MetadataValue.json(sorted(text_sims)), "seconds": round(time.perf_counter() - started, 2)}
+    common = {
+        "threshold": threshold,
+        "nsfw_policy": config.nsfw_policy,
+        "encoder": encoder_name,
+        "release_parts": dg.MetadataValue.json(sorted(text_sims)),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
     yield dg.Output(
         clean,
         output_name="laionet_clean",
@@ -225,12 +311,24 @@ def laionet(context: dg.AssetExecutionContext, config: LaionetConfig, storage: L
             **common,
             **counts,
             "missing_classes": len(missing),
-            "coverage_vs_threshold": markdown_table(curve.filter(pl.col("threshold").is_in(np.round(np.arange(0, 1.01, 0.05), 2).tolist())), 25),
+            "coverage_vs_threshold": markdown_table(
+                curve.filter(pl.col("threshold").is_in(np.round(np.arange(0, 1.01, 0.05), 2).tolist())), 25
+            ),
             "fig3_coverage": figure(fig3),
             "class_frequencies": markdown_table(frequencies.filter(pl.col("count") > 0), 30),
             "fig4_class_frequencies": figure(fig4),
         },
     )
-    yield dg.Output(top, output_name="laionet_top50", metadata={**common, "rows": top.height, "classes": top["wnid"].n_unique(), "top_k": config.top_k})
-    yield dg.Output(curve, output_name="coverage_vs_threshold", metadata={**common, "fig3_coverage": figure(fig3)})
-    yield dg.Output(frequencies, output_name="class_frequencies", metadata={**common, "fig4_class_frequencies": figure(fig4)})
+    yield dg.Output(
+        top,
+        output_name="laionet_top50",
+        metadata={**common, "rows": top.height, "classes": top["wnid"].n_unique(), "top_k": config.top_k},
+    )
+    yield dg.Output(
+        curve, output_name="coverage_vs_threshold", metadata={**common, "fig3_coverage": figure(fig3)}
+    )
+    yield dg.Output(
+        frequencies,
+        output_name="class_frequencies",
+        metadata={**common, "fig4_class_frequencies": figure(fig4)},
+    )

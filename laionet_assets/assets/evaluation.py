@@ -5,21 +5,30 @@ import time
 import dagster as dg
 import polars as pl
 
-from laionet_assets.assets.lib import figure, markdown_table, previous_output
+from laionet_assets.assets.lib import figure, markdown_table
 from laionet_assets.core.accuracy import accuracy_table, per_class_recall
-from laionet_assets.core.figures import accuracy_figure, weighted_accuracy_figure
-from laionet_assets.core.progress import Progress, library_versions
 from laionet_assets.core.classifiers import make_classifier, top_k_wnids
+from laionet_assets.core.figures import accuracy_figure, weighted_accuracy_figure
 from laionet_assets.core.model_specs import LabelSpaceError
+from laionet_assets.core.progress import Progress, library_versions
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageModels, LaionetStorage
 
 GROUP = "laionet_evaluation"
-PREDICTIONS_SCHEMA = {"dataset": pl.String, "model": pl.String, "model_version": pl.String, "image_id": pl.String,
-                      "wnid": pl.String, "top5": pl.List(pl.String), "error": pl.String}
+PREDICTIONS_SCHEMA = {
+    "dataset": pl.String,
+    "model": pl.String,
+    "model_version": pl.String,
+    "image_id": pl.String,
+    "wnid": pl.String,
+    "top5": pl.List(pl.String),
+    "error": pl.String,
+}
 
 
-def evaluation_sets(storage: LaionetStorage, laionet_final: pl.DataFrame, imagenet_val: pl.DataFrame) -> dict[str, pl.DataFrame]:
+def evaluation_sets(
+    storage: LaionetStorage, laionet_final: pl.DataFrame, imagenet_val: pl.DataFrame
+) -> dict[str, pl.DataFrame]:
     """``image_id``, ``path``, ``wnid`` and ``image_sha256`` per image of LAIONet and ImageNet val
     (the hash is known for downloaded LAIONet images, null for folder images)."""
     laionet = laionet_final.select(
@@ -36,8 +45,14 @@ def folder_set(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 @dg.asset(group_name=GROUP, pool="gpu", op_tags=GPU_STEP_TAGS, kinds={"pytorch", "timm"})
-def model_predictions(context: dg.AssetExecutionContext, storage: LaionetStorage, image_models: ImageModels,
-                      laionet_final: pl.DataFrame, imagenet_val: pl.DataFrame, imagenet_synsets: pl.DataFrame) -> pl.DataFrame:
+def model_predictions(
+    context: dg.AssetExecutionContext,
+    storage: LaionetStorage,
+    image_models: ImageModels,
+    laionet_final: pl.DataFrame,
+    imagenet_val: pl.DataFrame,
+    imagenet_synsets: pl.DataFrame,
+) -> pl.DataFrame:
     """Top-5 wnids per image and model on LAIONet and ImageNet val.  A model that cannot load or
     whose label space is not ImageNet-1k is skipped with its reason; an image that does not
     decode gets ``top5`` null and its error."""
@@ -51,42 +66,69 @@ def model_predictions(context: dg.AssetExecutionContext, storage: LaionetStorage
             classifier = make_classifier(spec, wnids, texts, image_models.device, image_models.batch_size)
             for dataset, images in sets.items():
                 progress = Progress(images.height, f"{spec.name} on {dataset}", context.log.info)
-                logits, errors = classifier.run(images["path"].to_list(), image_models.decode_workers, progress.update)
-                model_frames.append(images.select("image_id", "wnid").with_columns(
-                    dataset=pl.lit(dataset), model=pl.lit(spec.name), model_version=pl.lit(classifier.version),
-                    top5=pl.Series(top_k_wnids(logits, classifier.class_wnids), dtype=pl.List(pl.String)),
-                    error=pl.Series([e or None for e in errors], dtype=pl.String)))
+                logits, errors = classifier.run(
+                    images["path"].to_list(), image_models.decode_workers, progress.update
+                )
+                model_frames.append(
+                    images.select("image_id", "wnid").with_columns(
+                        dataset=pl.lit(dataset),
+                        model=pl.lit(spec.name),
+                        model_version=pl.lit(classifier.version),
+                        top5=pl.Series(top_k_wnids(logits, classifier.class_wnids), dtype=pl.List(pl.String)),
+                        error=pl.Series([e or None for e in errors], dtype=pl.String),
+                    )
+                )
         except (LabelSpaceError, FileNotFoundError, RuntimeError, ValueError) as e:
             skipped[spec.name] = f"{type(e).__name__}: {e}"[:300]
             context.log.warning(f"model {spec.name} skipped: {skipped[spec.name]}")
             continue
         frames.extend(model_frames)
         timings[spec.name] = round(time.perf_counter() - started, 2)
-    out = pl.concat(frames).select(list(PREDICTIONS_SCHEMA)) if frames else pl.DataFrame(schema=PREDICTIONS_SCHEMA)
-    context.add_output_metadata({
-        "models": dg.MetadataValue.json(sorted(out["model"].unique().to_list())),
-        "model_versions": dg.MetadataValue.json(dict(out.select("model", "model_version").unique().iter_rows())),
-        "models_skipped": dg.MetadataValue.json(skipped),
-        "images_per_dataset": dg.MetadataValue.json({k: v.height for k, v in sets.items()}),
-        "failed_images": int(out["error"].is_not_null().sum()),
-        "seconds_per_model": dg.MetadataValue.json(timings),
-        "device": image_models.device,
-        "versions": dg.MetadataValue.json(library_versions("torch", "torchvision", "timm", "open_clip_torch")),
-    })
+    out = (
+        pl.concat(frames).select(list(PREDICTIONS_SCHEMA))
+        if frames
+        else pl.DataFrame(schema=PREDICTIONS_SCHEMA)
+    )
+    context.add_output_metadata(
+        {
+            "models": dg.MetadataValue.json(sorted(out["model"].unique().to_list())),
+            "model_versions": dg.MetadataValue.json(
+                dict(out.select("model", "model_version").unique().iter_rows())
+            ),
+            "models_skipped": dg.MetadataValue.json(skipped),
+            "images_per_dataset": dg.MetadataValue.json({k: v.height for k, v in sets.items()}),
+            "failed_images": int(out["error"].is_not_null().sum()),
+            "seconds_per_model": dg.MetadataValue.json(timings),
+            "device": image_models.device,
+            "versions": dg.MetadataValue.json(
+                library_versions("torch", "torchvision", "timm", "open_clip_torch")
+            ),
+        }
+    )
     return out
 
 
 @dg.multi_asset(
     group_name=GROUP,
     outs={
-        "accuracy": dg.AssetOut(kinds={"polars", "matplotlib"}, description=(
-            "Per model and dataset: top-1/top-5 accuracy with Wilson 95% intervals (Figs. 1 and 5)")),
-        "per_class_recall": dg.AssetOut(kinds={"polars"}, description=(
-            "Per model, dataset and class: top-1/top-5 recall (paper Fig. 7's recalls)")),
+        "accuracy": dg.AssetOut(
+            kinds={"polars", "matplotlib"},
+            description=(
+                "Per model and dataset: top-1/top-5 accuracy with Wilson 95% intervals (Figs. 1 and 5)"
+            ),
+        ),
+        "per_class_recall": dg.AssetOut(
+            kinds={"polars"},
+            description=("Per model, dataset and class: top-1/top-5 recall (paper Fig. 7's recalls)"),
+        ),
     },
 )
-def accuracy(context: dg.AssetExecutionContext, storage: LaionetStorage, model_predictions: pl.DataFrame,
-             laionet_final: pl.DataFrame):
+def accuracy(
+    context: dg.AssetExecutionContext,
+    storage: LaionetStorage,
+    model_predictions: pl.DataFrame,
+    laionet_final: pl.DataFrame,
+):
     """Paper §3.1: per model and dataset, top-1/top-5 accuracy over LAIONet's classes, equally
     weighted and LAION-weighted, with propagated Wilson 95% intervals; the per-class recalls
     (``per_class_recall``); Figs. 1 and 5 as PNG."""
@@ -95,14 +137,32 @@ def accuracy(context: dg.AssetExecutionContext, storage: LaionetStorage, model_p
     table = accuracy_table(recalls, frequency)
     fig1 = accuracy_figure(table, storage.report_path("fig1_accuracy_imagenet_vs_laionet.png"))
     fig5 = weighted_accuracy_figure(table, storage.report_path("fig5_weighted_vs_equal.png"))
-    drops = table.filter(pl.col("dataset") == "laionet").join(table.filter(pl.col("dataset") == "imagenet_val"), on="model",
-                                                              suffix="_val")
-    yield dg.Output(table, output_name="accuracy", metadata={
-        "table": markdown_table(table.select("dataset", "model", "classes", "images", "top1_equal", "top1_equal_low",
-                                            "top1_equal_high", "top5_equal", "top1_laion", "top5_laion")),
-        "top1_drop_imagenet_to_laionet": dg.MetadataValue.json(
-            dict(zip(drops["model"], (drops["top1_equal_val"] - drops["top1_equal"]).round(4)))),
-        "fig1_accuracy": figure(fig1),
-        "fig5_weighted_vs_equal": figure(fig5),
-    })
+    drops = table.filter(pl.col("dataset") == "laionet").join(
+        table.filter(pl.col("dataset") == "imagenet_val"), on="model", suffix="_val"
+    )
+    yield dg.Output(
+        table,
+        output_name="accuracy",
+        metadata={
+            "table": markdown_table(
+                table.select(
+                    "dataset",
+                    "model",
+                    "classes",
+                    "images",
+                    "top1_equal",
+                    "top1_equal_low",
+                    "top1_equal_high",
+                    "top5_equal",
+                    "top1_laion",
+                    "top5_laion",
+                )
+            ),
+            "top1_drop_imagenet_to_laionet": dg.MetadataValue.json(
+                dict(zip(drops["model"], (drops["top1_equal_val"] - drops["top1_equal"]).round(4)))
+            ),
+            "fig1_accuracy": figure(fig1),
+            "fig5_weighted_vs_equal": figure(fig5),
+        },
+    )
     yield dg.Output(recalls, output_name="per_class_recall", metadata={"models": recalls["model"].n_unique()})

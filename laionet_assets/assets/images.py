@@ -6,7 +6,7 @@ import time
 import dagster as dg
 import polars as pl
 
-from laionet_assets.assets.lib import figure, markdown_table, previous_output
+from laionet_assets.assets.lib import markdown_table, previous_output
 from laionet_assets.core.datasets import DATASET_SCHEMA, load_image_folder
 from laionet_assets.core.images import download_images
 from laionet_assets.core.ocr import flag_from_text, ocr_version, recognise_texts
@@ -17,27 +17,45 @@ GROUP = "laionet_images"
 V2_SELECTION_FREQUENCY = {"imagenetv2_b": 0.73, "imagenetv2_a": 0.85, "imagenetv2_c": 0.93}
 
 
-def _ocr(context, table: pl.DataFrame, previous: pl.DataFrame | None, storage: LaionetStorage, ocr: OcrFilter):
+def _ocr(
+    context, table: pl.DataFrame, previous: pl.DataFrame | None, storage: LaionetStorage, ocr: OcrFilter
+):
     """OCR text and flag per downloaded image; text is reused from the previous run by image hash."""
     if not ocr.enabled:
-        return table.with_columns(pl.lit(None, pl.String).alias("image_text"),
-                                  pl.lit(None, pl.Boolean).alias("synset_name_in_image_text")), 0
+        return table.with_columns(
+            pl.lit(None, pl.String).alias("image_text"),
+            pl.lit(None, pl.Boolean).alias("synset_name_in_image_text"),
+        ), 0
     known = {}
     if previous is not None and "image_text" in previous.columns:
-        known = dict(previous.filter(pl.col("image_text").is_not_null()).select("image_sha256", "image_text").iter_rows())
+        known = dict(
+            previous.filter(pl.col("image_text").is_not_null())
+            .select("image_sha256", "image_text")
+            .iter_rows()
+        )
     todo = table.filter((pl.col("status") == "ok") & ~pl.col("image_sha256").is_in(list(known)))
     progress = Progress(todo.height, "OCR", context.log.info)
     if todo.height:
-        texts = recognise_texts([str(storage.images / p) for p in todo["image_path"]], ocr.load(), progress.update)
+        texts = recognise_texts(
+            [str(storage.images / p) for p in todo["image_path"]], ocr.load(), progress.update
+        )
         known.update(zip(todo["image_sha256"], texts))
     text = table["image_sha256"].replace_strict(known, default=None, return_dtype=pl.String)
     flags = [flag_from_text(n, t) for n, t in zip(table["name"], text)]
-    return table.with_columns(image_text=text, synset_name_in_image_text=pl.Series(flags, dtype=pl.Boolean)), todo.height
+    return table.with_columns(
+        image_text=text, synset_name_in_image_text=pl.Series(flags, dtype=pl.Boolean)
+    ), todo.height
 
 
 @dg.asset(group_name=GROUP, kinds={"pillow", "rapidocr"})
-def laionet_images(context: dg.AssetExecutionContext, storage: LaionetStorage, downloader: ImageDownloader,
-                   ocr: OcrFilter, laionet_clean: pl.DataFrame, imagenet_synsets: pl.DataFrame) -> pl.DataFrame:
+def laionet_images(
+    context: dg.AssetExecutionContext,
+    storage: LaionetStorage,
+    downloader: ImageDownloader,
+    ocr: OcrFilter,
+    laionet_clean: pl.DataFrame,
+    imagenet_synsets: pl.DataFrame,
+) -> pl.DataFrame:
     """LAIONet images by URL: a status per sample (ok, http_error, timeout, not_image, too_small, …),
     files content-addressed under ``<home>/images/``, and the OCR flag
     ``synset_name_in_image_text``.  Resumable: a re-run fetches only what is new, missing or failed
@@ -45,41 +63,60 @@ def laionet_images(context: dg.AssetExecutionContext, storage: LaionetStorage, d
     started = time.perf_counter()
     previous = previous_output(storage.asset_path("laionet_images"))
     progress = Progress(laionet_clean.height, "image downloads", context.log.info)
-    table, counts = download_images(laionet_clean.select("sample_id", "url"), storage.images, downloader.settings(),
-                                    previous, progress.update)
+    table, counts = download_images(
+        laionet_clean.select("sample_id", "url"),
+        storage.images,
+        downloader.settings(),
+        previous,
+        progress.update,
+    )
     download_s = time.perf_counter() - started
     table = table.join(laionet_clean.select("sample_id", "wnid"), on="sample_id", how="left").join(
-        imagenet_synsets.select("wnid", "name"), on="wnid", how="left")
+        imagenet_synsets.select("wnid", "name"), on="wnid", how="left"
+    )
     table, ocr_read = _ocr(context, table, previous, storage, ocr)
     flagged = int(table["synset_name_in_image_text"].sum() or 0)
-    context.add_output_metadata({
-        **counts,
-        "download_seconds": round(download_s, 2),
-        "images_per_second": round(counts["fetched"] / max(download_s, 1e-9), 1),
-        "ocr": ocr_version() if ocr.enabled else "disabled",
-        "ocr_images_read": ocr_read,
-        "synset_name_in_image_text": flagged,
-        "images_dir": dg.MetadataValue.path(str(storage.images)),
-        "status_counts": markdown_table(table.group_by("status").agg(samples=pl.len()).sort("samples", descending=True)),
-        "versions": dg.MetadataValue.json(library_versions("pillow", "rapidocr-onnxruntime", "onnxruntime")),
-    })
+    context.add_output_metadata(
+        {
+            **counts,
+            "download_seconds": round(download_s, 2),
+            "images_per_second": round(counts["fetched"] / max(download_s, 1e-9), 1),
+            "ocr": ocr_version() if ocr.enabled else "disabled",
+            "ocr_images_read": ocr_read,
+            "synset_name_in_image_text": flagged,
+            "images_dir": dg.MetadataValue.path(str(storage.images)),
+            "status_counts": markdown_table(
+                table.group_by("status").agg(samples=pl.len()).sort("samples", descending=True)
+            ),
+            "versions": dg.MetadataValue.json(
+                library_versions("pillow", "rapidocr-onnxruntime", "onnxruntime")
+            ),
+        }
+    )
     return table.drop("name")
 
 
 @dg.asset(group_name=GROUP, kinds={"polars"})
-def laionet_final(context: dg.AssetExecutionContext, laionet_clean: pl.DataFrame, laionet_images: pl.DataFrame) -> pl.DataFrame:
+def laionet_final(
+    context: dg.AssetExecutionContext, laionet_clean: pl.DataFrame, laionet_images: pl.DataFrame
+) -> pl.DataFrame:
     """LAIONet as evaluated: ``laionet_clean`` rows whose image downloaded and passed the filters
     and whose recognised text does not contain the synset name (paper §2)."""
-    images = laionet_images.select("sample_id", "status", "image_path", "image_sha256", "synset_name_in_image_text")
+    images = laionet_images.select(
+        "sample_id", "status", "image_path", "image_sha256", "synset_name_in_image_text"
+    )
     joined = laionet_clean.join(images, on="sample_id", how="left")
     with_image = joined.filter(pl.col("status") == "ok")
     final = with_image.filter(pl.col("synset_name_in_image_text").fill_null(False).not_()).drop("status")
-    context.add_output_metadata({
-        "rows": final.height, "classes": final["wnid"].n_unique(),
-        "dropped_without_image": joined.height - with_image.height,
-        "dropped_synset_name_in_image_text": with_image.height - final.height,
-        "ocr_unreadable_kept": int(with_image["synset_name_in_image_text"].is_null().sum()),
-    })
+    context.add_output_metadata(
+        {
+            "rows": final.height,
+            "classes": final["wnid"].n_unique(),
+            "dropped_without_image": joined.height - with_image.height,
+            "dropped_synset_name_in_image_text": with_image.height - final.height,
+            "ocr_unreadable_kept": int(with_image["synset_name_in_image_text"].is_null().sum()),
+        }
+    )
     return final
 
 
@@ -88,17 +125,26 @@ FOLDER_ASSETS = ("imagenet_val", *V2_SELECTION_FREQUENCY)
 
 @dg.multi_asset(
     group_name=GROUP,
-    outs={name: dg.AssetOut(kinds={"polars"}, description=f"Images and wnids of the {name} folder (resource image_folders)")
-          for name in FOLDER_ASSETS},
+    outs={
+        name: dg.AssetOut(
+            kinds={"polars"}, description=f"Images and wnids of the {name} folder (resource image_folders)"
+        )
+        for name in FOLDER_ASSETS
+    },
 )
-def image_folders(context: dg.AssetExecutionContext, image_folders: ImageFolders, imagenet_synsets: pl.DataFrame):
+def image_folders(
+    context: dg.AssetExecutionContext, image_folders: ImageFolders, imagenet_synsets: pl.DataFrame
+):
     """Index the external labelled image folders; one not configured gives an empty table."""
     wnids = imagenet_synsets["wnid"].to_list()
     for name in FOLDER_ASSETS:
         root = getattr(image_folders, name)
         if not root:
-            yield dg.Output(pl.DataFrame(schema=DATASET_SCHEMA), output_name=name,
-                            metadata={"configured": False, "images": 0})
+            yield dg.Output(
+                pl.DataFrame(schema=DATASET_SCHEMA),
+                output_name=name,
+                metadata={"configured": False, "images": 0},
+            )
             continue
         layout = image_folders.imagenet_val_layout if name == "imagenet_val" else "auto"
         labels = image_folders.imagenet_val_labels if name == "imagenet_val" else ""

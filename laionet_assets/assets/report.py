@@ -13,24 +13,39 @@ from laionet_assets.resources import LaionetStorage
 
 GROUP = "laionet_report"
 FIGURES = [
-    ("fig3_coverage_vs_threshold.png", "Fig. 3: class coverage and dataset size vs text-similarity threshold"),
+    (
+        "fig3_coverage_vs_threshold.png",
+        "Fig. 3: class coverage and dataset size vs text-similarity threshold",
+    ),
     ("fig4_class_frequencies.png", "Fig. 4: LAIONet class frequencies"),
     ("fig1_accuracy_imagenet_vs_laionet.png", "Fig. 1: accuracy on ImageNet val vs LAIONet"),
     ("fig5_weighted_vs_equal.png", "Fig. 5: LAION-weighted vs equally weighted accuracy on LAIONet"),
     ("fig6_intra_class.png", "Fig. 6: intra-class similarity, LAIONet vs ImageNet"),
     ("fig7_recall_vs_disparity.png", "Fig. 7: LAIONet recall vs intra-class similarity disparity"),
-    ("fig8_selection_frequency.png", "Fig. 8: significantly lower intra-class similarity vs MTurk selection frequency"),
+    (
+        "fig8_selection_frequency.png",
+        "Fig. 8: significantly lower intra-class similarity vs MTurk selection frequency",
+    ),
     ("fig9_text_vs_synsets.png", "Fig. 9: ImageNet-Captions texts vs their synsets"),
-    ("fig10_text_matched_intra_class.png",
-     "Fig. 10: intra-class similarity, LAION recreated by caption search alone (nearest to ImageNet-Captions) vs ImageNet"),
+    (
+        "fig10_text_matched_intra_class.png",
+        "Fig. 10: intra-class similarity, LAION recreated by caption "
+        "search alone (nearest to ImageNet-Captions) vs ImageNet",
+    ),
     ("fig17_image_to_synset.png", "Fig. 17 (Appendix D): image-to-synset similarity, LAIONet vs ImageNet"),
-    ("fig18_threshold_sweep.png", "Fig. 18 (Appendix E): the text-matched dataset vs its similarity threshold"),
+    (
+        "fig18_threshold_sweep.png",
+        "Fig. 18 (Appendix E): the text-matched dataset vs its similarity threshold",
+    ),
 ]
 
 
 def _html_table(frame: pl.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in frame.iter_rows())
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+        for row in frame.iter_rows()
+    )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -38,18 +53,27 @@ def _fmt(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def write_report(path, headline: pl.DataFrame, sections: dict[str, pl.DataFrame], figures: list[tuple[str, str]]) -> None:
-    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>LAIONet report</title><style>",
-             "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse;margin:1em 0}",
-             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}img{max-width:100%}</style></head><body>",
-             "<h1>LAIONet: what makes ImageNet look unlike LAION</h1>",
-             f"<p>Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by laionet_assets.</p>",
-             "<h2>Headline numbers</h2>", _html_table(headline)]
+def write_report(
+    path, headline: pl.DataFrame, sections: dict[str, pl.DataFrame], figures: list[tuple[str, str]]
+) -> None:
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>LAIONet report</title><style>",
+        "body{font-family:sans-serif;max-width:1100px;margin:auto}",
+        "table{border-collapse:collapse;margin:1em 0}",
+        "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}img{max-width:100%}</style></head><body>",
+        "<h1>LAIONet: what makes ImageNet look unlike LAION</h1>",
+        f"<p>Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by laionet_assets.</p>",
+        "<h2>Headline numbers</h2>",
+        _html_table(headline),
+    ]
     for title, frame in sections.items():
         parts += [f"<h2>{html.escape(title)}</h2>", _html_table(frame)]
     parts.append("<h2>Figures</h2>")
     for name, caption in figures:
-        parts.append(f"<figure><img src='{name}' alt='{html.escape(caption)}'><figcaption>{html.escape(caption)}</figcaption></figure>")
+        parts.append(
+            f"<figure><img src='{name}' "
+            f"alt='{html.escape(caption)}'><figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
     parts.append("</body></html>")
     write_text_atomic(path, "\n".join(parts))
 
@@ -60,11 +84,21 @@ OPTIONAL = ("image_synset_similarity", "captions_nearest_laion", "text_matched_i
 
 
 @dg.asset(group_name=GROUP, kinds={"html"}, deps=list(OPTIONAL))
-def report(context: dg.AssetExecutionContext, storage: LaionetStorage, laionet_final: pl.DataFrame, laionet_images: pl.DataFrame,
-           model_predictions: pl.DataFrame, accuracy: pl.DataFrame, per_class_recall: pl.DataFrame,
-           image_embeddings: pl.DataFrame, intra_class_laionet_vs_imagenet: pl.DataFrame, v2_comparison: pl.DataFrame,
-           caption_synset_similarity: pl.DataFrame) -> pl.DataFrame:
-    """Every figure and headline number on one page (the paper's Figs. 1, 3–10, 17, 18), ``<home>/reports/report.html``, with the
+def report(
+    context: dg.AssetExecutionContext,
+    storage: LaionetStorage,
+    laionet_final: pl.DataFrame,
+    laionet_images: pl.DataFrame,
+    model_predictions: pl.DataFrame,
+    accuracy: pl.DataFrame,
+    per_class_recall: pl.DataFrame,
+    image_embeddings: pl.DataFrame,
+    intra_class_laionet_vs_imagenet: pl.DataFrame,
+    v2_comparison: pl.DataFrame,
+    caption_synset_similarity: pl.DataFrame,
+) -> pl.DataFrame:
+    """Every figure and headline number on one page (the paper's Figs. 1, 3–10, 17, 18),
+    ``<home>/reports/report.html``, with the
     models that produced each number.  Also draws paper Fig. 7 (it needs recalls and similarities)."""
     reports = storage.reports
     comparison = intra_class_laionet_vs_imagenet
@@ -72,55 +106,107 @@ def report(context: dg.AssetExecutionContext, storage: LaionetStorage, laionet_f
     points = recalls.join(comparison.select("wnid", "difference"), on="wnid", how="inner")
     fig7 = recall_vs_disparity_figure(points, storage.report_path("fig7_recall_vs_disparity.png"))
     lower = comparison.filter(pl.col("verdict") == "significantly lower").height
-    drops = accuracy.filter(pl.col("dataset") == "laionet").join(accuracy.filter(pl.col("dataset") == "imagenet_val"),
-                                                                 on="model", suffix="_val")
+    drops = accuracy.filter(pl.col("dataset") == "laionet").join(
+        accuracy.filter(pl.col("dataset") == "imagenet_val"), on="model", suffix="_val"
+    )
     encoders = image_embeddings["encoder"].unique().to_list()
     headline = [
         ("LAIONet rows with an image, after the OCR filter", str(laionet_final.height), "laionet_final"),
         ("LAIONet classes", str(laionet_final["wnid"].n_unique()), "laionet_final"),
-        ("images downloaded ok / requested", f"{(laionet_images['status'] == 'ok').sum()} / {laionet_images.height}", "laionet_images"),
-        ("dropped: synset name in image text", str(int(laionet_images["synset_name_in_image_text"].sum() or 0)), "RapidOCR"),
-        ("classes with significantly lower intra-class similarity, LAIONet vs ImageNet",
-         f"{lower} / {comparison.height}" + (f" ({lower / comparison.height:.0%})" if comparison.height else ""),
-         ", ".join(encoders) or "no image encoder"),
+        (
+            "images downloaded ok / requested",
+            f"{(laionet_images['status'] == 'ok').sum()} / {laionet_images.height}",
+            "laionet_images",
+        ),
+        (
+            "dropped: synset name in image text",
+            str(int(laionet_images["synset_name_in_image_text"].sum() or 0)),
+            "RapidOCR",
+        ),
+        (
+            "classes with significantly lower intra-class similarity, LAIONet vs ImageNet",
+            f"{lower} / {comparison.height}"
+            + (f" ({lower / comparison.height:.0%})" if comparison.height else ""),
+            ", ".join(encoders) or "no image encoder",
+        ),
     ]
     for row in drops.iter_rows(named=True):
-        headline.append((f"top-1 accuracy drop ImageNet → LAIONet ({row['model']})",
-                         f"{row['top1_equal_val'] - row['top1_equal']:+.3f} ({row['top1_equal_val']:.3f} → {row['top1_equal']:.3f})",
-                         row["model"]))
+        headline.append(
+            (
+                f"top-1 accuracy drop ImageNet → LAIONet ({row['model']})",
+                f"{row['top1_equal_val'] - row['top1_equal']:+.3f} "
+                f"({row['top1_equal_val']:.3f} → {row['top1_equal']:.3f})",
+                row["model"],
+            )
+        )
     if caption_synset_similarity.height:
         captions = caption_synset_similarity
-        headline.append(("ImageNet-Captions texts with ≥ 5% of other synsets more similar than their own",
-                         f"{(captions['proportion_more_similar'] >= 0.05).mean():.1%} of {captions.height}",
-                         captions["encoder"][0]))
-    image_synset_similarity, captions_nearest_laion, text_matched_intra_class = (previous_output(storage.asset_path(a))
-                                                                               for a in OPTIONAL)
-    if captions_nearest_laion is not None and text_matched_intra_class is not None and captions_nearest_laion.height:
+        headline.append(
+            (
+                "ImageNet-Captions texts with ≥ 5% of other synsets more similar than their own",
+                f"{(captions['proportion_more_similar'] >= 0.05).mean():.1%} of {captions.height}",
+                captions["encoder"][0],
+            )
+        )
+    image_synset_similarity, captions_nearest_laion, text_matched_intra_class = (
+        previous_output(storage.asset_path(a)) for a in OPTIONAL
+    )
+    if (
+        captions_nearest_laion is not None
+        and text_matched_intra_class is not None
+        and captions_nearest_laion.height
+    ):
         selection = captions_nearest_laion["threshold"][0]
         chosen = text_matched_intra_class.filter(pl.col("threshold") == selection)
         text_lower = int((chosen["verdict"] == "significantly lower").sum())
-        headline.append((f"classes with significantly lower intra-class similarity, LAION text-matched (> {selection}) vs ImageNet",
-                         f"{text_lower} / {chosen.height}" + (f" ({text_lower / chosen.height:.0%})" if chosen.height else ""),
-                         ", ".join(encoders) or "no image encoder"))
+        headline.append(
+            (
+                "classes with significantly lower intra-class similarity, "
+                f"LAION text-matched (> {selection}) vs ImageNet",
+                f"{text_lower} / {chosen.height}"
+                + (f" ({text_lower / chosen.height:.0%})" if chosen.height else ""),
+                ", ".join(encoders) or "no image encoder",
+            )
+        )
     if image_synset_similarity is not None and image_synset_similarity.height:
         verdicts = image_synset_similarity["verdict"]
-        headline.append(("image-to-synset similarity, LAIONet vs ImageNet: classes significantly lower / higher",
-                         f"{(verdicts == 'significantly lower').sum()} / {(verdicts == 'significantly higher').sum()} "
-                         f"of {image_synset_similarity.height}", ", ".join(encoders) or "no image encoder"))
-    headline_frame = pl.DataFrame(headline, schema={"measure": pl.String, "value": pl.String, "produced by": pl.String}, orient="row")
+        headline.append(
+            (
+                "image-to-synset similarity, LAIONet vs ImageNet: classes significantly lower / higher",
+                f"{(verdicts == 'significantly lower').sum()} / {(verdicts == 'significantly higher').sum()} "
+                f"of {image_synset_similarity.height}",
+                ", ".join(encoders) or "no image encoder",
+            )
+        )
+    headline_frame = pl.DataFrame(
+        headline, schema={"measure": pl.String, "value": pl.String, "produced by": pl.String}, orient="row"
+    )
     models = model_predictions.select("model", "model_version").unique().sort("model")
-    sections = {"Models that produced the numbers": pl.concat([models, pl.DataFrame(
-        {"model": ["image encoder (intra-class similarity)"] * len(encoders), "model_version": encoders})]),
+    sections = {
+        "Models that produced the numbers": pl.concat(
+            [
+                models,
+                pl.DataFrame(
+                    {
+                        "model": ["image encoder (intra-class similarity)"] * len(encoders),
+                        "model_version": encoders,
+                    }
+                ),
+            ]
+        ),
         "Accuracy (equally weighted over LAIONet's classes; LAION-weighted)": accuracy,
-        "ImageNetV2 vs LAIONet and ImageNet (share of classes significantly lower)": v2_comparison}
+        "ImageNetV2 vs LAIONet and ImageNet (share of classes significantly lower)": v2_comparison,
+    }
     figures = [(name, caption) for name, caption in FIGURES if (reports / name).exists()]
     path = storage.report_path("report.html")
     write_report(path, headline_frame, sections, figures)
-    context.add_output_metadata({
-        "report": dg.MetadataValue.path(str(path)),
-        "report_url": dg.MetadataValue.url(path.as_uri()),
-        "figures": dg.MetadataValue.json([name for name, _ in figures]),
-        "headline": dg.MetadataValue.md(headline_frame.to_pandas().to_markdown(index=False)),
-        "fig7_recall_vs_disparity": figure(fig7),
-    })
+    context.add_output_metadata(
+        {
+            "report": dg.MetadataValue.path(str(path)),
+            "report_url": dg.MetadataValue.url(path.as_uri()),
+            "figures": dg.MetadataValue.json([name for name, _ in figures]),
+            "headline": dg.MetadataValue.md(headline_frame.to_pandas().to_markdown(index=False)),
+            "fig7_recall_vs_disparity": figure(fig7),
+        }
+    )
     return headline_frame

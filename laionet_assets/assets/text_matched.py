@@ -23,16 +23,25 @@ from laionet_assets.resources import ImageDownloader, LaionetStorage
 
 
 class TextMatchedImagesConfig(dg.Config):
-    download_above: float = Field(default=min(SWEEP), description=(
-        "fetch the images of text matches with similarity above this: the lowest threshold of the "
-        "Appendix E sweep (text_matched_intra_class compares no lower threshold)"))
+    download_above: float = Field(
+        default=min(SWEEP),
+        description=(
+            "fetch the images of text matches with similarity above this: the lowest threshold of the "
+            "Appendix E sweep (text_matched_intra_class compares no lower threshold)"
+        ),
+    )
 
     _threshold = field_validator("download_above")(classmethod(lambda cls, v: check_threshold(v)))
 
 
 @dg.asset(group_name=GROUP, kinds={"pillow"})
-def text_matched_images(context: dg.AssetExecutionContext, config: TextMatchedImagesConfig, storage: LaionetStorage,
-                        downloader: ImageDownloader, captions_nearest_laion: pl.DataFrame) -> pl.DataFrame:
+def text_matched_images(
+    context: dg.AssetExecutionContext,
+    config: TextMatchedImagesConfig,
+    storage: LaionetStorage,
+    downloader: ImageDownloader,
+    captions_nearest_laion: pl.DataFrame,
+) -> pl.DataFrame:
     """Images of the text-matched LAION rows (``captions_nearest_laion`` above ``download_above``),
     fetched by LAIONet's downloader into the same content-addressed store.  A row that
     ``laionet_images`` already fetched is reused, not fetched again; a re-run fetches only what is
@@ -41,28 +50,53 @@ def text_matched_images(context: dg.AssetExecutionContext, config: TextMatchedIm
     wanted = captions_nearest_laion.filter(above(captions_nearest_laion["similarity"], config.download_above))
     no_url = int(wanted["url"].null_count())
     wanted = wanted.filter(pl.col("url").is_not_null())
-    earlier = [p for p in (previous_output(storage.asset_path("text_matched_images")), previous_output(storage.asset_path("laionet_images")))
-               if p is not None and set(STATUS_SCHEMA) <= set(p.columns)]
-    previous = (pl.concat([p.select(list(STATUS_SCHEMA)).cast(STATUS_SCHEMA) for p in earlier]).unique(
-        ["sample_id", "url"], keep="first", maintain_order=True) if earlier else None)
+    earlier = [
+        p
+        for p in (
+            previous_output(storage.asset_path("text_matched_images")),
+            previous_output(storage.asset_path("laionet_images")),
+        )
+        if p is not None and set(STATUS_SCHEMA) <= set(p.columns)
+    ]
+    previous = (
+        pl.concat([p.select(list(STATUS_SCHEMA)).cast(STATUS_SCHEMA) for p in earlier]).unique(
+            ["sample_id", "url"], keep="first", maintain_order=True
+        )
+        if earlier
+        else None
+    )
     progress = Progress(wanted.height, "text-matched image downloads", context.log.info)
-    table, counts = download_images(wanted.select("sample_id", "url"), storage.images, downloader.settings(), previous,
-                                    progress.update)
-    out = table.join(wanted.select("sample_id", "wnid", "similarity", "selected", "threshold"), on="sample_id", how="left")
+    table, counts = download_images(
+        wanted.select("sample_id", "url"), storage.images, downloader.settings(), previous, progress.update
+    )
+    out = table.join(
+        wanted.select("sample_id", "wnid", "similarity", "selected", "threshold"), on="sample_id", how="left"
+    )
     elapsed = time.perf_counter() - started
-    context.add_output_metadata({
-        **counts, "download_above": config.download_above, "dropped_without_url": no_url,
-        "selected_with_image": int(out.filter(pl.col("selected") & (pl.col("status") == "ok")).height),
-        "seconds": round(elapsed, 2), "images_per_second": round(counts["fetched"] / max(elapsed, 1e-9), 1),
-        "status_counts": markdown_table(out.group_by("status").agg(samples=pl.len()).sort("samples", descending=True)),
-    })
+    context.add_output_metadata(
+        {
+            **counts,
+            "download_above": config.download_above,
+            "dropped_without_url": no_url,
+            "selected_with_image": int(out.filter(pl.col("selected") & (pl.col("status") == "ok")).height),
+            "seconds": round(elapsed, 2),
+            "images_per_second": round(counts["fetched"] / max(elapsed, 1e-9), 1),
+            "status_counts": markdown_table(
+                out.group_by("status").agg(samples=pl.len()).sort("samples", descending=True)
+            ),
+        }
+    )
     return out.with_columns(downloaded_above=pl.lit(config.download_above))
 
 
 class TextMatchedConfig(IntraClassConfig):
-    thresholds: list[float] = Field(default=list(SWEEP), description=(
-        "text similarity thresholds of the Appendix E sweep (Fig. 18); the selection threshold of "
-        "captions_nearest_laion is always added"))
+    thresholds: list[float] = Field(
+        default=list(SWEEP),
+        description=(
+            "text similarity thresholds of the Appendix E sweep (Fig. 18); the selection threshold of "
+            "captions_nearest_laion is always added"
+        ),
+    )
 
     @field_validator("thresholds")
     @classmethod
@@ -73,15 +107,29 @@ class TextMatchedConfig(IntraClassConfig):
 @dg.multi_asset(
     group_name=GROUP,
     outs={
-        "text_matched_intra_class": dg.AssetOut(kinds={"numpy", "matplotlib"}, description=(
-            "Per threshold and class: text-matched LAION minus ImageNet intra-class similarity (Fig. 10)")),
-        "text_matched_sweep": dg.AssetOut(kinds={"polars", "matplotlib"}, description=(
-            "Per threshold: classes covered and the share significantly lower on each side (Appendix E, Fig. 18)")),
+        "text_matched_intra_class": dg.AssetOut(
+            kinds={"numpy", "matplotlib"},
+            description=(
+                "Per threshold and class: text-matched LAION minus ImageNet intra-class similarity (Fig. 10)"
+            ),
+        ),
+        "text_matched_sweep": dg.AssetOut(
+            kinds={"polars", "matplotlib"},
+            description=(
+                "Per threshold: classes covered and the share "
+                "significantly lower on each side (Appendix E, Fig. 18)"
+            ),
+        ),
     },
 )
-def text_matched_intra_class(context: dg.AssetExecutionContext, config: TextMatchedConfig, storage: LaionetStorage,
-                             captions_nearest_laion: pl.DataFrame, text_matched_images: pl.DataFrame,
-                             image_embeddings: pl.DataFrame):
+def text_matched_intra_class(
+    context: dg.AssetExecutionContext,
+    config: TextMatchedConfig,
+    storage: LaionetStorage,
+    captions_nearest_laion: pl.DataFrame,
+    text_matched_images: pl.DataFrame,
+    image_embeddings: pl.DataFrame,
+):
     """Per similarity threshold and class: intra-class similarity of the text-matched LAION images
     (embedded by ``image_embeddings``, dataset ``text_matched``) minus ImageNet val's, with its
     95% interval and verdict (same cap, seed and interval as ``intra_class_stats``).  At the
@@ -91,39 +139,82 @@ def text_matched_intra_class(context: dg.AssetExecutionContext, config: TextMatc
     cache = storage.embedding_cache("image")
     imagenet, imagenet_labels = load_vectors(cache, image_embeddings, "imagenet_val")
     vectors, embedded = embedded_rows(cache, image_embeddings, "text_matched")
-    embedded = embedded.join(text_matched_images.select(image_id="sample_id", similarity="similarity"),
-                             on="image_id", how="left", maintain_order="left")
+    embedded = embedded.join(
+        text_matched_images.select(image_id="sample_id", similarity="similarity"),
+        on="image_id",
+        how="left",
+        maintain_order="left",
+    )
     selection = captions_nearest_laion["threshold"][0] if captions_nearest_laion.height else 0.7
     floor = text_matched_images["downloaded_above"][0] if text_matched_images.height else min(SWEEP)
     wanted = sorted(set(config.thresholds) | {selection})
     thresholds = [t for t in wanted if t >= floor]
     if len(thresholds) < len(wanted):
-        context.log.warning(f"thresholds {[t for t in wanted if t < floor]} are below text_matched_images' "
-                            f"download_above ({floor}): not compared")
+        context.log.warning(
+            f"thresholds {[t for t in wanted if t < floor]} are below text_matched_images' "
+            f"download_above ({floor}): not compared"
+        )
     labels = embedded["wnid"].to_numpy()
-    reference = stats.per_class_intra_similarity(imagenet, imagenet_labels, config.cap, config.seed,
-                                                 config.interval).filter(pl.col("n") >= 2)
-    comparisons = threshold_sweep(vectors, labels, embedded["similarity"], reference, thresholds, config.cap, config.seed,
-                                  config.interval)
+    reference = stats.per_class_intra_similarity(
+        imagenet, imagenet_labels, config.cap, config.seed, config.interval
+    ).filter(pl.col("n") >= 2)
+    comparisons = threshold_sweep(
+        vectors,
+        labels,
+        embedded["similarity"],
+        reference,
+        thresholds,
+        config.cap,
+        config.seed,
+        config.interval,
+    )
     summary = sweep_summary(captions_nearest_laion, comparisons, thresholds)
     at_selection = comparisons.filter(pl.col("threshold") == selection)
     keep = above(embedded["similarity"], selection)
-    pooled = (stats.pooled_pair_similarities(vectors[keep], labels[keep], imagenet, imagenet_labels, config.cap, config.seed)
-              if keep.any() and imagenet.shape[0] else (np.zeros(0), np.zeros(0)))
-    fig10 = intra_class_figure(*pooled, at_selection, ("text-matched LAION", "ImageNet"),
-                               storage.report_path("fig10_text_matched_intra_class.png"),
-                               title=f"LAION rows whose caption is nearest an ImageNet-Captions text (similarity > {selection})")
-    fig18 = threshold_sweep_figure(summary, selection, "ImageNet", storage.report_path("fig18_threshold_sweep.png"))
+    pooled = (
+        stats.pooled_pair_similarities(
+            vectors[keep], labels[keep], imagenet, imagenet_labels, config.cap, config.seed
+        )
+        if keep.any() and imagenet.shape[0]
+        else (np.zeros(0), np.zeros(0))
+    )
+    fig10 = intra_class_figure(
+        *pooled,
+        at_selection,
+        ("text-matched LAION", "ImageNet"),
+        storage.report_path("fig10_text_matched_intra_class.png"),
+        title=f"LAION rows whose caption is nearest an ImageNet-Captions text (similarity > {selection})",
+    )
+    fig18 = threshold_sweep_figure(
+        summary, selection, "ImageNet", storage.report_path("fig18_threshold_sweep.png")
+    )
     lower = int((at_selection["verdict"] == "significantly lower").sum())
     encoders = image_embeddings["encoder"].unique().to_list()
-    yield dg.Output(comparisons, output_name="text_matched_intra_class", metadata={
-        "selection_threshold": selection, "interval": config.interval, "cap": config.cap, "seed": config.seed,
-        "encoder": ", ".join(encoders), "images_embedded": embedded.height,
-        "images_at_selection": int(keep.sum()), "classes_compared": at_selection.height,
-        "fraction_significantly_lower": lower / at_selection.height if at_selection.height else None,
-        "pooled_mean_text_matched": float(pooled[0].mean()) if pooled[0].size else None,
-        "pooled_mean_imagenet": float(pooled[1].mean()) if pooled[1].size else None,
-        "fig10_text_matched_intra_class": figure(fig10), "seconds": round(time.perf_counter() - started, 2),
-    })
-    yield dg.Output(summary, output_name="text_matched_sweep", metadata={
-        "selection_threshold": selection, "sweep": markdown_table(summary), "fig18_threshold_sweep": figure(fig18)})
+    yield dg.Output(
+        comparisons,
+        output_name="text_matched_intra_class",
+        metadata={
+            "selection_threshold": selection,
+            "interval": config.interval,
+            "cap": config.cap,
+            "seed": config.seed,
+            "encoder": ", ".join(encoders),
+            "images_embedded": embedded.height,
+            "images_at_selection": int(keep.sum()),
+            "classes_compared": at_selection.height,
+            "fraction_significantly_lower": lower / at_selection.height if at_selection.height else None,
+            "pooled_mean_text_matched": float(pooled[0].mean()) if pooled[0].size else None,
+            "pooled_mean_imagenet": float(pooled[1].mean()) if pooled[1].size else None,
+            "fig10_text_matched_intra_class": figure(fig10),
+            "seconds": round(time.perf_counter() - started, 2),
+        },
+    )
+    yield dg.Output(
+        summary,
+        output_name="text_matched_sweep",
+        metadata={
+            "selection_threshold": selection,
+            "sweep": markdown_table(summary),
+            "fig18_threshold_sweep": figure(fig18),
+        },
+    )

@@ -20,8 +20,13 @@ import polars as pl
 
 Z95 = 1.959963984540054
 
-PREDICTION_SCHEMA = {"dataset": pl.String, "model": pl.String, "image_id": pl.String, "wnid": pl.String,
-                     "top5": pl.List(pl.String)}
+PREDICTION_SCHEMA = {
+    "dataset": pl.String,
+    "model": pl.String,
+    "image_id": pl.String,
+    "wnid": pl.String,
+    "top5": pl.List(pl.String),
+}
 
 
 def wilson_interval(successes, n, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
@@ -48,9 +53,15 @@ def per_class_recall(predictions: pl.DataFrame) -> pl.DataFrame:
         hit1=(pl.col("top5").list.first() == pl.col("wnid")),
         hit5=pl.col("top5").list.contains(pl.col("wnid")),
     )
-    table = scored.group_by("dataset", "model", "wnid").agg(
-        n=pl.len().cast(pl.Int64), hits1=pl.col("hit1").sum().cast(pl.Int64), hits5=pl.col("hit5").sum().cast(pl.Int64)
-    ).sort("dataset", "model", "wnid")
+    table = (
+        scored.group_by("dataset", "model", "wnid")
+        .agg(
+            n=pl.len().cast(pl.Int64),
+            hits1=pl.col("hit1").sum().cast(pl.Int64),
+            hits5=pl.col("hit5").sum().cast(pl.Int64),
+        )
+        .sort("dataset", "model", "wnid")
+    )
     out = {}
     for k in ("1", "5"):
         low, high = wilson_interval(table[f"hits{k}"].to_numpy(), table["n"].to_numpy())
@@ -67,8 +78,12 @@ def weighted_accuracy(recall: np.ndarray, low: np.ndarray, high: np.ndarray, wei
     w = weights / weights.sum()
     accuracy = float(np.sum(w * recall))
     se = float(np.sqrt(np.sum((w * (np.asarray(high) - np.asarray(low)) / (2 * Z95)) ** 2)))
-    return {"accuracy": accuracy, "low": max(0.0, accuracy - Z95 * se), "high": min(1.0, accuracy + Z95 * se),
-            "classes": int(weights.size)}
+    return {
+        "accuracy": accuracy,
+        "low": max(0.0, accuracy - Z95 * se),
+        "high": min(1.0, accuracy + Z95 * se),
+        "classes": int(weights.size),
+    }
 
 
 def accuracy_table(recalls: pl.DataFrame, laion_frequency: pl.DataFrame) -> pl.DataFrame:
@@ -80,14 +95,24 @@ def accuracy_table(recalls: pl.DataFrame, laion_frequency: pl.DataFrame) -> pl.D
     present = laion_frequency.filter(pl.col("count") > 0).select("wnid", "count")
     rows = []
     for (dataset, model), group in recalls.join(present, on="wnid", how="inner").group_by(
-            "dataset", "model", maintain_order=True):
+        "dataset", "model", maintain_order=True
+    ):
         row = {"dataset": dataset, "model": model, "classes": group.height, "images": int(group["n"].sum())}
         for k in ("1", "5"):
             args = [group[c].to_numpy() for c in (f"recall{k}", f"recall{k}_low", f"recall{k}_high")]
-            for weighting, weights in (("equal", np.ones(group.height)), ("laion", group["count"].to_numpy())):
+            for weighting, weights in (
+                ("equal", np.ones(group.height)),
+                ("laion", group["count"].to_numpy()),
+            ):
                 result = weighted_accuracy(*args, weights)
                 prefix = f"top{k}_{weighting}"
-                row.update({prefix: result["accuracy"], f"{prefix}_low": result["low"], f"{prefix}_high": result["high"]})
+                row.update(
+                    {
+                        prefix: result["accuracy"],
+                        f"{prefix}_low": result["low"],
+                        f"{prefix}_high": result["high"],
+                    }
+                )
         rows.append(row)
     schema = {"dataset": pl.String, "model": pl.String, "classes": pl.Int64, "images": pl.Int64}
     for k in ("1", "5"):

@@ -1,4 +1,4 @@
-"""A LanceDB vector index over LAION caption embeddings (paper §4.3, DESIGN step 9).
+"""A LanceDB vector index over LAION caption embeddings (paper §4.3).
 
 One table per encoder (``laion_caption_index__<encoder>``): ``sample_id``, ``release_part``,
 ``vector`` (unit).  Parts are added incrementally with an upsert on ``sample_id``, so re-adding a
@@ -46,11 +46,15 @@ class CaptionIndex:
         if len(sample_ids) == 0:
             return 0
         dim = vectors.shape[1]
-        data = pa.table({
-            "sample_id": pa.array(sample_ids, pa.string()),
-            "release_part": pa.array([part] * len(sample_ids), pa.string()),
-            "vector": pa.FixedSizeListArray.from_arrays(pa.array(np.ascontiguousarray(vectors, np.float32).ravel()), dim),
-        })
+        data = pa.table(
+            {
+                "sample_id": pa.array(sample_ids, pa.string()),
+                "release_part": pa.array([part] * len(sample_ids), pa.string()),
+                "vector": pa.FixedSizeListArray.from_arrays(
+                    pa.array(np.ascontiguousarray(vectors, np.float32).ravel()), dim
+                ),
+            }
+        )
         table = self._table()
         if table is None:
             table = self.db.create_table(self.name, schema=data.schema, exist_ok=True)
@@ -67,25 +71,47 @@ class CaptionIndex:
 
         dim = table.schema.field("vector").type.list_size
         sub_vectors = next(s for s in (dim // 8, dim // 4, dim // 2, 1) if s >= 1 and dim % s == 0)
-        table.create_index("vector", config=IvfPq(distance_type="cosine", num_partitions=max(1, int(math.sqrt(n))),
-                                                   num_sub_vectors=sub_vectors), replace=True)
+        table.create_index(
+            "vector",
+            config=IvfPq(
+                distance_type="cosine", num_partitions=max(1, int(math.sqrt(n))), num_sub_vectors=sub_vectors
+            ),
+            replace=True,
+        )
         return "ivf_pq"
 
-    def nearest(self, queries: np.ndarray, exact: bool = True, nprobes: int = 32, refine_factor: int = 10,
-                chunk: int = 1024) -> pl.DataFrame:
+    def nearest(
+        self,
+        queries: np.ndarray,
+        exact: bool = True,
+        nprobes: int = 32,
+        refine_factor: int = 10,
+        chunk: int = 1024,
+    ) -> pl.DataFrame:
         """``query`` (row of ``queries``), ``sample_id`` and cosine ``similarity`` of the nearest caption."""
         table = self._table()
         frames = []
         if table is not None and len(queries):
             for start in range(0, len(queries), chunk):
                 block = np.ascontiguousarray(queries[start : start + chunk], np.float32)
-                search = table.search(block).distance_type("cosine").limit(1).select(["sample_id", "_distance"])
-                search = search.bypass_vector_index() if exact else search.nprobes(nprobes).refine_factor(refine_factor)
+                search = (
+                    table.search(block).distance_type("cosine").limit(1).select(["sample_id", "_distance"])
+                )
+                search = (
+                    search.bypass_vector_index()
+                    if exact
+                    else search.nprobes(nprobes).refine_factor(refine_factor)
+                )
                 result = pl.from_arrow(search.to_arrow())
                 if "query_index" not in result.columns:  # a single query comes back without it
                     result = result.with_columns(query_index=pl.lit(0))
-                frames.append(result.select(query=pl.col("query_index").cast(pl.Int64) + start, sample_id="sample_id",
-                                            similarity=(1 - pl.col("_distance")).cast(pl.Float32)))
+                frames.append(
+                    result.select(
+                        query=pl.col("query_index").cast(pl.Int64) + start,
+                        sample_id="sample_id",
+                        similarity=(1 - pl.col("_distance")).cast(pl.Float32),
+                    )
+                )
         if not frames:
             return pl.DataFrame(schema={"query": pl.Int64, "sample_id": pl.String, "similarity": pl.Float32})
         return pl.concat(frames).sort("query")
@@ -101,7 +127,9 @@ def recall_at_1(index: CaptionIndex, queries: np.ndarray, sample: int = 1000, se
     return float((joined["sample_id"] == joined["sample_id_ann"]).mean()) if joined.height else float("nan")
 
 
-def match_nearest(captions: pl.DataFrame, nearest: pl.DataFrame, threshold: float = 0.7) -> tuple[pl.DataFrame, dict]:
+def match_nearest(
+    captions: pl.DataFrame, nearest: pl.DataFrame, threshold: float = 0.7
+) -> tuple[pl.DataFrame, dict]:
     """Every LAION row that is some ImageNet-Captions text's nearest caption, once, labelled with
     the class of its most similar text (ties: the earlier text), and ``selected`` where that
     similarity exceeds ``threshold``: the text-matched dataset (paper §4.3).
@@ -110,14 +138,25 @@ def match_nearest(captions: pl.DataFrame, nearest: pl.DataFrame, threshold: floa
     thresholding first and then keeping one match per row (a row's best match exceeds t exactly
     when some match does), so this one table answers every threshold (Appendix E).
     ``captions`` row i is query i of ``nearest``.  Counts are at ``threshold``."""
-    matched = captions.with_row_index("query").with_columns(pl.col("query").cast(pl.Int64)).join(
-        nearest, on="query", how="inner")
-    best = matched.sort(["similarity", "query"], descending=[True, False]).unique(
-        "sample_id", keep="first", maintain_order=True).sort("query")
+    matched = (
+        captions.with_row_index("query")
+        .with_columns(pl.col("query").cast(pl.Int64))
+        .join(nearest, on="query", how="inner")
+    )
+    best = (
+        matched.sort(["similarity", "query"], descending=[True, False])
+        .unique("sample_id", keep="first", maintain_order=True)
+        .sort("query")
+    )
     above = pl.col("similarity") > threshold  # compared in the column's precision (float32)
     out = best.select("sample_id", "wnid", "similarity", imagenet_filename="filename", selected=above)
     selected = out.filter("selected")
-    counts = {"texts": captions.height, "above_threshold": matched.filter(above).height,
-              "duplicate_laion_matches": matched.filter(above).height - selected.height, "rows": selected.height,
-              "classes": selected["wnid"].n_unique(), "laion_rows_matched_at_any_similarity": out.height}
+    counts = {
+        "texts": captions.height,
+        "above_threshold": matched.filter(above).height,
+        "duplicate_laion_matches": matched.filter(above).height - selected.height,
+        "rows": selected.height,
+        "classes": selected["wnid"].n_unique(),
+        "laion_rows_matched_at_any_similarity": out.height,
+    }
     return out, counts

@@ -46,12 +46,19 @@ def load_imagenet_captions(source: str, imagenet_wnids: Sequence[str]) -> tuple[
         with _open(source) as f:
             entries = json.load(f)
     except (OSError, ValueError) as e:
-        raise ValueError(f"{source}: not a readable ImageNet-Captions JSON file ({type(e).__name__}: {e})") from None
+        raise ValueError(
+            f"{source}: not a readable ImageNet-Captions JSON file ({type(e).__name__}: {e})"
+        ) from None
     if not isinstance(entries, list):
         raise ValueError(f"{source}: expected a JSON list of entries, found {type(entries).__name__}")
     known = set(imagenet_wnids)
-    counts = {"entries": len(entries), "dropped_not_an_object": 0, "dropped_unknown_wnid": 0, "dropped_no_text": 0,
-              "dropped_duplicate_filename": 0}
+    counts = {
+        "entries": len(entries),
+        "dropped_not_an_object": 0,
+        "dropped_unknown_wnid": 0,
+        "dropped_no_text": 0,
+        "dropped_duplicate_filename": 0,
+    }
     seen: set[str] = set()
     rows = []
     for i, entry in enumerate(entries):
@@ -76,8 +83,9 @@ def load_imagenet_captions(source: str, imagenet_wnids: Sequence[str]) -> tuple[
     return frame, counts
 
 
-def synset_rank_stats(texts: np.ndarray, synsets: np.ndarray, intended: np.ndarray,
-                      chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
+def synset_rank_stats(
+    texts: np.ndarray, synsets: np.ndarray, intended: np.ndarray, chunk: int = 8192
+) -> tuple[np.ndarray, np.ndarray]:
     """Per text (unit rows): similarity to its intended synset, and how many other synsets are
     strictly more similar.  ``intended`` holds row indices into ``synsets``."""
     n = texts.shape[0]
@@ -92,13 +100,18 @@ def synset_rank_stats(texts: np.ndarray, synsets: np.ndarray, intended: np.ndarr
     return intended_sim, more_similar
 
 
-def binned_proportions(intended_similarity: np.ndarray, proportion: np.ndarray, edges: np.ndarray) -> pl.DataFrame:
+def binned_proportions(
+    intended_similarity: np.ndarray, proportion: np.ndarray, edges: np.ndarray
+) -> pl.DataFrame:
     """Per bin [edge_i, edge_i+1) of intended similarity: n, mean proportion, sd and the 95%
     interval of the mean (mean ± 1.96·sd/√n; a single text gives no interval)."""
     frame = pl.DataFrame({"s": intended_similarity.astype(np.float64), "p": proportion.astype(np.float64)})
     index = np.clip(np.searchsorted(edges, frame["s"].to_numpy(), side="right") - 1, 0, len(edges) - 2)
-    stats = frame.with_columns(bin=pl.Series(index)).group_by("bin").agg(
-        n=pl.len(), mean=pl.col("p").mean(), sd=pl.col("p").std(ddof=1))
+    stats = (
+        frame.with_columns(bin=pl.Series(index))
+        .group_by("bin")
+        .agg(n=pl.len(), mean=pl.col("p").mean(), sd=pl.col("p").std(ddof=1))
+    )
     bins = pl.DataFrame({"bin": np.arange(len(edges) - 1), "low_edge": edges[:-1], "high_edge": edges[1:]})
     out = bins.join(stats, on="bin", how="left").with_columns(pl.col("n").fill_null(0).cast(pl.Int64))
     half = Z95 * out["sd"] / out["n"].cast(pl.Float64).sqrt()

@@ -6,7 +6,6 @@ with batch size 1.  Outputs are logits over the model's class order (``class_wni
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +23,9 @@ class Classifier(ImageModel):
 
 
 class TimmClassifier(Classifier):
-    def __init__(self, spec: ModelSpec, imagenet_wnids: Sequence[str], device: str = "auto", batch_size: int = 64):
+    def __init__(
+        self, spec: ModelSpec, imagenet_wnids: Sequence[str], device: str = "auto", batch_size: int = 64
+    ):
         import timm
         from timm.data import create_transform, resolve_data_config
 
@@ -36,7 +37,9 @@ class TimmClassifier(Classifier):
             self.model = timm.create_model(spec.model, pretrained=False, checkpoint_path=spec.weights)
             source = file_fingerprint(spec.weights)
         if self.model.num_classes != 1000:
-            raise LabelSpaceError(f"{spec.name}: {self.model.num_classes} outputs; an ImageNet-1k classifier has 1000")
+            raise LabelSpaceError(
+                f"{spec.name}: {self.model.num_classes} outputs; an ImageNet-1k classifier has 1000"
+            )
         self.model = self.model.eval().to(self.device)
         config = resolve_data_config({}, model=self.model)
         self.transform = create_transform(**config)
@@ -51,13 +54,26 @@ class TimmClassifier(Classifier):
 def torchscript_transform(resize: int = 256, crop: int = 224, mean=IMAGENET_MEAN, std=IMAGENET_STD):
     from torchvision import transforms
 
-    return transforms.Compose([transforms.Resize(resize), transforms.CenterCrop(crop), transforms.ToTensor(),
-                               transforms.Normalize(mean, std)])
+    return transforms.Compose(
+        [
+            transforms.Resize(resize),
+            transforms.CenterCrop(crop),
+            transforms.ToTensor(),
+            transforms.Normalize(mean, std),
+        ]
+    )
 
 
 class TorchScriptClassifier(Classifier):
-    def __init__(self, spec: ModelSpec, imagenet_wnids: Sequence[str], device: str = "auto", batch_size: int = 64,
-                 resize: int = 256, crop: int = 224):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        imagenet_wnids: Sequence[str],
+        device: str = "auto",
+        batch_size: int = 64,
+        resize: int = 256,
+        crop: int = 224,
+    ):
         import torch
 
         self.name = spec.name
@@ -76,7 +92,8 @@ class TorchScriptClassifier(Classifier):
         self.transform = torchscript_transform(resize, crop)
         self.input_shape = (3, crop, crop)
         self.version = f"torchscript {file_fingerprint(spec.model)}" + (
-            " (quantized, qnnpack)" if self.quantized else "")
+            " (quantized, qnnpack)" if self.quantized else ""
+        )
 
     def forward(self, batch):
         out = self.model(batch)
@@ -88,8 +105,14 @@ class TorchScriptClassifier(Classifier):
 class ClipZeroShotClassifier(Classifier):
     """CLIP zero-shot: 100 × cosine of the image embedding and each synset text's embedding."""
 
-    def __init__(self, spec: ModelSpec, imagenet_wnids: Sequence[str], synset_texts: Sequence[str], device: str = "auto",
-                 batch_size: int = 64):
+    def __init__(
+        self,
+        spec: ModelSpec,
+        imagenet_wnids: Sequence[str],
+        synset_texts: Sequence[str],
+        device: str = "auto",
+        batch_size: int = 64,
+    ):
         import torch
 
         self.clip = Clip(spec.model, spec.weights, device, batch_size)
@@ -103,8 +126,13 @@ class ClipZeroShotClassifier(Classifier):
         return 100.0 * self.clip.encode_image_batch(batch) @ self.text_features.T
 
 
-def make_classifier(spec: ModelSpec, imagenet_wnids: Sequence[str], synset_texts: Sequence[str], device: str = "auto",
-                    batch_size: int = 64) -> Classifier:
+def make_classifier(
+    spec: ModelSpec,
+    imagenet_wnids: Sequence[str],
+    synset_texts: Sequence[str],
+    device: str = "auto",
+    batch_size: int = 64,
+) -> Classifier:
     if spec.source == "timm":
         return TimmClassifier(spec, imagenet_wnids, device, batch_size)
     if spec.source == "torchscript":

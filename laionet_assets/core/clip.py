@@ -55,8 +55,15 @@ class Clip:
     """An open_clip model: ``encode`` (texts → unit vectors, the text-encoder protocol),
     ``encode_image_batch`` (image tensors → unit vectors), ``transform`` and ``input_shape``."""
 
-    def __init__(self, model_name: str = "ViT-B-32", pretrained: str | None = "openai", device: str = "auto",
-                 batch_size: int = 256, seed: int = 0, length_bucketing: bool = True):
+    def __init__(
+        self,
+        model_name: str = "ViT-B-32",
+        pretrained: str | None = "openai",
+        device: str = "auto",
+        batch_size: int = 256,
+        seed: int = 0,
+        length_bucketing: bool = True,
+    ):
         import open_clip
 
         self.device = resolve_device(device)
@@ -64,14 +71,16 @@ class Clip:
         self.length_bucketing = length_bucketing
         if model_name == TINY:
             self.model = tiny_clip(seed)
-            self.transform = open_clip.image_transform(32, is_train=False, mean=open_clip.OPENAI_DATASET_MEAN,
-                                                       std=open_clip.OPENAI_DATASET_STD)
+            self.transform = open_clip.image_transform(
+                32, is_train=False, mean=open_clip.OPENAI_DATASET_MEAN, std=open_clip.OPENAI_DATASET_STD
+            )
             source = f"random-seed{seed}"
         else:
             if pretrained and "/" in pretrained and not Path(pretrained).is_file():
                 raise FileNotFoundError(f"CLIP checkpoint {pretrained!r} does not exist")
             self.model, _, self.transform = open_clip.create_model_and_transforms(
-                model_name, pretrained=pretrained or None, device="cpu")
+                model_name, pretrained=pretrained or None, device="cpu"
+            )
             local = bool(pretrained) and Path(pretrained).is_file()
             source = file_fingerprint(pretrained) if local else pretrained or f"random-seed{seed}"
         size = self.model.visual.image_size
@@ -92,7 +101,9 @@ class Clip:
         m = self.model
         return (
             self.length_bucketing
-            and all(hasattr(m, a) for a in ("token_embedding", "positional_embedding", "transformer", "ln_final"))
+            and all(
+                hasattr(m, a) for a in ("token_embedding", "positional_embedding", "transformer", "ln_final")
+            )
             and getattr(m, "attn_mask", None) is not None
             and getattr(m, "text_pool_type", "argmax") == "argmax"
         )
@@ -150,8 +161,14 @@ class ClipImageEncoder(ImageModel):
     """The image tower over files: ``run(paths)`` → unit embeddings and errors per image; the
     text tower of the same model is ``clip`` (the synset texts of Appendix D)."""
 
-    def __init__(self, model: str = "ViT-B-32", pretrained: str | None = "openai", device: str = "auto",
-                 batch_size: int = 64, seed: int = 0):
+    def __init__(
+        self,
+        model: str = "ViT-B-32",
+        pretrained: str | None = "openai",
+        device: str = "auto",
+        batch_size: int = 64,
+        seed: int = 0,
+    ):
         self.clip = Clip(model, pretrained, device, batch_size, seed)
         self.device, self.batch_size = self.clip.device, batch_size
         self.transform, self.input_shape = self.clip.transform, self.clip.input_shape

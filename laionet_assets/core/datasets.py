@@ -1,4 +1,4 @@
-"""External labelled image folders: ImageNet val and ImageNetV2 (DESIGN asset graph).
+"""External labelled image folders: ImageNet val and ImageNetV2 (paper §3.1, §4.1).
 
 Layouts (``layout``):
 
@@ -40,8 +40,9 @@ def detect_layout(root: Path) -> str:
     return "wnid_prefix"
 
 
-def load_image_folder(root: str | Path, imagenet_wnids: list[str], layout: str = "auto",
-                      labels_file: str | None = None) -> tuple[pl.DataFrame, dict]:
+def load_image_folder(
+    root: str | Path, imagenet_wnids: list[str], layout: str = "auto", labels_file: str | None = None
+) -> tuple[pl.DataFrame, dict]:
     """``image_id`` (path relative to root), ``path``, ``wnid`` per image, and counts by reason."""
     root = Path(root).expanduser()
     if layout not in LAYOUTS:
@@ -81,7 +82,9 @@ def load_image_folder(root: str | Path, imagenet_wnids: list[str], layout: str =
             raise FileNotFoundError(f"labels file {labels_file!r} does not exist")
         labels = pl.read_csv(labels_file, infer_schema_length=0)
         if "file" not in labels.columns or not ({"wnid", "class_index"} & set(labels.columns)):
-            raise ValueError(f"{labels_file}: expected columns 'file' and 'wnid' or 'class_index', found {labels.columns}")
+            raise ValueError(
+                f"{labels_file}: expected columns 'file' and 'wnid' or 'class_index', found {labels.columns}"
+            )
         for i, record in enumerate(labels.iter_rows(named=True), start=2):
             path = root / record["file"]
             if "wnid" in labels.columns:

@@ -57,8 +57,11 @@ def worker_context(transform):
 
     context = multiprocessing.get_context("forkserver")
     steps = getattr(transform, "transforms", [transform])
-    context.set_forkserver_preload(sorted({"torch", "torchvision.transforms", "PIL.Image", __name__,
-                                           *(type(t).__module__ for t in steps)}))
+    context.set_forkserver_preload(
+        sorted(
+            {"torch", "torchvision.transforms", "PIL.Image", __name__, *(type(t).__module__ for t in steps)}
+        )
+    )
     return context
 
 
@@ -66,10 +69,16 @@ def iter_image_batches(paths: Sequence[str], transform, shape, batch_size: int, 
     """(tensor on device, indices, errors) per batch, decoded in ``workers`` processes."""
     from torch.utils.data import DataLoader
 
-    loader = DataLoader(ImageFiles(paths, transform, shape), batch_size=batch_size, num_workers=workers,
-                        collate_fn=_collate, pin_memory=device.startswith("cuda"),
-                        prefetch_factor=4 if workers else None, persistent_workers=False,
-                        multiprocessing_context=worker_context(transform) if workers else None)
+    loader = DataLoader(
+        ImageFiles(paths, transform, shape),
+        batch_size=batch_size,
+        num_workers=workers,
+        collate_fn=_collate,
+        pin_memory=device.startswith("cuda"),
+        prefetch_factor=4 if workers else None,
+        persistent_workers=False,
+        multiprocessing_context=worker_context(transform) if workers else None,
+    )
     for tensor, indices, errors in loader:
         yield tensor.to(device, non_blocking=True), indices, errors
 
@@ -94,8 +103,14 @@ class ImageModel:
         outputs: np.ndarray | None = None
         errors = [""] * len(paths)
         with torch.inference_mode():
-            for tensor, indices, batch_errors in iter_image_batches(paths, self.transform, self.input_shape, self.batch_size,
-                                                                    self.device, decode_workers(workers, self.device)):
+            for tensor, indices, batch_errors in iter_image_batches(
+                paths,
+                self.transform,
+                self.input_shape,
+                self.batch_size,
+                self.device,
+                decode_workers(workers, self.device),
+            ):
                 out = self.forward(tensor).float().cpu().numpy()
                 if outputs is None:
                     outputs = np.full((len(paths), out.shape[1]), np.nan, dtype=np.float32)
@@ -109,5 +124,3 @@ class ImageModel:
         if outputs is None:
             outputs = np.zeros((0, 0), dtype=np.float32)
         return outputs, errors
-
-

@@ -41,14 +41,16 @@ def find_parts(root: str) -> list[FoundPart]:
     for path, info in fs.find(base, detail=True).items():
         if info.get("type") != "file" or not path.endswith(".parquet"):
             continue
-        relative = path[len(base):].lstrip("/").split("/")
+        relative = path[len(base) :].lstrip("/").split("/")
         if len(relative) < 2 or any(p.startswith(".") for p in relative):
             continue  # parts live in a release folder; hidden files are in-progress writes
         release, part = relative[0], "_".join(relative[1:])[: -len(".parquet")]
         location = path if protocol in ("file", "local") else f"{protocol}://{path.lstrip('/')}"
         mtime = info.get("mtime") or info.get("LastModified") or info.get("created") or 0
         mtime = mtime.timestamp() if hasattr(mtime, "timestamp") else float(mtime)
-        found.append(FoundPart(partition_key(release, part), location, release, int(info.get("size") or 0), mtime))
+        found.append(
+            FoundPart(partition_key(release, part), location, release, int(info.get("size") or 0), mtime)
+        )
     return sorted(found, key=lambda p: p.key)
 
 

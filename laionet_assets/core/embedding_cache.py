@@ -79,7 +79,9 @@ class EmbeddingCache:
         data = pa.table(
             {
                 "text_hash": pa.array(list(hashes), pa.string()),
-                "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.astype(np.float32).ravel()), dim),
+                "vector": pa.FixedSizeListArray.from_arrays(
+                    pa.array(vectors.astype(np.float32).ravel()), dim
+                ),
             }
         )
         result = table.merge_insert("text_hash").when_not_matched_insert_all().execute(data)
@@ -112,6 +114,11 @@ def encode_with_cache(
             inserted += cache.add(encoder.encoder_id, chunk_hashes, vectors)
         by_hash.update(zip(chunk_hashes, vectors))
     out = np.stack([by_hash[h] for h in hashes]) if len(texts) else np.zeros((0, encoder.dim), np.float32)
-    stats = {"captions": len(texts), "unique_captions": len(unique_hashes), "cache_hits": len(cached),
-             "encoded": len(missing), "inserted": inserted}
+    stats = {
+        "captions": len(texts),
+        "unique_captions": len(unique_hashes),
+        "cache_hits": len(cached),
+        "encoded": len(missing),
+        "inserted": inserted,
+    }
     return out.astype(np.float32), stats

@@ -16,7 +16,8 @@ def laionet_expectations(wnids: list[str]) -> list:
     E = gx.expectations
     return [
         E.ExpectTableColumnsToMatchSet(
-            column_set=["sample_id", "url", "text", "wnid", "text_similarity", "nsfw", "release_part"], exact_match=False
+            column_set=["sample_id", "url", "text", "wnid", "text_similarity", "nsfw", "release_part"],
+            exact_match=False,
         ),
         E.ExpectColumnValuesToNotBeNull(column="sample_id"),
         E.ExpectColumnValuesToBeUnique(column="sample_id"),
@@ -48,6 +49,8 @@ def validate_frame(frame: pl.DataFrame, expectations: list, name: str = "frame")
         details[label] = {
             "success": bool(r.success),
             "unexpected_count": (r.result or {}).get("unexpected_count"),
-            "partial_unexpected_list": [str(v) for v in (r.result or {}).get("partial_unexpected_list", [])[:5]],
+            "partial_unexpected_list": [
+                str(v) for v in (r.result or {}).get("partial_unexpected_list", [])[:5]
+            ],
         }
     return {"success": bool(result.success), "results": details}

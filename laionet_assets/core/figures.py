@@ -27,7 +27,9 @@ def _pyplot():
     return plt
 
 
-def coverage_figure(similarities: np.ndarray, curve: pl.DataFrame, threshold: float, encoder: str, path: Path) -> Path:
+def coverage_figure(
+    similarities: np.ndarray, curve: pl.DataFrame, threshold: float, encoder: str, path: Path
+) -> Path:
     """Paper Fig. 3: (a) similarity density, (b) classes covered and (c) rows kept vs threshold."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
@@ -52,12 +54,24 @@ def class_frequency_figure(frequencies: pl.DataFrame, path: Path) -> Path:
     present = frequencies.filter(pl.col("count") > 0)
     fig, ax = plt.subplots(figsize=(8, 3.6))
     ax.bar(np.arange(present.height), present["relative_frequency"].to_numpy(), width=1.0, color="tab:blue")
-    ax.set(yscale="log", xlabel=f"class rank ({present.height} classes present)", ylabel="relative frequency",
-           title="LAIONet class frequencies")
+    ax.set(
+        yscale="log",
+        xlabel=f"class rank ({present.height} classes present)",
+        ylabel="relative frequency",
+        title="LAIONet class frequencies",
+    )
     top = "\n".join(f"{name}: {count}" for name, count in present.select("name", "count").head(5).iter_rows())
     if top:
-        ax.text(0.98, 0.95, "most frequent\n" + top, transform=ax.transAxes, ha="right", va="top", fontsize=8,
-                bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.9})
+        ax.text(
+            0.98,
+            0.95,
+            "most frequent\n" + top,
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=8,
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.9},
+        )
     return _save(fig, path)
 
 
@@ -72,21 +86,30 @@ def accuracy_figure(table: pl.DataFrame, path: Path) -> Path:
     """Paper Fig. 1: equally weighted accuracy on ImageNet val (x) vs LAIONet (y), one point per model."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
-    wide = table.filter(pl.col("dataset") == "laionet").join(table.filter(pl.col("dataset") == "imagenet_val"),
-                                                             on="model", suffix="_val")
+    wide = table.filter(pl.col("dataset") == "laionet").join(
+        table.filter(pl.col("dataset") == "imagenet_val"), on="model", suffix="_val"
+    )
     for ax, k in zip(axes, ("1", "5")):
         col = f"top{k}_equal"
         if wide.height:
             x, y = wide[f"{col}_val"].to_numpy(), wide[col].to_numpy()
-            ax.errorbar(x, y, xerr=[x - wide[f"{col}_low_val"].to_numpy(), wide[f"{col}_high_val"].to_numpy() - x],
-                        yerr=[y - wide[f"{col}_low"].to_numpy(), wide[f"{col}_high"].to_numpy() - y], fmt="o", capsize=3)
+            ax.errorbar(
+                x,
+                y,
+                xerr=[x - wide[f"{col}_low_val"].to_numpy(), wide[f"{col}_high_val"].to_numpy() - x],
+                yerr=[y - wide[f"{col}_low"].to_numpy(), wide[f"{col}_high"].to_numpy() - y],
+                fmt="o",
+                capsize=3,
+            )
             for name, xi, yi in zip(wide["model"], x, y):
                 ax.annotate(name, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
             _diagonal(ax, list(x) + list(y))
         else:
             ax.text(0.5, 0.5, "no model evaluated on both datasets", ha="center", transform=ax.transAxes)
         ax.set(xlabel=f"ImageNet val top-{k} accuracy", ylabel=f"LAIONet top-{k} accuracy", title=f"top {k}")
-    fig.suptitle("Accuracy of ImageNet models: ImageNet vs LAIONet (mean per-class recall over LAIONet's classes)")
+    fig.suptitle(
+        "Accuracy of ImageNet models: ImageNet vs LAIONet (mean per-class recall over LAIONet's classes)"
+    )
     return _save(fig, path)
 
 
@@ -101,12 +124,24 @@ def weighted_accuracy_figure(table: pl.DataFrame, path: Path, dataset: str = "la
         for name, xi, yi in zip(rows["model"], x, y):
             ax.annotate(name, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
         _diagonal(ax, list(x) + list(y))
-        ax.set(xlabel=f"equally weighted top-{k}", ylabel=f"LAION-weighted top-{k}", title=f"top {k} on {dataset}")
+        ax.set(
+            xlabel=f"equally weighted top-{k}",
+            ylabel=f"LAION-weighted top-{k}",
+            title=f"top {k} on {dataset}",
+        )
     return _save(fig, path)
 
 
-def intra_class_figure(pooled_a: np.ndarray, pooled_b: np.ndarray, comparison: pl.DataFrame, names: tuple[str, str],
-                       path: Path, quantity: str = "intra-class similarity", unit: str = "pairs", title: str = "") -> Path:
+def intra_class_figure(
+    pooled_a: np.ndarray,
+    pooled_b: np.ndarray,
+    comparison: pl.DataFrame,
+    names: tuple[str, str],
+    path: Path,
+    quantity: str = "intra-class similarity",
+    unit: str = "pairs",
+    title: str = "",
+) -> Path:
     """Paper Figs. 6, 10 and 17: (a) the pooled values of two datasets, (b) per-class difference of
     class means a − b with 95% bounds, sorted."""
     plt = _pyplot()
@@ -120,16 +155,24 @@ def intra_class_figure(pooled_a: np.ndarray, pooled_b: np.ndarray, comparison: p
     axes[1].plot(x, c["ci_low"].to_numpy(), color="tab:red", linewidth=0.8, label="lower 95%")
     axes[1].axhline(0, color="grey", linestyle="--", linewidth=1)
     lower = int((c["verdict"] == "significantly lower").sum()) if c.height else 0
-    axes[1].set(xlabel=f"class (sorted; {lower}/{c.height} significantly lower)", ylabel="difference of class means",
-                title="(b) per class")
+    axes[1].set(
+        xlabel=f"class (sorted; {lower}/{c.height} significantly lower)",
+        ylabel="difference of class means",
+        title="(b) per class",
+    )
     axes[1].legend(fontsize=8)
     if title:
         fig.suptitle(title)
     return _save(fig, path)
 
 
-def _pooled_histograms(ax, pooled: tuple[np.ndarray, np.ndarray], names: tuple[str, str],
-                       quantity: str = "intra-class similarity", unit: str = "pairs") -> None:
+def _pooled_histograms(
+    ax,
+    pooled: tuple[np.ndarray, np.ndarray],
+    names: tuple[str, str],
+    quantity: str = "intra-class similarity",
+    unit: str = "pairs",
+) -> None:
     both = np.concatenate(pooled)
     bins = np.linspace(both.min(), both.max() + 1e-9, 61) if both.size else np.linspace(-1, 1, 61)
     for values, name in zip(pooled, names):
@@ -152,12 +195,19 @@ def recall_vs_disparity_figure(points: pl.DataFrame, path: Path) -> Path:
         ax.scatter(p["difference"].to_numpy(), p["recall1"].to_numpy(), s=10, alpha=0.7)
         ax.set(xlabel="intra-class similarity: LAIONet − ImageNet", ylabel="LAIONet recall@1", title=model)
     if not models:
-        axes[0][0].text(0.5, 0.5, "no classes with both recall and similarity", ha="center", transform=axes[0][0].transAxes)
+        axes[0][0].text(
+            0.5,
+            0.5,
+            "no classes with both recall and similarity",
+            ha="center",
+            transform=axes[0][0].transAxes,
+        )
     return _save(fig, path)
 
 
-def selection_frequency_figure(table: pl.DataFrame, path: Path,
-                               pooled_b_c: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0))) -> Path:
+def selection_frequency_figure(
+    table: pl.DataFrame, path: Path, pooled_b_c: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0))
+) -> Path:
     """Paper Fig. 8: (a) pooled pair similarities of ImageNetV2 b and c (b's resampled to c's number
     per class); (b, c) share of classes significantly lower vs MTurk selection frequency."""
     plt = _pyplot()
@@ -171,8 +221,12 @@ def selection_frequency_figure(table: pl.DataFrame, path: Path,
         ax.plot(x, rows["v2_lower"].to_numpy(), "o-", color="tab:green", label="ImageNetV2 lower")
         for version, xi in zip(rows["version"], x):
             ax.annotate(version, (xi, 0), fontsize=8, xytext=(0, 3), textcoords="offset points")
-        ax.set(xlabel="average MTurk selection frequency", ylabel="share of classes significantly lower",
-               title=f"{other} vs ImageNetV2", ylim=(0, 1))
+        ax.set(
+            xlabel="average MTurk selection frequency",
+            ylabel="share of classes significantly lower",
+            title=f"{other} vs ImageNetV2",
+            ylim=(0, 1),
+        )
         ax.legend(fontsize=8)
     return _save(fig, path)
 
@@ -184,14 +238,25 @@ def text_synset_figure(intended_similarity: np.ndarray, bins: pl.DataFrame, enco
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     if intended_similarity.size:
         axes[0].hist(intended_similarity, bins=40, color="tab:blue", alpha=0.8)
-    axes[0].set(xlabel="similarity of text and its synset text", ylabel="texts", title="(a) text-to-synset similarity")
+    axes[0].set(
+        xlabel="similarity of text and its synset text", ylabel="texts", title="(a) text-to-synset similarity"
+    )
     filled = bins.filter(pl.col("n") > 0)
     centres = ((filled["low_edge"] + filled["high_edge"]) / 2).to_numpy()
     axes[1].plot(centres, filled["mean"].to_numpy(), "o-", color="black", label="mean")
-    axes[1].fill_between(centres, filled["ci_low"].fill_null(filled["mean"]).to_numpy(),
-                         filled["ci_high"].fill_null(filled["mean"]).to_numpy(), color="grey", alpha=0.3, label="95% interval")
-    axes[1].set(xlabel="similarity of text and its synset text", ylabel="share of other synsets more similar",
-                title="(b) unintended synsets more similar")
+    axes[1].fill_between(
+        centres,
+        filled["ci_low"].fill_null(filled["mean"]).to_numpy(),
+        filled["ci_high"].fill_null(filled["mean"]).to_numpy(),
+        color="grey",
+        alpha=0.3,
+        label="95% interval",
+    )
+    axes[1].set(
+        xlabel="similarity of text and its synset text",
+        ylabel="share of other synsets more similar",
+        title="(b) unintended synsets more similar",
+    )
     axes[1].legend(fontsize=8)
     fig.suptitle(f"ImageNet-Captions texts vs the 1000 synset texts ({encoder})")
     return _save(fig, path)
@@ -207,12 +272,26 @@ def threshold_sweep_figure(summary: pl.DataFrame, threshold: float, reference: s
     axes[0].plot(x, summary["classes_covered"].to_numpy(), "o-", color="black")
     axes[0].set(xlabel="text similarity threshold", ylabel="classes covered", title="(a) class coverage")
     compared = summary.filter(pl.col("classes_compared") > 0)
-    axes[1].plot(compared["threshold"].to_numpy(), compared["text_matched_lower"].to_numpy(), "o-", color="tab:blue",
-                 label="text-matched LAION lower")
-    axes[1].plot(compared["threshold"].to_numpy(), compared["reference_lower"].to_numpy(), "o-", color="tab:red",
-                 label=f"{reference} lower")
-    axes[1].set(xlabel="text similarity threshold", ylabel="share of classes significantly lower", ylim=(0, 1),
-                title="(b) intra-class similarity")
+    axes[1].plot(
+        compared["threshold"].to_numpy(),
+        compared["text_matched_lower"].to_numpy(),
+        "o-",
+        color="tab:blue",
+        label="text-matched LAION lower",
+    )
+    axes[1].plot(
+        compared["threshold"].to_numpy(),
+        compared["reference_lower"].to_numpy(),
+        "o-",
+        color="tab:red",
+        label=f"{reference} lower",
+    )
+    axes[1].set(
+        xlabel="text similarity threshold",
+        ylabel="share of classes significantly lower",
+        ylim=(0, 1),
+        title="(b) intra-class similarity",
+    )
     for ax in axes:
         ax.axvline(threshold, color="grey", linestyle="--", linewidth=1)
     axes[1].legend(fontsize=8)

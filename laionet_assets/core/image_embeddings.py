@@ -1,4 +1,4 @@
-"""CLIP image embeddings cached in LanceDB (DESIGN step 7).
+"""CLIP image embeddings cached in LanceDB (paper §3.2).
 
 One LanceDB table per image encoder (``image_embeddings__<encoder>``) keyed by the sha256 of the
 image file, so an image shared by datasets, or met again in a later run, is embedded once.  Which
@@ -24,8 +24,14 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def embed_images(model, paths: Sequence[str], shas: Sequence[str], cache: EmbeddingCache | None, workers: int = 0,
-                 progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, list[str], dict]:
+def embed_images(
+    model,
+    paths: Sequence[str],
+    shas: Sequence[str],
+    cache: EmbeddingCache | None,
+    workers: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, list[str], dict]:
     """Unit embeddings [n, dim] (NaN rows where decoding failed), errors per image, and counts."""
     cached = cache.lookup(model.encoder_id, list(shas)) if cache is not None else {}
     todo = [i for i, s in enumerate(shas) if s not in cached]
@@ -44,12 +50,19 @@ def embed_images(model, paths: Sequence[str], shas: Sequence[str], cache: Embedd
         if cache is not None and good:
             unique = {shas[todo[j]]: out[j] for j in good}
             inserted = cache.add(model.encoder_id, list(unique), np.stack(list(unique.values())))
-    counts = {"images": len(paths), "cache_hits": len(paths) - len(todo), "embedded": len(todo),
-              "failed": sum(1 for e in errors if e), "inserted": inserted}
+    counts = {
+        "images": len(paths),
+        "cache_hits": len(paths) - len(todo),
+        "embedded": len(todo),
+        "failed": sum(1 for e in errors if e),
+        "inserted": inserted,
+    }
     return vectors, errors, counts
 
 
-def embedded_rows(cache: EmbeddingCache, embedded: pl.DataFrame, dataset: str) -> tuple[np.ndarray, pl.DataFrame]:
+def embedded_rows(
+    cache: EmbeddingCache, embedded: pl.DataFrame, dataset: str
+) -> tuple[np.ndarray, pl.DataFrame]:
     """Unit embeddings of one dataset's images that embedded (the ``image_embeddings`` table's
     rows for ``dataset`` without error, found in the cache), and those rows in the same order."""
     rows = embedded.filter((pl.col("dataset") == dataset) & pl.col("error").is_null())
@@ -58,11 +71,15 @@ def embedded_rows(cache: EmbeddingCache, embedded: pl.DataFrame, dataset: str) -
     found = cache.lookup(rows["encoder"][0], rows["image_sha256"].to_list())
     keep = [s in found for s in rows["image_sha256"]]
     rows = rows.filter(pl.Series(keep, dtype=pl.Boolean))
-    vectors = np.stack([found[s] for s in rows["image_sha256"]]) if rows.height else np.zeros((0, 1), np.float32)
+    vectors = (
+        np.stack([found[s] for s in rows["image_sha256"]]) if rows.height else np.zeros((0, 1), np.float32)
+    )
     return vectors, rows
 
 
-def load_vectors(cache: EmbeddingCache, embedded: pl.DataFrame, dataset: str) -> tuple[np.ndarray, np.ndarray]:
+def load_vectors(
+    cache: EmbeddingCache, embedded: pl.DataFrame, dataset: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Unit embeddings and wnids of one dataset's images that embedded."""
     vectors, rows = embedded_rows(cache, embedded, dataset)
     return vectors, rows["wnid"].to_numpy() if rows.height else np.zeros(0, dtype=object)

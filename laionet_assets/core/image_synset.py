@@ -17,12 +17,20 @@ import polars as pl
 
 from laionet_assets.core.stats import Z95
 
-PER_CLASS_SCHEMA = {"wnid": pl.String, "n": pl.Int64, "mean": pl.Float64, "sd": pl.Float64, "se": pl.Float64,
-                    "ci_low": pl.Float64, "ci_high": pl.Float64}
+PER_CLASS_SCHEMA = {
+    "wnid": pl.String,
+    "n": pl.Int64,
+    "mean": pl.Float64,
+    "sd": pl.Float64,
+    "se": pl.Float64,
+    "ci_low": pl.Float64,
+    "ci_high": pl.Float64,
+}
 
 
-def image_synset_similarity(images: np.ndarray, labels: Sequence[str], synsets: np.ndarray,
-                            synset_wnids: Sequence[str]) -> np.ndarray:
+def image_synset_similarity(
+    images: np.ndarray, labels: Sequence[str], synsets: np.ndarray, synset_wnids: Sequence[str]
+) -> np.ndarray:
     """Per image (unit rows of ``images``), cosine similarity to the synset text of its label."""
     row = {w: i for i, w in enumerate(synset_wnids)}
     unknown = sorted({str(w) for w in labels if w not in row})
@@ -34,12 +42,21 @@ def image_synset_similarity(images: np.ndarray, labels: Sequence[str], synsets: 
 
 def per_class_means(values: np.ndarray, labels: Sequence[str]) -> pl.DataFrame:
     """Per class: n, mean, sd (n − 1), se = sd/√n and the 95% interval of the mean (``PER_CLASS_SCHEMA``)."""
-    frame = pl.DataFrame({"wnid": pl.Series(list(labels), dtype=pl.String), "v": np.asarray(values, dtype=np.float64)})
-    out = frame.group_by("wnid").agg(n=pl.len(), mean=pl.col("v").mean(),
-                                     sd=pl.col("v").std(ddof=1).fill_null(float("nan")))  # one image: no sd
+    frame = pl.DataFrame(
+        {"wnid": pl.Series(list(labels), dtype=pl.String), "v": np.asarray(values, dtype=np.float64)}
+    )
+    out = frame.group_by("wnid").agg(
+        n=pl.len(), mean=pl.col("v").mean(), sd=pl.col("v").std(ddof=1).fill_null(float("nan"))
+    )  # one image: no sd
     out = out.with_columns(se=pl.col("sd") / pl.col("n").cast(pl.Float64).sqrt())
-    return out.with_columns(ci_low=pl.col("mean") - Z95 * pl.col("se"), ci_high=pl.col("mean") + Z95 * pl.col("se")).select(
-        list(PER_CLASS_SCHEMA)).cast(PER_CLASS_SCHEMA).sort("wnid")
+    return (
+        out.with_columns(
+            ci_low=pl.col("mean") - Z95 * pl.col("se"), ci_high=pl.col("mean") + Z95 * pl.col("se")
+        )
+        .select(list(PER_CLASS_SCHEMA))
+        .cast(PER_CLASS_SCHEMA)
+        .sort("wnid")
+    )
 
 
 def synset_matrix(synset_embeddings: pl.DataFrame) -> tuple[np.ndarray, list[str]]:

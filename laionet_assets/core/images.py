@@ -1,4 +1,4 @@
-"""Image download and decoding (DESIGN step 5).
+"""Image download and decoding (paper §2: LAIONet's images, fetched by URL).
 
 ``download_images`` fetches LAIONet images by URL with bounded concurrency, a per-request
 timeout, retries with exponential backoff for transient failures, and a size cap.  Every sample
@@ -25,7 +25,6 @@ import http.client
 import io
 import os
 import socket
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -40,16 +39,35 @@ from PIL import Image, UnidentifiedImageError
 
 from laionet_assets.core.atomic import write_bytes_atomic
 
-STATUSES = ("ok", "http_error", "timeout", "connection_error", "truncated", "too_large", "not_image", "corrupt",
-            "too_small", "bad_url")
+STATUSES = (
+    "ok",
+    "http_error",
+    "timeout",
+    "connection_error",
+    "truncated",
+    "too_large",
+    "not_image",
+    "corrupt",
+    "too_small",
+    "bad_url",
+)
 # Failures worth another attempt in this run and in the next run of the asset.
 RETRYABLE_STATUSES = ("timeout", "connection_error", "truncated")
 RETRYABLE_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 STATUS_SCHEMA = {
-    "sample_id": pl.String, "url": pl.String, "status": pl.String, "http_status": pl.Int32,
-    "image_sha256": pl.String, "image_path": pl.String, "width": pl.Int32, "height": pl.Int32,
-    "mode": pl.String, "bytes": pl.Int64, "attempts": pl.Int32, "error": pl.String,
+    "sample_id": pl.String,
+    "url": pl.String,
+    "status": pl.String,
+    "http_status": pl.Int32,
+    "image_sha256": pl.String,
+    "image_path": pl.String,
+    "width": pl.Int32,
+    "height": pl.Int32,
+    "mode": pl.String,
+    "bytes": pl.Int64,
+    "attempts": pl.Int32,
+    "error": pl.String,
 }
 
 Image.MAX_IMAGE_PIXELS = 200_000_000  # decompression-bomb guard; larger is refused, never crashes
@@ -77,7 +95,7 @@ class DownloadSettings:
     def rewrite(self, url: str) -> str:
         for prefix, replacement in self.url_rewrites.items():
             if url.startswith(prefix):
-                return replacement + url[len(prefix):]
+                return replacement + url[len(prefix) :]
         return url
 
 
@@ -96,12 +114,16 @@ def _fetch_once(url: str, settings: DownloadSettings) -> Fetched:
         with urllib.request.urlopen(request, timeout=settings.timeout_s) as response:
             length = response.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > settings.max_bytes:
-                return Fetched("too_large", response.status, error=f"Content-Length {length} > {settings.max_bytes}")
+                return Fetched(
+                    "too_large", response.status, error=f"Content-Length {length} > {settings.max_bytes}"
+                )
             data = response.read(settings.max_bytes + 1)
             if len(data) > settings.max_bytes:
                 return Fetched("too_large", response.status, error=f"body exceeds {settings.max_bytes} bytes")
             if length and length.isdigit() and len(data) < int(length):
-                return Fetched("truncated", response.status, error=f"body ended after {len(data)} of {length} bytes")
+                return Fetched(
+                    "truncated", response.status, error=f"body ended after {len(data)} of {length} bytes"
+                )
             return Fetched("ok", response.status, data)
     except urllib.error.HTTPError as e:
         return Fetched("http_error", e.code, error=f"HTTP {e.code} {e.reason}")
@@ -199,7 +221,9 @@ def load_rgb(path: str | os.PathLike) -> Image.Image:
 
 def _store(data: bytes, fmt: str | None, store: Path) -> tuple[str, str]:
     sha = hashlib.sha256(data).hexdigest()
-    ext = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}.get(fmt or "", "img")
+    ext = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}.get(
+        fmt or "", "img"
+    )
     relative = f"{sha[:2]}/{sha[2:4]}/{sha}.{ext}"
     path = store / relative
     if not path.exists():
@@ -209,14 +233,30 @@ def _store(data: bytes, fmt: str | None, store: Path) -> tuple[str, str]:
 
 def download_one(sample_id: str, url: str, store: Path, settings: DownloadSettings) -> dict:
     fetched = fetch(url, settings)
-    row = {"sample_id": sample_id, "url": url, "status": fetched.status, "http_status": fetched.http_status,
-           "image_sha256": None, "image_path": None, "width": None, "height": None, "mode": None,
-           "bytes": len(fetched.data) if fetched.data is not None else None, "attempts": fetched.attempts,
-           "error": fetched.error}
+    row = {
+        "sample_id": sample_id,
+        "url": url,
+        "status": fetched.status,
+        "http_status": fetched.http_status,
+        "image_sha256": None,
+        "image_path": None,
+        "width": None,
+        "height": None,
+        "mode": None,
+        "bytes": len(fetched.data) if fetched.data is not None else None,
+        "attempts": fetched.attempts,
+        "error": fetched.error,
+    }
     if fetched.status != "ok":
         return row
     checked = check_image(fetched.data, settings.min_area)
-    row.update(status=checked.status, width=checked.width, height=checked.height, mode=checked.mode, error=checked.error)
+    row.update(
+        status=checked.status,
+        width=checked.width,
+        height=checked.height,
+        mode=checked.mode,
+        error=checked.error,
+    )
     if checked.status == "ok":
         row["image_sha256"], row["image_path"] = _store(fetched.data, checked.format, store)
     return row
@@ -226,27 +266,40 @@ def settled(previous: pl.DataFrame, store: Path) -> pl.DataFrame:
     """The rows of a previous status table that a re-run keeps as they are."""
     if previous.is_empty():
         return previous
-    present = pl.Series([p is not None and (store / p).exists() for p in previous["image_path"].to_list()], dtype=pl.Boolean)
+    present = pl.Series(
+        [p is not None and (store / p).exists() for p in previous["image_path"].to_list()], dtype=pl.Boolean
+    )
     retryable = pl.col("status").is_in(RETRYABLE_STATUSES) | (
-        (pl.col("status") == "http_error") & pl.col("http_status").is_in(list(RETRYABLE_HTTP)))
-    return previous.with_columns(_present=present).filter(
-        pl.when(pl.col("status") == "ok").then(pl.col("_present")).otherwise(~retryable)
-    ).drop("_present")
+        (pl.col("status") == "http_error") & pl.col("http_status").is_in(list(RETRYABLE_HTTP))
+    )
+    return (
+        previous.with_columns(_present=present)
+        .filter(pl.when(pl.col("status") == "ok").then(pl.col("_present")).otherwise(~retryable))
+        .drop("_present")
+    )
 
 
-def download_images(samples: pl.DataFrame, store: str | os.PathLike, settings: DownloadSettings,
-                    previous: pl.DataFrame | None = None,
-                    progress: Callable[[int], None] | None = None) -> tuple[pl.DataFrame, dict]:
+def download_images(
+    samples: pl.DataFrame,
+    store: str | os.PathLike,
+    settings: DownloadSettings,
+    previous: pl.DataFrame | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[pl.DataFrame, dict]:
     """Status table (``STATUS_SCHEMA``) for ``samples`` (``sample_id``, ``url``) and counts.
 
     Rows of ``previous`` for the same (sample_id, url) that are settled are reused unchanged.
     """
     store = Path(store)
     store.mkdir(parents=True, exist_ok=True)
-    wanted = samples.select(pl.col("sample_id").cast(pl.String), pl.col("url").cast(pl.String)).unique(maintain_order=True)
+    wanted = samples.select(pl.col("sample_id").cast(pl.String), pl.col("url").cast(pl.String)).unique(
+        maintain_order=True
+    )
     kept = pl.DataFrame(schema=STATUS_SCHEMA)
     if previous is not None and not previous.is_empty():
-        kept = settled(previous.select(list(STATUS_SCHEMA)).cast(STATUS_SCHEMA), store).join(wanted, on=["sample_id", "url"], how="semi")
+        kept = settled(previous.select(list(STATUS_SCHEMA)).cast(STATUS_SCHEMA), store).join(
+            wanted, on=["sample_id", "url"], how="semi"
+        )
     todo = wanted.join(kept, on=["sample_id", "url"], how="anti")
     rows: list[dict] = []
     if todo.height:
@@ -256,7 +309,16 @@ def download_images(samples: pl.DataFrame, store: str | os.PathLike, settings: D
                 if progress is not None:
                     progress(1)
     fetched = pl.DataFrame(rows, schema=STATUS_SCHEMA)
-    table = pl.concat([kept, fetched]).join(wanted.with_row_index("_order"), on=["sample_id", "url"]).sort("_order").drop("_order")
-    counts = {"requested": wanted.height, "reused_from_previous_run": kept.height, "fetched": todo.height,
-              **{f"status_{s}": int((table["status"] == s).sum()) for s in STATUSES}}
+    table = (
+        pl.concat([kept, fetched])
+        .join(wanted.with_row_index("_order"), on=["sample_id", "url"])
+        .sort("_order")
+        .drop("_order")
+    )
+    counts = {
+        "requested": wanted.height,
+        "reused_from_previous_run": kept.height,
+        "fetched": todo.height,
+        **{f"status_{s}": int((table["status"] == s).sum()) for s in STATUSES},
+    }
     return table, counts

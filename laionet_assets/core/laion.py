@@ -101,7 +101,9 @@ def probe_part(location: str | Path) -> dict:
     return schema
 
 
-def read_part(location: str | Path, key: str, max_caption_bytes: int = DEFAULT_MAX_CAPTION_BYTES) -> tuple[pl.DataFrame, dict]:
+def read_part(
+    location: str | Path, key: str, max_caption_bytes: int = DEFAULT_MAX_CAPTION_BYTES
+) -> tuple[pl.DataFrame, dict]:
     """The captions of one part as ``sample_id, url, text, nsfw`` plus counts of dropped rows.
 
     ``location`` is a local path or an fsspec URL.  ``sample_id`` is LAION's ``SAMPLE_ID`` as a
@@ -111,7 +113,9 @@ def read_part(location: str | Path, key: str, max_caption_bytes: int = DEFAULT_M
     columns = {c.upper(): c for c in probe_part(location)}
     has_nsfw = "NSFW" in columns
     source = _open_source(location)
-    lf = (pl.scan_parquet(source) if isinstance(source, Path) else pl.read_parquet(source).lazy()).with_row_index("row")
+    lf = (
+        pl.scan_parquet(source) if isinstance(source, Path) else pl.read_parquet(source).lazy()
+    ).with_row_index("row")
     sample_id = (
         pl.col(columns["SAMPLE_ID"]).cast(pl.String)
         if "SAMPLE_ID" in columns
@@ -121,7 +125,9 @@ def read_part(location: str | Path, key: str, max_caption_bytes: int = DEFAULT_M
         frame = lf.select(
             "row",
             sample_id.alias("sample_id"),
-            (pl.col(columns["URL"]).cast(pl.String) if "URL" in columns else pl.lit(None, pl.String)).alias("url"),
+            (pl.col(columns["URL"]).cast(pl.String) if "URL" in columns else pl.lit(None, pl.String)).alias(
+                "url"
+            ),
             pl.col(columns["TEXT"]).cast(pl.String).alias("text"),
             (pl.col(columns["NSFW"]).cast(pl.String) if has_nsfw else pl.lit(None, pl.String)).alias("nsfw"),
         ).collect()

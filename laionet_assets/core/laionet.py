@@ -1,4 +1,4 @@
-"""LAIONet selection (paper §2, DESIGN step 4): threshold, NSFW policy, top-k, coverage curve."""
+"""LAIONet selection (paper §2): threshold, NSFW policy, top-k, coverage curve."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ def nsfw_ok(policy: str) -> pl.Expr:
     return pl.col("nsfw").eq("UNLIKELY").fill_null(missing_ok)
 
 
-def select_laionet(candidates: pl.DataFrame, threshold: float, nsfw_policy: str = "require_unlikely") -> tuple[pl.DataFrame, dict]:
+def select_laionet(
+    candidates: pl.DataFrame, threshold: float, nsfw_policy: str = "require_unlikely"
+) -> tuple[pl.DataFrame, dict]:
     """Single-label candidates with ``text_similarity > threshold`` that the NSFW policy keeps."""
     check_threshold(threshold)
     ok = nsfw_ok(nsfw_policy)
@@ -69,10 +71,18 @@ def coverage_curve(candidates: pl.DataFrame, thresholds: np.ndarray | None = Non
     # similarity of 0.3 is not above the threshold 0.3 (it would be in float64).
     dtype = candidates["text_similarity"].to_numpy().dtype if candidates.height else np.float32
     sims = np.sort(candidates["text_similarity"].to_numpy())
-    class_max = np.sort(candidates.group_by("wnid").agg(pl.col("text_similarity").max())["text_similarity"].to_numpy())
+    class_max = np.sort(
+        candidates.group_by("wnid").agg(pl.col("text_similarity").max())["text_similarity"].to_numpy()
+    )
     rows_kept = sims.size - np.searchsorted(sims, thresholds.astype(dtype), side="right")
     classes = class_max.size - np.searchsorted(class_max, thresholds.astype(dtype), side="right")
-    return pl.DataFrame({"threshold": thresholds, "classes_covered": classes.astype(np.int64), "rows_kept": rows_kept.astype(np.int64)})
+    return pl.DataFrame(
+        {
+            "threshold": thresholds,
+            "classes_covered": classes.astype(np.int64),
+            "rows_kept": rows_kept.astype(np.int64),
+        }
+    )
 
 
 def class_frequencies(laionet: pl.DataFrame, synsets: pl.DataFrame) -> pl.DataFrame:

@@ -22,7 +22,9 @@ def file_fingerprint(path: str | Path) -> str:
     """``<name>@<hash of path, size and mtime>``: names a local checkpoint without reading it."""
     path = Path(path)
     stat = path.stat()
-    digest = hashlib.blake2b(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode(), digest_size=6).hexdigest()
+    digest = hashlib.blake2b(
+        f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode(), digest_size=6
+    ).hexdigest()
     return f"{path.name}@{digest}"
 
 

@@ -1,4 +1,4 @@
-"""Lemma matching of captions against the ImageNet synsets (paper §2, DESIGN step 2).
+"""Lemma matching of captions against the ImageNet synsets (paper §2).
 
 Two modes:
 
@@ -125,11 +125,19 @@ def match_captions(texts: pl.Series, synsets: pl.DataFrame, mode: str = "paper")
         return pl.DataFrame(schema=MATCHES_SCHEMA)
     frame = pl.DataFrame({"text": texts.cast(pl.String)}).with_row_index("row")
     searched = normalize(pl.col("text"), mode)
-    found = frame.lazy().select(
-        "row",
-        searched.str.extract_many(patterns, overlapping=True).alias("pattern"),
-        *([searched.str.find_many(patterns, overlapping=True).alias("start")] if mode == "longest" else []),
-    ).filter(pl.col("pattern").list.len() > 0)
+    found = (
+        frame.lazy()
+        .select(
+            "row",
+            searched.str.extract_many(patterns, overlapping=True).alias("pattern"),
+            *(
+                [searched.str.find_many(patterns, overlapping=True).alias("start")]
+                if mode == "longest"
+                else []
+            ),
+        )
+        .filter(pl.col("pattern").list.len() > 0)
+    )
     if mode == "longest":
         found = _keep_longest(found)
     else:

@@ -45,7 +45,9 @@ class ModelSpec:
 def parse_model_spec(text: str) -> ModelSpec:
     source, _, rest = text.strip().partition(":")
     if source not in SOURCES or not rest:
-        raise ValueError(f"model {text!r}: expected '<source>:<model>[:<weights>]' with source one of {SOURCES}")
+        raise ValueError(
+            f"model {text!r}: expected '<source>:<model>[:<weights>]' with source one of {SOURCES}"
+        )
     model, _, extra = rest.partition(":")
     extra = extra or None
     if source == "torchscript":
@@ -88,10 +90,10 @@ def read_class_order(path: str | None, imagenet_wnids: Sequence[str]) -> list[st
         wnids = [line.split()[0] for line in lines]
         unknown = sorted(set(wnids) - set(imagenet_wnids))
         if unknown or len(wnids) != 1000:
-            raise LabelSpaceError(f"{path}: {len(wnids)} classes, {len(unknown)} not in ImageNet-1k (e.g. {unknown[:3]})")
+            raise LabelSpaceError(
+                f"{path}: {len(wnids)} classes, {len(unknown)} not in ImageNet-1k (e.g. {unknown[:3]})"
+            )
         return wnids
     if len(lines) != 1000:
         raise LabelSpaceError(f"{path}: {len(lines)} class names; an ImageNet-1k class order has 1000")
     return list(imagenet_wnids)
-
-

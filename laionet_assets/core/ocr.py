@@ -59,8 +59,9 @@ class OcrEngine:
         return " ".join(text for _, text, score in (result or []) if float(score) >= self.min_score)
 
 
-def recognise_texts(paths: Sequence[str], engine: OcrEngine,
-                    progress: Callable[[int], None] | None = None) -> list[str]:
+def recognise_texts(
+    paths: Sequence[str], engine: OcrEngine, progress: Callable[[int], None] | None = None
+) -> list[str]:
     """The recognised text of each image; ``"error: …"`` for an image that cannot be read."""
     texts: list[str] = []
     for path in paths:
@@ -73,8 +74,13 @@ def recognise_texts(paths: Sequence[str], engine: OcrEngine,
     return texts
 
 
-def flag_synset_names(paths: Sequence[str], names: Sequence[str], engine: OcrEngine,
-                      progress: Callable[[int], None] | None = None) -> tuple[list[bool | None], list[str]]:
-    """Per image: whether its recognised text contains its synset name (None when unreadable), and the text."""
+def flag_synset_names(
+    paths: Sequence[str],
+    names: Sequence[str],
+    engine: OcrEngine,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[bool | None], list[str]]:
+    """Per image: whether its recognised text contains its synset name (None when unreadable), and
+    the text."""
     texts = recognise_texts(paths, engine, progress)
     return [flag_from_text(name, text) for name, text in zip(names, texts)], texts

@@ -7,8 +7,6 @@ path with the size and modification time seen when it was registered.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from laionet_assets.core.atomic import write_text_atomic
@@ -35,7 +33,12 @@ class ReleaseRegistry:
             relative = part.relative_to(root).with_suffix("") if root.is_dir() else Path(part.stem)
             key = partition_key(name, "_".join(relative.parts))
             stat = part.stat()
-            entries[key] = {"path": str(part.resolve()), "release": name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            entries[key] = {
+                "path": str(part.resolve()),
+                "release": name,
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
+            }
             keys.append(key)
         write_text_atomic(self.path, json.dumps(entries, indent=1, sort_keys=True))
         return keys
@@ -50,5 +53,8 @@ class ReleaseRegistry:
         """The part's local path or fsspec URL."""
         entries = self.load()
         if key not in entries:
-            raise KeyError(f"partition {key!r} is not registered in {self.path}; register its release with `laionet run --release`")
+            raise KeyError(
+                f"partition {key!r} is not registered in {self.path}; "
+                "register its release with `laionet run --release`"
+            )
         return entries[key]["path"]

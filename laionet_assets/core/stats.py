@@ -1,4 +1,4 @@
-"""Intra-class similarity (paper §3.2, DESIGN step 7) without an n×n matrix.
+"""Intra-class similarity (paper §3.2) without an n×n matrix.
 
 For L2-normalised embeddings x_1..x_n with s = Σ x_i, the mean cosine similarity over the
 n(n−1)/2 distinct pairs is (‖s‖² − n) / (n(n − 1)), and the sum of squared pair similarities is
@@ -10,13 +10,14 @@ Two 95% intervals for a class mean:
 * ``pairs`` (the paper's): the n(n−1)/2 pair similarities treated as independent,
   mean ± 1.96·sd/√(pairs).  Pairs sharing an image are correlated, so this is too narrow.
 * ``jackknife`` (default): the jackknife over images, mean ± 1.96·se_jack, which accounts for
-  that correlation (DESIGN: it covered the true mean 95.5% of the time in simulation, the pairs
+  that correlation (in simulation it covered the true mean 95.5% of the time, the pairs
   interval 51%).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 
 Z95 = 1.959963984540054
 INTERVALS = ("jackknife", "pairs")
@@ -75,8 +76,15 @@ def intra_class_similarity(x: np.ndarray, interval: str = "jackknife") -> dict:
         se = float(np.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2)))
     else:
         se = float("nan")
-    return {"n": n, "pairs": pairs, "mean": mean, "sd": sd, "se": float(se),
-            "ci_low": mean - Z95 * se, "ci_high": mean + Z95 * se}
+    return {
+        "n": n,
+        "pairs": pairs,
+        "mean": mean,
+        "sd": sd,
+        "se": float(se),
+        "ci_low": mean - Z95 * se,
+        "ci_high": mean + Z95 * se,
+    }
 
 
 def compare_means(a: dict, b: dict) -> dict:
@@ -95,8 +103,9 @@ def compare_means(a: dict, b: dict) -> dict:
     return {"difference": diff, "se": se, "ci_low": low, "ci_high": high, "verdict": verdict}
 
 
-def per_class_intra_similarity(embeddings: np.ndarray, labels, cap: int | None = 100, seed: int = 0,
-                               interval: str = "jackknife"):
+def per_class_intra_similarity(
+    embeddings: np.ndarray, labels, cap: int | None = 100, seed: int = 0, interval: str = "jackknife"
+):
     """One row per class: wnid, n, pairs, mean, sd, se, ci_low, ci_high.
 
     Classes with more than ``cap`` images use a seeded random sample of ``cap`` (the paper: 100).
@@ -106,8 +115,16 @@ def per_class_intra_similarity(embeddings: np.ndarray, labels, cap: int | None =
     rows = []
     for wnid, idx in capped_class_indices(labels, cap, seed).items():
         rows.append({"wnid": str(wnid), **intra_class_similarity(embeddings[idx], interval)})
-    schema = {"wnid": pl.String, "n": pl.Int64, "pairs": pl.Int64, "mean": pl.Float64, "sd": pl.Float64,
-              "se": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64}
+    schema = {
+        "wnid": pl.String,
+        "n": pl.Int64,
+        "pairs": pl.Int64,
+        "mean": pl.Float64,
+        "sd": pl.Float64,
+        "se": pl.Float64,
+        "ci_low": pl.Float64,
+        "ci_high": pl.Float64,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -116,10 +133,24 @@ def compare_classes(a, b):
     import polars as pl
 
     joined = a.join(b, on="wnid", suffix="_b")
-    rows = [{"wnid": r["wnid"], **compare_means({"mean": r["mean"], "se": r["se"]}, {"mean": r["mean_b"], "se": r["se_b"]})}
-            for r in joined.iter_rows(named=True)]
-    return pl.DataFrame(rows, schema={"wnid": pl.String, "difference": pl.Float64, "se": pl.Float64,
-                                      "ci_low": pl.Float64, "ci_high": pl.Float64, "verdict": pl.String})
+    rows = [
+        {
+            "wnid": r["wnid"],
+            **compare_means({"mean": r["mean"], "se": r["se"]}, {"mean": r["mean_b"], "se": r["se_b"]}),
+        }
+        for r in joined.iter_rows(named=True)
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={
+            "wnid": pl.String,
+            "difference": pl.Float64,
+            "se": pl.Float64,
+            "ci_low": pl.Float64,
+            "ci_high": pl.Float64,
+            "verdict": pl.String,
+        },
+    )
 
 
 def pair_similarities(x: np.ndarray, chunk: int = 2048) -> np.ndarray:
@@ -147,7 +178,9 @@ def capped_class_indices(labels, cap: int | None, seed: int = 0) -> dict[str, np
     return out
 
 
-def matched_resample(a: dict[str, np.ndarray], b: dict[str, np.ndarray], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def matched_resample(
+    a: dict[str, np.ndarray], b: dict[str, np.ndarray], seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Pool per-class values of two datasets over their common classes so the pools are
     comparable (paper Figs. 6a, 8a, 10a, 17a): in each class, ``a``'s values are sampled with
     replacement to ``b``'s number; ``b``'s are kept as they are.  Classes in sorted order."""
@@ -161,8 +194,9 @@ def matched_resample(a: dict[str, np.ndarray], b: dict[str, np.ndarray], seed: i
     return cat(pooled_a), cat(pooled_b)
 
 
-def pooled_pair_similarities(a: np.ndarray, a_labels, b: np.ndarray, b_labels, cap: int | None = 100,
-                             seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def pooled_pair_similarities(
+    a: np.ndarray, a_labels, b: np.ndarray, b_labels, cap: int | None = 100, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """The pooled pair similarities of two datasets over their common classes (paper Fig. 6a):
     in each class, ``a``'s pairs are sampled with replacement to match ``b``'s number."""
     ia, ib = capped_class_indices(a_labels, cap, seed), capped_class_indices(b_labels, cap, seed)
@@ -176,6 +210,10 @@ def comparison_summary(comparison: pl.DataFrame) -> dict:
     n = comparison.height
     lower = int((comparison["verdict"] == "significantly lower").sum())
     higher = int((comparison["verdict"] == "significantly higher").sum())
-    return {"classes": n, "significantly_lower": lower, "significantly_higher": higher,
-            "fraction_significantly_lower": lower / n if n else float("nan"),
-            "fraction_significantly_higher": higher / n if n else float("nan")}
+    return {
+        "classes": n,
+        "significantly_lower": lower,
+        "significantly_higher": higher,
+        "fraction_significantly_lower": lower / n if n else float("nan"),
+        "fraction_significantly_higher": higher / n if n else float("nan"),
+    }

@@ -1,4 +1,4 @@
-"""The 1000 ILSVRC-2012 synsets from WordNet 3.0 (paper §2, DESIGN step 1)."""
+"""The 1000 ILSVRC-2012 synsets from WordNet 3.0 (paper §2)."""
 
 from __future__ import annotations
 

@@ -23,9 +23,19 @@ from laionet_assets.core import stats
 from laionet_assets.core.laionet import coverage_curve
 
 SWEEP = tuple(float(t) for t in np.round(np.arange(0.5, 0.9001, 0.05), 2))
-COMPARISON_SCHEMA = {"threshold": pl.Float64, "wnid": pl.String, "n": pl.Int64, "mean": pl.Float64,
-                     "reference_n": pl.Int64, "reference_mean": pl.Float64, "difference": pl.Float64, "se": pl.Float64,
-                     "ci_low": pl.Float64, "ci_high": pl.Float64, "verdict": pl.String}
+COMPARISON_SCHEMA = {
+    "threshold": pl.Float64,
+    "wnid": pl.String,
+    "n": pl.Int64,
+    "mean": pl.Float64,
+    "reference_n": pl.Int64,
+    "reference_mean": pl.Float64,
+    "difference": pl.Float64,
+    "se": pl.Float64,
+    "ci_low": pl.Float64,
+    "ci_high": pl.Float64,
+    "verdict": pl.String,
+}
 
 
 def above(similarity: pl.Series, threshold: float) -> np.ndarray:
@@ -33,32 +43,53 @@ def above(similarity: pl.Series, threshold: float) -> np.ndarray:
     return pl.select(similarity > threshold).to_series().to_numpy()
 
 
-def threshold_sweep(vectors: np.ndarray, labels: np.ndarray, similarity: pl.Series, reference: pl.DataFrame,
-                    thresholds: Sequence[float], cap: int | None = 100, seed: int = 0,
-                    interval: str = "jackknife") -> pl.DataFrame:
+def threshold_sweep(
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    similarity: pl.Series,
+    reference: pl.DataFrame,
+    thresholds: Sequence[float],
+    cap: int | None = 100,
+    seed: int = 0,
+    interval: str = "jackknife",
+) -> pl.DataFrame:
     """Per threshold and per class in both: the text-matched images' intra-class similarity
     (rows with similarity > threshold) minus the reference's (``per_class_intra_similarity``
     rows), with its 95% interval and verdict (``COMPARISON_SCHEMA``)."""
     frames = []
     for t in thresholds:
         keep = above(similarity, t)
-        per_class = stats.per_class_intra_similarity(vectors[keep], labels[keep], cap, seed, interval).filter(pl.col("n") >= 2)
+        per_class = stats.per_class_intra_similarity(vectors[keep], labels[keep], cap, seed, interval).filter(
+            pl.col("n") >= 2
+        )
         comparison = stats.compare_classes(per_class, reference)
-        frames.append(comparison.join(per_class.select("wnid", "n", "mean"), on="wnid").join(
-            reference.select("wnid", reference_n="n", reference_mean="mean"), on="wnid").with_columns(threshold=pl.lit(float(t))))
+        frames.append(
+            comparison.join(per_class.select("wnid", "n", "mean"), on="wnid")
+            .join(reference.select("wnid", reference_n="n", reference_mean="mean"), on="wnid")
+            .with_columns(threshold=pl.lit(float(t)))
+        )
     if not frames:
         return pl.DataFrame(schema=COMPARISON_SCHEMA)
     return pl.concat(frames).select(list(COMPARISON_SCHEMA)).cast(COMPARISON_SCHEMA)
 
 
-def sweep_summary(matches: pl.DataFrame, comparisons: pl.DataFrame, thresholds: Sequence[float]) -> pl.DataFrame:
+def sweep_summary(
+    matches: pl.DataFrame, comparisons: pl.DataFrame, thresholds: Sequence[float]
+) -> pl.DataFrame:
     """Fig. 18 per threshold: LAION rows and classes covered by the text matches (``matches``:
     ``wnid``, ``similarity``; images or not), classes compared, and the share of those that are
     significantly lower in the text-matched set and in the reference."""
-    coverage = coverage_curve(matches.select("wnid", text_similarity="similarity"), np.asarray(thresholds, dtype=np.float64))
+    coverage = coverage_curve(
+        matches.select("wnid", text_similarity="similarity"), np.asarray(thresholds, dtype=np.float64)
+    )
     shares = comparisons.group_by("threshold").agg(
         classes_compared=pl.len(),
         text_matched_lower=(pl.col("verdict") == "significantly lower").mean(),
-        reference_lower=(pl.col("verdict") == "significantly higher").mean())
-    return coverage.rename({"rows_kept": "rows"}).join(shares, on="threshold", how="left").with_columns(
-        pl.col("classes_compared").fill_null(0).cast(pl.Int64)).sort("threshold")
+        reference_lower=(pl.col("verdict") == "significantly higher").mean(),
+    )
+    return (
+        coverage.rename({"rows_kept": "rows"})
+        .join(shares, on="threshold", how="left")
+        .with_columns(pl.col("classes_compared").fill_null(0).cast(pl.Int64))
+        .sort("threshold")
+    )

@@ -69,7 +69,9 @@ class SentenceTransformerEncoder:
         return out
 
 
-def make_text_encoder(kind: str, model: str, pretrained: str | None = None, device: str = "auto", batch_size: int = 256) -> TextEncoder:
+def make_text_encoder(
+    kind: str, model: str, pretrained: str | None = None, device: str = "auto", batch_size: int = 256
+) -> TextEncoder:
     if kind == "open_clip":
         return Clip(model, pretrained=pretrained, device=device, batch_size=batch_size)
     if kind == "sentence_transformers":
@@ -79,7 +81,9 @@ def make_text_encoder(kind: str, model: str, pretrained: str | None = None, devi
 
 def text_hash(texts) -> "np.ndarray":
     """Stable 128-bit hex hash of each caption (the embedding cache's key)."""
-    return np.array([hashlib.blake2b(t.encode("utf-8"), digest_size=16).hexdigest() for t in texts], dtype=object)
+    return np.array(
+        [hashlib.blake2b(t.encode("utf-8"), digest_size=16).hexdigest() for t in texts], dtype=object
+    )
 
 
 def rowwise_cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

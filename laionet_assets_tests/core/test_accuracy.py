@@ -1,9 +1,16 @@
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from laionet_assets.core.accuracy import Z95, accuracy_table, per_class_recall, weighted_accuracy, wilson_interval
+from laionet_assets.core.accuracy import (
+    Z95,
+    accuracy_table,
+    per_class_recall,
+    weighted_accuracy,
+    wilson_interval,
+)
 
 
 def wilson_by_quadratic(k, n, z=Z95):
@@ -41,14 +48,27 @@ def random_predictions(seed=0, n=400):
                 if rng.random() < 0.4:
                     top5[rng.integers(0, 5)] = truth if truth not in top5 else top5[0]
                 rows.append((dataset, model, f"{i}", truth, None if rng.random() < 0.03 else top5))
-    return pl.DataFrame(rows, schema={"dataset": pl.String, "model": pl.String, "image_id": pl.String,
-                                      "wnid": pl.String, "top5": pl.List(pl.String)}, orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={
+            "dataset": pl.String,
+            "model": pl.String,
+            "image_id": pl.String,
+            "wnid": pl.String,
+            "top5": pl.List(pl.String),
+        },
+        orient="row",
+    )
 
 
 def test_recall_and_accuracy_against_loops():
     preds = random_predictions()
     recalls = per_class_recall(preds)
-    laion = preds.filter(pl.col("dataset") == "laionet", pl.col("model") == "m1").group_by("wnid").agg(count=pl.len())
+    laion = (
+        preds.filter(pl.col("dataset") == "laionet", pl.col("model") == "m1")
+        .group_by("wnid")
+        .agg(count=pl.len())
+    )
     table = accuracy_table(recalls, laion)
     freq = dict(zip(laion["wnid"], laion["count"]))
     for dataset in ("laionet", "imagenet_val"):
@@ -68,8 +88,12 @@ def test_recall_and_accuracy_against_loops():
                 assert row["recall1_low"] == pytest.approx(wilson_by_quadratic(h1, n)[0], abs=1e-9)
             present = [w for w in per_class if freq.get(w, 0) > 0]  # classes in LAIONet only
             equal = sum(per_class[w][1] / per_class[w][0] for w in present) / len(present)
-            weighted = sum(freq[w] * per_class[w][2] / per_class[w][0] for w in present) / sum(freq[w] for w in present)
-            row = table.row(by_predicate=(pl.col("dataset") == dataset) & (pl.col("model") == model), named=True)
+            weighted = sum(freq[w] * per_class[w][2] / per_class[w][0] for w in present) / sum(
+                freq[w] for w in present
+            )
+            row = table.row(
+                by_predicate=(pl.col("dataset") == dataset) & (pl.col("model") == model), named=True
+            )
             assert row["classes"] == len(present)
             assert row["top1_equal"] == pytest.approx(equal, abs=1e-12)
             assert row["top5_laion"] == pytest.approx(weighted, abs=1e-12)
@@ -82,7 +106,9 @@ def test_propagated_interval_by_hand():
     result = weighted_accuracy(recall, low, high, np.array([1.0, 3.0]))
     se = np.sqrt((0.25 * (high[0] - low[0]) / (2 * Z95)) ** 2 + (0.75 * (high[1] - low[1]) / (2 * Z95)) ** 2)
     assert result["accuracy"] == pytest.approx(0.875)
-    assert result["low"] == pytest.approx(0.875 - Z95 * se) and result["high"] == pytest.approx(min(1, 0.875 + Z95 * se))
+    assert result["low"] == pytest.approx(0.875 - Z95 * se) and result["high"] == pytest.approx(
+        min(1, 0.875 + Z95 * se)
+    )
 
 
 def test_no_classes_gives_nan():

@@ -44,28 +44,64 @@ def test_ivf_pq_index_has_high_recall_on_clustered_data(tmp_path):
 
 
 def test_match_nearest_threshold_and_duplicates():
-    captions = pl.DataFrame({"filename": ["f0", "f1", "f2", "f3", "f4"], "wnid": ["w0", "w1", "w1", "w2", "w3"],
-                             "text": ["t"] * 5})
-    nearest = pl.DataFrame({"query": [0, 1, 2, 3, 4], "sample_id": ["s0", "s1", "s1", "s3", "s4"],
-                            "similarity": [0.9, 0.75, 0.8, 0.7, 0.3]}, schema_overrides={"similarity": pl.Float32})
+    captions = pl.DataFrame(
+        {
+            "filename": ["f0", "f1", "f2", "f3", "f4"],
+            "wnid": ["w0", "w1", "w1", "w2", "w3"],
+            "text": ["t"] * 5,
+        }
+    )
+    nearest = pl.DataFrame(
+        {
+            "query": [0, 1, 2, 3, 4],
+            "sample_id": ["s0", "s1", "s1", "s3", "s4"],
+            "similarity": [0.9, 0.75, 0.8, 0.7, 0.3],
+        },
+        schema_overrides={"similarity": pl.Float32},
+    )
     out, counts = match_nearest(captions, nearest, threshold=0.7)
     # s1 is matched twice and kept once, by its closer text f2; f3 is at, not above, the threshold
     assert out.select("sample_id", "wnid", "imagenet_filename", "selected").rows() == [
-        ("s0", "w0", "f0", True), ("s1", "w1", "f2", True), ("s3", "w2", "f3", False), ("s4", "w3", "f4", False)]
-    assert (counts["above_threshold"], counts["duplicate_laion_matches"], counts["rows"], counts["classes"]) == (3, 1, 2, 2)
+        ("s0", "w0", "f0", True),
+        ("s1", "w1", "f2", True),
+        ("s3", "w2", "f3", False),
+        ("s4", "w3", "f4", False),
+    ]
+    assert (
+        counts["above_threshold"],
+        counts["duplicate_laion_matches"],
+        counts["rows"],
+        counts["classes"],
+    ) == (3, 1, 2, 2)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 3), st.sampled_from([0.1, 0.3, 0.5, 0.7, 0.70001, 0.9])),
-                min_size=1, max_size=25),
-       st.sampled_from([0.0, 0.3, 0.5, 0.7, 0.8]))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), st.integers(0, 3), st.sampled_from([0.1, 0.3, 0.5, 0.7, 0.70001, 0.9])),
+        min_size=1,
+        max_size=25,
+    ),
+    st.sampled_from([0.0, 0.3, 0.5, 0.7, 0.8]),
+)
 def test_one_table_answers_every_threshold(rows, threshold):
     """Thresholding the all-matches table equals the paper's order: keep matches above t, then
     one per LAION row (its most similar text; ties to the earlier text)."""
-    captions = pl.DataFrame({"filename": [f"f{i}" for i in range(len(rows))], "wnid": [f"w{c}" for _, c, _ in rows],
-                             "text": ["t"] * len(rows)})
-    nearest = pl.DataFrame({"query": list(range(len(rows))), "sample_id": [f"s{s}" for s, _, _ in rows],
-                            "similarity": [v for _, _, v in rows]}, schema_overrides={"similarity": pl.Float32})
+    captions = pl.DataFrame(
+        {
+            "filename": [f"f{i}" for i in range(len(rows))],
+            "wnid": [f"w{c}" for _, c, _ in rows],
+            "text": ["t"] * len(rows),
+        }
+    )
+    nearest = pl.DataFrame(
+        {
+            "query": list(range(len(rows))),
+            "sample_id": [f"s{s}" for s, _, _ in rows],
+            "similarity": [v for _, _, v in rows],
+        },
+        schema_overrides={"similarity": pl.Float32},
+    )
     out, counts = match_nearest(captions, nearest, threshold)
     expected = {}
     for i, (s, c, v) in enumerate(rows):

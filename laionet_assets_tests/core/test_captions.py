@@ -1,9 +1,9 @@
 import json
 
 import numpy as np
-import polars as pl
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from laionet_assets.core.captions import binned_proportions, load_imagenet_captions, synset_rank_stats
 
@@ -12,7 +12,13 @@ WNIDS = ["n01440764", "n01443537", "n01484850"]
 
 def test_loader_joins_title_tags_description_and_counts_drops(tmp_path):
     entries = [
-        {"filename": "a.JPEG", "wnid": WNIDS[0], "title": "Tench  caught", "tags": ["fish", "lake"], "description": "at dawn"},
+        {
+            "filename": "a.JPEG",
+            "wnid": WNIDS[0],
+            "title": "Tench  caught",
+            "tags": ["fish", "lake"],
+            "description": "at dawn",
+        },
         {"filename": "a.JPEG", "wnid": WNIDS[0], "title": "duplicate", "tags": [], "description": ""},
         {"filename": "b.JPEG", "wnid": WNIDS[1], "title": None, "tags": "goldfish bowl", "description": None},
         {"filename": "c.JPEG", "wnid": "n99999999", "title": "x", "tags": [], "description": ""},
@@ -21,9 +27,16 @@ def test_loader_joins_title_tags_description_and_counts_drops(tmp_path):
     ]
     (tmp_path / "captions.json").write_text(json.dumps(entries))
     frame, counts = load_imagenet_captions(str(tmp_path / "captions.json"), WNIDS)
-    assert frame.rows() == [("a.JPEG", WNIDS[0], "Tench caught fish lake at dawn"), ("b.JPEG", WNIDS[1], "goldfish bowl")]
-    assert (counts["dropped_duplicate_filename"], counts["dropped_unknown_wnid"], counts["dropped_no_text"],
-            counts["dropped_not_an_object"]) == (1, 1, 1, 1)
+    assert frame.rows() == [
+        ("a.JPEG", WNIDS[0], "Tench caught fish lake at dawn"),
+        ("b.JPEG", WNIDS[1], "goldfish bowl"),
+    ]
+    assert (
+        counts["dropped_duplicate_filename"],
+        counts["dropped_unknown_wnid"],
+        counts["dropped_no_text"],
+        counts["dropped_not_an_object"],
+    ) == (1, 1, 1, 1)
     # also as a URL through fsspec
     frame2, _ = load_imagenet_captions((tmp_path / "captions.json").as_uri(), WNIDS)
     assert frame2.equals(frame)
@@ -66,6 +79,8 @@ def test_binned_proportions_against_loop():
         assert row["n"] == inside.size
         assert row["mean"] == pytest.approx(inside.mean())
         half = 1.959963984540054 * inside.std(ddof=1) / np.sqrt(inside.size)
-        assert row["ci_low"] == pytest.approx(inside.mean() - half) and row["ci_high"] == pytest.approx(inside.mean() + half)
+        assert row["ci_low"] == pytest.approx(inside.mean() - half) and row["ci_high"] == pytest.approx(
+            inside.mean() + half
+        )
     empty = binned_proportions(np.array([0.05]), np.array([0.1]), edges)
     assert empty["n"].to_list() == [1] + [0] * 9 and empty["ci_low"][0] is None

@@ -19,7 +19,9 @@ def test_similarity_is_the_dot_product_with_the_own_synset():
     images, synsets = unit(rng.normal(size=(7, 8))), unit(rng.normal(size=(3, 8)))
     labels = ["s2", "s0", "s0", "s1", "s2", "s2", "s1"]
     got = image_synset_similarity(images, labels, synsets, ["s0", "s1", "s2"])
-    np.testing.assert_allclose(got, [images[i] @ synsets[int(w[1])] for i, w in enumerate(labels)], atol=1e-12)
+    np.testing.assert_allclose(
+        got, [images[i] @ synsets[int(w[1])] for i, w in enumerate(labels)], atol=1e-12
+    )
     with pytest.raises(ValueError, match="no synset text"):
         image_synset_similarity(images, labels[:-1] + ["s9"], synsets, ["s0", "s1", "s2"])
 
@@ -35,7 +37,10 @@ def test_per_class_means_and_comparison():
     assert np.isnan(got.filter(pl.col("wnid") == "b")["se"].item())  # one image: no interval
     other = per_class_means(np.array([0.6, 0.7, 0.65, 0.5, 0.55]), ["a", "a", "a", "b", "b"])
     comparison = stats.compare_classes(got, other)
-    assert dict(zip(comparison["wnid"], comparison["verdict"])) == {"a": "significantly lower", "b": "neither"}
+    assert dict(zip(comparison["wnid"], comparison["verdict"])) == {
+        "a": "significantly lower",
+        "b": "neither",
+    }
 
 
 def test_matched_resample_draws_each_class_to_the_second_datasets_number():

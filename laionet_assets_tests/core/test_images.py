@@ -1,23 +1,30 @@
-import io
-
 import numpy as np
 import polars as pl
 import pytest
 from PIL import Image
 
 from laionet_assets.core.images import DownloadSettings, check_image, download_images, fetch, load_rgb, to_rgb
-from laionet_assets_tests.fixtures import ImageServer, crafted_images, encode, shared_path
-
+from laionet_assets_tests.fixtures import ImageServer, crafted_images, shared_path
 
 FAST = DownloadSettings(concurrency=8, timeout_s=2.0, retries=2, backoff_s=0.01)
 
 
-@pytest.mark.parametrize("name, status, mode", [
-    ("rgb.jpg", "ok", "RGB"), ("cmyk.jpg", "ok", "CMYK"), ("palette.png", "ok", "P"), ("rgba.png", "ok", "RGBA"),
-    ("gray16.png", "ok", "I;16"), ("ten_by_ten.png", "ok", "RGB"), ("one_by_one.png", "too_small", "RGB"),
-    ("nine_by_eleven.png", "too_small", "RGB"), ("cut.jpg", "corrupt", None), ("page.html", "not_image", None),
-    ("garbage.jpg", "corrupt", None),
-])
+@pytest.mark.parametrize(
+    "name, status, mode",
+    [
+        ("rgb.jpg", "ok", "RGB"),
+        ("cmyk.jpg", "ok", "CMYK"),
+        ("palette.png", "ok", "P"),
+        ("rgba.png", "ok", "RGBA"),
+        ("gray16.png", "ok", "I;16"),
+        ("ten_by_ten.png", "ok", "RGB"),
+        ("one_by_one.png", "too_small", "RGB"),
+        ("nine_by_eleven.png", "too_small", "RGB"),
+        ("cut.jpg", "corrupt", None),
+        ("page.html", "not_image", None),
+        ("garbage.jpg", "corrupt", None),
+    ],
+)
 def test_check_image_statuses(name, status, mode):
     checked = check_image(crafted_images()[name], min_area=100)
     assert checked.status == status, checked.error
@@ -41,12 +48,18 @@ def test_download_against_local_server(tmp_path):
     with ImageServer(files, {"page.html": "text/html"}) as server:
         urls = {
             **{f"real{i}": server.url(f"img/{p.name}") for i, p in enumerate(real)},
-            "cmyk": server.url("img/cmyk.jpg"), "palette": server.url("img/palette.png"),
-            "gray16": server.url("img/gray16.png"), "tiny": server.url("img/one_by_one.png"),
-            "cut": server.url("img/cut.jpg"), "html": server.url("img/page.html"),
-            "missing": server.url("img/nothing.jpg"), "gone": server.url("status/410"),
-            "redirect": server.url("redirect/rgb.jpg"), "flaky": server.url("flaky/2/rgb.jpg"),
-            "slow": server.url("slow/5/rgb.jpg"), "truncated": server.url("truncated/rgb.jpg"),
+            "cmyk": server.url("img/cmyk.jpg"),
+            "palette": server.url("img/palette.png"),
+            "gray16": server.url("img/gray16.png"),
+            "tiny": server.url("img/one_by_one.png"),
+            "cut": server.url("img/cut.jpg"),
+            "html": server.url("img/page.html"),
+            "missing": server.url("img/nothing.jpg"),
+            "gone": server.url("status/410"),
+            "redirect": server.url("redirect/rgb.jpg"),
+            "flaky": server.url("flaky/2/rgb.jpg"),
+            "slow": server.url("slow/5/rgb.jpg"),
+            "truncated": server.url("truncated/rgb.jpg"),
             "not_http": "ftp://127.0.0.1/x.jpg",
         }
         samples = pl.DataFrame({"sample_id": list(urls), "url": list(urls.values())})
@@ -55,18 +68,33 @@ def test_download_against_local_server(tmp_path):
         status = dict(zip(table["sample_id"], table["status"]))
         assert table["sample_id"].to_list() == list(urls)  # input order kept
         assert {k: status[k] for k in urls} == {
-            **{f"real{i}": "ok" for i in range(len(real))}, "cmyk": "ok", "palette": "ok", "gray16": "ok",
-            "tiny": "too_small", "cut": "corrupt", "html": "not_image", "missing": "http_error", "gone": "http_error",
-            "redirect": "ok", "flaky": "ok", "slow": "timeout", "truncated": "truncated", "not_http": "bad_url"}
+            **{f"real{i}": "ok" for i in range(len(real))},
+            "cmyk": "ok",
+            "palette": "ok",
+            "gray16": "ok",
+            "tiny": "too_small",
+            "cut": "corrupt",
+            "html": "not_image",
+            "missing": "http_error",
+            "gone": "http_error",
+            "redirect": "ok",
+            "flaky": "ok",
+            "slow": "timeout",
+            "truncated": "truncated",
+            "not_http": "bad_url",
+        }
         row = table.row(by_predicate=pl.col("sample_id") == "flaky", named=True)
         assert row["attempts"] == 3 and server.hits["/flaky/2/rgb.jpg"] == 3
-        assert table.row(by_predicate=pl.col("sample_id") == "missing", named=True)["attempts"] == 1  # 404: no retry
+        assert (
+            table.row(by_predicate=pl.col("sample_id") == "missing", named=True)["attempts"] == 1
+        )  # 404: no retry
         assert table.row(by_predicate=pl.col("sample_id") == "slow", named=True)["attempts"] == 3
         assert counts["status_ok"] == len(real) + 5 and counts["fetched"] == len(urls)
         # content addressed: the stored bytes are the served bytes, named by their sha256
         for r in table.filter(pl.col("status") == "ok").iter_rows(named=True):
             stored = (tmp_path / "images" / r["image_path"]).read_bytes()
             import hashlib
+
             assert hashlib.sha256(stored).hexdigest() == r["image_sha256"]
             assert load_rgb(tmp_path / "images" / r["image_path"]).mode == "RGB"
         # the same redirect and direct image are one file
@@ -77,7 +105,9 @@ def test_download_against_local_server(tmp_path):
         before = sum(server.hits.values())
         again, counts2 = download_images(samples, tmp_path / "images", settings, previous=table)
         refetched = {"cmyk", "slow", "truncated"}
-        assert counts2["fetched"] == len(refetched) and counts2["reused_from_previous_run"] == len(urls) - len(refetched)
+        assert counts2["fetched"] == len(refetched) and counts2["reused_from_previous_run"] == len(
+            urls
+        ) - len(refetched)
         assert sum(server.hits.values()) - before == 1 + 3 + 3  # cmyk once; slow and truncated with retries
         assert again.filter(pl.col("sample_id") == "cmyk")["status"].item() == "ok"
         assert (tmp_path / "images" / status_path(again, "cmyk")).exists()

@@ -13,7 +13,13 @@ def write(path, **columns):
 
 
 def test_reads_laion_columns(tmp_path):
-    p = write(tmp_path / "p.parquet", SAMPLE_ID=[7, 8], URL=["u1", "u2"], TEXT=["a dog", "a cat"], NSFW=["UNLIKELY", "NSFW"])
+    p = write(
+        tmp_path / "p.parquet",
+        SAMPLE_ID=[7, 8],
+        URL=["u1", "u2"],
+        TEXT=["a dog", "a cat"],
+        NSFW=["UNLIKELY", "NSFW"],
+    )
     frame, counts = read_part(p, "r-p")
     assert frame["sample_id"].to_list() == ["7", "8"]
     assert frame["nsfw"].to_list() == ["UNLIKELY", "NSFW"]
@@ -57,7 +63,9 @@ def test_unreadable_parquet(tmp_path):
 
 
 def test_url_instead_of_path():
-    with pytest.raises(BadPartError, match=r"https://.*a https:// URL where a local file or folder is expected"):
+    with pytest.raises(
+        BadPartError, match=r"https://.*a https:// URL where a local file or folder is expected"
+    ):
         local_path("https://example.org/laion/part-00000.parquet")
     assert str(local_path("file:///tmp/x")) == "/tmp/x"
 

@@ -3,14 +3,26 @@
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from laionet_assets.core.laionet import class_frequencies, coverage_curve, select_laionet, top_per_class
 
 
 def candidates(rows):
-    return pl.DataFrame(rows, schema={"sample_id": pl.String, "url": pl.String, "text": pl.String, "wnid": pl.String,
-                                      "text_similarity": pl.Float32, "nsfw": pl.String, "release_part": pl.String}, orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={
+            "sample_id": pl.String,
+            "url": pl.String,
+            "text": pl.String,
+            "wnid": pl.String,
+            "text_similarity": pl.Float32,
+            "nsfw": pl.String,
+            "release_part": pl.String,
+        },
+        orient="row",
+    )
 
 
 ROWS = [
@@ -26,8 +38,14 @@ ROWS = [
 def test_paper_policy_keeps_only_unlikely_above_threshold():
     kept, counts = select_laionet(candidates(ROWS), 0.82, "require_unlikely")
     assert kept["sample_id"].to_list() == ["1"]
-    assert counts == {"candidates": 6, "dropped_nsfw_policy": 3, "dropped_below_threshold": 2,
-                      "kept_without_nsfw_column": 0, "rows": 1, "classes": 1}
+    assert counts == {
+        "candidates": 6,
+        "dropped_nsfw_policy": 3,
+        "dropped_below_threshold": 2,
+        "kept_without_nsfw_column": 0,
+        "rows": 1,
+        "classes": 1,
+    }
 
 
 def test_allow_missing_keeps_and_flags_rows_without_nsfw():

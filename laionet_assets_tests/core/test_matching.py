@@ -1,14 +1,21 @@
 """The matcher against the paper's loop, on real captions, crafted cases and random ones."""
 
+import re
 import string
 import unicodedata
-import re
 
 import polars as pl
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from laionet_assets.core.matching import always_multilabel_classes, lemma_table, match_captions, matchable_classes, usable_lemmas
+from laionet_assets.core.matching import (
+    always_multilabel_classes,
+    lemma_table,
+    match_captions,
+    matchable_classes,
+    usable_lemmas,
+)
 
 SEA_LION, LION = "n02077923", "n02129165"
 
@@ -55,7 +62,11 @@ def longest_reference(texts, synsets):
             while start != -1:
                 spans.append((start, start + len(key), lemma, wnid))
                 start = padded.find(key, start + 1)
-        kept = [s for s in spans if not any(o[0] <= s[0] and o[1] >= s[1] and (o[1] - o[0]) > (s[1] - s[0]) for o in spans)]
+        kept = [
+            s
+            for s in spans
+            if not any(o[0] <= s[0] and o[1] >= s[1] and (o[1] - o[0]) > (s[1] - s[0]) for o in spans)
+        ]
         if kept:
             out[row] = (sorted({s[2] for s in kept}), sorted({s[3] for s in kept}))
     return out
@@ -127,7 +138,9 @@ def test_paper_mode_equals_the_paper_loop_on_real_laion_captions(laion_1k, synse
 
 
 def test_longest_mode_equals_reference_on_real_laion_captions(laion_1k, synsets):
-    assert as_dict(match_captions(laion_1k, synsets, "longest")) == longest_reference(laion_1k.to_list(), synsets)
+    assert as_dict(match_captions(laion_1k, synsets, "longest")) == longest_reference(
+        laion_1k.to_list(), synsets
+    )
 
 
 def test_real_captions_do_match(laion_1k, synsets):
@@ -147,7 +160,11 @@ def test_random_captions_match_both_references(data, synsets, vocabulary):
     token = st.sampled_from(vocabulary)
     sep = st.sampled_from([" ", "  ", ",", "-", "_", ". ", "'", "é ", "\t", ""])
     captions = data.draw(
-        st.lists(st.lists(st.tuples(token, sep), max_size=6).map(lambda ts: "".join(t + s for t, s in ts)), min_size=1, max_size=8)
+        st.lists(
+            st.lists(st.tuples(token, sep), max_size=6).map(lambda ts: "".join(t + s for t, s in ts)),
+            min_size=1,
+            max_size=8,
+        )
     )
     series = pl.Series(captions, dtype=pl.String)
     assert as_dict(match_captions(series, synsets, "paper")) == paper_reference(captions, synsets)

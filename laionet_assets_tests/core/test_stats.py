@@ -4,18 +4,28 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from laionet_assets.core.stats import Z95, compare_means, intra_class_similarity, leave_one_out_means, normalize_rows, pair_mean, pair_sd
+from laionet_assets.core.stats import (
+    Z95,
+    compare_means,
+    intra_class_similarity,
+    leave_one_out_means,
+    normalize_rows,
+    pair_mean,
+    pair_sd,
+)
 
 
 def pair_sims(x):
     return np.array([x[i] @ x[j] for i, j in itertools.combinations(range(len(x)), 2)])
 
 
-embeddings = arrays(np.float64, st.tuples(st.integers(3, 12), st.integers(2, 6)),
-                    elements=st.floats(-1, 1, allow_nan=False)).filter(lambda a: np.all(np.linalg.norm(a, axis=1) > 1e-3))
+embeddings = arrays(
+    np.float64, st.tuples(st.integers(3, 12), st.integers(2, 6)), elements=st.floats(-1, 1, allow_nan=False)
+).filter(lambda a: np.all(np.linalg.norm(a, axis=1) > 1e-3))
 
 
 @settings(max_examples=80, deadline=None)

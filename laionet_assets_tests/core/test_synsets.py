@@ -15,10 +15,13 @@ def test_synset_text_as_in_the_paper(synsets):
     tench = synsets.row(0, named=True)
     assert tench["name"] == "tench" and tench["lemmas"] == ["tench", "Tinca tinca"]
     assert tench["synset_text"] == (
-        "tench which is freshwater dace-like game fish of Europe and western Asia noted for ability to survive outside water"
+        "tench which is freshwater dace-like game fish of Europe "
+        "and western Asia noted for ability to survive outside water"
     )
     shark = synsets.row(2, named=True)
-    assert shark["name"] == "great white shark" and shark["synset_text"].startswith("great white shark which is ")
+    assert shark["name"] == "great white shark" and shark["synset_text"].startswith(
+        "great white shark which is "
+    )
 
 
 def test_lexnames_from_debian_man_page():

@@ -16,6 +16,7 @@ def unit(x):
 
 def loop_class_mean_and_se(rows: np.ndarray) -> tuple[float, float]:
     """Pair mean by the double loop, jackknife se by recomputing the mean without each image."""
+
     def mean(r):
         return np.mean([r[i] @ r[j] for i in range(len(r)) for j in range(i + 1, len(r))])
 
@@ -53,22 +54,46 @@ def test_sweep_matches_the_loops():
                 continue  # class absent from the reference
             rm, rse = loop_class_mean_and_se(r_rows)
             diff, dse = m - rm, np.sqrt(se**2 + rse**2)
-            verdict = ("neither" if not np.isfinite(dse) else "significantly lower" if diff + 1.959964 * dse < 0
-                       else "significantly higher" if diff - 1.959964 * dse > 0 else "neither")
+            verdict = (
+                "neither"
+                if not np.isfinite(dse)
+                else "significantly lower"
+                if diff + 1.959964 * dse < 0
+                else "significantly higher"
+                if diff - 1.959964 * dse > 0
+                else "neither"
+            )
             expected.append((t, w, len(rows), m, len(r_rows), rm, diff, verdict))
     assert got.height == len(expected) > 4
-    for row, (t, w, n, m, rn, rm, diff, verdict) in zip(got.sort(["threshold", "wnid"]).iter_rows(named=True), expected):
-        assert (row["threshold"], row["wnid"], row["n"], row["reference_n"], row["verdict"]) == (t, w, n, rn, verdict)
-        assert row["mean"] == pytest.approx(m, abs=1e-9) and row["reference_mean"] == pytest.approx(rm, abs=1e-9)
+    for row, (t, w, n, m, rn, rm, diff, verdict) in zip(
+        got.sort(["threshold", "wnid"]).iter_rows(named=True), expected
+    ):
+        assert (row["threshold"], row["wnid"], row["n"], row["reference_n"], row["verdict"]) == (
+            t,
+            w,
+            n,
+            rn,
+            verdict,
+        )
+        assert row["mean"] == pytest.approx(m, abs=1e-9) and row["reference_mean"] == pytest.approx(
+            rm, abs=1e-9
+        )
         assert row["difference"] == pytest.approx(diff, abs=1e-9)
     assert "w3" not in got["wnid"].to_list() or got.filter(pl.col("wnid") == "w3")["n"].min() >= 2
 
 
 def test_summary_counts_coverage_and_shares():
-    matches = pl.DataFrame({"wnid": ["a", "a", "b", "c"], "similarity": [0.9, 0.6, 0.7, 0.75]},
-                           schema_overrides={"similarity": pl.Float32})
-    comparisons = pl.DataFrame({"threshold": [0.5, 0.5, 0.5, 0.7], "wnid": ["a", "b", "c", "a"],
-                                "verdict": ["significantly lower", "neither", "significantly higher", "significantly lower"]})
+    matches = pl.DataFrame(
+        {"wnid": ["a", "a", "b", "c"], "similarity": [0.9, 0.6, 0.7, 0.75]},
+        schema_overrides={"similarity": pl.Float32},
+    )
+    comparisons = pl.DataFrame(
+        {
+            "threshold": [0.5, 0.5, 0.5, 0.7],
+            "wnid": ["a", "b", "c", "a"],
+            "verdict": ["significantly lower", "neither", "significantly higher", "significantly lower"],
+        }
+    )
     summary = sweep_summary(matches, comparisons, [0.5, 0.7, 0.95])
     assert summary.rows() == [
         (0.5, 3, 4, 3, pytest.approx(1 / 3), pytest.approx(1 / 3)),
@@ -85,7 +110,9 @@ def test_above_is_the_selection(values, threshold):
 
     n = len(values)
     captions = pl.DataFrame({"filename": [str(i) for i in range(n)], "wnid": ["w"] * n, "text": ["t"] * n})
-    nearest = pl.DataFrame({"query": range(n), "sample_id": [str(i) for i in range(n)], "similarity": values},
-                           schema_overrides={"query": pl.Int64, "similarity": pl.Float32})
+    nearest = pl.DataFrame(
+        {"query": range(n), "sample_id": [str(i) for i in range(n)], "similarity": values},
+        schema_overrides={"query": pl.Int64, "similarity": pl.Float32},
+    )
     matches, _ = match_nearest(captions, nearest, threshold)
     assert above(matches["similarity"], threshold).tolist() == matches["selected"].to_list()

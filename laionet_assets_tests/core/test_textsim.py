@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from laionet_assets.core.embedding_cache import EmbeddingCache, encode_with_cache
 from laionet_assets.core.clip import Clip
+from laionet_assets.core.embedding_cache import EmbeddingCache, encode_with_cache
 from laionet_assets.core.textsim import SentenceTransformerEncoder, make_text_encoder, rowwise_cosine
 
 CAPTIONS = [

@@ -4,10 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from laionet_assets.core.images import load_rgb
 from laionet_assets.core.classifiers import make_classifier, top_k_wnids, torchscript_transform
 from laionet_assets.core.clip import ClipImageEncoder
-from laionet_assets.core.model_specs import LabelSpaceError, parse_model_list, parse_model_spec, read_class_order
+from laionet_assets.core.images import load_rgb
+from laionet_assets.core.model_specs import (
+    LabelSpaceError,
+    parse_model_list,
+    parse_model_spec,
+    read_class_order,
+)
 from laionet_assets_tests.fixtures import shared_path
 
 
@@ -27,7 +32,9 @@ def sample_images():
 def test_quantized_mobilenet_scores_its_known_accuracy(mobilenet_spec, sample_images, synsets):
     paths, truth = sample_images
     classifier = make_classifier(mobilenet_spec, synsets["wnid"].to_list(), synsets["synset_text"].to_list())
-    assert classifier.quantized and classifier.batch_size == 1 and torch.backends.quantized.engine == "qnnpack"
+    assert (
+        classifier.quantized and classifier.batch_size == 1 and torch.backends.quantized.engine == "qnnpack"
+    )
     logits, errors = classifier.run(paths, workers=2)
     top5 = top_k_wnids(logits, classifier.class_wnids)
     top1 = np.mean([t[0] == y for t, y in zip(top5, truth)])
@@ -48,7 +55,9 @@ def test_decode_failure_is_reported_per_image(mobilenet_spec, sample_images, syn
     paths, _ = sample_images
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(Path(paths[0]).read_bytes()[:300])
-    classifier = make_classifier(parse_model_spec("timm:mobilenetv3_small_050:random"), synsets["wnid"].to_list(), [])
+    classifier = make_classifier(
+        parse_model_spec("timm:mobilenetv3_small_050:random"), synsets["wnid"].to_list(), []
+    )
     logits, errors = classifier.run([paths[0], str(broken), paths[1]], workers=0)
     assert errors[0] == errors[2] == "" and "broken.jpg" in errors[1]
     assert np.isnan(logits[1]).all() and np.isfinite(logits[[0, 2]]).all()
@@ -64,7 +73,9 @@ def test_label_space_that_is_not_imagenet(tmp_path, synsets, sample_images):
     with pytest.raises(LabelSpaceError, match="1 not in ImageNet-1k"):
         read_class_order(str(tmp_path / "wnids.txt"), wnids)
     assert read_class_order(None, wnids) == wnids
-    ten_way = torch.jit.script(torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 10)))
+    ten_way = torch.jit.script(
+        torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 10))
+    )
     ten_way.save(str(tmp_path / "ten.pt"))
     classifier = make_classifier(parse_model_spec(f"torchscript:{tmp_path / 'ten.pt'}"), wnids, [])
     with pytest.raises(LabelSpaceError, match="10 outputs for 1000 classes"):
@@ -75,10 +86,18 @@ def test_model_specs():
     assert parse_model_spec("timm:resnet50").weights is None
     assert parse_model_spec("timm:resnet50:random").name == "timm:resnet50:random"
     assert parse_model_spec("clip:ViT-B-32:openai").name == "clip:ViT-B-32:openai"
-    assert [s.name for s in parse_model_list("timm:resnet18:random, clip:tiny")] == ["timm:resnet18:random", "clip:tiny"]
-    for bad, message in [("resnet50", "expected '<source>:<model>"), ("timm:resnet5O", "timm has no architecture"),
-                         ("clip:ViT-Q-99", "open_clip has no architecture"), ("torchscript:/no/model.pt", "does not exist"),
-                         ("timm:resnet50:/no/ckpt.pth", "checkpoint file"), ("clip:tiny,clip:tiny", "twice")]:
+    assert [s.name for s in parse_model_list("timm:resnet18:random, clip:tiny")] == [
+        "timm:resnet18:random",
+        "clip:tiny",
+    ]
+    for bad, message in [
+        ("resnet50", "expected '<source>:<model>"),
+        ("timm:resnet5O", "timm has no architecture"),
+        ("clip:ViT-Q-99", "open_clip has no architecture"),
+        ("torchscript:/no/model.pt", "does not exist"),
+        ("timm:resnet50:/no/ckpt.pth", "checkpoint file"),
+        ("clip:tiny,clip:tiny", "twice"),
+    ]:
         with pytest.raises(ValueError, match=message):
             parse_model_list(bad)
 
@@ -87,7 +106,9 @@ def test_timm_local_checkpoint_gives_the_same_logits(tmp_path, synsets, sample_i
     wnids = synsets["wnid"].to_list()
     random_model = make_classifier(parse_model_spec("timm:mobilenetv3_small_050:random"), wnids, [])
     torch.save(random_model.model.state_dict(), tmp_path / "ckpt.pth")
-    from_file = make_classifier(parse_model_spec(f"timm:mobilenetv3_small_050:{tmp_path / 'ckpt.pth'}"), wnids, [])
+    from_file = make_classifier(
+        parse_model_spec(f"timm:mobilenetv3_small_050:{tmp_path / 'ckpt.pth'}"), wnids, []
+    )
     a, _ = random_model.run(sample_images[0][:4])
     b, _ = from_file.run(sample_images[0][:4])
     np.testing.assert_allclose(a, b, atol=1e-5)
