@@ -13,8 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from laionet_assets.core.images import DownloadSettings, download_images
-from laionet_assets_tests.core.test_images import crafted_images
-from laionet_assets_tests.image_server import ImageServer
+from laionet_assets_tests.fixtures import ImageServer, crafted_images
 
 LATENCY_S = 0.05
 IMAGES = 256

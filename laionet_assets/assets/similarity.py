@@ -21,18 +21,7 @@ from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageEncoder, LaionetStorage
 
 GROUP = "laionet_similarity"
-STATS_SCHEMA = {
-    "dataset": pl.String,
-    "interval": pl.String,
-    "wnid": pl.String,
-    "n": pl.Int64,
-    "pairs": pl.Int64,
-    "mean": pl.Float64,
-    "sd": pl.Float64,
-    "se": pl.Float64,
-    "ci_low": pl.Float64,
-    "ci_high": pl.Float64,
-}
+STATS_SCHEMA = {"dataset": pl.String, "interval": pl.String, **stats.CLASS_STATS_SCHEMA}
 EMBEDDED_SCHEMA = {
     "dataset": pl.String,
     "image_id": pl.String,
@@ -225,8 +214,7 @@ def intra_class_stats(
                 .with_columns(dataset=pl.lit(dataset), interval=pl.lit(interval))
                 .filter(pl.col("n") >= 2)
             )  # one image: no pairs
-    columns = ["dataset", "interval", "wnid", "n", "pairs", "mean", "sd", "se", "ci_low", "ci_high"]
-    out = pl.concat(frames).select(columns) if frames else pl.DataFrame(schema=STATS_SCHEMA)
+    out = pl.concat(frames).select(list(STATS_SCHEMA)) if frames else pl.DataFrame(schema=STATS_SCHEMA)
     meta = {"cap": config.cap, "seed": config.seed, "interval": config.interval}
     comparison = pl.DataFrame(schema=COMPARISON_SCHEMA)
     comparison_meta = {"interval": config.interval}

@@ -19,6 +19,18 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+# Per class: images, distinct pairs, mean pair similarity with its sd, se and 95% interval.
+CLASS_STATS_SCHEMA = {
+    "wnid": pl.String,
+    "n": pl.Int64,
+    "pairs": pl.Int64,
+    "mean": pl.Float64,
+    "sd": pl.Float64,
+    "se": pl.Float64,
+    "ci_low": pl.Float64,
+    "ci_high": pl.Float64,
+}
+
 Z95 = 1.959963984540054
 INTERVALS = ("jackknife", "pairs")
 
@@ -115,17 +127,7 @@ def per_class_intra_similarity(
     rows = []
     for wnid, idx in capped_class_indices(labels, cap, seed).items():
         rows.append({"wnid": str(wnid), **intra_class_similarity(embeddings[idx], interval)})
-    schema = {
-        "wnid": pl.String,
-        "n": pl.Int64,
-        "pairs": pl.Int64,
-        "mean": pl.Float64,
-        "sd": pl.Float64,
-        "se": pl.Float64,
-        "ci_low": pl.Float64,
-        "ci_high": pl.Float64,
-    }
-    return pl.DataFrame(rows, schema=schema)
+    return pl.DataFrame(rows, schema=CLASS_STATS_SCHEMA)
 
 
 def compare_classes(a, b):
