@@ -20,15 +20,10 @@ part_job = dg.define_asset_job(
 )
 refresh_job = dg.define_asset_job(
     "laionet_refresh_job",
-    selection=dg.AssetSelection.assets(
-        "laionet_clean",
-        "laionet_top50",
-        "imagenet_val",
-        "imagenetv2_a",
-        "imagenetv2_b",
-        "imagenetv2_c",
-        "imagenet_captions",
-    ).downstream(),
+    # everything downstream of the parts' union and the external inputs, multi-asset siblings included
+    selection=dg.AssetSelection.assets("laionet_clean", "imagenet_val", "imagenet_captions")
+    .required_multi_asset_neighbors()
+    .downstream(),
     description="Rebuild LAIONet (and its checks) from every materialised part",
 )
 

@@ -23,6 +23,9 @@ def test_definitions_load_with_the_design_card_assets():
     chosen = plan.select(["laionet_top50", "imagenet_synsets"])
     assert chosen[0] == "imagenet_synsets" and sorted(chosen[1:]) == list(laionet)
     assert plan.ops["laionet_top50"] == "laionet"
+    jobs = {job.name: job for job in defs.resolve_all_job_defs()}  # every job's selection resolves
+    refreshed = {k.to_user_string() for k in jobs["laionet_refresh_job"].asset_layer.executable_asset_keys}
+    assert refreshed == set(plan.order) - {"imagenet_synsets", *plan.partitioned}
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert checks == {"laionet_class_coverage", "laionet_nsfw_removed", "laionet_schema_and_ranges"}
 

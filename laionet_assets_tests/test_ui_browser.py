@@ -30,34 +30,17 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# The design card's asset graph, group by group (DESIGN.md "Asset graph").
-ASSET_GROUPS = {
-    "laionet_creation": ["imagenet_synsets", "lemma_matches", "text_sims", "laionet_clean", "laionet_top50"],
-    "laionet_images": [
-        "laionet_images",
-        "laionet_final",
-        "imagenet_val",
-        "imagenetv2_a",
-        "imagenetv2_b",
-        "imagenetv2_c",
-    ],
-    "laionet_evaluation": ["model_predictions", "accuracy"],
-    "laionet_similarity": [
-        "image_embeddings",
-        "intra_class_stats",
-        "v2_comparison",
-        "image_synset_similarity",
-    ],
-    "laionet_report": ["report"],
-    "laionet_text_only": [
-        "imagenet_captions",
-        "caption_synset_similarity",
-        "laion_caption_index",
-        "captions_nearest_laion",
-        "text_matched_images",
-        "text_matched_intra_class",
-    ],
-}
+
+
+def asset_groups() -> dict[str, list[str]]:
+    """Every asset of the code location, group by group (from the Definitions)."""
+    from laionet_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    groups: dict[str, list[str]] = {}
+    for key in graph.toposorted_asset_keys:
+        groups.setdefault(graph.get(key).group_name, []).append(key.to_user_string())
+    return groups
 
 
 def dismiss_welcome(page) -> None:
@@ -138,13 +121,27 @@ def test_materialise_a_partition_from_the_ui(ui_server, tmp_path):
     url, home, keys = ui_server
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
         # The global lineage shows one node per group (long names shortened in the middle with
         # "…"); clicking a group's node expands it.
-        for group, assets in ASSET_GROUPS.items():
+        groups = asset_groups()
+        assert {"imagenet_synsets", "lemma_matches", "text_sims", "laionet_clean"} <= set(
+            groups["laionet_creation"]
+        )
+        for group, assets in groups.items():
             page.goto(f"{url}/asset-groups", wait_until="networkidle")
             dismiss_welcome(page)
+            # the sidebar lists every group; clicking one brings its node into view
+            page.get_by_text(group, exact=True).first.click()
             page.locator("svg").get_by_text(shown(group, 5, 8)).first.click()
+            any_asset = re.compile("|".join(shown(a, 4, 4).pattern for a in assets))
+            expect(page.locator("svg").get_by_text(any_asset).first).to_be_visible(timeout=30_000)
+            # The expanded group may not fit the view (the graph renders only the nodes in view):
+            # the group's page lists every asset of the group.
+            page.goto(
+                f"{url}/locations/laionet_assets.definitions/asset-groups/{group}", wait_until="networkidle"
+            )
+            page.get_by_role("tab", name="List").click()
             for asset in assets:
                 expect(page.get_by_text(shown(asset, 4, 4)).first).to_be_visible(timeout=30_000)
             page.screenshot(path=str(tmp_path / f"asset_graph_{group}.png"))
