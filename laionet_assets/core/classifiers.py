@@ -31,8 +31,12 @@ class TimmClassifier(Classifier):
 
         self.name, self.device, self.batch_size = spec.name, resolve_device(device), batch_size
         if spec.weights in (None, "random"):
-            self.model = timm.create_model(spec.model, pretrained=spec.weights is None)
-            source = "random" if spec.weights else "timm-pretrained"
+            import torch
+
+            with torch.random.fork_rng():  # random weights are seeded: a demo's numbers repeat
+                torch.manual_seed(0)
+                self.model = timm.create_model(spec.model, pretrained=spec.weights is None)
+            source = "random-seed0" if spec.weights else "timm-pretrained"
         else:
             self.model = timm.create_model(spec.model, pretrained=False, checkpoint_path=spec.weights)
             source = file_fingerprint(spec.weights)

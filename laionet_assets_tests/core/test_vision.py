@@ -162,3 +162,13 @@ def test_decode_workers_fork_from_a_preloaded_server_and_match_inline_decoding(t
     preload = multiprocessing.forkserver._forkserver._preload_modules
     assert {"torch", "PIL.Image", "laionet_assets.core.decoding"} <= set(preload)
     assert {type(t).__module__ for t in model.transform.transforms} <= set(preload)
+
+
+def test_random_timm_weights_are_seeded(sample_images, synsets):
+    """``timm:<arch>:random`` draws the same weights every time, so a demo's numbers repeat."""
+    spec = parse_model_spec("timm:mobilenetv3_small_050:random")
+    runs = [
+        make_classifier(spec, synsets["wnid"].to_list(), [], "cpu", 4).run(sample_images[0][:3])[0]
+        for _ in range(2)
+    ]
+    np.testing.assert_array_equal(runs[0], runs[1])
