@@ -224,17 +224,7 @@ def _candidates(lemma_matches: dict[str, pl.DataFrame], text_sims: dict[str, pl.
         meta = lemma_matches[part].select("sample_id", "url", "text", "nsfw")
         frames.append(sims.join(meta, on="sample_id", how="inner").with_columns(release_part=pl.lit(part)))
     if not frames:
-        return pl.DataFrame(
-            schema={
-                "sample_id": pl.String,
-                "url": pl.String,
-                "text": pl.String,
-                "wnid": pl.String,
-                "text_similarity": pl.Float32,
-                "nsfw": pl.String,
-                "release_part": pl.String,
-            }
-        )
+        return pl.DataFrame(schema=core_laionet.LAIONET_SCHEMA)
     return pl.concat(frames, how="vertical_relaxed").select(core_laionet.LAIONET_COLUMNS)
 
 

@@ -6,7 +6,17 @@ import numpy as np
 import polars as pl
 
 NSFW_POLICIES = ("require_unlikely", "allow_missing")
-LAIONET_COLUMNS = ["sample_id", "url", "text", "wnid", "text_similarity", "nsfw", "release_part"]
+# A LAIONet candidate row: a single-label caption with its similarity, NSFW tag and part.
+LAIONET_SCHEMA = {
+    "sample_id": pl.String,
+    "url": pl.String,
+    "text": pl.String,
+    "wnid": pl.String,
+    "text_similarity": pl.Float32,
+    "nsfw": pl.String,
+    "release_part": pl.String,
+}
+LAIONET_COLUMNS = list(LAIONET_SCHEMA)
 
 
 def check_threshold(threshold: float | None) -> float | None:

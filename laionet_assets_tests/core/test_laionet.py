@@ -6,21 +6,19 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from laionet_assets.core.laionet import class_frequencies, coverage_curve, select_laionet, top_per_class
+from laionet_assets.core.laionet import (
+    LAIONET_SCHEMA,
+    class_frequencies,
+    coverage_curve,
+    select_laionet,
+    top_per_class,
+)
 
 
 def candidates(rows):
     return pl.DataFrame(
         rows,
-        schema={
-            "sample_id": pl.String,
-            "url": pl.String,
-            "text": pl.String,
-            "wnid": pl.String,
-            "text_similarity": pl.Float32,
-            "nsfw": pl.String,
-            "release_part": pl.String,
-        },
+        schema=LAIONET_SCHEMA,
         orient="row",
     )
 
