@@ -151,7 +151,7 @@ def print_summary(selection: list[str], storage) -> None:
     report = storage.report_path("report.html")
     if "report" in selection and report.exists():
         print(f"report: {report}")
-    print(f"outputs: {storage.asset_path('x').parent}  figures: {storage.reports}")
+    print(f"outputs: {storage.assets}  figures: {storage.reports}")
     print(f"Dagster UI on these runs: laionet ui --home {storage.root}   (then open http://127.0.0.1:3000)")
 
 
@@ -280,7 +280,7 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
         variable = f"; {s.env}" if s.env else ""
         group.add_argument(
             s.option,
-            dest=s.dest,
+            dest=s.name,
             type=_flag_type(s),
             choices=s.choices,
             metavar=metavar,
@@ -302,9 +302,9 @@ def _flag_type(s: settings.Setting):
 def chosen_settings(args: argparse.Namespace) -> dict:
     """The settings given as flags: setting name → value."""
     return {
-        s.name: getattr(args, s.dest)
+        s.name: getattr(args, s.name)
         for s in SETTINGS
-        if s.scope != settings.PROCESS and getattr(args, s.dest, None) is not None
+        if s.scope != settings.PROCESS and getattr(args, s.name, None) is not None
     }
 
 
@@ -354,11 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     if args.command == "assets":
         return list_assets()
-    try:
-        chosen = chosen_settings(args)
-    except ValueError as exc:
-        print(invalid_configuration(exc), file=sys.stderr)
-        return 2
+    chosen = chosen_settings(args)  # argparse has parsed and checked each value
     if args.command == "demo":
         return run_demo(args.profile or settings.process_setting("profile"), args.select, args.home, chosen)
     if args.command == "run":

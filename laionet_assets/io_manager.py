@@ -17,9 +17,14 @@ def table_metadata(frame: pl.DataFrame) -> dict:
     return {"dagster/row_count": frame.height, "dagster/column_schema": dg.TableSchema(columns=columns)}
 
 
+def assets_root(home: str | Path) -> Path:
+    """``<home>/assets``: every table asset lives below it."""
+    return Path(home).resolve() / "assets"
+
+
 def asset_file(home: str | Path, asset_key: dg.AssetKey, partition: str | None = None) -> Path:
     """``<home>/assets/<asset>/<partition>.parquet`` or ``<home>/assets/<asset>.parquet``."""
-    base = Path(home).resolve() / "assets" / "/".join(asset_key.path)
+    base = assets_root(home) / "/".join(asset_key.path)
     return base / f"{partition}.parquet" if partition else base.with_suffix(".parquet")
 
 

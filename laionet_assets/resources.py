@@ -12,7 +12,7 @@ from laionet_assets.core.images import DownloadSettings
 from laionet_assets.core.laionet import check_nsfw_policy, check_threshold
 from laionet_assets.core.releases import ReleaseRegistry
 from laionet_assets.core.textsim import make_text_encoder
-from laionet_assets.io_manager import PolarsParquetIOManager, asset_file
+from laionet_assets.io_manager import PolarsParquetIOManager, asset_file, assets_root
 
 
 def default_home() -> str:
@@ -57,6 +57,10 @@ class LaionetStorage(dg.ConfigurableResource):
     @property
     def images(self) -> Path:
         return self.root / "images"
+
+    @property
+    def assets(self) -> Path:
+        return assets_root(self.home)
 
     def asset_path(self, name: str, partition: str | None = None) -> Path:
         """Where the IO manager keeps an asset's (partition's) table."""

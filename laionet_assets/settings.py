@@ -57,10 +57,6 @@ class Setting:
     def option(self) -> str | None:
         return "--" + self.name.replace("_", "-") if self.flag == "" else self.flag
 
-    @property
-    def dest(self) -> str:
-        return self.name
-
     def parse(self, raw: str) -> Any:
         """The typed value of a string from the environment or the command line."""
         if self.type is list:
