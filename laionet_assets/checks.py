@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from laionet_assets.core.expectations import laionet_expectations, validate_frame
-from laionet_assets.core.laionet import nsfw_ok
+from laionet_assets.core.laionet import safety_ok
 from laionet_assets.resources import QualityGates
 
 
@@ -29,13 +29,29 @@ def laionet_class_coverage(
 
 @dg.asset_check(asset="laionet_clean", blocking=True)
 def laionet_nsfw_removed(laionet_clean: pl.DataFrame, quality_gates: QualityGates) -> dg.AssetCheckResult:
-    """No row violates the required NSFW policy (``require_unlikely``: every row is ``UNLIKELY``)."""
-    violating = laionet_clean.filter(~nsfw_ok(quality_gates.nsfw_policy_required))
-    by_value = violating.group_by("nsfw").len().sort("nsfw", nulls_last=True)
+    """No row violates the required safety policy (default ``auto``: a row with an NSFW tag is
+    ``UNLIKELY``, a row with an unsafe score is at most ``max_unsafe_score_required``, and a row
+    with neither is a violation unless the policy is ``none``)."""
+    policy, limit = quality_gates.nsfw_policy_required, quality_gates.max_unsafe_score_required
+    violating = laionet_clean.filter(~safety_ok(policy, limit))
+    signal = (
+        pl.when(pl.col("nsfw_tag").is_not_null())
+        .then(pl.lit("tag ") + pl.col("nsfw_tag"))
+        .when(pl.col("unsafe_score").is_not_null())
+        .then(
+            pl.when(pl.col("unsafe_score") <= limit).then(pl.lit("score <= ")).otherwise(pl.lit("score > "))
+        )
+        .otherwise(pl.lit("no signal"))
+    )
+    by_value = violating.group_by(signal.alias("signal")).len().sort("signal")
     return dg.AssetCheckResult(
         passed=violating.height == 0,
         metadata={
-            "policy": quality_gates.nsfw_policy_required,
+            "policy": policy,
+            "max_unsafe_score_required": limit,
+            "rows_by_signal": dg.MetadataValue.json(
+                dict(laionet_clean.group_by(signal.alias("signal")).len().sort("signal").iter_rows())
+            ),
             "violating_rows": violating.height,
             "violations_by_value": dg.MetadataValue.json({str(k): int(v) for k, v in by_value.iter_rows()}),
             "first_violating_sample_ids": dg.MetadataValue.json(violating["sample_id"].head(10).to_list()),

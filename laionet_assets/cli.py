@@ -155,6 +155,44 @@ def print_summary(selection: list[str], storage) -> None:
     print(f"Dagster UI on these runs: laionet ui --home {storage.root}   (then open http://127.0.0.1:3000)")
 
 
+def print_release(scan) -> None:
+    """What will be read, before anything runs: per layout, the parts (partition key ← file), the
+    column mapping, the safety signal and the shipped embeddings; files skipped or waiting."""
+    from laionet_assets.core.release_layouts import RELEASE_LAYOUTS
+
+    by_layout: dict[str, list] = {}
+    for part in scan.parts:
+        by_layout.setdefault(part.layout, []).append(part)
+    for layout, parts in by_layout.items():
+        known = RELEASE_LAYOUTS.get(layout)
+        title = f" ({known.release})" if known else ""
+        print(f"  {parts[0].describe().replace(f'layout {layout}', f'layout {layout}{title}', 1)}")
+        if known and known.note:
+            print(f"    note: {known.note}")
+        for part in parts[:8]:
+            print(f"    {part.key} <- {part.file}")
+        if len(parts) > 8:
+            print(f"    … and {len(parts) - 8} more")
+    for part, missing in scan.waiting.items():
+        print(f"  waiting (not run): {part}: missing {', '.join(missing)}")
+    for part, problem in scan.unreadable.items():
+        print(f"  skipped (unreadable): {problem}")
+
+
+def safety_problem(scan, asset_values: dict, selection: list[str]) -> str | None:
+    """A release without any safety signal needs ``--nsfw-policy none``, said before anything runs."""
+    policy = asset_values.get("nsfw_policy", "auto")
+    bare = [p.key for p in scan.parts if p.safety == "none"]
+    if bare and policy != "none" and "laionet_clean" in selection:
+        return (
+            f"layout {scan.parts[0].layout} has no safety signal (no NSFW tag, no unsafe score) for "
+            f"{len(bare)} part(s); the '{policy}' policy would drop every row. Choose --nsfw-policy none "
+            "(and --nsfw-policy-required none) to accept its rows unfiltered; this is recorded in the "
+            "asset metadata and the report"
+        )
+    return None
+
+
 def run_release(
     release: str,
     name: str | None,
@@ -162,6 +200,8 @@ def run_release(
     select: str | None,
     home: str | None,
     chosen: dict | None = None,
+    layout: str | None = None,
+    columns: str | None = None,
 ) -> int:
     """Register a release's parts and materialise the selection.  ``chosen``: setting name →
     value (the CLI's flags); resource settings go to ``resources_for``, asset-config settings to
@@ -182,25 +222,35 @@ def run_release(
     import dagster as dg
 
     from laionet_assets.checks import laionet_checks
-    from laionet_assets.core.laion import BadPartError
     from laionet_assets.definitions import all_assets
     from laionet_assets.graph import asset_plan
     from laionet_assets.partitions import laion_parts
 
     storage, plan = resources["storage"], asset_plan()
     try:
-        keys = storage.registry.register(release, name)
-    except BadPartError as exc:
+        scan = storage.registry.register(
+            release,
+            name,
+            layout or settings.process_setting("layout"),
+            columns or settings.process_setting("columns") or None,
+        )
+    except ValueError as exc:  # BadPartError, LayoutError, a bad --columns
         print(f"laionet: {exc}", file=sys.stderr)
+        return 2
+    keys = [p.key for p in scan.parts]
+    print(f"release {release}: {len(keys)} part(s); profile {profile}; home {root}")
+    print_release(scan)
+    problem = safety_problem(scan, asset_values, selection)
+    if problem:
+        print(f"laionet: {problem}", file=sys.stderr)
+        return 2
+    if not keys:
+        print("laionet: no complete part to run", file=sys.stderr)
         return 2
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions(laion_parts.name, keys)
 
     definitions = [*all_assets, *laionet_checks]
-    print(
-        f"release {release}: {len(keys)} part(s) registered as "
-        f"partitions {keys}; profile {profile}; home {root}"
-    )
     failures: list[str] = []
     log_level = settings.process_setting("log_level")
 
@@ -332,8 +382,13 @@ def main(argv: list[str] | None = None) -> int:
         "run", parents=[common, knobs], help="register a release's parts as partitions and materialise"
     )
     run.add_argument(
-        "--release", required=True, help="folder of LAION Parquet parts, one part file, or a file:// URL"
+        "--release",
+        required=True,
+        help="a release folder (any supported layout: see README), one part file, or an fsspec URL",
     )
+    for name in ("layout", "columns"):
+        s = settings.setting(name)
+        run.add_argument(s.option, choices=s.choices, help=f"{s.help}; {s.env}")
     run.add_argument("--name", help="release name in partition keys (default: the folder's name)")
     run.add_argument(
         "--select",
@@ -358,7 +413,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         return run_demo(args.profile or settings.process_setting("profile"), args.select, args.home, chosen)
     if args.command == "run":
-        return run_release(args.release, args.name, args.profile, args.select, args.home, chosen)
+        return run_release(
+            args.release, args.name, args.profile, args.select, args.home, chosen, args.layout, args.columns
+        )
     if args.command == "recover":
         return recover(args.home)
     return ui(args.home, args.profile, args.host, args.port)

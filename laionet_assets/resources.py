@@ -9,7 +9,12 @@ from pydantic import PrivateAttr, field_validator, model_validator
 
 from laionet_assets.core.embedding_cache import EmbeddingCache
 from laionet_assets.core.images import DownloadSettings
-from laionet_assets.core.laionet import check_nsfw_policy, check_threshold
+from laionet_assets.core.laionet import (
+    DEFAULT_MAX_UNSAFE_SCORE,
+    check_nsfw_policy,
+    check_threshold,
+    check_unsafe_score,
+)
 from laionet_assets.core.releases import ReleaseRegistry
 from laionet_assets.core.textsim import make_text_encoder
 from laionet_assets.io_manager import PolarsParquetIOManager, asset_file, assets_root
@@ -157,7 +162,8 @@ class QualityGates(dg.ConfigurableResource):
     """Limits the blocking asset checks enforce on ``laionet_clean``."""
 
     min_covered_classes: int = 1
-    nsfw_policy_required: str = "require_unlikely"
+    nsfw_policy_required: str = "auto"
+    max_unsafe_score_required: float = DEFAULT_MAX_UNSAFE_SCORE
 
     @field_validator("min_covered_classes")
     @classmethod
@@ -167,6 +173,7 @@ class QualityGates(dg.ConfigurableResource):
         return v
 
     _policy = field_validator("nsfw_policy_required")(classmethod(lambda cls, v: check_nsfw_policy(v)))
+    _score = field_validator("max_unsafe_score_required")(classmethod(lambda cls, v: check_unsafe_score(v)))
 
 
 class ImageDownloader(dg.ConfigurableResource):

@@ -7,7 +7,7 @@ import dagster as dg
 
 from laionet_assets.assets.captions import laion_caption_index
 from laionet_assets.assets.creation import lemma_matches, text_sims
-from laionet_assets.core.discovery import find_parts, readable_problem
+from laionet_assets.core.discovery import find_parts
 from laionet_assets.partitions import laion_parts
 from laionet_assets.resources import LaionetStorage
 from laionet_assets.settings import process_setting
@@ -35,41 +35,48 @@ def releases_root(storage: LaionetStorage) -> str:
 @dg.sensor(job=part_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
 def laion_release_sensor(context: dg.SensorEvaluationContext, storage: LaionetStorage):
     """Watches ``$LAIONET_RELEASES_ROOT`` (default ``<home>/releases``; a folder or fsspec URL)
-    for ``<release>/<part>.parquet``.  The cursor maps each part key to the size and mtime seen:
-    a part is requested once, again only when rewritten; an unreadable part is skipped (and
-    retried when it changes)."""
+    for ``<release>/**/<part>`` in any release layout (detected, or ``$LAIONET_LAYOUT`` /
+    ``$LAIONET_COLUMNS``).  The cursor maps each part key to its signature (sizes and times of the
+    part and its embedding files): a part is requested once all its files are there, again only
+    when rewritten.  Unreadable files and unrecognised releases are logged once and skipped."""
     root = releases_root(storage)
-    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    seen: dict[str, str] = cursor.get("parts", {})
     try:
-        parts = find_parts(root)
+        found = find_parts(root, process_setting("layout"), process_setting("columns") or None)
     except FileNotFoundError as exc:
         return dg.SkipReason(str(exc))
-    new_or_changed = [p for p in parts if seen.get(p.key) != p.signature]
-    if not new_or_changed:
-        return dg.SkipReason(f"no new or rewritten parts under {root} ({len(parts)} known)")
-    good, unreadable = [], []
-    for part in new_or_changed:
-        problem = readable_problem(part.location)
-        (unreadable if problem else good).append((part, problem))
-        seen[part.key] = part.signature
-    for part, problem in unreadable:
-        context.log.warning(f"skipping unreadable part {part.key}: {problem}")
-    storage.registry.add(
-        {
-            p.key: {"path": p.location, "release": p.release, "size": p.size, "mtime_ns": int(p.mtime * 1e9)}
-            for p, _ in good
-        }
+    for where, problem in found.problems.items():
+        if cursor.get("problems", {}).get(where) != problem:
+            context.log.warning(f"skipping {where}: {problem}")
+    for part, missing in found.waiting.items():
+        context.log.info(f"waiting for {part}: {', '.join(missing)} not there yet")
+    new_or_changed = [p for p in found.parts if seen.get(p.key) != p.signature]
+    new_cursor = json.dumps(
+        {"parts": {**seen, **{p.key: p.signature for p in new_or_changed}}, "problems": found.problems},
+        sort_keys=True,
     )
-    new_keys = [p.key for p, _ in good if not context.instance.has_dynamic_partition(laion_parts.name, p.key)]
+    if not new_or_changed:
+        return dg.SensorResult(
+            skip_reason=f"no new or rewritten parts under {root} ({len(found.parts)} known, "
+            f"{len(found.waiting)} waiting for their embedding files)",
+            cursor=new_cursor,
+        )
+    storage.registry.add(new_or_changed)
+    new_keys = [
+        p.key for p in new_or_changed if not context.instance.has_dynamic_partition(laion_parts.name, p.key)
+    ]
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
-                partition_key=p.key, run_key=f"{p.key}@{p.signature}", tags={"laionet/release": p.release}
+                partition_key=p.key,
+                run_key=f"{p.key}@{p.signature}",
+                tags={"laionet/release": p.release, "laionet/layout": p.layout},
             )
-            for p, _ in good
+            for p in new_or_changed
         ],
         dynamic_partitions_requests=[laion_parts.build_add_request(new_keys)] if new_keys else [],
-        cursor=json.dumps(seen, sort_keys=True),
+        cursor=new_cursor,
     )
 
 

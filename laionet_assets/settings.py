@@ -23,6 +23,7 @@ from typing import Any
 from laionet_assets.core.datasets import LAYOUTS
 from laionet_assets.core.laionet import NSFW_POLICIES
 from laionet_assets.core.matching import MODES
+from laionet_assets.core.release_layouts import LAYOUT_CHOICES
 
 RESOURCE, ASSET_CONFIG, PROCESS = "resource", "asset_config", "process"
 TYPES = (str, int, float, bool, list, dict)
@@ -128,16 +129,33 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     _p("refresh_cron", str, "cron schedule of laionet_refresh_schedule", "0 3 * * *", flag=None),
     _p("log_level", str, "log level of the CLI's runs", "WARNING", flag=None),
+    # reading releases: which layout, or which columns (registration and the release sensor)
+    _p(
+        "layout",
+        str,
+        "release layout (default auto: detected from file names and Parquet footers)",
+        "auto",
+        choices=LAYOUT_CHOICES,
+    ),
+    _p(
+        "columns",
+        str,
+        "read any other Parquet/TSV release: text=COL,url=COL,id=COL[,nsfw_tag=…,unsafe_score=…]",
+        "",
+    ),
     # the text side: lemma matching and LAIONet's selection (asset configs)
     _a("mode", str, "lemma_matches", "mode", "lemma matching mode (default paper)", choices=MODES),
+    _a("language", str, "lemma_matches", "language", "keep rows whose language column says this, e.g. en"),
     _a(
         "nsfw_policy",
         str,
         "laionet",
         "nsfw_policy",
-        "which NSFW tags LAIONet keeps (default require_unlikely)",
+        "safety policy: auto (NSFW tag UNLIKELY, else unsafe score <= max), require_unlikely, "
+        "allow_missing, max_unsafe_score, or none (releases without a safety signal)",
         choices=NSFW_POLICIES,
     ),
+    _a("max_unsafe_score", float, "laionet", "max_unsafe_score", "highest unsafe score kept (default 0.5)"),
     _a("top_k", int, "laionet", "top_k", "rows per class in laionet_top50 (default 50)"),
     # the text encoder
     _r(
@@ -177,6 +195,13 @@ SETTINGS: tuple[Setting, ...] = (
         "nsfw_policy_required",
         "NSFW policy the blocking check enforces",
         choices=NSFW_POLICIES,
+    ),
+    _r(
+        "max_unsafe_score_required",
+        float,
+        "quality_gates",
+        "max_unsafe_score_required",
+        "highest unsafe score the blocking check allows",
     ),
     # the image side: classifiers, the CLIP image encoder, labelled folders, downloads, OCR
     _r(

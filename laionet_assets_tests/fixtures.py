@@ -174,7 +174,7 @@ class Release:
     ):
         self.home = home
         self.instance = dg.DagsterInstance.ephemeral()
-        self.keys = ReleaseRegistry(home).register(str(folder), "rel")
+        self.keys = [p.key for p in ReleaseRegistry(home).register(str(folder), "rel").parts]
         self.instance.add_dynamic_partitions(laion_parts.name, self.keys)
         self.resources = resources_for(profile, str(home))
         self.resources["quality_gates"] = QualityGates(min_covered_classes=min_classes)
@@ -231,7 +231,7 @@ class Home:
         return dg.DagsterInstance.from_config(self.env["DAGSTER_HOME"])
 
     def register(self, release: Path, name: str) -> list[str]:
-        keys = ReleaseRegistry(self.root).register(str(release), name)
+        keys = [p.key for p in ReleaseRegistry(self.root).register(str(release), name).parts]
         with self.instance() as instance:
             instance.add_dynamic_partitions("laion_parts", keys)
         return keys
@@ -279,6 +279,20 @@ def run_to_end(home: Home, selection: str, partition: str, log: Path, timeout: f
         assert proc.wait(timeout=timeout) == 0, log.read_text()[-3000:]
     finally:
         kill_group(proc)
+
+
+def write_part(path: Path, **columns) -> Path:
+    """A part in the LAION-400M layout (SAMPLE_ID, URL, TEXT, NSFW); columns not given get
+    defaults: ids from 1, example URLs, NSFW "UNLIKELY"."""
+    n = len(columns["TEXT"])
+    defaults = {
+        "SAMPLE_ID": list(range(1, n + 1)),
+        "URL": [f"https://example.org/{i}.jpg" for i in range(n)],
+        "NSFW": ["UNLIKELY"] * n,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame({**defaults, **columns}).write_parquet(path)
+    return path
 
 
 def split_sample(folder, parts=4):

@@ -1,14 +1,18 @@
 """materialize() of the LAIONet creation graph on tiny releases, with the checks."""
 
+import json
 import re
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import polars as pl
 
 from laionet_assets.cli import root_error_message
+from laionet_assets.core.laionet import LAIONET_COLUMNS
+from laionet_assets.core.releases import ReleaseRegistry
 
-from .fixtures import DEFS, SAMPLE_RELEASE, Release
+from .fixtures import DEFS, SAMPLE_RELEASE, Release, write_part
 
 
 def checks_of(result) -> dict[str, bool]:
@@ -21,8 +25,7 @@ def metadata(result, asset):
 
 
 def part(folder: Path, name: str, **columns) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame(columns).write_parquet(folder / f"{name}.parquet")
+    write_part(folder / f"{name}.parquet", **columns)
     return folder
 
 
@@ -36,11 +39,25 @@ def test_whole_chain_on_the_bundled_sample(tmp_path):
         facts["paper_usable_lemmas"],
         facts["paper_always_multilabel_classes"],
     ) == (1824, 1760, 27)
-    for key, result in release.parts().items():
+    parts = release.parts()
+    for key, result in parts.items():
         assert result.success, key
     matches = pl.concat([release.output("lemma_matches", k) for k in release.keys])
-    assert matches.columns == ["sample_id", "url", "text", "nsfw", "lemmas", "wnids"]
-    assert set(matches["nsfw"].unique()) == {"UNLIKELY", "UNSURE", "NSFW"}
+    assert matches.columns == [
+        "sample_id",
+        "url",
+        "text",
+        "nsfw_tag",
+        "unsafe_score",
+        "language",
+        "width",
+        "height",
+        "part_row",
+        "lemmas",
+        "wnids",
+    ]
+    assert set(matches["nsfw_tag"].unique()) == {"UNLIKELY", "UNSURE", "NSFW"}
+    assert metadata(parts[release.keys[0]], "lemma_matches")["layout"] == "laion400m"
     sims = pl.concat([release.output("text_sims", k) for k in release.keys])
     assert sims.columns == ["sample_id", "wnid", "text_similarity", "encoder"]
     assert sims.height == matches.filter(pl.col("wnids").list.len() == 1).height
@@ -52,16 +69,8 @@ def test_whole_chain_on_the_bundled_sample(tmp_path):
         "laionet_schema_and_ranges": True,
     }
     clean = release.output("laionet_clean")
-    assert clean.columns[:7] == [
-        "sample_id",
-        "url",
-        "text",
-        "wnid",
-        "text_similarity",
-        "nsfw",
-        "release_part",
-    ]
-    assert (clean["nsfw"] == "UNLIKELY").all() and (clean["text_similarity"] > 0.5).all()
+    assert clean.columns == [*LAIONET_COLUMNS, "nsfw_missing"]
+    assert (clean["nsfw_tag"] == "UNLIKELY").all() and (clean["text_similarity"] > 0.5).all()
     # The brand is not the animal: no shoe or bag survives as cougar (n02125311).
     cougars = clean.filter(pl.col("wnid") == "n02125311")["text"].to_list()
     assert cougars and not any("shoe" in t.lower() or "bag" in t.lower() or "PUMA" in t for t in cougars)
@@ -142,13 +151,14 @@ def test_nsfw_check_fails_when_rows_lack_a_verdict(tmp_path, synsets):
     folder = part(
         tmp_path / "rel",
         "p0",
-        SAMPLE_ID=[1, 2],
         TEXT=["Male lion with a big mane roaring", "cougar stalking prey in the forest"],
+        NSFW=[None, None],
     )
     release = Release(tmp_path / "home", folder, synsets)
     release.parts()
-    paper = release.laionet(threshold=-1.0)  # require_unlikely: nothing without a verdict survives
+    paper = release.laionet(threshold=-1.0)  # auto = require_unlikely here: no verdict, no row
     assert checks_of(paper)["laionet_nsfw_removed"] is True and release.output("laionet_clean").height == 0
+    assert metadata(paper, "laionet_clean")["dropped_nsfw_policy_no_signal"] == 2
     allowed = release.laionet(threshold=-1.0, nsfw_policy="allow_missing")
     assert checks_of(allowed)["laionet_nsfw_removed"] is False
     assert release.output("laionet_clean")["nsfw_missing"].to_list() == [True, True]
@@ -179,14 +189,26 @@ def test_a_bad_part_does_not_take_the_good_ones_down(tmp_path, synsets):
         TEXT=["Male lion with a big mane roaring", None, "", "lion " * 210_000],
         NSFW=["UNLIKELY"] * 4,
     )
-    part(folder, "no_text", SAMPLE_ID=[5], caption=["a lion"])
+    part(folder, "numbers", TEXT=[5, 6])
+    part(folder, "with_npy", TEXT=["a lion"])
     (folder / "corrupt.parquet").write_bytes(b"PAR1 garbage")
+    registry = ReleaseRegistry(tmp_path / "home")
+    scan = registry.register(str(folder), "rel")
+    assert list(scan.unreadable) == [str(folder / "corrupt.parquet")]  # skipped at registration, named
+    # a registry entry that claims shipped embeddings whose rows do not match the part's
+    npy = folder / "emb.npy"
+    np.save(npy, np.zeros((3, 512), np.float16))
+    entries = registry.load()
+    entries["rel-with_npy"]["embeddings"] = [
+        {"kind": "text", "model": "ViT-B-32/openai", "dim": 512, "path": str(npy), "key": None, "size": 1}
+    ]
     release = Release(tmp_path / "home", folder, synsets)
+    registry.path.write_text(json.dumps(entries))
     results = release.parts()
     assert results["rel-good"].success
     for key, expected in (
-        ("rel-no_text", r"no_text\.parquet: no TEXT column"),
-        ("rel-corrupt", r"corrupt\.parquet: not a readable Parquet"),
+        ("rel-numbers", r"numbers\.parquet: column 'TEXT' \(the caption\) has type Int64, expected strings"),
+        ("rel-with_npy", r"emb\.npy: shape \(3, 512\), expected \(1, 512\)"),
     ):
         assert not results[key].success
         [failure] = [e for e in results[key].all_events if e.is_step_failure]

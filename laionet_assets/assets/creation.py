@@ -21,6 +21,7 @@ from laionet_assets.core.matching import (
     matchable_classes,
 )
 from laionet_assets.core.progress import Progress, library_versions
+from laionet_assets.core.release_layouts import CANONICAL_SCHEMA
 from laionet_assets.core.synsets import load_imagenet_synsets
 from laionet_assets.core.textsim import rowwise_cosine
 from laionet_assets.executors import GPU_STEP_TAGS
@@ -62,6 +63,11 @@ class LemmaMatchConfig(dg.Config):
     max_caption_bytes: int = Field(
         default=DEFAULT_MAX_CAPTION_BYTES, description="captions longer than this are dropped and counted"
     )
+    language: str | None = Field(
+        default=None,
+        description="keep only rows whose language column says this (e.g. en for LAION-2B-multi); "
+        "default: every row",
+    )
 
     _mode = field_validator("mode")(classmethod(lambda cls, v: check_mode(v)))
 
@@ -78,29 +84,44 @@ def lemma_matches(
     storage: LaionetStorage,
     imagenet_synsets: pl.DataFrame,
 ) -> pl.DataFrame:
-    """Captions of one LAION part that contain at least one usable lemma: sample_id, url, text,
-    nsfw, lemmas, wnids (sorted unique).  A caption with two or more wnids is multi-label."""
+    """Captions of one release part that contain at least one usable lemma, in the canonical
+    part schema (any release layout): sample_id, url, text, nsfw_tag, unsafe_score, language,
+    width, height, part_row (the row in the part's file and its shipped embeddings), lemmas,
+    wnids (sorted unique).  A caption with two or more wnids is multi-label."""
     key = context.partition_key
-    path = storage.registry.part_path(key)
+    part = storage.registry.part(key)
     started = time.perf_counter()
-    frame, counts = read_part(path, key, config.max_caption_bytes)
+    frame, counts = read_part(part, config.max_caption_bytes, config.language)
     matches = match_captions(frame["text"], imagenet_synsets, config.mode)
     elapsed = time.perf_counter() - started
     out = (
         frame.with_row_index("position")
         .join(matches, left_on="position", right_on="row", how="inner")
-        .select("sample_id", "url", "text", "nsfw", "lemmas", "wnids")
+        .select(*CANONICAL_SCHEMA, "part_row", "lemmas", "wnids")
     )
     n_labels = out["wnids"].list.len()
     context.log.info(
         f"{key}: {counts['part_rows']:,} rows matched in {elapsed:.2f} "
         f"s ({counts['part_rows'] / max(elapsed, 1e-9):,.0f} rows/s)"
     )
+    dropped = {k: v for k, v in counts.items() if k.startswith("dropped_") and v}
+    if dropped:
+        context.log.warning(f"{part['path']}: dropped rows by reason {dropped}")
     context.add_output_metadata(
         {
-            "part_file": dg.MetadataValue.path(str(path)),
+            "part_file": dg.MetadataValue.path(part["path"]),
+            "file_name": part.get("file", part["path"]),
+            "layout": part["layout"],
+            "column_mapping": dg.MetadataValue.json(part["columns"]),
+            "safety_signal": part["safety"],
+            "shipped_embeddings": dg.MetadataValue.json(
+                [
+                    {k: e[k] for k in ("kind", "model", "dim", "path", "key")}
+                    for e in part.get("embeddings", [])
+                ]
+            ),
             "mode": config.mode,
-            **counts,
+            **{k: dg.MetadataValue.json(v) if isinstance(v, list) else v for k, v in counts.items()},
             "matched_rows": out.height,
             "single_label_rows": int((n_labels == 1).sum()),
             "multi_label_rows": int((n_labels > 1).sum()),
@@ -208,12 +229,22 @@ class LaionetConfig(dg.Config):
         default=None, description="keep text_similarity > threshold; default: the text encoder's"
     )
     nsfw_policy: str = Field(
-        default="require_unlikely", description="'require_unlikely' (paper) or 'allow_missing'"
+        default="auto",
+        description="safety policy: auto (a row's NSFW tag must be UNLIKELY, as in the paper, else its "
+        "unsafe score at most max_unsafe_score), require_unlikely, allow_missing, max_unsafe_score, or none "
+        "(required for releases without any safety signal)",
+    )
+    max_unsafe_score: float = Field(
+        default=core_laionet.DEFAULT_MAX_UNSAFE_SCORE,
+        description="highest unsafe score kept (LAION's own cut 0.5; a stricter research choice 0.1)",
     )
     top_k: int = Field(default=50, description="rows per class in laionet_top50")
 
     _threshold = field_validator("threshold")(classmethod(lambda cls, v: core_laionet.check_threshold(v)))
     _policy = field_validator("nsfw_policy")(classmethod(lambda cls, v: core_laionet.check_nsfw_policy(v)))
+    _score = field_validator("max_unsafe_score")(
+        classmethod(lambda cls, v: core_laionet.check_unsafe_score(v))
+    )
 
 
 def _candidates(lemma_matches: dict[str, pl.DataFrame], text_sims: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -221,11 +252,18 @@ def _candidates(lemma_matches: dict[str, pl.DataFrame], text_sims: dict[str, pl.
     for part, sims in sorted(text_sims.items()):
         if part not in lemma_matches:
             continue
-        meta = lemma_matches[part].select("sample_id", "url", "text", "nsfw")
+        meta = lemma_matches[part].select(
+            "sample_id", "url", "text", "nsfw_tag", "unsafe_score", "width", "height"
+        )
         frames.append(sims.join(meta, on="sample_id", how="inner").with_columns(release_part=pl.lit(part)))
     if not frames:
         return pl.DataFrame(schema=core_laionet.LAIONET_SCHEMA)
     return pl.concat(frames, how="vertical_relaxed").select(core_laionet.LAIONET_COLUMNS)
+
+
+def _parts_without_safety_signal(storage: LaionetStorage, keys: list[str]) -> list[str]:
+    registered = storage.registry.load()
+    return [k for k in keys if registered.get(k, {}).get("safety") == "none"]
 
 
 @dg.multi_asset(
@@ -271,9 +309,18 @@ def laionet(
             "text_sims partitions were computed with different "
             f"encoders {encoders}; re-materialise them with one encoder"
         )
-    clean, counts = core_laionet.select_laionet(candidates, threshold, config.nsfw_policy)
+    unsignalled = _parts_without_safety_signal(storage, sorted(text_sims))
+    if unsignalled and config.nsfw_policy != "none":
+        raise dg.Failure(
+            f"part(s) {', '.join(unsignalled)} come from a release with no safety signal (no NSFW tag, no "
+            f"unsafe score); the '{config.nsfw_policy}' policy would drop every row. Accept them unfiltered "
+            "explicitly with --nsfw-policy none (and --nsfw-policy-required none for the check)"
+        )
+    clean, counts = core_laionet.select_laionet(
+        candidates, threshold, config.nsfw_policy, config.max_unsafe_score
+    )
     top = core_laionet.top_per_class(clean, config.top_k)
-    policy_ok = candidates.filter(core_laionet.nsfw_ok(config.nsfw_policy))
+    policy_ok = candidates.filter(core_laionet.safety_ok(config.nsfw_policy, config.max_unsafe_score))
     curve = core_laionet.coverage_curve(policy_ok)
     frequencies = core_laionet.class_frequencies(clean, imagenet_synsets)
     encoder_name = encoders[0] if encoders else text_encoder.kind
@@ -290,6 +337,8 @@ def laionet(
     common = {
         "threshold": threshold,
         "nsfw_policy": config.nsfw_policy,
+        "max_unsafe_score": config.max_unsafe_score,
+        "parts_without_safety_signal": dg.MetadataValue.json(unsignalled),
         "encoder": encoder_name,
         "release_parts": dg.MetadataValue.json(sorted(text_sims)),
         "seconds": round(time.perf_counter() - started, 2),

@@ -64,7 +64,9 @@ def laionet_images(
     previous = previous_output(storage.asset_path("laionet_images"))
     progress = Progress(laionet_clean.height, "image downloads", context.log.info)
     table, counts = download_images(
-        laionet_clean.select("sample_id", "url"),
+        laionet_clean.select(
+            "sample_id", "url", *(c for c in ("width", "height") if c in laionet_clean.columns)
+        ),
         storage.images,
         downloader.settings(),
         previous,

@@ -9,6 +9,8 @@ import logging
 
 import polars as pl
 
+from laionet_assets.core.laionet import LAIONET_SCHEMA
+
 
 def laionet_expectations(wnids: list[str]) -> list:
     import great_expectations as gx
@@ -16,7 +18,7 @@ def laionet_expectations(wnids: list[str]) -> list:
     E = gx.expectations
     return [
         E.ExpectTableColumnsToMatchSet(
-            column_set=["sample_id", "url", "text", "wnid", "text_similarity", "nsfw", "release_part"],
+            column_set=list(LAIONET_SCHEMA),
             exact_match=False,
         ),
         E.ExpectColumnValuesToNotBeNull(column="sample_id"),
@@ -24,6 +26,7 @@ def laionet_expectations(wnids: list[str]) -> list:
         E.ExpectColumnValuesToNotBeNull(column="text_similarity"),
         E.ExpectColumnValuesToBeBetween(column="text_similarity", min_value=-1.0, max_value=1.0),
         E.ExpectColumnValuesToBeInSet(column="wnid", value_set=wnids),
+        E.ExpectColumnValuesToBeBetween(column="unsafe_score", min_value=0.0, max_value=1.0),
     ]
 
 

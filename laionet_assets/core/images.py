@@ -289,6 +289,8 @@ def download_images(
     """Status table (``STATUS_SCHEMA``) for ``samples`` (``sample_id``, ``url``) and counts.
 
     Rows of ``previous`` for the same (sample_id, url) that are settled are reused unchanged.
+    When ``samples`` has the release's ``width`` and ``height``, a sample whose known area is
+    below ``min_area`` is ``too_small`` without being fetched.
     """
     store = Path(store)
     store.mkdir(parents=True, exist_ok=True)
@@ -301,6 +303,34 @@ def download_images(
             wanted, on=["sample_id", "url"], how="semi"
         )
     todo = wanted.join(kept, on=["sample_id", "url"], how="anti")
+    small = pl.DataFrame(schema=STATUS_SCHEMA)
+    if {"width", "height"} <= set(samples.columns):
+        sizes = samples.select(
+            pl.col("sample_id").cast(pl.String), pl.col("url").cast(pl.String), "width", "height"
+        ).unique(["sample_id", "url"], keep="first")
+        small = (
+            todo.join(sizes, on=["sample_id", "url"])
+            .filter(pl.col("width").cast(pl.Int64) * pl.col("height") < settings.min_area)
+            .select(
+                "sample_id",
+                "url",
+                status=pl.lit("too_small"),
+                width=pl.col("width"),
+                height=pl.col("height"),
+                attempts=pl.lit(0),
+                error=pl.format(
+                    "the release says {}×{} < {} pixels", "width", "height", pl.lit(settings.min_area)
+                ),
+            )
+        )
+        small = pl.DataFrame(schema=STATUS_SCHEMA).vstack(
+            small.with_columns(
+                **{c: pl.lit(None, t) for c, t in STATUS_SCHEMA.items() if c not in small.columns}
+            )
+            .select(list(STATUS_SCHEMA))
+            .cast(STATUS_SCHEMA)
+        )
+        todo = todo.join(small, on=["sample_id", "url"], how="anti")
     rows: list[dict] = []
     if todo.height:
         with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="laionet-dl") as pool:
@@ -310,7 +340,7 @@ def download_images(
                     progress(1)
     fetched = pl.DataFrame(rows, schema=STATUS_SCHEMA)
     table = (
-        pl.concat([kept, fetched])
+        pl.concat([kept, small, fetched])
         .join(wanted.with_row_index("_order"), on=["sample_id", "url"])
         .sort("_order")
         .drop("_order")
@@ -319,6 +349,7 @@ def download_images(
         "requested": wanted.height,
         "reused_from_previous_run": kept.height,
         "fetched": todo.height,
+        "too_small_by_release_size": small.height,
         **{f"status_{s}": int((table["status"] == s).sum()) for s in STATUSES},
     }
     return table, counts

@@ -5,15 +5,21 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-NSFW_POLICIES = ("require_unlikely", "allow_missing")
-# A LAIONet candidate row: a single-label caption with its similarity, NSFW tag and part.
+# How LAIONet treats each row's safety signal (a release's NSFW tag or unsafe score; see
+# core.release_layouts): one function, safety_ok, applies them for the asset and its check.
+NSFW_POLICIES = ("auto", "require_unlikely", "allow_missing", "max_unsafe_score", "none")
+DEFAULT_MAX_UNSAFE_SCORE = 0.5  # LAION-5B's and COYO's own cut; a stricter research choice: 0.1
+# A LAIONet candidate row: a single-label caption with its similarity, safety signal, size and part.
 LAIONET_SCHEMA = {
     "sample_id": pl.String,
     "url": pl.String,
     "text": pl.String,
     "wnid": pl.String,
     "text_similarity": pl.Float32,
-    "nsfw": pl.String,
+    "nsfw_tag": pl.String,
+    "unsafe_score": pl.Float32,
+    "width": pl.Int32,
+    "height": pl.Int32,
     "release_part": pl.String,
 }
 LAIONET_COLUMNS = list(LAIONET_SCHEMA)
@@ -26,6 +32,12 @@ def check_threshold(threshold: float | None) -> float | None:
     return threshold
 
 
+def check_unsafe_score(score: float) -> float:
+    if not 0.0 <= score <= 1.0:
+        raise ValueError(f"max_unsafe_score {score} is outside [0, 1]")
+    return score
+
+
 def check_nsfw_policy(policy: str) -> str:
     """The policy itself, or a ValueError naming the allowed ones (used by every config)."""
     if policy not in NSFW_POLICIES:
@@ -33,29 +45,50 @@ def check_nsfw_policy(policy: str) -> str:
     return policy
 
 
-def nsfw_ok(policy: str) -> pl.Expr:
-    """Rows the NSFW policy keeps: ``require_unlikely`` is the paper's ``NSFW == "UNLIKELY"``;
-    ``allow_missing`` also keeps rows whose part has no NSFW column (null)."""
-    missing_ok = check_nsfw_policy(policy) == "allow_missing"
-    return pl.col("nsfw").eq("UNLIKELY").fill_null(missing_ok)
+def safety_ok(policy: str, max_unsafe_score: float = DEFAULT_MAX_UNSAFE_SCORE) -> pl.Expr:
+    """Rows a policy keeps, from ``nsfw_tag`` (LAION-400M's UNLIKELY/UNSURE/NSFW) and
+    ``unsafe_score`` (LAION-5B's punsafe, COYO's detectors; in [0, 1]):
+
+    - ``require_unlikely``: the paper's ``NSFW == "UNLIKELY"``; a row without a tag is dropped.
+    - ``allow_missing``: also keeps rows with neither a tag nor a score.
+    - ``max_unsafe_score``: ``unsafe_score <= max_unsafe_score``; a row without a score is dropped.
+    - ``auto``: a row's tag when it has one, else its score; a row with neither is dropped.
+    - ``none``: every row (for releases with no safety signal; recorded in metadata and report).
+    """
+    tag, score = pl.col("nsfw_tag"), pl.col("unsafe_score")
+    tag_ok = tag.eq("UNLIKELY").fill_null(False)
+    score_ok = (score <= check_unsafe_score(max_unsafe_score)).fill_null(False)
+    no_signal = tag.is_null() & score.is_null()
+    return {
+        "require_unlikely": tag_ok,
+        "allow_missing": tag_ok | no_signal,
+        "max_unsafe_score": score_ok,
+        "auto": pl.when(tag.is_not_null()).then(tag_ok).otherwise(score_ok),
+        "none": pl.lit(True),
+    }[check_nsfw_policy(policy)]
 
 
 def select_laionet(
-    candidates: pl.DataFrame, threshold: float, nsfw_policy: str = "require_unlikely"
+    candidates: pl.DataFrame,
+    threshold: float,
+    nsfw_policy: str = "auto",
+    max_unsafe_score: float = DEFAULT_MAX_UNSAFE_SCORE,
 ) -> tuple[pl.DataFrame, dict]:
-    """Single-label candidates with ``text_similarity > threshold`` that the NSFW policy keeps."""
+    """Single-label candidates with ``text_similarity > threshold`` that the safety policy keeps."""
     check_threshold(threshold)
-    ok = nsfw_ok(nsfw_policy)
+    ok = safety_ok(nsfw_policy, max_unsafe_score)
     above = pl.col("text_similarity") > threshold
+    no_signal = pl.col("nsfw_tag").is_null() & pl.col("unsafe_score").is_null()
     counts = candidates.select(
         candidates=pl.len(),
         dropped_nsfw_policy=(~ok).sum(),
+        dropped_nsfw_policy_no_signal=(~ok & no_signal).sum(),
         dropped_below_threshold=(ok & ~above).sum(),
-        kept_without_nsfw_column=(ok & above & pl.col("nsfw").is_null()).sum(),
+        kept_without_safety_signal=(ok & above & no_signal).sum(),
     ).row(0, named=True)
     kept = (
         candidates.filter(ok & above)
-        .with_columns(nsfw_missing=pl.col("nsfw").is_null())
+        .with_columns(nsfw_missing=no_signal)
         .sort(["wnid", "text_similarity", "sample_id"], descending=[False, True, False])
     )
     counts["rows"] = kept.height
