@@ -8,14 +8,19 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from laionet_assets.core import release_samples
+from laionet_assets.core.laion import read_part, scan_release
+from laionet_assets.core.release_layouts import RELEASE_LAYOUTS
 from laionet_assets.core.releases import ReleaseRegistry
 from laionet_assets.resources import LaionetStorage
 from laionet_assets.sensors import laion_release_sensor, laionet_refresh_schedule
 
+from . import fixtures
+from .fixtures import SAMPLE_RELEASE
+
 
 def write_part(path, texts):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pl.DataFrame({"TEXT": texts, "NSFW": ["UNLIKELY"] * len(texts)}).write_parquet(path)
+    fixtures.write_part(path, TEXT=texts)
 
 
 @pytest.fixture
@@ -38,7 +43,7 @@ def evaluate(instance, storage, cursor=None):
 
 
 def keys_of(result):
-    return sorted(r.partition_key for r in result.run_requests)
+    return sorted(r.partition_key for r in (getattr(result, "run_requests", None) or []))
 
 
 def test_new_part_same_part_rewritten_part(env):
@@ -55,7 +60,7 @@ def test_new_part_same_part_rewritten_part(env):
     )
 
     again = evaluate(instance, storage, first.cursor)
-    assert isinstance(again, dg.SkipReason) or not again.run_requests
+    assert keys_of(again) == [] and "no new or rewritten parts" in again.skip_reason.skip_message
 
     path = root / "laion400m" / "part-00000.parquet"
     write_part(path, ["a lion", "a sea lion"])
@@ -67,25 +72,53 @@ def test_new_part_same_part_rewritten_part(env):
     assert len(run_keys) == 3  # a rewritten part gets a new run key
 
 
-def test_unreadable_part_is_skipped_until_rewritten(env):
+def test_unreadable_part_and_unknown_release_are_skipped_until_rewritten(env, caplog):
     root, instance, storage = env
     write_part(root / "rel" / "good.parquet", ["a lion"])
     (root / "rel" / "broken.parquet").write_bytes(b"PAR1 half-written")
-    pl.DataFrame({"caption": ["x"]}).write_parquet(root / "rel" / "no_text.parquet")
+    (root / "other").mkdir()
+    pl.DataFrame({"caption": ["x"]}).write_parquet(root / "other" / "no_text.parquet")
     result = evaluate(instance, storage)
     assert keys_of(result) == ["rel-good"]
-    assert set(json.loads(result.cursor)) == {"rel-good", "rel-broken", "rel-no_text"}
-    assert isinstance(evaluate(instance, storage, result.cursor), dg.SkipReason)
+    problems = json.loads(result.cursor)["problems"]
+    assert set(problems) == {str(root / "rel" / "broken.parquet"), str(root / "other")}
+    assert "match no known release layout" in problems[str(root / "other")]
+    again = evaluate(instance, storage, result.cursor)
+    assert keys_of(again) == []
     write_part(root / "rel" / "broken.parquet", ["a tiger"])
     os.utime(root / "rel" / "broken.parquet", (0, 2_000_000_000))
     assert keys_of(evaluate(instance, storage, result.cursor)) == ["rel-broken"]
+
+
+def test_every_layout_and_an_embeddings_shard_once_all_its_files_are_there(env):
+    root, instance, storage = env
+    rows = release_samples.canonical_rows(
+        pl.concat([read_part(p.to_json())[0] for p in scan_release(str(SAMPLE_RELEASE)).parts])
+    )
+    for layout in RELEASE_LAYOUTS:
+        release_samples.write_release(layout, root / layout, rows)
+    npy = root / "laion400m-emb" / "img_emb" / "img_emb_1.npy"
+    held = npy.read_bytes()
+    npy.unlink()
+    first = evaluate(instance, storage)
+    requested = {r.partition_key: r.tags["laionet/layout"] for r in first.run_requests}
+    assert set(requested.values()) == set(RELEASE_LAYOUTS)
+    assert (
+        requested["laion400m-emb-emb-0000"] == "laion400m-emb" and "laion400m-emb-emb-0001" not in requested
+    )
+    assert requested["relaion5b-part-00001"] == "relaion5b" and requested["cc12m-cc12m"] == "cc12m"
+    npy.write_bytes(held)  # the shard's last file lands: one new partition, requested once
+    second = evaluate(instance, storage, first.cursor)
+    assert keys_of(second) == ["laion400m-emb-emb-0001"]
+    assert keys_of(evaluate(instance, storage, second.cursor)) == []
+    assert ReleaseRegistry(storage.root).part("laion400m-emb-emb-0001")["embeddings"][1]["kind"] == "image"
 
 
 def test_missing_root_and_files_outside_a_release_folder(env, tmp_path, monkeypatch):
     root, instance, storage = env
     write_part(root / "stray.parquet", ["a lion"])  # not inside a release folder
     write_part(root / "rel" / ".part-00000.parquet", ["a lion"])  # hidden: being written
-    assert isinstance(evaluate(instance, storage), dg.SkipReason)
+    assert keys_of(evaluate(instance, storage)) == []
     monkeypatch.setenv("LAIONET_RELEASES_ROOT", str(tmp_path / "nowhere"))
     skip = evaluate(instance, storage)
     assert isinstance(skip, dg.SkipReason) and "does not exist" in skip.skip_message
@@ -96,16 +129,14 @@ def test_fsspec_releases_root(env, monkeypatch):
 
     _, instance, storage = env
     buffer = io.BytesIO()
-    pl.DataFrame({"TEXT": ["a lion"]}).write_parquet(buffer)
+    pl.DataFrame({"SAMPLE_ID": [1], "URL": ["u"], "TEXT": ["a lion"], "punsafe": [0.1]}).write_parquet(buffer)
     with fsspec.open("memory://bucket/releases/laion5b/part-7.parquet", "wb") as fh:
         fh.write(buffer.getvalue())
     monkeypatch.setenv("LAIONET_RELEASES_ROOT", "memory://bucket/releases")
     result = evaluate(instance, storage)
-    assert keys_of(result) == ["laion5b-part-7"]
-    assert (
-        ReleaseRegistry(storage.root).part_path("laion5b-part-7")
-        == "memory://bucket/releases/laion5b/part-7.parquet"
-    )
+    assert keys_of(result) == ["laion5b-part-00007"]
+    entry = ReleaseRegistry(storage.root).part("laion5b-part-00007")
+    assert entry["path"] == "memory://bucket/releases/laion5b/part-7.parquet" and entry["layout"] == "laion5b"
 
 
 def test_refresh_schedule_runs_only_after_new_parts():

@@ -145,9 +145,9 @@ def _file_columns(fs, path: str, shown: str) -> set[str] | None:
     return set(footer_schema(fs, path, shown)) if reader_of(path) == "parquet" else None
 
 
-def _list_files(fs, base: str) -> tuple[list[tuple[str, dict]], str, bool]:
+def _list_files(fs, base: str, url) -> tuple[list[tuple[str, dict]], str, bool]:
     if not fs.exists(base):
-        raise BadPartError(f"{base}: no such release file or folder")
+        raise BadPartError(f"{url(base)}: no such release file or folder")
     if fs.isfile(base):
         return [(base, fs.info(base))], posixpath.dirname(base), True
     files = [
@@ -158,7 +158,7 @@ def _list_files(fs, base: str) -> tuple[list[tuple[str, dict]], str, bool]:
         and not any(p.startswith(".") for p in path[len(base) :].split("/"))  # hidden: in-progress writes
     ]
     if not files:
-        raise BadPartError(f"{base}: no .parquet or .tsv parts in this folder")
+        raise BadPartError(f"{url(base)}: no .parquet or .tsv parts in this folder")
     return sorted(files), base, False
 
 
@@ -199,7 +199,7 @@ def scan_release(
     mapping = parse_columns(columns)
     layout = "columns" if mapping and layout in (None, "auto") else (layout or "auto")
     fs, base, url = filesystem(location)
-    files, folder, single = _list_files(fs, base)
+    files, folder, single = _list_files(fs, base, url)
     release = slug(name or (stem(posixpath.basename(base)) if single else posixpath.basename(base)))
     detected = Detected(None)
     chosen: dict[str, Layout] = {}

@@ -16,11 +16,9 @@ from laionet_assets.core.laionet import (
 
 
 def candidates(rows):
-    return pl.DataFrame(
-        rows,
-        schema=LAIONET_SCHEMA,
-        orient="row",
-    )
+    """Rows of (sample_id, url, text, wnid, similarity, nsfw_tag[, unsafe_score], part)."""
+    full = [(*r[:6], None, None, None, r[6]) if len(r) == 7 else (*r[:7], None, None, r[7]) for r in rows]
+    return pl.DataFrame(full, schema=LAIONET_SCHEMA, orient="row")
 
 
 ROWS = [
@@ -31,6 +29,12 @@ ROWS = [
     ("5", "u", "t", "n3", 0.95, None, "p"),
     ("6", "u", "t", "n3", 0.10, "UNLIKELY", "p"),
 ]
+SCORED = [
+    ("7", "u", "t", "n4", 0.90, None, 0.2, "q"),
+    ("8", "u", "t", "n4", 0.90, None, 0.5, "q"),  # at the cut: kept
+    ("9", "u", "t", "n4", 0.90, None, 0.7, "q"),
+    ("10", "u", "t", "n4", 0.90, "UNLIKELY", 0.9, "q"),  # a tag wins over a score under auto
+]
 
 
 def test_paper_policy_keeps_only_unlikely_above_threshold():
@@ -39,8 +43,9 @@ def test_paper_policy_keeps_only_unlikely_above_threshold():
     assert counts == {
         "candidates": 6,
         "dropped_nsfw_policy": 3,
+        "dropped_nsfw_policy_no_signal": 1,
         "dropped_below_threshold": 2,
-        "kept_without_nsfw_column": 0,
+        "kept_without_safety_signal": 0,
         "rows": 1,
         "classes": 1,
     }
@@ -49,7 +54,18 @@ def test_paper_policy_keeps_only_unlikely_above_threshold():
 def test_allow_missing_keeps_and_flags_rows_without_nsfw():
     kept, counts = select_laionet(candidates(ROWS), 0.82, "allow_missing")
     assert kept["sample_id"].to_list() == ["1", "5"]
-    assert kept["nsfw_missing"].to_list() == [False, True] and counts["kept_without_nsfw_column"] == 1
+    assert kept["nsfw_missing"].to_list() == [False, True] and counts["kept_without_safety_signal"] == 1
+
+
+def test_scores_and_auto():
+    frame = candidates(ROWS + SCORED)
+    keep = lambda *args: select_laionet(frame, 0.82, *args)[0]["sample_id"].to_list()  # noqa: E731
+    assert keep("auto") == ["1", "10", "7", "8"]
+    assert keep("max_unsafe_score") == ["7", "8"]
+    assert keep("max_unsafe_score", 0.1) == []
+    assert keep("none") == ["1", "2", "3", "5", "10", "7", "8", "9"]
+    with pytest.raises(ValueError, match="max_unsafe_score 1.5 is outside"):
+        keep("auto", 1.5)
 
 
 def test_bad_threshold_and_policy():
