@@ -1,6 +1,7 @@
 """``laionet``: run LAIONet creation on a LAION release, the bundled demo, or the Dagster UI.
 
     laionet demo                          # bundled sample release, web and image folders, offline profile
+    laionet demo --release-layouts        # the text side on a sample of every supported release layout
     laionet run --release PATH [--name NAME] [--profile P] [--select ASSETS] [--home DIR]
     laionet ui [--home DIR] [--port 3000]
     laionet recover [--home DIR]          # after a killed run: mark it failed, free its gpu slot
@@ -117,6 +118,59 @@ def run_demo(profile: str, select: str | None, home: str | None, chosen: dict) -
             home,
             {**sample, "url_rewrites": rewrites, **chosen},
         )
+
+
+RELEASE_LAYOUTS_SELECTION = "lemma_matches,text_sims,laionet_clean"
+
+
+def run_release_layouts(profile: str, home: str | None, chosen: dict) -> int:
+    """``laionet demo --release-layouts``: lemma_matches through laionet_clean on the sample of
+    every release layout (data/sample/releases/<layout>), each in its own home under
+    ``<home>/release-layouts/``, then one table comparing them."""
+    import polars as pl
+
+    from laionet_assets.core.atomic import write_parquet_atomic
+    from laionet_assets.core.release_layouts import RELEASE_LAYOUTS
+
+    base = Path(home or settings.process_setting("home")).resolve() / "release-layouts"
+    results, synsets, status = [], None, 0
+    for layout, spec in RELEASE_LAYOUTS.items():
+        layout_home = base / layout
+        values = dict(chosen)
+        if spec.safety == "none":  # an explicit choice, recorded in metadata: never a silent pass
+            values.setdefault("nsfw_policy", "none")
+            values.setdefault("nsfw_policy_required", "none")
+        if synsets is not None and not (layout_home / "assets" / "imagenet_synsets.parquet").exists():
+            write_parquet_atomic(synsets, layout_home / "assets" / "imagenet_synsets.parquet")  # WordNet once
+        print(f"\n== {layout}: {spec.release}")
+        code = run_release(
+            str(SAMPLE / "releases" / layout),
+            layout,
+            profile,
+            RELEASE_LAYOUTS_SELECTION,
+            str(layout_home),
+            values,
+        )
+        status = max(status, code)
+        assets = layout_home / "assets"
+        if synsets is None and (assets / "imagenet_synsets.parquet").exists():
+            synsets = pl.read_parquet(assets / "imagenet_synsets.parquet")
+        matched = pl.read_parquet(assets / "lemma_matches" / "*.parquet") if code == 0 else None
+        clean = pl.read_parquet(assets / "laionet_clean.parquet") if code == 0 else None
+        results.append(
+            {
+                "layout": layout,
+                "safety": spec.safety,
+                "policy": values.get("nsfw_policy", "auto"),
+                "matched_captions": None if matched is None else matched.height,
+                "laionet_rows": None if clean is None else clean.height,
+                "laionet_classes": None if clean is None else clean["wnid"].n_unique(),
+            }
+        )
+    print()
+    with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        print(pl.DataFrame(results))
+    return status
 
 
 def invalid_configuration(exc: ValueError) -> str:
@@ -375,6 +429,12 @@ def main(argv: list[str] | None = None) -> int:
         help="materialise every asset on the bundled sample release (offline)",
     )
     demo.add_argument(
+        "--release-layouts",
+        action="store_true",
+        help="instead: lemma_matches through laionet_clean on the sample of every release layout "
+        "(data/sample/releases/), each in its own home under <home>/release-layouts/",
+    )
+    demo.add_argument(
         "--select",
         help="comma-separated assets and their multi-asset siblings (default: all; see laionet assets)",
     )
@@ -411,7 +471,10 @@ def main(argv: list[str] | None = None) -> int:
         return list_assets()
     chosen = chosen_settings(args)  # argparse has parsed and checked each value
     if args.command == "demo":
-        return run_demo(args.profile or settings.process_setting("profile"), args.select, args.home, chosen)
+        profile = args.profile or settings.process_setting("profile")
+        if args.release_layouts:
+            return run_release_layouts(profile, args.home, chosen)
+        return run_demo(profile, args.select, args.home, chosen)
     if args.command == "run":
         return run_release(
             args.release, args.name, args.profile, args.select, args.home, chosen, args.layout, args.columns

@@ -8,7 +8,7 @@ import pytest
 
 from laionet_assets.cli import main
 
-from .fixtures import SAMPLE_RELEASE
+from .fixtures import SAMPLE_RELEASE, write_part
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_selecting_laionet_clean_reruns_only_the_selection(home, capsys):
         == 0
     )
     out = capsys.readouterr().out
-    assert "laionet_clean,laionet_top50: ok" in out and "lemma_matches" not in out.split("registered")[1]
+    assert "laionet_clean,laionet_top50: ok" in out and "lemma_matches" not in out.split("; home ")[1]
     assert "LAIONet:" in out
 
 
@@ -103,21 +103,19 @@ def test_unknown_asset_is_rejected(home):
         main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--select", "laionet_pictures"])
 
 
-def test_url_release_is_a_clear_error(home, capsys):
-    assert main(["run", "--release", "https://example.org/laion400m/", "--home", str(home)]) == 2
-    assert "a https:// URL where a local file or folder is expected" in capsys.readouterr().err
+def test_unreadable_release_location_is_a_clear_error(home, capsys):
+    assert main(["run", "--release", "nosuch://bucket/laion400m/", "--home", str(home)]) == 2
+    assert "nosuch://bucket/laion400m/: cannot be opened" in capsys.readouterr().err
 
 
 def test_failed_part_is_reported_and_others_still_run(home, tmp_path, capsys):
     release = tmp_path / "rel"
     release.mkdir()
-    pl.DataFrame({"TEXT": ["Male lion with a big mane roaring"], "NSFW": ["UNLIKELY"]}).write_parquet(
-        release / "a.parquet"
-    )
-    pl.DataFrame({"caption": ["x"]}).write_parquet(release / "b.parquet")
+    write_part(release / "a.parquet", TEXT=["Male lion with a big mane roaring"])
+    write_part(release / "b.parquet", TEXT=[1])
     assert main(["run", "--release", str(release), "--profile", "tiny", "--home", str(home)]) == 1
     captured = capsys.readouterr()
-    assert "b.parquet: no TEXT column" in captured.out and "rel-b" in captured.err
+    assert "b.parquet: column 'TEXT' (the caption) has type Int64" in captured.out and "rel-b" in captured.err
     assert (home / "assets" / "lemma_matches" / "rel-a.parquet").exists()
 
 

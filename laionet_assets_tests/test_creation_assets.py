@@ -7,10 +7,13 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import polars as pl
+import pytest
 
 from laionet_assets.cli import root_error_message
 from laionet_assets.core.laionet import LAIONET_COLUMNS
+from laionet_assets.core.release_layouts import RELEASE_LAYOUTS
 from laionet_assets.core.releases import ReleaseRegistry
+from laionet_assets.resources import QualityGates
 
 from .fixtures import DEFS, SAMPLE_RELEASE, Release, write_part
 
@@ -250,3 +253,42 @@ def test_text_sims_over_a_partition_range_equals_one_run_per_part(tmp_path, syns
 
 def metadata_of_first(events):
     return {k: v.value for k, v in events[0].materialization.metadata.items()}
+
+
+RELEASE_SAMPLES = SAMPLE_RELEASE.parent / "releases"
+
+
+@pytest.fixture(scope="module")
+def laion400m_laionet(tmp_path_factory, synsets):
+    """LAIONet (texts) from the LAION-400M sample: what every release with NSFW tags must give."""
+    release = Release(tmp_path_factory.mktemp("home"), RELEASE_SAMPLES / "laion400m", synsets, profile="tiny")
+    release.parts()
+    assert release.laionet().success
+    return release.output("laionet_clean")
+
+
+@pytest.mark.parametrize("layout", list(RELEASE_LAYOUTS))
+def test_lemma_matches_to_laionet_clean_on_each_release_layout(tmp_path, synsets, layout, laion400m_laionet):
+    release = Release(tmp_path / "home", RELEASE_SAMPLES / layout, synsets, profile="tiny")
+    parts = release.parts()
+    assert all(r.success for r in parts.values())
+    meta = metadata(parts[release.keys[0]], "lemma_matches")
+    assert meta["layout"] == layout and meta["safety_signal"] == RELEASE_LAYOUTS[layout].safety
+    assert meta["file_name"].startswith(("part-", "metadata_", "cc12m", "0000"))
+    result = release.laionet()
+    clean = release.output("laionet_clean") if result.success else None
+    signal = RELEASE_LAYOUTS[layout].safety
+    if signal == "none":  # refused until the policy is an explicit choice
+        [failure] = [e for e in result.all_events if e.is_step_failure]
+        assert "no safety signal" in root_error_message(failure.step_failure_data.error)
+        release.resources["quality_gates"] = QualityGates(nsfw_policy_required="none")
+        result = release.laionet(nsfw_policy="none")
+        clean = release.output("laionet_clean")
+        assert metadata(result, "laionet_clean")["nsfw_policy"] == "none"
+        assert set(laion400m_laionet["text"]) < set(clean["text"])
+    assert result.success and all(checks_of(result).values())
+    if signal == "tags":
+        assert clean.select("text", "wnid").equals(laion400m_laionet.select("text", "wnid"))
+    if signal == "scores":  # the sample's scores follow its tags: UNLIKELY < 0.3, UNSURE 0.3–0.6
+        assert set(laion400m_laionet["text"]) <= set(clean["text"])
+        assert (clean["unsafe_score"] <= 0.5).all()

@@ -7,13 +7,14 @@ import polars as pl
 
 from laionet_assets.core.embedding_cache import EmbeddingCache
 
+from . import fixtures
 from .fixtures import Home, kill_group
 from .fixtures import run_to_end as run
 
 
 def write_part(path, n):
     texts = [f"a lion number {i} resting on the savanna near the river" for i in range(n)]
-    pl.DataFrame({"SAMPLE_ID": range(n), "TEXT": texts, "NSFW": ["UNLIKELY"] * n}).write_parquet(path)
+    fixtures.write_part(path, TEXT=texts)
 
 
 def test_sigkill_during_text_sims_leaves_old_output_and_consistent_cache(tmp_path, synsets):

@@ -127,7 +127,7 @@ def world(tmp_path_factory, synsets):
             url=pl.lit(server.base) + pl.col("url"),
             text=pl.lit("caption"),
             text_similarity=pl.lit(0.9, pl.Float32),
-            nsfw=pl.lit("UNLIKELY"),
+            nsfw_tag=pl.lit("UNLIKELY"),
             release_part=pl.lit("test-00000"),
         )
         write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")

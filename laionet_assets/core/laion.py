@@ -52,7 +52,10 @@ def is_remote(location: str) -> bool:
 def filesystem(location: str):
     import fsspec
 
-    fs, path = fsspec.core.url_to_fs(str(location))
+    try:
+        fs, path = fsspec.core.url_to_fs(str(location))
+    except (ValueError, ImportError) as exc:  # an unknown protocol, or its library not installed
+        raise BadPartError(f"{location}: cannot be opened ({exc})") from exc
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     local = protocol in ("file", "local")
     return (
