@@ -83,6 +83,22 @@ def write_report(
 OPTIONAL = ("image_synset_similarity", "captions_nearest_laion", "text_matched_intra_class")
 
 
+def _safety_policy(context: dg.AssetExecutionContext) -> str:
+    """The policy laionet_clean was built with, from its latest materialisation's metadata;
+    ``none`` is spelled out with the parts it let through unfiltered."""
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("laionet_clean"))
+    meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    value = {k: getattr(v, "value", v) for k, v in meta.items()}
+    policy = value.get("nsfw_policy", "unknown")
+    text = f"{policy} (max unsafe score {value.get('max_unsafe_score', '?')})"
+    bare = value.get("parts_without_safety_signal") or []
+    if policy == "none":
+        text = "none: rows kept without any safety filter" + (
+            f" ({len(bare)} part(s) carry no signal)" if bare else ""
+        )
+    return text
+
+
 @dg.asset(group_name=GROUP, kinds={"html"}, deps=list(OPTIONAL))
 def report(
     context: dg.AssetExecutionContext,
@@ -111,6 +127,7 @@ def report(
     )
     encoders = image_embeddings["encoder"].unique().to_list()
     headline = [
+        ("safety policy (NSFW tags / unsafe scores)", _safety_policy(context), "laionet_clean"),
         ("LAIONet rows with an image, after the OCR filter", str(laionet_final.height), "laionet_final"),
         ("LAIONet classes", str(laionet_final["wnid"].n_unique()), "laionet_final"),
         (

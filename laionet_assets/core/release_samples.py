@@ -127,11 +127,56 @@ def _columns(layout: str, rows: pl.DataFrame) -> pl.DataFrame:
     raise ValueError(f"no sample writer for layout {layout!r}")
 
 
+EMBEDDINGS_DIMS = {"laion400m-emb": 512, "laion5b-emb": 768}
+DATACOMP_ARRAYS = (("b32_txt", 512), ("l14_txt", 768), ("b32_img", 512), ("l14_img", 768))
+
+
+def part_path(layout: str, folder: Path, i: int, seed: int = 0) -> Path:
+    """Where part ``i`` of a release of ``layout`` lives, named as its publisher names it."""
+    if layout == "laion400m-emb":
+        return folder / "metadata" / f"metadata_{i}.parquet"
+    if layout == "laion5b-emb":
+        return folder / "laion2B-en-metadata" / f"metadata_{i:04d}.parquet"
+    if layout == "datacomp":
+        return folder / f"{(seed * 7919 + i * 104729 + 1) % 16**32:032x}.parquet"
+    return folder / _spark_name(layout, i)
+
+
+def vector_paths(layout: str, part: Path) -> dict[str, Path]:
+    """The embedding files shipped beside a part: kind (or npz) → path."""
+    if layout in EMBEDDINGS_DIMS:
+        index = part.stem.removeprefix("metadata_")
+        root = part.parent.parent
+        return {
+            "text": root / "text_emb" / f"text_emb_{index}.npy",
+            "image": root / "img_emb" / f"img_emb_{index}.npy",
+        }
+    if layout == "datacomp":
+        return {"npz": part.with_suffix(".npz")}
+    return {}
+
+
+def _write_vectors(layout: str, part: Path, n: int, seed: int) -> None:
+    import io
+
+    for k, (kind, path) in enumerate(vector_paths(layout, part).items()):
+        if kind == "npz":
+            buffer = io.BytesIO()
+            np.savez(
+                buffer,
+                **{key: _unit_vectors(n, dim, seed + j) for j, (key, dim) in enumerate(DATACOMP_ARRAYS)},
+            )
+            write_bytes_atomic(path, buffer.getvalue())
+        else:
+            _save_npy(path, _unit_vectors(n, EMBEDDINGS_DIMS[layout], seed + k))
+
+
 def write_release(
-    layout: str, folder: str | Path, rows: pl.DataFrame, parts: int = 2, seed: int = 0
+    layout: str, folder: str | Path, rows: pl.DataFrame, parts: int = 2, seed: int = 0, vectors: bool = True
 ) -> list[Path]:
     """Write ``rows`` as a release of ``layout`` under ``folder`` in ``parts`` parts (CC12M: one
-    file); returns the part files (metadata files, for the embeddings releases)."""
+    file); returns the part files (metadata files, for the embeddings releases).  ``vectors``:
+    also write the shipped embeddings (``vector_paths``), seeded random unit vectors."""
     folder = Path(folder)
     if layout == "cc12m":
         path = folder / "cc12m.tsv"
@@ -142,42 +187,10 @@ def write_release(
     written = []
     for i in range(parts):
         chunk = _columns(layout, rows.slice(i * size, size))
-        if layout == "laion400m-emb":
-            path = folder / "metadata" / f"metadata_{i}.parquet"
-            _save_npy(
-                folder / "text_emb" / f"text_emb_{i}.npy", _unit_vectors(chunk.height, 512, seed + 2 * i)
-            )
-            _save_npy(
-                folder / "img_emb" / f"img_emb_{i}.npy", _unit_vectors(chunk.height, 512, seed + 2 * i + 1)
-            )
-        elif layout == "laion5b-emb":
-            path = folder / "laion2B-en-metadata" / f"metadata_{i:04d}.parquet"
-            _save_npy(
-                folder / "text_emb" / f"text_emb_{i:04d}.npy", _unit_vectors(chunk.height, 768, seed + 2 * i)
-            )
-            _save_npy(
-                folder / "img_emb" / f"img_emb_{i:04d}.npy",
-                _unit_vectors(chunk.height, 768, seed + 2 * i + 1),
-            )
-        elif layout == "datacomp":
-            uid = f"{(seed * 7919 + i * 104729 + 1) % 16**32:032x}"
-            path = folder / f"{uid}.parquet"
-            import io
-
-            buffer = io.BytesIO()
-            np.savez(
-                buffer,
-                **{
-                    key: _unit_vectors(chunk.height, dim, seed + 4 * i + k)
-                    for k, (key, dim) in enumerate(
-                        (("b32_txt", 512), ("l14_txt", 768), ("b32_img", 512), ("l14_img", 768))
-                    )
-                },
-            )
-            write_bytes_atomic(folder / f"{uid}.npz", buffer.getvalue())
-        else:
-            path = folder / _spark_name(layout, i)
+        path = part_path(layout, folder, i, seed)
         write_parquet_atomic(chunk, path)
+        if vectors:
+            _write_vectors(layout, path, chunk.height, seed + 4 * i)
         written.append(path)
     return written
 
