@@ -142,3 +142,28 @@ def test_url_rewrites_point_at_a_mirror():
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="concurrency"):
         DownloadSettings(concurrency=0)
+
+
+def test_release_size_below_min_area_is_too_small_without_a_request(tmp_path):
+    with ImageServer(crafted_images()) as server:
+        samples = pl.DataFrame(
+            {
+                "sample_id": ["small", "big", "unknown"],
+                "url": [server.url("img/rgb.jpg"), server.url("img/cmyk.jpg"), server.url("img/palette.png")],
+                "width": [9, 640, None],
+                "height": [10, 480, None],
+            },
+            schema_overrides={"width": pl.Int32, "height": pl.Int32},
+        )
+        table, counts = download_images(
+            samples, tmp_path / "images", DownloadSettings(min_area=100, retries=0)
+        )
+        assert dict(zip(table["sample_id"], table["status"])) == {
+            "small": "too_small",
+            "big": "ok",
+            "unknown": "ok",
+        }
+        small = table.filter(pl.col("sample_id") == "small").row(0, named=True)
+        assert small["attempts"] == 0 and small["error"] == "the release says 9×10 < 100 pixels"
+        assert counts["too_small_by_release_size"] == 1 and counts["fetched"] == 2
+        assert sum(server.hits.values()) == 2  # the small one was never requested
