@@ -273,3 +273,29 @@ def test_demo_materialises_the_whole_graph_offline(home, capsys):
     assert (images["status"] == "ok").sum() > 0 and set(images["status"]) <= {"ok", "http_error", "not_image"}
     html = (home / "reports" / "report.html").read_text()
     assert all(f"fig{n}_" in html for n in (1, 3, 4, 5, 6, 7, 8, 9, 10, 17, 18))
+
+
+def test_run_shows_the_release_before_it_starts_and_refuses_an_unfiltered_one(home, capsys):
+    datacomp = SAMPLE_RELEASE.parent / "releases" / "datacomp"
+    assert main(["run", "--release", str(datacomp), "--profile", "tiny", "--home", str(home)]) == 2
+    captured = capsys.readouterr()
+    assert "layout datacomp (DataComp CommonPool); columns sample_id=uid, url=url, text=text" in captured.out
+    assert "embeddings text ViT-B-32/openai 512-d; text ViT-L-14/openai 768-d" in captured.out
+    assert (
+        "datacomp-00000000000000000000000000000001 <- 00000000000000000000000000000001.parquet"
+        in captured.out
+    )
+    assert "has no safety signal" in captured.err and "--nsfw-policy none" in captured.err
+    assert not (home / "assets" / "lemma_matches").exists()  # nothing ran
+
+
+def test_layout_and_columns_flags(home, tmp_path, capsys):
+    relaion = SAMPLE_RELEASE.parent / "releases" / "relaion5b"
+    args = ["run", "--release", str(relaion), "--home", str(home), "--select", "imagenet_synsets"]
+    assert main([*args, "--layout", "laion400m"]) == 2
+    assert "layout laion400m needs column(s) NSFW, SAMPLE_ID, TEXT, URL" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args, "--layout", "laion6b"])
+    assert "invalid choice: 'laion6b'" in capsys.readouterr().err
+    assert main([*args, "--columns", "txt=caption"]) == 2
+    assert "--columns: unknown key 'txt'" in capsys.readouterr().err
