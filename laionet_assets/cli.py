@@ -256,6 +256,7 @@ def run_release(
     chosen: dict | None = None,
     layout: str | None = None,
     columns: str | None = None,
+    embeddings_model: str | None = None,
 ) -> int:
     """Register a release's parts and materialise the selection.  ``chosen``: setting name →
     value (the CLI's flags); resource settings go to ``resources_for``, asset-config settings to
@@ -287,6 +288,7 @@ def run_release(
             name,
             layout or settings.process_setting("layout"),
             columns or settings.process_setting("columns") or None,
+            embeddings_model or settings.process_setting("embeddings_model") or None,
         )
     except ValueError as exc:  # BadPartError, LayoutError, a bad --columns
         print(f"laionet: {exc}", file=sys.stderr)
@@ -446,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         required=True,
         help="a release folder (any supported layout: see README), one part file, or an fsspec URL",
     )
-    for name in ("layout", "columns"):
+    for name in ("layout", "columns", "embeddings_model"):
         s = settings.setting(name)
         run.add_argument(s.option, choices=s.choices, help=f"{s.help}; {s.env}")
     run.add_argument("--name", help="release name in partition keys (default: the folder's name)")
@@ -477,7 +479,15 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(profile, args.select, args.home, chosen)
     if args.command == "run":
         return run_release(
-            args.release, args.name, args.profile, args.select, args.home, chosen, args.layout, args.columns
+            args.release,
+            args.name,
+            args.profile,
+            args.select,
+            args.home,
+            chosen,
+            args.layout,
+            args.columns,
+            args.embeddings_model,
         )
     if args.command == "recover":
         return recover(args.home)

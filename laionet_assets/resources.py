@@ -16,6 +16,7 @@ from laionet_assets.core.laionet import (
     check_unsafe_score,
 )
 from laionet_assets.core.releases import ReleaseRegistry
+from laionet_assets.core.shipped import check_source, encoder_tag
 from laionet_assets.core.textsim import make_text_encoder
 from laionet_assets.io_manager import PolarsParquetIOManager, asset_file, assets_root
 
@@ -95,7 +96,14 @@ class TextEncoderResource(dg.ConfigurableResource):
     device: str = "auto"
     batch_size: int = 256
     threshold: float = 0.5
+    embeddings: str = "auto"
     _encoder = PrivateAttr(default=None)
+
+    _embeddings = field_validator("embeddings")(classmethod(lambda cls, v: check_source(v)))
+
+    def release_tag(self) -> str | None:
+        """How a release would name this encoder's model (``ViT-B-32/openai``), if it can be known."""
+        return encoder_tag(self.kind, self.model, self.pretrained)
 
     @field_validator("kind")
     @classmethod

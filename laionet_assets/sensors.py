@@ -43,7 +43,12 @@ def laion_release_sensor(context: dg.SensorEvaluationContext, storage: LaionetSt
     cursor = json.loads(context.cursor) if context.cursor else {}
     seen: dict[str, str] = cursor.get("parts", {})
     try:
-        found = find_parts(root, process_setting("layout"), process_setting("columns") or None)
+        found = find_parts(
+            root,
+            process_setting("layout"),
+            process_setting("columns") or None,
+            process_setting("embeddings_model") or None,
+        )
     except FileNotFoundError as exc:
         return dg.SkipReason(str(exc))
     for where, problem in found.problems.items():

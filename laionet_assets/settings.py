@@ -24,6 +24,7 @@ from laionet_assets.core.datasets import LAYOUTS
 from laionet_assets.core.laionet import NSFW_POLICIES
 from laionet_assets.core.matching import MODES
 from laionet_assets.core.release_layouts import LAYOUT_CHOICES
+from laionet_assets.core.shipped import SOURCES
 
 RESOURCE, ASSET_CONFIG, PROCESS = "resource", "asset_config", "process"
 TYPES = (str, int, float, bool, list, dict)
@@ -186,6 +187,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     _r("device", str, "text_encoder", "device", "text encoder device: auto, cpu, cuda, cuda:N"),
     _r("batch_size", int, "text_encoder", "batch_size", "text encoder batch size"),
+    _r(
+        "text_embeddings",
+        str,
+        "text_encoder",
+        "embeddings",
+        "caption vectors: encode, release (the part's shipped vectors of the configured model), or "
+        "auto (shipped when they are the configured model's, else encode)",
+        choices=SOURCES,
+    ),
     # quality gates (blocking checks on laionet_clean)
     _r("min_classes", int, "quality_gates", "min_covered_classes", "class-coverage check minimum"),
     _r(

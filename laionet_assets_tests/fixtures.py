@@ -171,12 +171,15 @@ class Release:
         synsets: pl.DataFrame | None = None,
         min_classes: int = 1,
         profile: str = "offline",
+        embeddings_model: str | None = None,
+        **overrides,
     ):
         self.home = home
         self.instance = dg.DagsterInstance.ephemeral()
-        self.keys = [p.key for p in ReleaseRegistry(home).register(str(folder), "rel").parts]
+        scan = ReleaseRegistry(home).register(str(folder), "rel", embeddings_model=embeddings_model)
+        self.keys = [p.key for p in scan.parts]
         self.instance.add_dynamic_partitions(laion_parts.name, self.keys)
-        self.resources = resources_for(profile, str(home))
+        self.resources = resources_for(profile, str(home), overrides)
         self.resources["quality_gates"] = QualityGates(min_covered_classes=min_classes)
         if synsets is not None:  # skip the 10 s WordNet load where the test is not about it
             write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")

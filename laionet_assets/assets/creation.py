@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from laionet_assets.assets.lib import figure, markdown_table
 from laionet_assets.core import laionet as core_laionet
+from laionet_assets.core import shipped
 from laionet_assets.core.embedding_cache import encode_with_cache
 from laionet_assets.core.figures import class_frequency_figure, coverage_figure
 from laionet_assets.core.laion import DEFAULT_MAX_CAPTION_BYTES, read_part
@@ -139,6 +140,22 @@ def lemma_matches(
 TEXT_SIMS_PARTS_PER_RUN = 8
 
 
+def _similarities(
+    single: pl.DataFrame,
+    captions: np.ndarray,
+    synset_vectors: np.ndarray,
+    imagenet_synsets: pl.DataFrame,
+    encoder,
+) -> pl.DataFrame:
+    class_row = single.join(imagenet_synsets.select("wnid", "class_index"), on="wnid", how="left")[
+        "class_index"
+    ].to_numpy()
+    sims = rowwise_cosine(captions, synset_vectors[class_row]) if single.height else np.zeros(0, np.float32)
+    return single.select("sample_id", "wnid").with_columns(
+        text_similarity=pl.Series(sims, dtype=pl.Float32), encoder=pl.lit(encoder.encoder_id)
+    )
+
+
 def _score_part(
     single: pl.DataFrame,
     encoder,
@@ -148,14 +165,39 @@ def _score_part(
     progress: Progress,
 ) -> tuple[pl.DataFrame, dict]:
     captions, stats = encode_with_cache(encoder, single["text"].to_list(), cache, progress.update)
-    class_row = single.join(imagenet_synsets.select("wnid", "class_index"), on="wnid", how="left")[
-        "class_index"
-    ].to_numpy()
-    sims = rowwise_cosine(captions, synset_vectors[class_row]) if single.height else np.zeros(0, np.float32)
-    out = single.select("sample_id", "wnid").with_columns(
-        text_similarity=pl.Series(sims, dtype=pl.Float32), encoder=pl.lit(encoder.encoder_id)
+    return _similarities(single, captions, synset_vectors, imagenet_synsets, encoder), stats
+
+
+def _score_shipped(
+    single: pl.DataFrame, handle: dict, encoder, synset_vectors: np.ndarray, imagenet_synsets: pl.DataFrame
+) -> tuple[pl.DataFrame, dict, dict]:
+    """Similarities from the caption vectors the release ships (rows ``part_row``); rows whose
+    vector is NaN or zero are dropped and counted; a seeded sample is encoded for the parity check,
+    and a failed check fails the part."""
+    vectors = shipped.read_rows(handle, single["part_row"].to_numpy())
+    unusable = shipped.unusable_rows(vectors)
+    single, vectors = single.filter(pl.Series(~unusable)), shipped.normalise(vectors[~unusable])
+    sample = shipped.parity_sample(single.height)
+    check = shipped.parity(vectors[sample], encoder.encode(single["text"].gather(sample).to_list()))
+    where = handle["path"] + (f" [{handle['key']}]" if handle.get("key") else "")
+    if not check["passed"]:
+        raise dg.Failure(
+            f"{where}: parity check failed: shipped caption vectors are not the configured encoder's "
+            f"({encoder.encoder_id}): {check}",
+            metadata={"parity_check": dg.MetadataValue.json(check)},
+        )
+    stats = {
+        "captions": single.height + int(unusable.sum()),
+        "from_release": single.height,
+        "encoded": 0,
+        "dropped_unusable_vector": int(unusable.sum()),
+        "parity_encoded": int(sample.size),
+    }
+    return (
+        _similarities(single, vectors, synset_vectors, imagenet_synsets, encoder),
+        stats,
+        {**check, "file": where},
     )
-    return out, stats
 
 
 @dg.asset(
@@ -187,7 +229,8 @@ def text_sims(
     cache = storage.embedding_cache()
     started = time.perf_counter()
     synset_vectors, _ = encode_with_cache(encoder, imagenet_synsets["synset_text"].to_list(), cache)
-    outputs, totals, dropped = {}, {}, 0
+    outputs, totals, dropped, sources, parity = {}, {}, 0, {}, {}
+    registered = storage.registry.load()
     for key in keys:
         single = (
             frames[key]
@@ -195,8 +238,25 @@ def text_sims(
             .with_columns(wnid=pl.col("wnids").list.first())
         )
         dropped += frames[key].height - single.height
-        progress = Progress(single.height, f"{key} caption embeddings", context.log.info)
-        outputs[key], stats = _score_part(single, encoder, cache, synset_vectors, imagenet_synsets, progress)
+        try:
+            handle, sources[key] = shipped.choose_source(
+                text_encoder.embeddings, registered.get(key), "text", text_encoder.release_tag()
+            )
+        except shipped.ShippedEmbeddingError as exc:
+            raise dg.Failure(str(exc)) from None
+        if handle is not None and "part_row" not in single.columns:
+            raise dg.Failure(
+                f"lemma_matches[{key}] predates part_row: re-materialise it to use shipped vectors"
+            )
+        if handle is not None:
+            outputs[key], stats, parity[key] = _score_shipped(
+                single, handle, encoder, synset_vectors, imagenet_synsets
+            )
+        else:
+            progress = Progress(single.height, f"{key} caption embeddings", context.log.info)
+            outputs[key], stats = _score_part(
+                single, encoder, cache, synset_vectors, imagenet_synsets, progress
+            )
         totals = {k: totals.get(k, 0) + v for k, v in stats.items()}
     elapsed = time.perf_counter() - started
     sims = (
@@ -213,11 +273,14 @@ def text_sims(
             ),
             "device": getattr(encoder, "device", "cpu"),
             "parts_in_run": len(keys),
+            "embedding_source": dg.MetadataValue.json(sources),
+            "parity_check": dg.MetadataValue.json(parity),
             "rows": int(sum(o.height for o in outputs.values())),
             "dropped_multi_label": dropped,
             **{f"embedding_{k}": v for k, v in totals.items()},
             "seconds": round(elapsed, 2),
             "captions_per_second": round(totals.get("encoded", 0) / max(elapsed, 1e-9), 1),
+            "rows_per_second": round(sum(o.height for o in outputs.values()) / max(elapsed, 1e-9), 1),
             "mean_similarity": float(sims.mean()) if sims.size else None,
         }
     )

@@ -18,7 +18,9 @@ class Found:
     problems: dict[str, str] = field(default_factory=dict)  # file or release folder → what is wrong
 
 
-def find_parts(root: str, layout: str | None = "auto", columns: str | None = None) -> Found:
+def find_parts(
+    root: str, layout: str | None = "auto", columns: str | None = None, embeddings_model: str | None = None
+) -> Found:
     """Every complete part of every release folder one level below ``root``, sorted by key; a
     release whose files match no layout (or mix layouts) is a problem, the others go on."""
     fs, base, url = filesystem(root)
@@ -30,7 +32,7 @@ def find_parts(root: str, layout: str | None = "auto", columns: str | None = Non
         if entry.get("type") != "directory" or name.startswith("."):
             continue
         try:
-            scan = scan_release(url(entry["name"]), name, layout, columns)
+            scan = scan_release(url(entry["name"]), name, layout, columns, embeddings_model)
         except BadPartError as exc:
             found.problems[url(entry["name"])] = str(exc)
             continue

@@ -103,7 +103,12 @@ class Part:
         columns = ", ".join(
             f"{k}={v if isinstance(v, str) else 'max(' + ','.join(v) + ')'}" for k, v in self.columns.items()
         )
-        shipped = "; ".join(f"{e['kind']} {e['model']} {e['dim']}-d" for e in self.embeddings) or "none"
+        shipped = (
+            "; ".join(
+                f"{e['kind']} {e['model']}" + (f" {e['dim']}-d" if e["dim"] else "") for e in self.embeddings
+            )
+            or "none"
+        )
         return f"layout {self.layout}; columns {columns}; safety {self.safety}; embeddings {shipped}"
 
 
@@ -192,13 +197,18 @@ def _resolve_embeddings(fs, path: str, layout: Layout, url) -> tuple[list[dict],
 
 
 def scan_release(
-    location: str, name: str | None = None, layout: str | None = "auto", columns: str | dict | None = None
+    location: str,
+    name: str | None = None,
+    layout: str | None = "auto",
+    columns: str | dict | None = None,
+    embeddings_model: str | None = None,
 ) -> Scan:
     """The parts of a release folder, file or fsspec URL, each with its layout (detected, or
     ``layout`` when not ``auto``; ``columns`` implies the ``columns`` layout), its partition key
     ``<release>-<part label>`` and its shipped embeddings.  A part whose embedding files are not
     all there yet is ``waiting``, not a part.  Files matching no layout, or several layouts in one
-    folder, are a ``LayoutError`` naming them."""
+    folder, are a ``LayoutError`` naming them.  ``embeddings_model`` names the model behind the
+    shipped vectors when it is not the layout's (their dimension is then read from the files)."""
     mapping = parse_columns(columns)
     layout = "columns" if mapping and layout in (None, "auto") else (layout or "auto")
     fs, base, url = filesystem(location)
@@ -247,6 +257,8 @@ def scan_release(
         found = chosen[path]
         shown, file_name = url(path), posixpath.basename(path)
         embeddings, missing = _resolve_embeddings(fs, path, found, url)
+        if embeddings_model:
+            embeddings = [{**e, "model": embeddings_model, "dim": None} for e in embeddings]
         if missing:
             waiting[shown] = missing
             continue
@@ -320,9 +332,10 @@ def check_embeddings(part: dict, rows: int) -> None:
     for e in part.get("embeddings", []):
         shape = array_shape(e["path"], e.get("key"))
         where = e["path"] + (f" [{e['key']}]" if e.get("key") else "")
-        if len(shape) != 2 or shape[0] != rows or shape[1] != e["dim"]:
+        dim = e["dim"] or (shape[1] if len(shape) == 2 else "d")
+        if len(shape) != 2 or shape[0] != rows or shape[1] != dim:
             raise BadPartError(
-                f"{where}: shape {shape}, expected ({rows}, {e['dim']}): one {e['model']} vector per row of "
+                f"{where}: shape {shape}, expected ({rows}, {dim}): one {e['model']} vector per row of "
                 f"{part['path']}"
             )
 

@@ -13,6 +13,7 @@ vectors: they exercise alignment, counts and dimensions, not similarity.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -156,27 +157,39 @@ def vector_paths(layout: str, part: Path) -> dict[str, Path]:
     return {}
 
 
-def _write_vectors(layout: str, part: Path, n: int, seed: int) -> None:
+def _write_vectors(layout: str, part: Path, chunk: pl.DataFrame, seed: int, vectors) -> None:
     import io
+
+    def make(kind: str, dim: int, k: int) -> np.ndarray:
+        if callable(vectors):
+            return np.asarray(vectors(kind, dim, chunk), dtype=np.float16)
+        return _unit_vectors(chunk.height, dim, seed + k)
 
     for k, (kind, path) in enumerate(vector_paths(layout, part).items()):
         if kind == "npz":
             buffer = io.BytesIO()
-            np.savez(
-                buffer,
-                **{key: _unit_vectors(n, dim, seed + j) for j, (key, dim) in enumerate(DATACOMP_ARRAYS)},
-            )
+            arrays = {
+                key: make("text" if key.endswith("txt") else "image", dim, j)
+                for j, (key, dim) in enumerate(DATACOMP_ARRAYS)
+            }
+            np.savez(buffer, **arrays)
             write_bytes_atomic(path, buffer.getvalue())
         else:
-            _save_npy(path, _unit_vectors(n, EMBEDDINGS_DIMS[layout], seed + k))
+            _save_npy(path, make(kind, EMBEDDINGS_DIMS[layout], k))
 
 
 def write_release(
-    layout: str, folder: str | Path, rows: pl.DataFrame, parts: int = 2, seed: int = 0, vectors: bool = True
+    layout: str,
+    folder: str | Path,
+    rows: pl.DataFrame,
+    parts: int = 2,
+    seed: int = 0,
+    vectors: bool | Callable[[str, int, pl.DataFrame], np.ndarray] = True,
 ) -> list[Path]:
     """Write ``rows`` as a release of ``layout`` under ``folder`` in ``parts`` parts (CC12M: one
     file); returns the part files (metadata files, for the embeddings releases).  ``vectors``:
-    also write the shipped embeddings (``vector_paths``), seeded random unit vectors."""
+    also write the shipped embeddings (``vector_paths``): seeded random unit vectors, or those a
+    function ``(kind, dim, rows of the part) → array`` gives (e.g. a model's)."""
     folder = Path(folder)
     if layout == "cc12m":
         path = folder / "cc12m.tsv"
@@ -190,7 +203,7 @@ def write_release(
         path = part_path(layout, folder, i, seed)
         write_parquet_atomic(chunk, path)
         if vectors:
-            _write_vectors(layout, path, chunk.height, seed + 4 * i)
+            _write_vectors(layout, path, rows.slice(i * size, size), seed + 4 * i, vectors)
         written.append(path)
     return written
 

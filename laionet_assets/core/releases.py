@@ -24,10 +24,15 @@ class ReleaseRegistry:
         return json.loads(self.path.read_text())
 
     def register(
-        self, release: str, name: str | None = None, layout: str | None = "auto", columns: str | None = None
+        self,
+        release: str,
+        name: str | None = None,
+        layout: str | None = "auto",
+        columns: str | None = None,
+        embeddings_model: str | None = None,
     ) -> Scan:
-        """Register every complete part of a release folder, file or fsspec URL."""
-        scan = scan_release(release, name, layout, columns)
+        """Register every complete part of a release folder, file or fsspec URL (``scan_release``)."""
+        scan = scan_release(release, name, layout, columns, embeddings_model)
         self.add(scan.parts)
         return scan
 

@@ -1,0 +1,139 @@
+"""text_sims from the caption vectors a release ships: equal to encoding (to float16 precision)
+while encoding no caption, guarded by the parity check and by the model's name."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from laionet_assets.cli import root_error_message
+from laionet_assets.core.laion import read_part, scan_release
+from laionet_assets.core.release_samples import canonical_rows, write_release
+from laionet_assets.profiles import resources_for
+
+from .fixtures import SAMPLE_RELEASE, Release
+
+TINY_TAG = "tiny/random-seed0"  # how a release names the tiny profile's random CLIP
+
+
+@pytest.fixture(scope="module")
+def rows() -> pl.DataFrame:
+    return canonical_rows(
+        pl.concat([read_part(p.to_json())[0] for p in scan_release(str(SAMPLE_RELEASE)).parts])
+    )
+
+
+def model_vectors(encoder, poison: bool = False):
+    """A release's vectors from ``encoder`` (texts; images get random ones), optionally with a NaN
+    row and a zero row."""
+
+    def vectors(kind, dim, chunk):
+        if kind != "text":
+            return np.random.default_rng(0).standard_normal((chunk.height, encoder.dim))
+        out = encoder.encode(chunk["text"].fill_null("").to_list())
+        if poison:
+            out[0], out[1] = np.nan, 0.0
+        return out
+
+    return vectors
+
+
+def tiny_encoder(tmp_path, seed=0):
+    if seed == 0:
+        return resources_for("tiny", str(tmp_path / "scratch"))["text_encoder"].load()
+    from laionet_assets.core.clip import Clip
+
+    return Clip("tiny", None, "cpu", seed=seed)
+
+
+def failure(result) -> str:
+    [event] = [e for e in result.all_events if e.is_step_failure]
+    return root_error_message(event.step_failure_data.error)
+
+
+def text_sims(release, key):
+    result = release.materialize(["lemma_matches", "text_sims"], key)
+    return result, release.output("text_sims", key) if result.success else None
+
+
+def meta(result):
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.path == ["text_sims"]]
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+@pytest.mark.parametrize("layout", ["laion400m-emb", "datacomp"])
+def test_text_sims_from_the_release_equal_encoding_and_encode_nothing(tmp_path, synsets, rows, layout):
+    folder = tmp_path / "release"
+    write_release(layout, folder, rows, vectors=model_vectors(tiny_encoder(tmp_path)))
+    shipped = Release(
+        tmp_path / "a", folder, synsets, profile="tiny", embeddings_model=TINY_TAG, text_embeddings="release"
+    )
+    encoded = Release(
+        tmp_path / "b", folder, synsets, profile="tiny", embeddings_model=TINY_TAG, text_embeddings="encode"
+    )
+    for key in shipped.keys:
+        result, from_release = text_sims(shipped, key)
+        assert result.success, failure(result)
+        facts = meta(result)
+        assert facts["embedding_encoded"] == 0 and facts["embedding_from_release"] == from_release.height > 0
+        assert facts["parity_check"][key]["passed"] and facts["parity_check"][key]["min_cosine"] > 0.999
+        assert facts["embedding_source"][key].startswith(f"release: {TINY_TAG}")
+        result, by_encoding = text_sims(encoded, key)
+        assert result.success and meta(result)["embedding_encoded"] > 0
+        assert from_release.select("sample_id", "wnid").equals(by_encoding.select("sample_id", "wnid"))
+        np.testing.assert_allclose(from_release["text_similarity"], by_encoding["text_similarity"], atol=2e-3)
+
+
+def test_auto_uses_shipped_vectors_only_of_the_configured_model(tmp_path, synsets, rows):
+    folder = tmp_path / "release"
+    write_release("laion400m-emb", folder, rows)  # 512-d vectors, as the layout says: ViT-B-32/openai
+    # the configured encoder is the tiny CLIP: auto encodes, release refuses the mix
+    auto = Release(tmp_path / "auto", folder, synsets, profile="tiny")
+    key = auto.keys[0]
+    result, _ = text_sims(auto, key)
+    assert result.success and meta(result)["embedding_encoded"] > 0
+    assert "not of the configured tiny/random-seed0" in meta(result)["embedding_source"][key]
+    forced = Release(tmp_path / "forced", folder, synsets, profile="tiny", text_embeddings="release")
+    result, _ = text_sims(forced, key)
+    assert not result.success
+    assert "ships text vectors of ViT-B-32/openai and the configured encoder is tiny/random-seed0" in failure(
+        result
+    )
+
+
+def test_parity_check_fails_on_another_models_vectors(tmp_path, synsets, rows):
+    folder = tmp_path / "release"
+    write_release("laion400m-emb", folder, rows, vectors=model_vectors(tiny_encoder(tmp_path, seed=1)))
+    release = Release(
+        tmp_path / "home",
+        folder,
+        synsets,
+        profile="tiny",
+        embeddings_model=TINY_TAG,
+        text_embeddings="release",
+    )
+    result, _ = text_sims(release, release.keys[0])
+    assert not result.success
+    assert "text_emb_0.npy: parity check failed" in failure(result)
+
+
+def test_nan_and_zero_vectors_are_dropped_and_counted(tmp_path, synsets, rows):
+    folder = tmp_path / "release"
+    matched = rows.filter(pl.col("text").str.contains("lion|tiger|cat|fox|dog"))  # rows 0, 1 match
+    write_release(
+        "laion400m-emb", folder, matched, parts=1, vectors=model_vectors(tiny_encoder(tmp_path), True)
+    )
+    release = Release(
+        tmp_path / "home",
+        folder,
+        synsets,
+        profile="tiny",
+        embeddings_model=TINY_TAG,
+        text_embeddings="release",
+    )
+    result, sims = text_sims(release, release.keys[0])
+    assert result.success, failure(result)
+    lemma = release.output("lemma_matches", release.keys[0])
+    single = lemma.filter(pl.col("wnids").list.len() == 1)
+    bad = single.filter(pl.col("part_row").is_in([0, 1])).height
+    assert meta(result)["embedding_dropped_unusable_vector"] == bad > 0
+    assert sims.height == single.height - bad and sims["text_similarity"].is_finite().all()
