@@ -158,6 +158,15 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     _a("max_unsafe_score", float, "laionet", "max_unsafe_score", "highest unsafe score kept (default 0.5)"),
     _a("top_k", int, "laionet", "top_k", "rows per class in laionet_top50 (default 50)"),
+    _a(
+        "search_engine",
+        str,
+        "captions_nearest_laion",
+        "engine",
+        "nearest-caption search: exact (chunked matrix products), ivf_pq, or auto (exact on a GPU or a "
+        "small index)",
+        choices=("auto", "exact", "ivf_pq"),
+    ),
     # the text encoder
     _r(
         "text_encoder",

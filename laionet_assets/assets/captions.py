@@ -19,6 +19,7 @@ from laionet_assets.core.captions import (
 from laionet_assets.core.embedding_cache import encode_with_cache
 from laionet_assets.core.figures import text_synset_figure
 from laionet_assets.core.laionet import check_threshold
+from laionet_assets.core.loading import resolve_device
 from laionet_assets.core.progress import Progress, library_versions
 from laionet_assets.core.textsim import text_hash
 from laionet_assets.executors import GPU_STEP_TAGS
@@ -181,6 +182,18 @@ class NearestConfig(dg.Config):
     recall_sample: int = Field(
         default=1000, description="queries whose approximate match is checked against exact search"
     )
+    engine: str = Field(
+        default="auto",
+        description="exact (chunked matrix products, one pass over the stored vectors), ivf_pq (LanceDB's "
+        "index), or auto: exact on a GPU or below ann_min_rows, else ivf_pq",
+    )
+
+    @field_validator("engine")
+    @classmethod
+    def _engine(cls, v: str) -> str:
+        if v not in ("auto", "exact", "ivf_pq"):
+            raise ValueError(f"unknown search engine {v!r}; expected auto, exact or ivf_pq")
+        return v
 
     _threshold = field_validator("threshold")(classmethod(lambda cls, v: check_threshold(v)))
 
@@ -212,17 +225,22 @@ def captions_nearest_laion(
             f"the caption index holds {encoders}, the text encoder is {encoder.encoder_id}: use one encoder"
         )
     index = CaptionIndex(str(storage.root / "lancedb"), encoder.encoder_id)
-    search = index.build(config.ann_min_rows)
+    device = resolve_device(text_encoder.device)
+    if config.engine == "exact" or (config.engine == "auto" and device.startswith("cuda")):
+        search = "exact"
+    else:
+        search = index.build(0 if config.engine == "ivf_pq" else config.ann_min_rows)
     progress = Progress(imagenet_captions.height, "ImageNet-Captions embeddings", context.log.info)
     queries, _ = encode_with_cache(
         encoder, imagenet_captions["text"].to_list(), storage.embedding_cache(), progress.update
     )
     started = time.perf_counter()
-    nearest = index.nearest(queries, exact=search == "exact")
+    nearest = index.nearest(queries, exact=search == "exact", device=device)
     query_s = time.perf_counter() - started
     matches, counts = match_nearest(imagenet_captions, nearest, config.threshold)
     meta = {
         "search": search,
+        "search_device": device if search == "exact" else "cpu",
         "indexed_captions": index.count(),
         **counts,
         "queries_per_second": round(len(queries) / max(query_s, 1e-9), 1),

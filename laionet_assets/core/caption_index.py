@@ -17,6 +17,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from laionet_assets.core.nearest import exact_nearest
+
 ANN_MIN_ROWS = 100_000
 
 
@@ -80,6 +82,42 @@ class CaptionIndex:
         )
         return "ivf_pq"
 
+    def batches(self, batch_size: int = 262_144):
+        """The stored ``(sample_ids, vectors)`` in batches, in the table's order."""
+        table = self._table()
+        if table is None:
+            return
+        for batch in table.search().select(["sample_id", "vector"]).limit(None).to_batches(batch_size):
+            vectors = batch.column("vector")
+            dim = vectors.type.list_size
+            yield (
+                batch.column("sample_id").to_pylist(),
+                vectors.values.to_numpy(zero_copy_only=False).reshape(-1, dim),
+            )
+
+    def nearest_exact(
+        self, queries: np.ndarray, device: str = "auto", batch_size: int = 262_144
+    ) -> pl.DataFrame:
+        """Exact search as chunked matrix products (``core.nearest``): one pass over the stored
+        vectors, every query resident; the fast exact path, on a GPU above all."""
+        ids: list[str] = []
+
+        def stream():
+            for sample_ids, vectors in self.batches(batch_size):
+                ids.extend(sample_ids)
+                yield vectors
+
+        index, similarity = exact_nearest(queries, stream(), device)
+        found = index >= 0
+        return pl.DataFrame(
+            {
+                "query": np.flatnonzero(found).astype(np.int64),
+                "sample_id": pl.Series([ids[i] for i in index[found]], dtype=pl.String),
+                "similarity": similarity[found],
+            },
+            schema={"query": pl.Int64, "sample_id": pl.String, "similarity": pl.Float32},
+        )
+
     def nearest(
         self,
         queries: np.ndarray,
@@ -87,8 +125,12 @@ class CaptionIndex:
         nprobes: int = 32,
         refine_factor: int = 10,
         chunk: int = 1024,
+        device: str = "auto",
     ) -> pl.DataFrame:
-        """``query`` (row of ``queries``), ``sample_id`` and cosine ``similarity`` of the nearest caption."""
+        """``query`` (row of ``queries``), ``sample_id`` and cosine ``similarity`` of the nearest
+        caption: exact (chunked matrix products) or through the IVF-PQ index."""
+        if exact:
+            return self.nearest_exact(queries, device)
         table = self._table()
         frames = []
         if table is not None and len(queries):
@@ -97,11 +139,7 @@ class CaptionIndex:
                 search = (
                     table.search(block).distance_type("cosine").limit(1).select(["sample_id", "_distance"])
                 )
-                search = (
-                    search.bypass_vector_index()
-                    if exact
-                    else search.nprobes(nprobes).refine_factor(refine_factor)
-                )
+                search = search.nprobes(nprobes).refine_factor(refine_factor)
                 result = pl.from_arrow(search.to_arrow())
                 if "query_index" not in result.columns:  # a single query comes back without it
                     result = result.with_columns(query_index=pl.lit(0))

@@ -1,0 +1,56 @@
+"""Exact nearest-neighbour search of unit vectors as chunked matrix products (paper §4.3 at scale).
+
+All queries stay resident; the stored vectors stream past once, chunk by chunk; each chunk's
+query × chunk similarity matrix is reduced to its top-1 at once, so memory is bounded by
+``query_block × chunk`` whatever the number of stored vectors.  On CUDA the products run in
+float16/bfloat16 with float32 accumulation; on CPU in float32.  ``argmax`` ties go to the earlier
+stored vector, as ``numpy.argmax`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from laionet_assets.core.loading import resolve_device
+
+
+def exact_nearest(
+    queries: np.ndarray,
+    stored: Iterable[np.ndarray],
+    device: str = "auto",
+    precision: str = "auto",
+    query_block: int | None = None,
+    matrix_bytes: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index (into the concatenation of ``stored``) and cosine similarity of each query's nearest
+    stored vector; -1 and -inf when nothing is stored.  Vectors are taken as unit-norm.  Queries go
+    in blocks whose similarity matrix with a chunk fits ``matrix_bytes`` (256 MiB on CPU, 4 GiB on
+    CUDA), or of ``query_block`` rows."""
+    import torch
+
+    device = resolve_device(device)
+    cuda = device.startswith("cuda")
+    dtype = {"auto": torch.float16 if cuda else torch.float32, "fp32": torch.float32}.get(precision)
+    dtype = dtype or {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    q = torch.as_tensor(np.ascontiguousarray(queries), dtype=torch.float32).to(device, dtype)
+    best = torch.full((q.shape[0],), -float("inf"), device=device)
+    best_index = torch.full((q.shape[0],), -1, dtype=torch.int64, device=device)
+    budget = matrix_bytes or (4 << 30 if cuda else 256 << 20)
+    offset = 0
+    with torch.inference_mode():
+        for chunk in stored:
+            if len(chunk) == 0:
+                continue
+            c = torch.as_tensor(np.ascontiguousarray(chunk), dtype=torch.float32).to(device, dtype)
+            rows = query_block or max(1, budget // (8 * len(chunk)))  # the product and its float32 copy
+            for start in range(0, q.shape[0], rows):
+                block = slice(start, start + rows)
+                sims = (q[block] @ c.T).float()  # float32 out; CUDA accumulates half products in float32
+                value, where = sims.max(dim=1)
+                better = value > best[block]  # strictly: a tie keeps the earlier vector
+                best[block] = torch.where(better, value, best[block])
+                best_index[block] = torch.where(better, where + offset, best_index[block])
+            offset += len(chunk)
+    return best_index.cpu().numpy(), best.cpu().numpy().astype(np.float32)
