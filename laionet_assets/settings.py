@@ -159,6 +159,15 @@ SETTINGS: tuple[Setting, ...] = (
     _a("max_unsafe_score", float, "laionet", "max_unsafe_score", "highest unsafe score kept (default 0.5)"),
     _a("top_k", int, "laionet", "top_k", "rows per class in laionet_top50 (default 50)"),
     _a(
+        "caption_index",
+        str,
+        "laion_caption_index",
+        "captions",
+        "captions the §4.3 index holds: all, matched, or auto (all when the release ships caption vectors "
+        "of the encoder)",
+        choices=("auto", "all", "matched"),
+    ),
+    _a(
         "search_engine",
         str,
         "captions_nearest_laion",

@@ -137,3 +137,40 @@ def test_nan_and_zero_vectors_are_dropped_and_counted(tmp_path, synsets, rows):
     bad = single.filter(pl.col("part_row").is_in([0, 1])).height
     assert meta(result)["embedding_dropped_unusable_vector"] == bad > 0
     assert sims.height == single.height - bad and sims["text_similarity"].is_finite().all()
+
+
+def test_caption_index_all_finds_a_caption_no_lemma_matches(tmp_path, synsets, rows):
+    import json
+
+    from laionet_assets.profiles import with_defaults
+    from laionet_assets.resources import ImageFolders
+
+    unmatched = "a bowl of steaming ramen noodles with chopsticks"  # no ImageNet lemma in it
+    extra = rows.head(1).with_columns(id=pl.lit(999_999, pl.Int64), text=pl.lit(unmatched))
+    folder = tmp_path / "release"
+    write_release(
+        "laion400m-emb", folder, pl.concat([rows, extra]), vectors=model_vectors(tiny_encoder(tmp_path))
+    )
+    release = Release(tmp_path / "home", folder, synsets, profile="tiny", embeddings_model=TINY_TAG)
+    for key in release.keys:
+        result = release.materialize(["lemma_matches", "text_sims", "laion_caption_index"], key)
+        assert result.success
+        facts = {
+            k: v.value
+            for k, v in result.asset_materializations_for_node("laion_caption_index")[0].metadata.items()
+        }
+        assert facts["captions"] == "all" and facts["vector_source"].startswith("release: tiny/random-seed0")
+        assert facts["indexed"] == facts["part_captions"] and facts["encoded"] == 0
+    lemma = pl.concat([release.output("lemma_matches", k) for k in release.keys])
+    assert unmatched not in lemma["text"].to_list()
+    entries = [
+        {"filename": "f0.JPEG", "wnid": synsets["wnid"][0], "title": unmatched, "tags": [], "description": ""}
+    ]
+    (tmp_path / "captions.json").write_text(json.dumps(entries))
+    release.resources["image_folders"] = with_defaults(
+        ImageFolders, imagenet_captions=str(tmp_path / "captions.json")
+    )
+    assert release.materialize(["imagenet_captions", "captions_nearest_laion"]).success
+    nearest = release.output("captions_nearest_laion")
+    assert nearest.row(0, named=True)["sample_id"] == "000999999" and nearest["text"][0] == unmatched
+    assert nearest["similarity"][0] > 0.99 and nearest["selected"][0]

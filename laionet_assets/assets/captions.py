@@ -9,6 +9,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from laionet_assets.assets.lib import figure, markdown_table
+from laionet_assets.core import shipped
 from laionet_assets.core.caption_index import ANN_MIN_ROWS, CaptionIndex, match_nearest, recall_at_1
 from laionet_assets.core.captions import (
     CAPTIONS_SCHEMA,
@@ -18,6 +19,7 @@ from laionet_assets.core.captions import (
 )
 from laionet_assets.core.embedding_cache import encode_with_cache
 from laionet_assets.core.figures import text_synset_figure
+from laionet_assets.core.laion import DEFAULT_MAX_CAPTION_BYTES, read_part
 from laionet_assets.core.laionet import check_threshold
 from laionet_assets.core.loading import resolve_device
 from laionet_assets.core.progress import Progress, library_versions
@@ -131,6 +133,66 @@ def caption_synset_similarity(
     )
 
 
+class CaptionIndexConfig(dg.Config):
+    captions: str = Field(
+        default="auto",
+        description="which captions of the part the index holds: all (every caption, as the paper "
+        "searched all of LAION-400M), matched (the single-label lemma matches text_sims scored), or auto "
+        "(all when the part ships caption vectors of the configured encoder, else matched)",
+    )
+
+    @field_validator("captions")
+    @classmethod
+    def _captions(cls, v: str) -> str:
+        if v not in ("auto", "all", "matched"):
+            raise ValueError(f"unknown caption index scope {v!r}; expected auto, all or matched")
+        return v
+
+
+INDEX_CHUNK = 262_144
+
+
+def _index_all(
+    context, index, part, handle, encoder, max_caption_bytes: int
+) -> tuple[int, dict, pl.DataFrame]:
+    """Every caption of the part: shipped vectors when ``handle``, else encoded (an explicit choice,
+    whose expected cost is logged first), chunk by chunk; NaN/zero vectors dropped and counted."""
+    frame, _ = read_part(part, max_caption_bytes)
+    facts = {"part_captions": frame.height, "dropped_unusable_vector": 0, "encoded": 0}
+    if handle is None:
+        sample = frame["text"].head(64).to_list()
+        started = time.perf_counter()
+        encoder.encode(sample)
+        rate = len(sample) / max(time.perf_counter() - started, 1e-9)
+        context.log.warning(
+            f"{part['key']}: encoding all {frame.height:,} captions (no shipped vectors of "
+            f"{encoder.encoder_id}): about {frame.height / rate / 3600:,.1f} hours at the measured "
+            f"{rate:,.0f} captions/s"
+        )
+    progress = Progress(frame.height, f"{part['key']} caption index", context.log.info)
+    stored, kept = 0, []
+    for start in range(0, frame.height, INDEX_CHUNK):
+        chunk = frame.slice(start, INDEX_CHUNK)
+        if handle is not None:
+            vectors = shipped.read_rows(handle, chunk["part_row"].to_numpy())
+            bad = shipped.unusable_rows(vectors)
+            chunk, vectors = chunk.filter(pl.Series(~bad)), shipped.normalise(vectors[~bad])
+            facts["dropped_unusable_vector"] += int(bad.sum())
+        else:
+            vectors = encoder.encode(chunk["text"].to_list())
+            facts["encoded"] += chunk.height
+        stored = index.add_part(
+            part["key"],
+            chunk["sample_id"].to_list(),
+            vectors,
+            chunk["text"].to_list(),
+            chunk["url"].to_list(),
+        )
+        kept.append(chunk.select("sample_id"))
+        progress.update(chunk.height)
+    return stored, facts, pl.concat(kept) if kept else pl.DataFrame(schema={"sample_id": pl.String})
+
+
 @dg.asset(
     group_name=GROUP,
     partitions_def=laion_parts,
@@ -139,37 +201,56 @@ def caption_synset_similarity(
 )
 def laion_caption_index(
     context: dg.AssetExecutionContext,
+    config: CaptionIndexConfig,
     storage: LaionetStorage,
     text_encoder: TextEncoderResource,
     lemma_matches: pl.DataFrame,
     text_sims: pl.DataFrame,
 ) -> pl.DataFrame:
-    """Adds one LAION part's caption embeddings to the LanceDB caption index
-    (``laion_caption_index__<encoder>``), reusing the vectors ``text_sims`` cached (no caption is
-    embedded again): the part's single-label lemma-matched captions.  Returns what it indexed."""
+    """Adds one part's captions to the LanceDB caption index (``laion_caption_index__<encoder>``,
+    with text and URL): ``all`` of them (from the vectors the release ships, read by row; or
+    encoded, when chosen explicitly) or the ``matched`` ones, reusing the vectors ``text_sims``
+    cached (no caption is embedded again).  Returns what it indexed."""
     key = context.partition_key
     encoders = text_sims["encoder"].unique().to_list()
     encoder_id = encoders[0] if encoders else text_encoder.load().encoder_id
-    rows = text_sims.select("sample_id").join(
-        lemma_matches.select("sample_id", "text"), on="sample_id", how="inner"
-    )
-    hashes = text_hash(rows["text"].to_list()).tolist()
-    found = storage.embedding_cache().lookup(encoder_id, hashes)
-    present = [i for i, h in enumerate(hashes) if h in found]
-    vectors = np.stack([found[hashes[i]] for i in present]) if present else np.zeros((0, 1), np.float32)
-    indexed = rows[present]
-    stored = CaptionIndex(str(storage.root / "lancedb"), encoder_id).add_part(
-        key, indexed["sample_id"].to_list(), vectors
-    )
+    index = CaptionIndex(str(storage.root / "lancedb"), encoder_id)
+    part = storage.registry.load().get(key)
+    handle, why = shipped.choose_source("auto", part, "text", text_encoder.release_tag())
+    scope = config.captions if config.captions != "auto" else ("all" if handle is not None else "matched")
+    if scope == "all" and part is not None:
+        stored, facts, indexed = _index_all(
+            context, index, {**part, "key": key}, handle, text_encoder.load(), DEFAULT_MAX_CAPTION_BYTES
+        )
+        source = why if handle is not None else "encode: all captions, chosen explicitly"
+        missing = 0
+    else:
+        rows = text_sims.select("sample_id").join(
+            lemma_matches.select("sample_id", "url", "text"), on="sample_id", how="inner"
+        )
+        hashes = text_hash(rows["text"].to_list()).tolist()
+        found = storage.embedding_cache().lookup(encoder_id, hashes)
+        present = [i for i, h in enumerate(hashes) if h in found]
+        vectors = np.stack([found[hashes[i]] for i in present]) if present else np.zeros((0, 1), np.float32)
+        indexed = rows[present]
+        stored = index.add_part(
+            key, indexed["sample_id"].to_list(), vectors, indexed["text"].to_list(), indexed["url"].to_list()
+        )
+        facts, source, missing = {}, "the text_sims cache (matched captions)", rows.height - len(present)
     context.add_output_metadata(
         {
             "encoder": encoder_id,
+            "captions": scope,
+            "vector_source": source,
             "indexed": stored,
-            "missing_from_cache": rows.height - len(present),
+            "missing_from_cache": missing,
+            **facts,
             "table": f"laion_caption_index__{encoder_id}",
         }
     )
-    return indexed.select("sample_id").with_columns(release_part=pl.lit(key), encoder=pl.lit(encoder_id))
+    return indexed.select("sample_id").with_columns(
+        release_part=pl.lit(key), encoder=pl.lit(encoder_id), captions=pl.lit(scope)
+    )
 
 
 class NearestConfig(dg.Config):
@@ -248,12 +329,8 @@ def captions_nearest_laion(
     }
     if search != "exact" and len(queries):
         meta["recall_at_1_vs_exact"] = recall_at_1(index, queries, config.recall_sample)
-    captions = (
-        pl.concat([f.select("sample_id", "url", "text") for f in lemma_matches.values()])
-        if lemma_matches
-        else pl.DataFrame(schema={"sample_id": pl.String, "url": pl.String, "text": pl.String})
-    )
-    out = matches.join(captions.unique("sample_id"), on="sample_id", how="left").with_columns(
+    captions = index.captions(matches["sample_id"]).unique("sample_id")  # stored with their text and URL
+    out = matches.join(captions, on="sample_id", how="left").with_columns(
         threshold=pl.lit(config.threshold, pl.Float64)
     )
     context.add_output_metadata({**meta, "preview": markdown_table(out.filter("selected"), 10)})

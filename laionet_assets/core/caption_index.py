@@ -43,15 +43,26 @@ class CaptionIndex:
         table = self._table()
         return 0 if table is None else table.count_rows()
 
-    def add_part(self, part: str, sample_ids: list[str], vectors: np.ndarray) -> int:
-        """Upsert one part's captions; returns the rows now stored for the part."""
+    def add_part(
+        self,
+        part: str,
+        sample_ids: list[str],
+        vectors: np.ndarray,
+        texts: list[str] | None = None,
+        urls: list[str] | None = None,
+    ) -> int:
+        """Upsert captions of one part (with their text and URL, so a caption no lemma matched can
+        be reported); returns the rows now stored for the part."""
         if len(sample_ids) == 0:
             return 0
         dim = vectors.shape[1]
+        n = len(sample_ids)
         data = pa.table(
             {
                 "sample_id": pa.array(sample_ids, pa.string()),
-                "release_part": pa.array([part] * len(sample_ids), pa.string()),
+                "release_part": pa.array([part] * n, pa.string()),
+                "text": pa.array(texts if texts is not None else [None] * n, pa.string()),
+                "url": pa.array(urls if urls is not None else [None] * n, pa.string()),
                 "vector": pa.FixedSizeListArray.from_arrays(
                     pa.array(np.ascontiguousarray(vectors, np.float32).ravel()), dim
                 ),
@@ -81,6 +92,21 @@ class CaptionIndex:
             replace=True,
         )
         return "ivf_pq"
+
+    def captions(self, sample_ids: pl.Series) -> pl.DataFrame:
+        """``sample_id, url, text`` of the given stored captions (one pass over those columns)."""
+        table = self._table()
+        wanted = pl.DataFrame({"sample_id": sample_ids.cast(pl.String)}).unique()
+        frames = [
+            pl.from_arrow(b).join(wanted, on="sample_id", how="semi")
+            for b in (
+                table.search().select(["sample_id", "url", "text"]).limit(None).to_batches(1 << 20)
+                if table is not None
+                else []
+            )
+        ]
+        schema = {"sample_id": pl.String, "url": pl.String, "text": pl.String}
+        return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
 
     def batches(self, batch_size: int = 262_144):
         """The stored ``(sample_ids, vectors)`` in batches, in the table's order."""
