@@ -144,6 +144,13 @@ SETTINGS: tuple[Setting, ...] = (
         "read any other Parquet/TSV release: text=COL,url=COL,id=COL[,nsfw_tag=…,unsafe_score=…]",
         "",
     ),
+    _p(
+        "embeddings_model",
+        str,
+        "the model behind a release's shipped vectors when not the layout's (e.g. ViT-L-14/openai for "
+        "clip-retrieval output of another model)",
+        "",
+    ),
     # the text side: lemma matching and LAIONet's selection (asset configs)
     _a("mode", str, "lemma_matches", "mode", "lemma matching mode (default paper)", choices=MODES),
     _a("language", str, "lemma_matches", "language", "keep rows whose language column says this, e.g. en"),

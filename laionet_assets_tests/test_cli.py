@@ -299,3 +299,23 @@ def test_layout_and_columns_flags(home, tmp_path, capsys):
     assert "invalid choice: 'laion6b'" in capsys.readouterr().err
     assert main([*args, "--columns", "txt=caption"]) == 2
     assert "--columns: unknown key 'txt'" in capsys.readouterr().err
+
+
+def test_embeddings_model_names_what_a_release_ships(home, capsys, monkeypatch):
+    emb = SAMPLE_RELEASE.parent / "releases" / "laion400m-emb"
+    monkeypatch.setenv("LAIONET_EMBEDDINGS_MODEL", "ViT-L-14/openai")  # the variable, as the sensor reads it
+    args = [
+        "run",
+        "--release",
+        str(emb),
+        "--home",
+        str(home),
+        "--profile",
+        "tiny",
+        "--select",
+        "imagenet_synsets",
+    ]
+    assert main(args) == 0
+    assert "embeddings text ViT-L-14/openai; image ViT-L-14/openai" in capsys.readouterr().out
+    assert main([*args, "--embeddings-model", "tiny/random-seed0"]) == 0  # the flag wins
+    assert "embeddings text tiny/random-seed0; image tiny/random-seed0" in capsys.readouterr().out

@@ -72,7 +72,7 @@ def ui_server(tmp_path, synsets, monkeypatch):
         pytest.skip(f"no Chromium at {CHROMIUM}: `make setup` installs Debian's chromium")
     pytest.importorskip("playwright.sync_api", reason="playwright is installed by `make setup` (dev extra)")
     home = tmp_path / "home"
-    keys = ReleaseRegistry(home).register(str(SAMPLE_RELEASE), "sample")
+    keys = [p.key for p in ReleaseRegistry(home).register(str(SAMPLE_RELEASE), "sample").parts]
     write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
     (home / "dagster").mkdir(parents=True)
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
