@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from laionet_assets.core.caption_index import CAPTION_SCOPES, SEARCH_ENGINES
 from laionet_assets.core.datasets import LAYOUTS
 from laionet_assets.core.laionet import NSFW_POLICIES
 from laionet_assets.core.matching import MODES
@@ -172,7 +173,7 @@ SETTINGS: tuple[Setting, ...] = (
         "captions",
         "captions the §4.3 index holds: all, matched, or auto (all when the release ships caption vectors "
         "of the encoder)",
-        choices=("auto", "all", "matched"),
+        choices=CAPTION_SCOPES,
     ),
     _a(
         "search_engine",
@@ -181,7 +182,7 @@ SETTINGS: tuple[Setting, ...] = (
         "engine",
         "nearest-caption search: exact (chunked matrix products), ivf_pq, or auto (exact on a GPU or a "
         "small index)",
-        choices=("auto", "exact", "ivf_pq"),
+        choices=SEARCH_ENGINES,
     ),
     # the text encoder
     _r(

@@ -45,6 +45,11 @@ def tiny_encoder(tmp_path, seed=0):
     return Clip("tiny", None, "cpu", seed=seed)
 
 
+def shipped_release(home, folder, synsets, source="release"):
+    """The release registered as shipping the tiny CLIP's vectors, text_sims reading them."""
+    return Release(home, folder, synsets, profile="tiny", embeddings_model=TINY_TAG, text_embeddings=source)
+
+
 def failure(result) -> str:
     [event] = [e for e in result.all_events if e.is_step_failure]
     return root_error_message(event.step_failure_data.error)
@@ -64,12 +69,8 @@ def meta(result):
 def test_text_sims_from_the_release_equal_encoding_and_encode_nothing(tmp_path, synsets, rows, layout):
     folder = tmp_path / "release"
     write_release(layout, folder, rows, vectors=model_vectors(tiny_encoder(tmp_path)))
-    shipped = Release(
-        tmp_path / "a", folder, synsets, profile="tiny", embeddings_model=TINY_TAG, text_embeddings="release"
-    )
-    encoded = Release(
-        tmp_path / "b", folder, synsets, profile="tiny", embeddings_model=TINY_TAG, text_embeddings="encode"
-    )
+    shipped = shipped_release(tmp_path / "a", folder, synsets)
+    encoded = shipped_release(tmp_path / "b", folder, synsets, source="encode")
     for key in shipped.keys:
         result, from_release = text_sims(shipped, key)
         assert result.success, failure(result)
@@ -103,14 +104,7 @@ def test_auto_uses_shipped_vectors_only_of_the_configured_model(tmp_path, synset
 def test_parity_check_fails_on_another_models_vectors(tmp_path, synsets, rows):
     folder = tmp_path / "release"
     write_release("laion400m-emb", folder, rows, vectors=model_vectors(tiny_encoder(tmp_path, seed=1)))
-    release = Release(
-        tmp_path / "home",
-        folder,
-        synsets,
-        profile="tiny",
-        embeddings_model=TINY_TAG,
-        text_embeddings="release",
-    )
+    release = shipped_release(tmp_path / "home", folder, synsets)
     result, _ = text_sims(release, release.keys[0])
     assert not result.success
     assert "text_emb_0.npy: parity check failed" in failure(result)
@@ -122,14 +116,7 @@ def test_nan_and_zero_vectors_are_dropped_and_counted(tmp_path, synsets, rows):
     write_release(
         "laion400m-emb", folder, matched, parts=1, vectors=model_vectors(tiny_encoder(tmp_path), True)
     )
-    release = Release(
-        tmp_path / "home",
-        folder,
-        synsets,
-        profile="tiny",
-        embeddings_model=TINY_TAG,
-        text_embeddings="release",
-    )
+    release = shipped_release(tmp_path / "home", folder, synsets)
     result, sims = text_sims(release, release.keys[0])
     assert result.success, failure(result)
     lemma = release.output("lemma_matches", release.keys[0])

@@ -10,13 +10,21 @@ from pydantic import Field, field_validator
 
 from laionet_assets.assets.lib import figure, markdown_table
 from laionet_assets.core import shipped
-from laionet_assets.core.caption_index import ANN_MIN_ROWS, CaptionIndex, match_nearest, recall_at_1
+from laionet_assets.core.caption_index import (
+    ANN_MIN_ROWS,
+    CAPTION_SCOPES,
+    SEARCH_ENGINES,
+    CaptionIndex,
+    match_nearest,
+    recall_at_1,
+)
 from laionet_assets.core.captions import (
     CAPTIONS_SCHEMA,
     binned_proportions,
     load_imagenet_captions,
     synset_rank_stats,
 )
+from laionet_assets.core.choices import check_choice
 from laionet_assets.core.embedding_cache import encode_with_cache
 from laionet_assets.core.figures import text_synset_figure
 from laionet_assets.core.laion import DEFAULT_MAX_CAPTION_BYTES, read_part
@@ -141,12 +149,9 @@ class CaptionIndexConfig(dg.Config):
         "(all when the part ships caption vectors of the configured encoder, else matched)",
     )
 
-    @field_validator("captions")
-    @classmethod
-    def _captions(cls, v: str) -> str:
-        if v not in ("auto", "all", "matched"):
-            raise ValueError(f"unknown caption index scope {v!r}; expected auto, all or matched")
-        return v
+    _captions = field_validator("captions")(
+        classmethod(lambda cls, v: check_choice(v, CAPTION_SCOPES, "caption index scope"))
+    )
 
 
 INDEX_CHUNK = 262_144
@@ -269,12 +274,9 @@ class NearestConfig(dg.Config):
         "index), or auto: exact on a GPU or below ann_min_rows, else ivf_pq",
     )
 
-    @field_validator("engine")
-    @classmethod
-    def _engine(cls, v: str) -> str:
-        if v not in ("auto", "exact", "ivf_pq"):
-            raise ValueError(f"unknown search engine {v!r}; expected auto, exact or ivf_pq")
-        return v
+    _engine = field_validator("engine")(
+        classmethod(lambda cls, v: check_choice(v, SEARCH_ENGINES, "search engine"))
+    )
 
     _threshold = field_validator("threshold")(classmethod(lambda cls, v: check_threshold(v)))
 

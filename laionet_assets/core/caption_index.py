@@ -20,6 +20,8 @@ import pyarrow as pa
 from laionet_assets.core.nearest import exact_nearest
 
 ANN_MIN_ROWS = 100_000
+CAPTION_SCOPES = ("auto", "all", "matched")  # which captions of a part the index holds
+SEARCH_ENGINES = ("auto", "exact", "ivf_pq")
 
 
 def index_table_name(encoder_id: str) -> str:

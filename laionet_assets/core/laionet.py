@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from laionet_assets.core.choices import check_choice
+
 # How LAIONet treats each row's safety signal (a release's NSFW tag or unsafe score; see
 # core.release_layouts): one function, safety_ok, applies them for the asset and its check.
 NSFW_POLICIES = ("auto", "require_unlikely", "allow_missing", "max_unsafe_score", "none")
@@ -40,9 +42,7 @@ def check_unsafe_score(score: float) -> float:
 
 def check_nsfw_policy(policy: str) -> str:
     """The policy itself, or a ValueError naming the allowed ones (used by every config)."""
-    if policy not in NSFW_POLICIES:
-        raise ValueError(f"unknown NSFW policy {policy!r}; expected one of {NSFW_POLICIES}")
-    return policy
+    return check_choice(policy, NSFW_POLICIES, "NSFW policy")
 
 
 def safety_ok(policy: str, max_unsafe_score: float = DEFAULT_MAX_UNSAFE_SCORE) -> pl.Expr:

@@ -27,6 +27,8 @@ import string
 
 import polars as pl
 
+from laionet_assets.core.choices import check_choice
+
 MODES = ("paper", "longest")
 ASCII_PUNCTUATION_CLASS = "[" + re.escape(string.punctuation) + "]"
 MATCHES_SCHEMA = {"row": pl.UInt32, "lemmas": pl.List(pl.String), "wnids": pl.List(pl.String)}
@@ -34,9 +36,7 @@ MATCHES_SCHEMA = {"row": pl.UInt32, "lemmas": pl.List(pl.String), "wnids": pl.Li
 
 def check_mode(mode: str) -> str:
     """The mode itself, or a ValueError naming the allowed ones (used by every config)."""
-    if mode not in MODES:
-        raise ValueError(f"unknown matching mode {mode!r}; expected one of {MODES}")
-    return mode
+    return check_choice(mode, MODES, "matching mode")
 
 
 def normalize_paper(expr: pl.Expr) -> pl.Expr:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from laionet_assets.core.choices import check_choice
+
 SOURCES = ("encode", "release", "auto")
 PARITY_MIN_COSINE = 0.99  # float16 storage of unit vectors costs < 1e-3; another model is far below
 PARITY_SAMPLE = 64
@@ -20,9 +22,7 @@ class ShippedEmbeddingError(ValueError):
 
 
 def check_source(source: str) -> str:
-    if source not in SOURCES:
-        raise ValueError(f"unknown embeddings source {source!r}; expected one of {SOURCES}")
-    return source
+    return check_choice(source, SOURCES, "embeddings source")
 
 
 def encoder_tag(kind: str, model: str, pretrained: str | None, seed: int = 0) -> str | None:
