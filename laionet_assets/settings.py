@@ -180,8 +180,8 @@ SETTINGS: tuple[Setting, ...] = (
         str,
         "captions_nearest_laion",
         "engine",
-        "nearest-caption search: exact (chunked matrix products), ivf_pq, or auto (exact on a GPU or a "
-        "small index)",
+        "nearest-caption search: exact (chunked matrix products), faiss (IVF-PQ, CPU), ivf_pq (LanceDB), "
+        "or auto (exact on a GPU or a small index, else faiss)",
         choices=SEARCH_ENGINES,
     ),
     # the text encoder

@@ -17,11 +17,11 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from laionet_assets.core.nearest import exact_nearest
+from laionet_assets.core.nearest import FaissIvfPq, exact_nearest
 
 ANN_MIN_ROWS = 100_000
 CAPTION_SCOPES = ("auto", "all", "matched")  # which captions of a part the index holds
-SEARCH_ENGINES = ("auto", "exact", "ivf_pq")
+SEARCH_ENGINES = ("auto", "exact", "faiss", "ivf_pq")
 
 
 def index_table_name(encoder_id: str) -> str:
@@ -136,15 +136,19 @@ class CaptionIndex:
                 yield vectors
 
         index, similarity = exact_nearest(queries, stream(), device)
-        found = index >= 0
-        return pl.DataFrame(
-            {
-                "query": np.flatnonzero(found).astype(np.int64),
-                "sample_id": pl.Series([ids[i] for i in index[found]], dtype=pl.String),
-                "similarity": similarity[found],
-            },
-            schema={"query": pl.Int64, "sample_id": pl.String, "similarity": pl.Float32},
-        )
+        return _as_matches(index, similarity, ids)
+
+    def nearest_faiss(self, queries: np.ndarray, nprobe: int = 32, refine: int = 10) -> pl.DataFrame:
+        """Approximate search: a FAISS IVF-PQ index (exact re-ranking) filled from the stored
+        vectors in one pass, then every query at once (batched, all cores)."""
+        ids: list[str] = []
+        index = None
+        for sample_ids, vectors in self.batches():
+            index = index or FaissIvfPq(vectors.shape[1], self.count(), nprobe=nprobe, refine=refine)
+            index.add(vectors)
+            ids.extend(sample_ids)
+        found, similarity = index.search(queries) if index else (np.full(len(queries), -1), None)
+        return _as_matches(found, similarity, ids)
 
     def nearest(
         self,
@@ -154,11 +158,16 @@ class CaptionIndex:
         refine_factor: int = 10,
         chunk: int = 1024,
         device: str = "auto",
+        engine: str | None = None,
     ) -> pl.DataFrame:
         """``query`` (row of ``queries``), ``sample_id`` and cosine ``similarity`` of the nearest
-        caption: exact (chunked matrix products) or through the IVF-PQ index."""
-        if exact:
+        caption: ``engine`` ``exact`` (chunked matrix products), ``faiss`` or ``ivf_pq``
+        (LanceDB's index); without ``engine``, exact or ivf_pq as ``exact`` says."""
+        engine = engine or ("exact" if exact else "ivf_pq")
+        if engine == "exact":
             return self.nearest_exact(queries, device)
+        if engine == "faiss":
+            return self.nearest_faiss(queries, nprobes, refine_factor)
         table = self._table()
         frames = []
         if table is not None and len(queries):
@@ -183,12 +192,26 @@ class CaptionIndex:
         return pl.concat(frames).sort("query")
 
 
+def _as_matches(found: np.ndarray, similarity: np.ndarray | None, ids: list[str]) -> pl.DataFrame:
+    """``query, sample_id, similarity`` of the queries that found something (index ≥ 0)."""
+    hit = found >= 0
+    return pl.DataFrame(
+        {
+            "query": np.flatnonzero(hit).astype(np.int64),
+            "sample_id": pl.Series([ids[i] for i in found[hit]], dtype=pl.String),
+            "similarity": similarity[hit] if similarity is not None else np.zeros(0, np.float32),
+        },
+        schema={"query": pl.Int64, "sample_id": pl.String, "similarity": pl.Float32},
+    )
+
+
 def recall_at_1(index: CaptionIndex, queries: np.ndarray, sample: int = 1000, seed: int = 0, **ann) -> float:
-    """Share of a seeded sample of queries whose approximate nearest caption is the exact one."""
+    """Share of a seeded sample of queries whose approximate nearest caption is the exact one
+    (``ann``: ``engine`` and its parameters, as ``CaptionIndex.nearest`` takes them)."""
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(queries), size=min(sample, len(queries)), replace=False))
-    exact = index.nearest(queries[rows], exact=True)
-    approx = index.nearest(queries[rows], exact=False, **ann)
+    exact = index.nearest(queries[rows], engine="exact")
+    approx = index.nearest(queries[rows], **{"exact": False, **ann})
     joined = exact.join(approx, on="query", suffix="_ann")
     return float((joined["sample_id"] == joined["sample_id_ann"]).mean()) if joined.height else float("nan")
 

@@ -54,3 +54,51 @@ def exact_nearest(
                 best_index[block] = torch.where(better, where + offset, best_index[block])
             offset += len(chunk)
     return best_index.cpu().numpy(), best.cpu().numpy().astype(np.float32)
+
+
+class FaissIvfPq:
+    """FAISS IVF-PQ over unit vectors (inner product = cosine) with exact re-ranking of the
+    ``refine`` × best candidates (``IndexRefineFlat``), on CPU, for ``n`` vectors added chunk by
+    chunk (row ids: the order of addition).  Trained on the first ``min(n, train_rows)`` of them:
+    4√n lists (at least 39 training vectors each), dim/8 sub-quantizers (dim/2 below 128
+    dimensions) of 8 bits (4 below 10,000 vectors)."""
+
+    def __init__(self, dim: int, n: int, train_rows: int = 100_000, nprobe: int = 32, refine: int = 10):
+        import faiss
+
+        self.nprobe, self.refine = nprobe, refine
+        self.train_rows = max(1, min(n, train_rows))
+        lists = max(1, min(int(4 * np.sqrt(n)), self.train_rows // 39))
+        sub = next(
+            s for s in ((dim // 8, dim // 4) if dim >= 128 else (dim // 2,)) + (1,) if s >= 1 and dim % s == 0
+        )
+        bits = 8 if self.train_rows >= 10_000 else 4
+        self.ivf = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, lists, sub, bits, faiss.METRIC_INNER_PRODUCT)
+        self.index = faiss.IndexRefineFlat(self.ivf)
+        self.pending: list[np.ndarray] = []
+
+    def add(self, vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, np.float32)
+        if not self.index.is_trained:
+            self.pending.append(vectors)
+            if sum(len(v) for v in self.pending) < self.train_rows:
+                return
+            vectors, self.pending = np.concatenate(self.pending), []
+            self.index.train(vectors[: self.train_rows])
+        self.index.add(vectors)
+
+    def search(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Index and similarity of each query's nearest vector (-1 and -inf when none was added)."""
+        import faiss
+
+        if self.pending:  # fewer vectors came than planned: train on them
+            vectors, self.pending = np.concatenate(self.pending), []
+            self.index.train(vectors)
+            self.index.add(vectors)
+        if self.index.ntotal == 0:
+            return np.full(len(queries), -1, np.int64), np.full(len(queries), -np.inf, np.float32)
+        params = faiss.IndexRefineSearchParameters(
+            k_factor=self.refine, base_index_params=faiss.SearchParametersIVF(nprobe=self.nprobe)
+        )
+        sims, index = self.index.search(np.ascontiguousarray(queries, np.float32), 1, params=params)
+        return index[:, 0].astype(np.int64), sims[:, 0].astype(np.float32)

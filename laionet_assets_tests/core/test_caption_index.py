@@ -112,3 +112,17 @@ def test_one_table_answers_every_threshold(rows, threshold):
     assert got.keys() == expected.keys()
     assert all(got[k][0] == expected[k][0] and got[k][1] == pytest.approx(expected[k][1]) for k in got)
     assert counts["rows"] == len(expected) and out.height == len({s for s, _, _ in rows})
+
+
+def test_faiss_engine_over_the_stored_vectors(tmp_path):
+    vectors = clustered(5000, seed=2)
+    index = CaptionIndex(str(tmp_path), "enc")
+    index.add_part("p0", [str(i) for i in range(2500)], vectors[:2500])
+    index.add_part("p1", [str(i) for i in range(2500, 5000)], vectors[2500:])
+    rng = np.random.default_rng(3)
+    queries = unit(vectors[rng.choice(5000, 300, replace=False)] + 0.05 * rng.normal(size=(300, 32)))
+    assert recall_at_1(index, queries, sample=300, engine="faiss") >= 0.95
+    got = index.nearest(queries, engine="faiss")
+    exact = index.nearest(queries, engine="exact")
+    same = got["sample_id"] == exact["sample_id"]
+    np.testing.assert_allclose(got["similarity"].filter(same), exact["similarity"].filter(same), atol=1e-5)
