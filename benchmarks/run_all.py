@@ -14,6 +14,7 @@ BENCHES = [
     "benchmarks.bench_download",
     "benchmarks.bench_image_embedding",
     "benchmarks.bench_caption_index",
+    "benchmarks.bench_nearest",
     "benchmarks.bench_gpu",
 ]
 
