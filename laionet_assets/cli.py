@@ -219,8 +219,7 @@ def print_release(scan) -> None:
         by_layout.setdefault(part.layout, []).append(part)
     for layout, parts in by_layout.items():
         known = RELEASE_LAYOUTS.get(layout)
-        title = f" ({known.release})" if known else ""
-        print(f"  {parts[0].describe().replace(f'layout {layout}', f'layout {layout}{title}', 1)}")
+        print(f"  {parts[0].describe(known.release if known else '')}")
         if known and known.note:
             print(f"    note: {known.note}")
         for part in parts[:8]:

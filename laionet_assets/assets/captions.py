@@ -334,7 +334,7 @@ def captions_nearest_laion(
         "threshold": config.threshold,
     }
     if search != "exact" and len(queries):
-        meta["recall_at_1_vs_exact"] = recall_at_1(index, queries, config.recall_sample, engine=search)
+        meta["recall_at_1_vs_exact"] = recall_at_1(index, queries, config.recall_sample, found=nearest)
     captions = index.captions(matches["sample_id"]).unique("sample_id")  # stored with their text and URL
     out = matches.join(captions, on="sample_id", how="left").with_columns(
         threshold=pl.lit(config.threshold, pl.Float64)

@@ -205,13 +205,29 @@ def _as_matches(found: np.ndarray, similarity: np.ndarray | None, ids: list[str]
     )
 
 
-def recall_at_1(index: CaptionIndex, queries: np.ndarray, sample: int = 1000, seed: int = 0, **ann) -> float:
-    """Share of a seeded sample of queries whose approximate nearest caption is the exact one
-    (``ann``: ``engine`` and its parameters, as ``CaptionIndex.nearest`` takes them)."""
+def recall_at_1(
+    index: CaptionIndex,
+    queries: np.ndarray,
+    sample: int = 1000,
+    seed: int = 0,
+    found: pl.DataFrame | None = None,
+    **ann,
+) -> float:
+    """Share of a seeded sample of queries whose approximate nearest caption is the exact one.
+    ``found``: the approximate search's answers for all of ``queries`` when already computed (an
+    index built at query time is not built again); else the sample is searched with ``ann``
+    (``engine`` and its parameters, as ``CaptionIndex.nearest`` takes them)."""
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(queries), size=min(sample, len(queries)), replace=False))
     exact = index.nearest(queries[rows], engine="exact")
-    approx = index.nearest(queries[rows], **{"exact": False, **ann})
+    if found is None:
+        approx = index.nearest(queries[rows], **{"exact": False, **ann})
+    else:
+        approx = (
+            found.join(pl.DataFrame({"query": rows.astype(np.int64)}).with_row_index("at"), on="query")
+            .with_columns(query=pl.col("at").cast(pl.Int64))
+            .drop("at")
+        )
     joined = exact.join(approx, on="query", suffix="_ann")
     return float((joined["sample_id"] == joined["sample_id_ann"]).mean()) if joined.height else float("nan")
 

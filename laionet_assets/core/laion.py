@@ -99,7 +99,8 @@ class Part:
     def to_json(self) -> dict:
         return asdict(self)
 
-    def describe(self) -> str:
+    def describe(self, title: str = "") -> str:
+        """``layout L (title); columns …; safety …; embeddings …``, as ``laionet run`` shows it."""
         columns = ", ".join(
             f"{k}={v if isinstance(v, str) else 'max(' + ','.join(v) + ')'}" for k, v in self.columns.items()
         )
@@ -109,7 +110,8 @@ class Part:
             )
             or "none"
         )
-        return f"layout {self.layout}; columns {columns}; safety {self.safety}; embeddings {shipped}"
+        named = f"{self.layout} ({title})" if title else self.layout
+        return f"layout {named}; columns {columns}; safety {self.safety}; embeddings {shipped}"
 
 
 @dataclass

@@ -126,3 +126,14 @@ def test_faiss_engine_over_the_stored_vectors(tmp_path):
     exact = index.nearest(queries, engine="exact")
     same = got["sample_id"] == exact["sample_id"]
     np.testing.assert_allclose(got["similarity"].filter(same), exact["similarity"].filter(same), atol=1e-5)
+
+
+def test_recall_from_answers_already_found_equals_searching_again(tmp_path):
+    vectors = clustered(3000, seed=5)
+    index = CaptionIndex(str(tmp_path), "enc")
+    index.add_part("p0", [str(i) for i in range(3000)], vectors)
+    queries = clustered(400, seed=6)
+    found = index.nearest(queries, engine="faiss")
+    assert recall_at_1(index, queries, sample=150, found=found) == recall_at_1(
+        index, queries, sample=150, engine="faiss"
+    )
