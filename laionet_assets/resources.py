@@ -296,6 +296,13 @@ class ImageEncoder(_ImageRunner):
 
     model: str = "tiny"
     pretrained: str = ""
+    embeddings: str = "auto"
+
+    _embeddings = field_validator("embeddings")(classmethod(lambda cls, v: check_source(v)))
+
+    def release_tag(self) -> str | None:
+        """How a release would name this encoder's model (``ViT-B-32/openai``), if it can be known."""
+        return encoder_tag("open_clip", self.model, self.pretrained)
 
     @field_validator("model")
     @classmethod

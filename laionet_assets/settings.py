@@ -271,6 +271,15 @@ SETTINGS: tuple[Setting, ...] = (
         "pretrained",
         "open_clip weights tag or local checkpoint for the image encoder",
     ),
+    _r(
+        "image_embeddings",
+        str,
+        "image_encoder",
+        "embeddings",
+        "LAIONet image vectors: encode (the downloaded images), release (the parts' shipped vectors of "
+        "the configured model: no download needed), or auto (shipped when every part has them)",
+        choices=SOURCES,
+    ),
     _r("imagenet_val", str, "image_folders", "imagenet_val", "ImageNet val folder (<wnid>/<file>)"),
     _r(
         "imagenet_val_layout",

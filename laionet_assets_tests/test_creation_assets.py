@@ -62,7 +62,7 @@ def test_whole_chain_on_the_bundled_sample(tmp_path):
     assert set(matches["nsfw_tag"].unique()) == {"UNLIKELY", "UNSURE", "NSFW"}
     assert metadata(parts[release.keys[0]], "lemma_matches")["layout"] == "laion400m"
     sims = pl.concat([release.output("text_sims", k) for k in release.keys])
-    assert sims.columns == ["sample_id", "wnid", "text_similarity", "encoder"]
+    assert sims.columns == ["sample_id", "wnid", "text_similarity", "encoder", "source"]
     assert sims.height == matches.filter(pl.col("wnids").list.len() == 1).height
     result = release.laionet()
     assert result.success

@@ -6,11 +6,13 @@ import polars as pl
 import pytest
 
 from laionet_assets.cli import root_error_message
+from laionet_assets.core.atomic import write_parquet_atomic
 from laionet_assets.core.laion import read_part, scan_release
 from laionet_assets.core.release_samples import canonical_rows, write_release
+from laionet_assets.core.releases import ReleaseRegistry
 from laionet_assets.profiles import resources_for
 
-from .fixtures import SAMPLE_RELEASE, Release
+from .fixtures import SAMPLE_RELEASE, Release, select
 
 TINY_TAG = "tiny/random-seed0"  # how a release names the tiny profile's random CLIP
 
@@ -161,3 +163,157 @@ def test_caption_index_all_finds_a_caption_no_lemma_matches(tmp_path, synsets, r
     nearest = release.output("captions_nearest_laion")
     assert nearest.row(0, named=True)["sample_id"] == "000999999" and nearest["text"][0] == unmatched
     assert nearest["similarity"][0] > 0.99 and nearest["selected"][0]
+
+
+# ------------------------------------------------------------------------- image vectors (item 3)
+
+IMAGE_SIDE_INPUTS = ["imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c"]
+
+
+def image_vectors(text_encoder, encoder, files):
+    """A release's vectors: texts from ``text_encoder``, images from ``encoder``'s image tower over
+    one of ``files`` per row (chosen by the row's id, so a test knows which)."""
+    embedded, errors = encoder.run([str(f) for f in files], workers=0)
+    assert not any(errors)
+    texts = model_vectors(text_encoder)
+
+    def vectors(kind, dim, chunk):
+        if kind == "text":
+            return texts(kind, dim, chunk)
+        return embedded[chunk["id"].to_numpy() % len(files)]
+
+    return vectors
+
+
+@pytest.fixture(scope="module")
+def photos():
+    from .fixtures import shared_path
+
+    return sorted(shared_path("data", "imagenet_sample").glob("*.JPEG"))[:6]
+
+
+def laionet_release(tmp_path, synsets, rows, photos, seed=0, **settings):
+    folder = tmp_path / "release"
+    encoder = resources_for("tiny", str(tmp_path / "scratch"))["image_encoder"].load()
+    if seed:
+        from laionet_assets.core.clip import ClipImageEncoder
+
+        encoder = ClipImageEncoder("tiny", None, "cpu", seed=seed)
+    texts = tiny_encoder(tmp_path)
+    write_release("laion400m-emb", folder, rows, vectors=image_vectors(texts, encoder, photos))
+    release = Release(
+        tmp_path / "home", folder, synsets, profile="tiny", embeddings_model=TINY_TAG, **settings
+    )
+    for key in release.keys:
+        assert release.materialize(["lemma_matches", "text_sims"], key).success
+    assert release.laionet().success
+    no_text_matches(release)
+    return release
+
+
+def no_text_matches(release):
+    """An empty §4.3 download table: the tests here are about LAIONet's images."""
+    columns = ("sample_id", "wnid", "status", "image_path", "image_sha256")
+    empty = pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+    write_parquet_atomic(empty, release.home / "assets" / "text_matched_images.parquet")
+
+
+def image_side(release):
+    result = release.materialize(select(*IMAGE_SIDE_INPUTS, "image_embeddings", "intra_class_stats"))
+    facts = (
+        {
+            k: v.value
+            for k, v in result.asset_materializations_for_node("image_embeddings")[0].metadata.items()
+        }
+        if result.success
+        else None
+    )
+    return result, facts
+
+
+def test_intra_class_similarity_from_shipped_image_vectors_downloads_nothing(tmp_path, synsets, rows, photos):
+    release = laionet_release(tmp_path, synsets, rows, photos, image_embeddings="release")
+    result, facts = image_side(release)
+    assert result.success, failure(result)
+    clean = release.output("laionet_clean")
+    assert not (release.home / "assets" / "laionet_images.parquet").exists()
+    assert facts["image_source"]["laionet"].startswith(f"release: {TINY_TAG}")
+    assert facts["laionet_rows_from"].startswith("laionet_clean")
+    assert "skipped" in facts["parity_check"]
+    laionet = facts["per_dataset"]["laionet"]
+    assert laionet["embedded"] == 0 and laionet["from_release"] == clean.height > 0
+    # each class's mean against the pair loop over the vectors read straight from the .npy files
+    files = {key: part["embeddings"] for key, part in ReleaseRegistry(release.home).load().items()}
+    stats = release.output("intra_class_stats").filter(
+        (pl.col("dataset") == "laionet") & (pl.col("interval") == "jackknife")
+    )
+    assert stats.height > 0
+    for row in stats.head(5).iter_rows(named=True):
+        members = clean.filter(pl.col("wnid") == row["wnid"])
+        vectors = []
+        for part, part_row in members.select("release_part", "part_row").iter_rows():
+            [image] = [e for e in files[part] if e["kind"] == "image"]
+            v = np.load(image["path"])[part_row].astype(np.float32)
+            vectors.append(v / np.linalg.norm(v))
+        pairs = [vectors[i] @ vectors[j] for i in range(len(vectors)) for j in range(i + 1, len(vectors))]
+        assert row["n"] == len(vectors) and row["mean"] == pytest.approx(np.mean(pairs), abs=2e-3)
+    # encoding instead needs the downloads, and says so
+    release.resources["image_encoder"] = resources_for(
+        "tiny", str(release.home), {"image_embeddings": "encode"}
+    )["image_encoder"]
+    result, _ = image_side(release)
+    assert not result.success and "no image was downloaded: materialise laionet_final first" in failure(
+        result
+    )
+
+
+def downloaded(release, photos):
+    """laionet_final as if every LAIONet row's image had downloaded: the photo its row was given."""
+    import shutil
+
+    from laionet_assets.core.image_embeddings import file_sha256
+
+    clean = release.output("laionet_clean")
+    (release.home / "images").mkdir(parents=True, exist_ok=True)
+    for k, photo in enumerate(photos):
+        shutil.copy(photo, release.home / "images" / f"{k}.jpg")
+    index = (clean["sample_id"].cast(pl.Int64) % len(photos)).cast(pl.String)
+    final = clean.with_columns(
+        image_path=index + ".jpg",
+        image_sha256=index.replace_strict({str(k): file_sha256(str(p)) for k, p in enumerate(photos)}),
+    )
+    write_parquet_atomic(final, release.home / "assets" / "laionet_final.parquet")
+    return final
+
+
+def test_image_parity_check_passes_on_the_models_vectors_and_fails_on_anothers(
+    tmp_path, synsets, rows, photos
+):
+    release = laionet_release(tmp_path / "same", synsets, rows, photos, image_embeddings="release")
+    final = downloaded(release, photos)
+    result, facts = image_side(release)
+    assert result.success, failure(result)
+    assert facts["laionet_rows_from"].startswith("laionet_final")
+    check = facts["parity_check"]
+    assert check["passed"] and check["median_cosine"] > 0.999 and check["rows"] == min(final.height, 64)
+    other = laionet_release(tmp_path / "other", synsets, rows, photos, seed=1, image_embeddings="auto")
+    downloaded(other, photos)
+    result, _ = image_side(other)
+    assert not result.success and "parity check failed: the shipped image vectors" in failure(result)
+
+
+def test_auto_encodes_images_when_the_release_ships_another_models(tmp_path, synsets, rows, photos):
+    folder = tmp_path / "release"
+    write_release("laion400m-emb", folder, rows)  # ViT-B-32/openai vectors, the tiny CLIP configured
+    release = Release(tmp_path / "home", folder, synsets, profile="tiny")
+    for key in release.keys:
+        assert release.materialize(["lemma_matches", "text_sims"], key).success
+    assert release.laionet().success
+    downloaded(release, photos)
+    no_text_matches(release)
+    result, facts = image_side(release)
+    assert result.success, failure(result)
+    assert facts["image_source"]["laionet"].startswith(
+        "encode (encode: the part ships image vectors of ViT-B-32"
+    )
+    assert facts["per_dataset"]["laionet"]["embedded"] == release.output("laionet_final").height

@@ -179,7 +179,7 @@ def _score_shipped(
     single, vectors = single.filter(pl.Series(~unusable)), shipped.normalise(vectors[~unusable])
     sample = shipped.parity_sample(single.height)
     check = shipped.parity(vectors[sample], encoder.encode(single["text"].gather(sample).to_list()))
-    where = handle["path"] + (f" [{handle['key']}]" if handle.get("key") else "")
+    where = shipped.array_name(handle)
     if not check["passed"]:
         raise dg.Failure(
             f"{where}: parity check failed: shipped caption vectors are not the configured encoder's "
@@ -217,7 +217,8 @@ def text_sims(
     imagenet_synsets: pl.DataFrame,
 ):
     """Cosine similarity of each single-label caption and its synset text under the configured
-    encoder: sample_id, wnid, text_similarity, encoder.  Caption embeddings come from the LanceDB
+    encoder: sample_id, wnid, text_similarity, encoder, and the caption vectors' source (encoded,
+    or shipped with the part).  Caption embeddings come from the LanceDB
     cache when seen before; multi-label captions are excluded and counted.  A run may score a
     range of parts (backfills batch up to 8); each part is written to its own file."""
     keys = context.partition_keys
@@ -257,6 +258,7 @@ def text_sims(
             outputs[key], stats = _score_part(
                 single, encoder, cache, synset_vectors, imagenet_synsets, progress
             )
+        outputs[key] = outputs[key].with_columns(source=pl.lit(sources[key]))
         totals = {k: totals.get(k, 0) + v for k, v in stats.items()}
     elapsed = time.perf_counter() - started
     sims = (
@@ -316,12 +318,27 @@ def _candidates(lemma_matches: dict[str, pl.DataFrame], text_sims: dict[str, pl.
         if part not in lemma_matches:
             continue
         meta = lemma_matches[part].select(
-            "sample_id", "url", "text", "nsfw_tag", "unsafe_score", "width", "height"
+            "sample_id", "url", "text", "nsfw_tag", "unsafe_score", "width", "height", "part_row"
         )
-        frames.append(sims.join(meta, on="sample_id", how="inner").with_columns(release_part=pl.lit(part)))
+        frames.append(
+            sims.join(meta, on="sample_id", how="inner").with_columns(
+                release_part=pl.lit(part), part_row=pl.col("part_row").cast(pl.Int64)
+            )
+        )
     if not frames:
         return pl.DataFrame(schema=core_laionet.LAIONET_SCHEMA)
     return pl.concat(frames, how="vertical_relaxed").select(core_laionet.LAIONET_COLUMNS)
+
+
+def _caption_vector_sources(text_sims: dict[str, pl.DataFrame]) -> dict[str, int]:
+    """Rows by the source of their caption vectors (text_sims from before sources were recorded
+    were encoded)."""
+    counts: dict[str, int] = {}
+    for frame in text_sims.values():
+        column = frame["source"] if "source" in frame.columns else pl.Series(["encode"] * frame.height)
+        for source, n in column.value_counts().iter_rows():
+            counts[source] = counts.get(source, 0) + n
+    return counts
 
 
 def _parts_without_safety_signal(storage: LaionetStorage, keys: list[str]) -> list[str]:
@@ -399,6 +416,7 @@ def laionet(
     missing = [w for w in imagenet_synsets["wnid"].to_list() if w not in present]
     common = {
         "threshold": threshold,
+        "text_embedding_source": dg.MetadataValue.json(_caption_vector_sources(text_sims)),
         "nsfw_policy": config.nsfw_policy,
         "max_unsafe_score": config.max_unsafe_score,
         "parts_without_safety_signal": dg.MetadataValue.json(unsignalled),

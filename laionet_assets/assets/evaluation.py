@@ -26,6 +26,11 @@ PREDICTIONS_SCHEMA = {
 }
 
 
+def downloaded_path(storage: LaionetStorage) -> pl.Expr:
+    """The file of a downloaded image (``image_path`` is relative to the image store)."""
+    return pl.lit(str(storage.images) + "/") + pl.col("image_path")
+
+
 def evaluation_sets(
     storage: LaionetStorage, laionet_final: pl.DataFrame, imagenet_val: pl.DataFrame
 ) -> dict[str, pl.DataFrame]:
@@ -33,7 +38,7 @@ def evaluation_sets(
     (the hash is known for downloaded LAIONet images, null for folder images)."""
     laionet = laionet_final.select(
         image_id=pl.col("sample_id"),
-        path=pl.lit(str(storage.images) + "/") + pl.col("image_path"),
+        path=downloaded_path(storage),
         wnid=pl.col("wnid"),
         image_sha256=pl.col("image_sha256"),
     )

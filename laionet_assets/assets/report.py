@@ -83,12 +83,15 @@ def write_report(
 OPTIONAL = ("image_synset_similarity", "captions_nearest_laion", "text_matched_intra_class")
 
 
-def _safety_policy(context: dg.AssetExecutionContext) -> str:
-    """The policy laionet_clean was built with, from its latest materialisation's metadata;
-    ``none`` is spelled out with the parts it let through unfiltered."""
-    event = context.instance.get_latest_materialization_event(dg.AssetKey("laionet_clean"))
+def _latest_metadata(context: dg.AssetExecutionContext, asset: str) -> dict:
+    event = context.instance.get_latest_materialization_event(dg.AssetKey(asset))
     meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
-    value = {k: getattr(v, "value", v) for k, v in meta.items()}
+    return {k: getattr(v, "value", v) for k, v in meta.items()}
+
+
+def _safety_policy(value: dict) -> str:
+    """The policy laionet_clean was built with (its latest materialisation's metadata); ``none``
+    is spelled out with the parts it let through unfiltered."""
     policy = value.get("nsfw_policy", "unknown")
     text = f"{policy} (max unsafe score {value.get('max_unsafe_score', '?')})"
     bare = value.get("parts_without_safety_signal") or []
@@ -126,8 +129,23 @@ def report(
         accuracy.filter(pl.col("dataset") == "imagenet_val"), on="model", suffix="_val"
     )
     encoders = image_embeddings["encoder"].unique().to_list()
+    clean = _latest_metadata(context, "laionet_clean")
+    image_sources = image_embeddings.group_by("dataset", maintain_order=True).agg(
+        source=pl.col("source").first() if "source" in image_embeddings.columns else pl.lit("encode")
+    )
+    laionet_vectors = dict(image_sources.iter_rows()).get("laionet", "none")
+    intra_class_by = (
+        ", ".join(encoders or ["no image encoder"]) + f"; LAIONet's image vectors: {laionet_vectors}"
+    )
     headline = [
-        ("safety policy (NSFW tags / unsafe scores)", _safety_policy(context), "laionet_clean"),
+        ("safety policy (NSFW tags / unsafe scores)", _safety_policy(clean), "laionet_clean"),
+        (
+            "caption vectors of the text similarity (rows by source)",
+            ", ".join(f"{s}: {n}" for s, n in (clean.get("text_embedding_source") or {}).items())
+            or "unknown",
+            "text_sims",
+        ),
+        ("LAIONet image vectors of the intra-class similarity", laionet_vectors, "image_embeddings"),
         ("LAIONet rows with an image, after the OCR filter", str(laionet_final.height), "laionet_final"),
         ("LAIONet classes", str(laionet_final["wnid"].n_unique()), "laionet_final"),
         (
@@ -144,7 +162,7 @@ def report(
             "classes with significantly lower intra-class similarity, LAIONet vs ImageNet",
             f"{lower} / {comparison.height}"
             + (f" ({lower / comparison.height:.0%})" if comparison.height else ""),
-            ", ".join(encoders) or "no image encoder",
+            intra_class_by,
         ),
     ]
     for row in drops.iter_rows(named=True):
@@ -192,7 +210,7 @@ def report(
                 "image-to-synset similarity, LAIONet vs ImageNet: classes significantly lower / higher",
                 f"{(verdicts == 'significantly lower').sum()} / {(verdicts == 'significantly higher').sum()} "
                 f"of {image_synset_similarity.height}",
-                ", ".join(encoders) or "no image encoder",
+                intra_class_by,
             )
         )
     headline_frame = pl.DataFrame(
@@ -211,6 +229,7 @@ def report(
                 ),
             ]
         ),
+        "Where each dataset's image vectors came from": image_sources,
         "Accuracy (equally weighted over LAIONet's classes; LAION-weighted)": accuracy,
         "ImageNetV2 vs LAIONet and ImageNet (share of classes significantly lower)": v2_comparison,
     }

@@ -9,10 +9,10 @@ import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
-from laionet_assets.assets.evaluation import evaluation_sets, folder_set
+from laionet_assets.assets.evaluation import downloaded_path, evaluation_sets, folder_set
 from laionet_assets.assets.images import V2_SELECTION_FREQUENCY
 from laionet_assets.assets.lib import figure, markdown_table
-from laionet_assets.core import image_synset, stats
+from laionet_assets.core import image_synset, shipped, stats
 from laionet_assets.core.figures import intra_class_figure, selection_frequency_figure
 from laionet_assets.core.image_embeddings import embed_images, file_sha256, load_vectors
 from laionet_assets.core.image_synset import synset_matrix
@@ -26,8 +26,11 @@ EMBEDDED_SCHEMA = {
     "dataset": pl.String,
     "image_id": pl.String,
     "wnid": pl.String,
-    "image_sha256": pl.String,
+    # the vector's key in LanceDB: the image file's sha256, or release:<file digest>:<row> for a
+    # vector a release shipped
+    "vector_key": pl.String,
     "encoder": pl.String,
+    "source": pl.String,  # encode, or release: <model> (shipped with the part)
     "error": pl.String,
 }
 
@@ -42,21 +45,92 @@ def text_matched_set(storage: LaionetStorage, text_matched_images: pl.DataFrame)
     ok = text_matched_images.filter(pl.col("status") == "ok")
     return ok.select(
         image_id=pl.col("sample_id"),
-        path=pl.lit(str(storage.images) + "/") + pl.col("image_path"),
+        path=downloaded_path(storage),
         wnid=pl.col("wnid"),
         image_sha256=pl.col("image_sha256"),
     )
+
+
+def _laionet_rows(storage: LaionetStorage, laionet_clean: pl.DataFrame) -> tuple[pl.DataFrame, str]:
+    """LAIONet's rows for the image side: ``laionet_final`` (downloaded, OCR-filtered, as the paper
+    evaluated it) when it has been materialised, else ``laionet_clean`` (no image downloaded: only
+    shipped vectors can serve them, and the OCR filter cannot apply)."""
+    final = storage.asset_path("laionet_final")
+    if final.exists():
+        return pl.read_parquet(final), "laionet_final (downloaded images, OCR filter applied)"
+    return laionet_clean.with_columns(
+        image_path=pl.lit(None, pl.String), image_sha256=pl.lit(None, pl.String)
+    ), ("laionet_clean (no image downloaded: no OCR filter)")
+
+
+def _shipped_laionet(
+    model, cache, laionet: pl.DataFrame, handles: dict[str, dict], storage: LaionetStorage, why: str
+) -> tuple[pl.DataFrame, dict, dict]:
+    """LAIONet's rows with the image vectors their parts ship (cached under ``vector_key``), the
+    counts, and the parity check: a seeded sample of the rows whose image was downloaded, encoded
+    now and compared with the shipped vectors (median cosine, since a URL may serve other bytes
+    today than when the release was embedded); skipped, with why, when none was downloaded."""
+    kept, vectors, dropped = shipped.read_frame_rows(laionet, handles)
+    if vectors.shape[0] and vectors.shape[1] != model.dim:
+        raise dg.Failure(
+            f"shipped image vectors are {vectors.shape[1]}-d, the configured image encoder "
+            f"{model.encoder_id} gives {model.dim}-d: not the same model"
+        )
+    inserted = cache.add(model.encoder_id, kept["vector_key"].to_list(), vectors) if kept.height else 0
+    downloaded = kept.filter(pl.col("image_sha256").is_not_null())
+    check: dict = {"skipped": "no LAIONet image downloaded (laionet_final not materialised)"}
+    if downloaded.height:
+        sample = shipped.parity_sample(downloaded.height)
+        rows = downloaded[sample]
+        encoded, errors = model.run(rows.select(downloaded_path(storage)).to_series().to_list(), workers=0)
+        ok = np.array([not e for e in errors])
+        index = {k: i for i, k in enumerate(kept["vector_key"].to_list())}
+        ours = vectors[[index[k] for k in rows["vector_key"].to_list()]]
+        check = shipped.parity(ours[ok], encoded[ok], IMAGE_PARITY_MIN_MEDIAN, statistic="median")
+        if not check["passed"]:
+            raise dg.Failure(
+                f"parity check failed: the shipped image vectors are not the configured encoder's "
+                f"({model.encoder_id}): {check}",
+                metadata={"parity_check": dg.MetadataValue.json(check)},
+            )
+    frame = kept.select(
+        image_id=pl.col("sample_id"),
+        wnid=pl.col("wnid"),
+        dataset=pl.lit("laionet"),
+        vector_key=pl.col("vector_key"),
+        encoder=pl.lit(model.encoder_id),
+        source=pl.lit(why),
+        error=pl.lit(None, pl.String),
+    )
+    counts = {
+        "images": laionet.height,
+        "from_release": kept.height,
+        "embedded": 0,
+        "dropped_unusable_vector": dropped,
+        "inserted": inserted,
+        "parity_encoded": int(check.get("rows", 0)),
+    }
+    return frame, counts, check
+
+
+# Images are compared by the median cosine: LAION embedded its own resized downloads, and a URL may
+# serve other bytes today; another model is far below (see the README's embedding sources).
+IMAGE_PARITY_MIN_MEDIAN = 0.95
 
 
 @dg.multi_asset(
     group_name=GROUP,
     pool="gpu",
     op_tags=GPU_STEP_TAGS,
+    # laionet_final is read only when it was materialised (see _laionet_rows): with shipped image
+    # vectors, intra-class similarity needs no download at all
+    deps=["laionet_final"],
     outs={
         "image_embeddings": dg.AssetOut(
             kinds={"pytorch", "lancedb"},
             description=(
-                "Which image of which dataset has which CLIP embedding (LanceDB, keyed by the image's sha256)"
+                "Which image of which dataset has which CLIP embedding, and from which source (LanceDB, "
+                "keyed by the image's sha256 or by the shipped file's row)"
             ),
         ),
         "image_encoder_synset_embeddings": dg.AssetOut(
@@ -69,7 +143,7 @@ def image_embeddings(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,
     image_encoder: ImageEncoder,
-    laionet_final: pl.DataFrame,
+    laionet_clean: pl.DataFrame,
     imagenet_val: pl.DataFrame,
     imagenet_synsets: pl.DataFrame,
     imagenetv2_a: pl.DataFrame,
@@ -80,11 +154,30 @@ def image_embeddings(
     """CLIP image embeddings of every image the analyses compare (LAIONet, ImageNet val,
     ImageNetV2 a/b/c, the text-matched LAION rows of §4.3), stored in LanceDB (one table per
     encoder, keyed by the image's sha256, so no image is embedded twice), and the synset-text
-    embeddings of the same model.  The image encoder is loaded here only: every comparison
-    downstream reads these two tables, so lineage guarantees one encoder throughout."""
+    embeddings of the same model.  LAIONet's vectors come from its downloaded images, or, with
+    ``--image-embeddings release`` (or ``auto`` where every part ships them), from the vectors
+    its release ships, checked by parity.  The image encoder is loaded here only: every
+    comparison downstream reads these two tables, so lineage guarantees one encoder throughout."""
     model = image_encoder.load()
     cache = storage.embedding_cache("image")
-    sets = evaluation_sets(storage, laionet_final, imagenet_val)
+    laionet, laionet_from = _laionet_rows(storage, laionet_clean)
+    registered = storage.registry.load()
+    try:
+        handles, why = shipped.choose_for_parts(
+            image_encoder.embeddings,
+            {p: registered.get(p) for p in laionet["release_part"].unique().sort().to_list()},
+            "image",
+            image_encoder.release_tag(),
+        )
+    except shipped.ShippedEmbeddingError as exc:
+        raise dg.Failure(str(exc)) from None
+    if handles is None and laionet_from.startswith("laionet_clean"):
+        raise dg.Failure(
+            f"LAIONet's image vectors are to be encoded ({why}), but no image was downloaded: "
+            "materialise laionet_final first, or use --image-embeddings release with a release that "
+            "ships the configured model's image vectors"
+        )
+    sets = evaluation_sets(storage, laionet, imagenet_val)
     sets.update(
         {
             name: folder_set(frame)
@@ -96,8 +189,13 @@ def image_embeddings(
         }
     )
     sets["text_matched"] = text_matched_set(storage, text_matched_images)
-    frames, counts = [], {}
+    frames, counts, sources, parity = [], {}, {}, None
     started = time.perf_counter()
+    if handles is not None:
+        frame, counts["laionet"], parity = _shipped_laionet(model, cache, laionet, handles, storage, why)
+        frames.append(frame)
+        sources["laionet"] = why
+        del sets["laionet"]
     for dataset, images in sets.items():
         paths = images["path"].to_list()
         # downloaded images are named by their hash already; folder images are hashed here
@@ -109,15 +207,17 @@ def image_embeddings(
         _, errors, counts[dataset] = embed_images(
             model, paths, shas, cache, image_encoder.decode_workers, progress.update
         )
+        sources[dataset] = "encode" + (f" ({why})" if dataset == "laionet" else "")
         frames.append(
             images.select("image_id", "wnid").with_columns(
                 dataset=pl.lit(dataset),
-                image_sha256=pl.Series(shas, dtype=pl.String),
+                vector_key=pl.Series(shas, dtype=pl.String),
                 encoder=pl.lit(model.encoder_id),
+                source=pl.lit(sources[dataset]),
                 error=pl.Series([e or None for e in errors], dtype=pl.String),
             )
         )
-    out = pl.concat(frames).select(list(EMBEDDED_SCHEMA))
+    out = pl.concat(frames, how="diagonal").select(list(EMBEDDED_SCHEMA))
     elapsed = time.perf_counter() - started
     embedded = sum(c["embedded"] for c in counts.values())
     synset_vectors = model.encode_texts(imagenet_synsets["synset_text"].to_list())
@@ -132,6 +232,9 @@ def image_embeddings(
         metadata={
             **common,
             "device": model.device,
+            "image_source": dg.MetadataValue.json(sources),
+            "laionet_rows_from": laionet_from,
+            "parity_check": dg.MetadataValue.json(parity or {"skipped": "LAIONet's images were encoded"}),
             "per_dataset": dg.MetadataValue.json(counts),
             "lancedb_table": f"image_embeddings__{model.encoder_id}",
             "seconds": round(elapsed, 2),

@@ -68,11 +68,11 @@ def embedded_rows(
     rows = embedded.filter((pl.col("dataset") == dataset) & pl.col("error").is_null())
     if rows.is_empty():
         return np.zeros((0, 1), dtype=np.float32), rows
-    found = cache.lookup(rows["encoder"][0], rows["image_sha256"].to_list())
-    keep = [s in found for s in rows["image_sha256"]]
+    found = cache.lookup(rows["encoder"][0], rows["vector_key"].to_list())
+    keep = [s in found for s in rows["vector_key"]]
     rows = rows.filter(pl.Series(keep, dtype=pl.Boolean))
     vectors = (
-        np.stack([found[s] for s in rows["image_sha256"]]) if rows.height else np.zeros((0, 1), np.float32)
+        np.stack([found[s] for s in rows["vector_key"]]) if rows.height else np.zeros((0, 1), np.float32)
     )
     return vectors, rows
 

@@ -11,7 +11,7 @@ from laionet_assets.core.choices import check_choice
 # core.release_layouts): one function, safety_ok, applies them for the asset and its check.
 NSFW_POLICIES = ("auto", "require_unlikely", "allow_missing", "max_unsafe_score", "none")
 DEFAULT_MAX_UNSAFE_SCORE = 0.5  # LAION-5B's and COYO's own cut; a stricter research choice: 0.1
-# A LAIONet candidate row: a single-label caption with its similarity, safety signal, size and part.
+# A LAIONet candidate row: a single-label caption with its similarity, safety signal, size, part and row.
 LAIONET_SCHEMA = {
     "sample_id": pl.String,
     "url": pl.String,
@@ -23,6 +23,7 @@ LAIONET_SCHEMA = {
     "width": pl.Int32,
     "height": pl.Int32,
     "release_part": pl.String,
+    "part_row": pl.Int64,  # the row in the part's file and in its shipped embeddings
 }
 LAIONET_COLUMNS = list(LAIONET_SCHEMA)
 

@@ -6,9 +6,11 @@ check of shipped against freshly encoded vectors (``parity``)."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from laionet_assets.core.choices import check_choice
 
@@ -64,6 +66,27 @@ def choose_source(source: str, part: dict | None, kind: str, tag: str | None) ->
     )
 
 
+def choose_for_parts(
+    source: str, parts: dict[str, dict | None], kind: str, tag: str | None
+) -> tuple[dict[str, dict] | None, str]:
+    """One source for a dataset whose rows span several parts (part key → registered part): the
+    shipped arrays by part when every part has the configured model's, else None (encode), with
+    why.  ``auto`` encodes the whole dataset when any part lacks them: one dataset never mixes
+    vectors of two sources."""
+    chosen = {key: choose_source(source, part, kind, tag) for key, part in parts.items()}
+    handles = {key: handle for key, (handle, _) in chosen.items() if handle is not None}
+    if not parts:
+        return None, "encode: no release part"
+    if len(handles) == len(parts):
+        return handles, next(iter(chosen.values()))[1]
+    if handles:
+        return None, (
+            f"encode: {len(parts) - len(handles)} of {len(parts)} parts ship no {kind} vectors of {tag}, "
+            "and one dataset never mixes two sources"
+        )
+    return None, next(iter(chosen.values()))[1]
+
+
 def _open_array(handle: dict) -> np.ndarray:
     from laionet_assets.core.laion import filesystem, is_remote
 
@@ -81,13 +104,13 @@ def _open_array(handle: dict) -> np.ndarray:
 
 def read_rows(handle: dict, rows: np.ndarray) -> np.ndarray:
     """Rows ``rows`` of a shipped array as float32 (memory-mapped: only those rows are read)."""
-    where = handle["path"] + (f" [{handle['key']}]" if handle.get("key") else "")
+    name = array_name(handle)
     try:
         array = _open_array(handle)
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size and (rows.min() < 0 or rows.max() >= array.shape[0]):
             raise ShippedEmbeddingError(
-                f"{where}: has {array.shape[0]} rows, rows {rows.min()}–{rows.max()} were asked for"
+                f"{name}: has {array.shape[0]} rows, rows {rows.min()}–{rows.max()} were asked for"
             )
         order = np.argsort(rows, kind="stable")  # read in file order, return in asked order
         out = np.empty((rows.size, array.shape[1]), np.float32)
@@ -96,7 +119,37 @@ def read_rows(handle: dict, rows: np.ndarray) -> np.ndarray:
     except ShippedEmbeddingError:
         raise
     except (OSError, ValueError, KeyError, EOFError) as exc:  # a truncated file, a bad header
-        raise ShippedEmbeddingError(f"{where}: cannot be read ({type(exc).__name__}: {exc})") from exc
+        raise ShippedEmbeddingError(f"{name}: cannot be read ({type(exc).__name__}: {exc})") from exc
+
+
+def array_name(handle: dict) -> str:
+    """A shipped array as messages name it: its file, and the member of an ``.npz``."""
+    return handle["path"] + (f" [{handle['key']}]" if handle.get("key") else "")
+
+
+def vector_key(handle: dict) -> pl.Expr:
+    """The key a shipped row's vector is cached under (``release:<file digest>:<row>``), from
+    ``part_row``: one file's row is one vector, whichever dataset it belongs to."""
+    digest = hashlib.sha1(f"{handle['path']}|{handle.get('key')}|{handle.get('size')}".encode()).hexdigest()
+    return pl.format("release:{}:{}", pl.lit(digest[:16]), pl.col("part_row"))
+
+
+def read_frame_rows(frame: pl.DataFrame, handles: dict[str, dict]) -> tuple[pl.DataFrame, np.ndarray, int]:
+    """The shipped vectors of a frame's rows (columns ``release_part``, ``part_row``), read part by
+    part from ``handles`` (part key → shipped array): the rows with a usable vector, with its
+    ``vector_key``; their unit vectors in the same order; and how many rows were dropped because
+    their vector is NaN or zero."""
+    frames, blocks, dropped = [], [], 0
+    for (part,), rows in frame.group_by(["release_part"], maintain_order=True):
+        handle = handles[part]
+        vectors = read_rows(handle, rows["part_row"].to_numpy())
+        bad = unusable_rows(vectors)
+        dropped += int(bad.sum())
+        frames.append(rows.filter(pl.Series(~bad)).with_columns(vector_key=vector_key(handle)))
+        blocks.append(normalise(vectors[~bad]))
+    if not frames:
+        return frame.with_columns(vector_key=pl.lit(None, pl.String)), np.zeros((0, 1), np.float32), 0
+    return pl.concat(frames), np.concatenate(blocks), dropped
 
 
 def unusable_rows(vectors: np.ndarray) -> np.ndarray:
@@ -110,20 +163,27 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def parity(shipped: np.ndarray, encoded: np.ndarray, minimum: float = PARITY_MIN_COSINE) -> dict:
-    """Cosine of shipped and freshly encoded vectors of the same rows: passes when every one is at
-    least ``minimum``."""
+def parity(
+    shipped: np.ndarray, encoded: np.ndarray, minimum: float = PARITY_MIN_COSINE, statistic: str = "min"
+) -> dict:
+    """Cosine of shipped and freshly encoded vectors of the same rows: passes when the ``statistic``
+    (``min``: every row, for captions; ``median``: for images, whose URL may serve other bytes
+    today than when the release was embedded) is at least ``minimum``."""
     if shipped.shape != encoded.shape:
         return {
             "passed": False,
             "reason": f"dimension {shipped.shape[1]} shipped vs {encoded.shape[1]} encoded",
         }
     cosine = np.einsum("ij,ij->i", normalise(shipped), normalise(encoded))
+    if statistic not in ("min", "median"):
+        raise ValueError(f"parity statistic {statistic!r}; expected min or median")
     return {
-        "passed": bool(cosine.size and cosine.min() >= minimum),
+        "passed": bool(cosine.size and getattr(np, statistic)(cosine) >= minimum),
+        "statistic": statistic,
         "rows": int(cosine.size),
         "min_cosine": round(float(cosine.min()), 5) if cosine.size else None,
         "mean_cosine": round(float(cosine.mean()), 5) if cosine.size else None,
+        "median_cosine": round(float(np.median(cosine)), 5) if cosine.size else None,
         "minimum_required": minimum,
     }
 

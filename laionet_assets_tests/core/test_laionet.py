@@ -17,7 +17,10 @@ from laionet_assets.core.laionet import (
 
 def candidates(rows):
     """Rows of (sample_id, url, text, wnid, similarity, nsfw_tag[, unsafe_score], part)."""
-    full = [(*r[:6], None, None, None, r[6]) if len(r) == 7 else (*r[:7], None, None, r[7]) for r in rows]
+    full = [
+        (*r[:6], None, None, None, r[6], i) if len(r) == 7 else (*r[:7], None, None, r[7], i)
+        for i, r in enumerate(rows)
+    ]
     return pl.DataFrame(full, schema=LAIONET_SCHEMA, orient="row")
 
 
