@@ -95,6 +95,24 @@ def test_nearest_laion_captions_against_brute_force(tmp_path, synsets):
     assert out["text"].null_count() == 0
     meta = result.asset_materializations_for_node("captions_nearest_laion")[0].metadata
     assert meta["search"].value == "exact" and meta["indexed_captions"].value == indexed.height
+    # the FAISS shards persisted per part by laion_caption_index give the same answers; one lost
+    # (a run that died) is rebuilt from the table before searching
+    folder = next((release.home / "faiss").iterdir())
+    assert sorted(p.name for p in folder.glob("*.part.json")) == sorted(
+        f"{k}.part.json" for k in release.keys
+    )
+    (folder / f"{release.keys[0]}.part.json").unlink()
+    faiss = {"threshold": 0.5, "engine": "faiss", "refine": 64}  # re-rank every stored caption
+    result = release.materialize(
+        ["imagenet_captions", "captions_nearest_laion"],
+        run_config={"ops": {"captions_nearest_laion": {"config": faiss}}},
+    )
+    assert result.success and (folder / f"{release.keys[0]}.part.json").exists()
+    meta = result.asset_materializations_for_node("captions_nearest_laion")[0].metadata
+    assert meta["search"].value == "faiss" and meta["recall_at_1_vs_exact"].value == 1.0
+    again = release.output("captions_nearest_laion")
+    assert again["sample_id"].to_list() == everything["sample_id"].to_list()
+    np.testing.assert_allclose(again["similarity"], everything["similarity"], atol=2e-3)  # float16 vectors
 
 
 def test_appendix_assets_run_empty_without_imagenet_captions(tmp_path, synsets):

@@ -278,7 +278,9 @@ def test_report_has_every_figure(world):
         assert fig in html
     assert "mobilenet_v2_quantized.pt@" in html  # which model produced the numbers
     # and which source produced the vectors behind them
-    assert "LAIONet image vectors of the intra-class similarity</td><td>encode (encode: the part ships" in html
+    assert (
+        "LAIONet image vectors of the intra-class similarity</td><td>encode (encode: the part ships" in html
+    )
     assert "caption vectors of the text similarity" in html
     m = meta(world["result"], "report")
     assert str(m["report"].value).endswith("report.html")

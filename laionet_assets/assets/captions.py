@@ -26,6 +26,7 @@ from laionet_assets.core.captions import (
 )
 from laionet_assets.core.choices import check_choice
 from laionet_assets.core.embedding_cache import encode_with_cache
+from laionet_assets.core.faiss_shards import DEFAULT_NPROBE, DEFAULT_REFINE
 from laionet_assets.core.figures import text_synset_figure
 from laionet_assets.core.laion import DEFAULT_MAX_CAPTION_BYTES, read_part
 from laionet_assets.core.laionet import check_threshold
@@ -158,10 +159,11 @@ INDEX_CHUNK = 262_144
 
 
 def _index_all(
-    context, index, part, handle, encoder, max_caption_bytes: int
+    context, index, part, handle, encoder, max_caption_bytes: int, parts: int
 ) -> tuple[int, dict, pl.DataFrame]:
     """Every caption of the part: shipped vectors when ``handle``, else encoded (an explicit choice,
-    whose expected cost is logged first), chunk by chunk; NaN/zero vectors dropped and counted."""
+    whose expected cost is logged first), chunk by chunk, into the table and the part's FAISS
+    shard; NaN/zero vectors dropped and counted.  ``parts``: the release's, to size the index."""
     frame, _ = read_part(part, max_caption_bytes)
     facts = {"part_captions": frame.height, "dropped_unusable_vector": 0, "encoded": 0}
     if handle is None:
@@ -175,7 +177,7 @@ def _index_all(
             f"{rate:,.0f} captions/s"
         )
     progress = Progress(frame.height, f"{part['key']} caption index", context.log.info)
-    stored, kept = 0, []
+    stored, kept, shard = 0, [], None
     for start in range(0, frame.height, INDEX_CHUNK):
         chunk = frame.slice(start, INDEX_CHUNK)
         if handle is not None:
@@ -193,8 +195,12 @@ def _index_all(
             chunk["text"].to_list(),
             chunk["url"].to_list(),
         )
+        shard = shard or index.shard_writer(part["key"], vectors.shape[1], frame.height * parts)
+        shard.add(chunk["sample_id"].to_list(), vectors)
         kept.append(chunk.select("sample_id"))
         progress.update(chunk.height)
+    if shard is not None:
+        shard.close()
     return stored, facts, pl.concat(kept) if kept else pl.DataFrame(schema={"sample_id": pl.String})
 
 
@@ -220,12 +226,20 @@ def laion_caption_index(
     encoders = text_sims["encoder"].unique().to_list()
     encoder_id = encoders[0] if encoders else text_encoder.load().encoder_id
     index = CaptionIndex(str(storage.root / "lancedb"), encoder_id)
-    part = storage.registry.load().get(key)
+    registered = storage.registry.load()
+    part = registered.get(key)
+    parts = max(1, sum(p.get("release") == (part or {}).get("release") for p in registered.values()))
     handle, why = shipped.choose_source("auto", part, "text", text_encoder.release_tag())
     scope = config.captions if config.captions != "auto" else ("all" if handle is not None else "matched")
     if scope == "all" and part is not None:
         stored, facts, indexed = _index_all(
-            context, index, {**part, "key": key}, handle, text_encoder.load(), DEFAULT_MAX_CAPTION_BYTES
+            context,
+            index,
+            {**part, "key": key},
+            handle,
+            text_encoder.load(),
+            DEFAULT_MAX_CAPTION_BYTES,
+            parts,
         )
         source = why if handle is not None else "encode: all captions, chosen explicitly"
         missing = 0
@@ -241,6 +255,10 @@ def laion_caption_index(
         stored = index.add_part(
             key, indexed["sample_id"].to_list(), vectors, indexed["text"].to_list(), indexed["url"].to_list()
         )
+        if present:
+            shard = index.shard_writer(key, vectors.shape[1], len(present) * parts)
+            shard.add(indexed["sample_id"].to_list(), vectors)
+            shard.close()
         facts, source, missing = {}, "the text_sims cache (matched captions)", rows.height - len(present)
     context.add_output_metadata(
         {
@@ -251,6 +269,7 @@ def laion_caption_index(
             "missing_from_cache": missing,
             **facts,
             "table": f"laion_caption_index__{encoder_id}",
+            "faiss_shard": str(index.shards_folder),
         }
     )
     return indexed.select("sample_id").with_columns(
@@ -268,6 +287,10 @@ class NearestConfig(dg.Config):
     recall_sample: int = Field(
         default=1000, description="queries whose approximate match is checked against exact search"
     )
+    nprobe: int = Field(default=DEFAULT_NPROBE, description="faiss: IVF lists searched per query")
+    refine: int = Field(
+        default=DEFAULT_REFINE, description="faiss: candidates per query re-ranked exactly (float16 vectors)"
+    )
     engine: str = Field(
         default="auto",
         description="exact (chunked matrix products, one pass over the stored vectors), faiss (IVF-PQ "
@@ -280,6 +303,13 @@ class NearestConfig(dg.Config):
     )
 
     _threshold = field_validator("threshold")(classmethod(lambda cls, v: check_threshold(v)))
+
+    @field_validator("nprobe", "refine")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(f"must be at least 1, got {v}")
+        return v
 
 
 @dg.asset(
@@ -322,7 +352,11 @@ def captions_nearest_laion(
         encoder, imagenet_captions["text"].to_list(), storage.embedding_cache(), progress.update
     )
     started = time.perf_counter()
-    nearest = index.nearest(queries, device=device, engine=search)
+    nearest = (
+        index.nearest_faiss(queries, config.nprobe, config.refine, context.log.info)
+        if search == "faiss"
+        else index.nearest(queries, device=device, engine=search)
+    )
     query_s = time.perf_counter() - started
     matches, counts = match_nearest(imagenet_captions, nearest, config.threshold)
     meta = {
@@ -333,6 +367,10 @@ def captions_nearest_laion(
         "queries_per_second": round(len(queries) / max(query_s, 1e-9), 1),
         "threshold": config.threshold,
     }
+    if search == "faiss":
+        meta.update(
+            {"nprobe": config.nprobe, "refine": config.refine, "faiss_shards": str(index.shards_folder)}
+        )
     if search != "exact" and len(queries):
         meta["recall_at_1_vs_exact"] = recall_at_1(index, queries, config.recall_sample, found=nearest)
     captions = index.captions(matches["sample_id"]).unique("sample_id")  # stored with their text and URL

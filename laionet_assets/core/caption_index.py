@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from laionet_assets.core.nearest import FaissIvfPq, exact_nearest
+from laionet_assets.core.faiss_shards import DEFAULT_NPROBE, DEFAULT_REFINE, FaissShards, PartWriter
+from laionet_assets.core.nearest import exact_nearest
 
 ANN_MIN_ROWS = 100_000
 CAPTION_SCOPES = ("auto", "all", "matched")  # which captions of a part the index holds
@@ -29,11 +31,34 @@ def index_table_name(encoder_id: str) -> str:
 
 
 class CaptionIndex:
+    """The LanceDB table of one encoder's indexed captions, and beside it (``<uri>/../faiss/<table>``)
+    its persisted FAISS shards, one per part (``core.faiss_shards``)."""
+
     def __init__(self, uri: str, encoder_id: str):
         import lancedb
 
         self.db = lancedb.connect(uri)
         self.name = index_table_name(encoder_id)
+        self.shards_folder = Path(uri).parent / "faiss" / self.name
+
+    def shards(self, dim: int) -> FaissShards:
+        return FaissShards(self.shards_folder, dim)
+
+    def shard_writer(self, part: str, dim: int, expected_rows: int) -> PartWriter:
+        """Writes ``part``'s FAISS shard beside its rows (``add`` per chunk, then ``close``)."""
+        return self.shards(dim).writer(part, expected_rows)
+
+    def part_rows(self) -> dict[str, int]:
+        """Rows stored per part."""
+        table = self._table()
+        if table is None:
+            return {}
+        column = pl.from_arrow(table.search().select(["release_part"]).limit(None).to_arrow())
+        return dict(column["release_part"].value_counts().iter_rows())
+
+    def dim(self) -> int | None:
+        table = self._table()
+        return None if table is None else table.schema.field("vector").type.list_size
 
     def _table(self):
         try:
@@ -110,12 +135,16 @@ class CaptionIndex:
         schema = {"sample_id": pl.String, "url": pl.String, "text": pl.String}
         return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
 
-    def batches(self, batch_size: int = 262_144):
-        """The stored ``(sample_ids, vectors)`` in batches, in the table's order."""
+    def batches(self, batch_size: int = 262_144, part: str | None = None):
+        """The stored ``(sample_ids, vectors)`` (of one ``part``, or all) in batches, in the table's
+        order."""
         table = self._table()
         if table is None:
             return
-        for batch in table.search().select(["sample_id", "vector"]).limit(None).to_batches(batch_size):
+        search = table.search().select(["sample_id", "vector"])
+        if part is not None:
+            search = search.where(f"release_part = '{part}'")
+        for batch in search.limit(None).to_batches(batch_size):
             vectors = batch.column("vector")
             dim = vectors.type.list_size
             yield (
@@ -138,24 +167,43 @@ class CaptionIndex:
         index, similarity = exact_nearest(queries, stream(), device)
         return _as_matches(index, similarity, ids)
 
-    def nearest_faiss(self, queries: np.ndarray, nprobe: int = 32, refine: int = 10) -> pl.DataFrame:
-        """Approximate search: a FAISS IVF-PQ index (exact re-ranking) filled from the stored
-        vectors in one pass, then every query at once (batched, all cores)."""
-        ids: list[str] = []
-        index = None
-        for sample_ids, vectors in self.batches():
-            index = index or FaissIvfPq(vectors.shape[1], self.count(), nprobe=nprobe, refine=refine)
-            index.add(vectors)
-            ids.extend(sample_ids)
-        found, similarity = index.search(queries) if index else (np.full(len(queries), -1), None)
+    def current_shards(self, log=None) -> tuple[FaissShards | None, list[str]]:
+        """The FAISS shards, with every part whose shard is missing or does not hold the part's
+        stored rows (a run that died, a re-indexed part, another training) rebuilt from the table."""
+        dim = self.dim()
+        if dim is None:
+            return None, []
+        shards, stored = self.shards(dim), self.part_rows()
+        have = shards.parts()
+        for part, rows in sorted(stored.items()):
+            if have.get(part) == rows:
+                continue
+            if log:
+                log(f"FAISS shard of {part}: {have.get(part, 'none')} rows, the table {rows}; rebuilding")
+            writer = shards.writer(part, rows * len(stored))
+            for sample_ids, vectors in self.batches(part=part):
+                writer.add(sample_ids, vectors)
+            writer.close()
+        return shards, list(stored)
+
+    def nearest_faiss(
+        self, queries: np.ndarray, nprobe: int = DEFAULT_NPROBE, refine: int = DEFAULT_REFINE, log=None
+    ) -> pl.DataFrame:
+        """Approximate search over the persisted FAISS shards (built per part as parts are indexed;
+        any missing or stale one rebuilt first): IVF-PQ candidates re-ranked exactly, every query at
+        once (batched, all cores)."""
+        shards, parts = self.current_shards(log)
+        if shards is None:
+            return _as_matches(np.full(len(queries), -1), None, [])
+        found, similarity, ids = shards.search(queries, nprobe, refine, parts=parts)
         return _as_matches(found, similarity, ids)
 
     def nearest(
         self,
         queries: np.ndarray,
         exact: bool = True,
-        nprobes: int = 32,
-        refine_factor: int = 10,
+        nprobes: int | None = None,
+        refine_factor: int | None = None,
         chunk: int = 1024,
         device: str = "auto",
         engine: str | None = None,
@@ -167,7 +215,7 @@ class CaptionIndex:
         if engine == "exact":
             return self.nearest_exact(queries, device)
         if engine == "faiss":
-            return self.nearest_faiss(queries, nprobes, refine_factor)
+            return self.nearest_faiss(queries, nprobes or DEFAULT_NPROBE, refine_factor or DEFAULT_REFINE)
         table = self._table()
         frames = []
         if table is not None and len(queries):
@@ -176,7 +224,7 @@ class CaptionIndex:
                 search = (
                     table.search(block).distance_type("cosine").limit(1).select(["sample_id", "_distance"])
                 )
-                search = search.nprobes(nprobes).refine_factor(refine_factor)
+                search = search.nprobes(nprobes or 32).refine_factor(refine_factor or 10)
                 result = pl.from_arrow(search.to_arrow())
                 if "query_index" not in result.columns:  # a single query comes back without it
                     result = result.with_columns(query_index=pl.lit(0))

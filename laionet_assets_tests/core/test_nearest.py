@@ -4,6 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from laionet_assets.core.faiss_shards import FaissShards
 from laionet_assets.core.nearest import exact_nearest
 
 
@@ -42,23 +43,59 @@ def test_nothing_stored_and_reduced_precision():
     assert (brute.max(axis=1) - brute[np.arange(20), index] < 2e-2).all()
 
 
-def test_faiss_ivf_pq_recall_against_exact_search():
-    from laionet_assets.core.nearest import FaissIvfPq
+def clustered(n, dim=32, seed=4):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(50, dim))
+    stored = unit(centres[rng.integers(0, 50, n)] + 0.35 * rng.normal(size=(n, dim)))
+    picks = rng.choice(n, min(n, 500), replace=False)
+    queries = unit(stored[picks] + 0.05 * rng.normal(size=(len(picks), dim)))
+    return stored, queries
 
-    rng = np.random.default_rng(4)
-    centres = rng.normal(size=(50, 32))
-    stored = unit(centres[rng.integers(0, 50, 20_000)] + 0.35 * rng.normal(size=(20_000, 32)))
-    queries = unit(stored[rng.choice(20_000, 500, replace=False)] + 0.05 * rng.normal(size=(500, 32)))
-    index = FaissIvfPq(32, len(stored), train_rows=10_000)
-    for start in range(0, len(stored), 3_000):  # added part by part
-        index.add(stored[start : start + 3_000])
-    found, sims = index.search(queries)
+
+def write_parts(shards, stored, size):
+    """Parts of ``size`` rows, each added in chunks of 1,000; sample ids are the global rows."""
+    for start in range(0, len(stored), size):
+        writer = shards.writer(f"p{start // size}", len(stored))
+        for at in range(start, min(start + size, len(stored)), 1_000):
+            block = stored[at : min(at + 1_000, start + size)]
+            writer.add([str(i) for i in range(at, at + len(block))], block)
+        writer.close()
+
+
+def test_faiss_shards_recall_against_exact_search(tmp_path):
+    stored, queries = clustered(25_000)
+    shards = FaissShards(tmp_path / "shards", 32, train_rows=10_000)
+    write_parts(shards, stored, 10_000)  # three parts, the index trained on the first's rows
+    assert shards.parts() == {"p0": 10_000, "p1": 10_000, "p2": 5_000}
+    found, sims, ids = shards.search(queries)
     exact, exact_sims = exact_nearest(queries, [stored], "cpu")
-    assert (found == exact).mean() >= 0.95
-    hits = found == exact
-    np.testing.assert_allclose(sims[hits], exact_sims[hits], atol=1e-5)  # re-ranked exactly
-    small = FaissIvfPq(32, 300)  # fewer vectors than a training sample: trained on what came
-    small.add(stored[:300])
-    assert (small.search(stored[:20])[0] == np.arange(20)).mean() >= 0.9
-    empty, _ = FaissIvfPq(32, 10).search(queries[:2])
-    assert empty.tolist() == [-1, -1]
+    got = np.array([int(ids[i]) for i in found])
+    assert (got == exact).mean() >= 0.95
+    hits = got == exact
+    np.testing.assert_allclose(sims[hits], exact_sims[hits], atol=2e-3)  # re-ranked on float16 vectors
+    # one part only, and the same answers again after a part is rewritten: re-runs are idempotent
+    only, _, only_ids = shards.search(queries, parts=["p1"])
+    assert {int(only_ids[i]) for i in only} <= set(range(10_000, 20_000))
+    write_parts(shards, stored[:10_000], 10_000)
+    again, again_sims, again_ids = shards.search(queries)
+    assert [again_ids[i] for i in again] == [ids[i] for i in found]
+    np.testing.assert_array_equal(again_sims, sims)
+
+
+def test_faiss_shards_small_unfinished_and_empty(tmp_path):
+    stored, queries = clustered(300)
+    assert FaissShards(tmp_path / "none", 32).search(queries[:2])[0].tolist() == [-1, -1]
+    shards = FaissShards(tmp_path / "small", 32)  # fewer vectors than a training sample: trained on them
+    write_parts(shards, stored, 300)
+    found, _, ids = shards.search(stored[:20])
+    assert np.mean([ids[i] == str(k) for k, i in enumerate(found)]) >= 0.9
+    dying = shards.writer("p9", 300)  # a run that dies before close publishes nothing
+    dying.add(["x"], stored[:1])
+    assert set(shards.parts()) == {"p0"}
+    other = FaissShards(tmp_path / "small", 16)  # another dimension: the part is not current for it
+    assert other.parts() == {}
+    bigger, _ = clustered(700, seed=5)  # a part with more training vectors retrains: p0 is stale
+    writer = shards.writer("p1", 1000)
+    writer.add([f"b{i}" for i in range(700)], bigger)
+    writer.close()
+    assert shards.parts() == {"p1": 700} and shards.trained_rows() == 700
