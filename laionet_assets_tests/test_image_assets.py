@@ -26,6 +26,7 @@ IMAGE_SIDE = [
     "imagenetv2_c",
     "model_predictions",
     "accuracy",
+    "per_class_differences",
     "image_embeddings",
     "intra_class_stats",
     "v2_comparison",
@@ -351,3 +352,26 @@ def test_image_synset_similarity_against_a_loop(world, synsets):
         assert row["laionet_mean"] == pytest.approx(np.mean(mine), abs=1e-5)
         assert row["difference"] == pytest.approx(np.mean(mine) - np.mean(theirs), abs=1e-5)
     assert (world["home"] / "reports" / "fig17_image_to_synset.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_per_class_differences_against_the_recalls(world):
+    got = output(world, "per_class_differences")
+    recalls = output(world, "per_class_recall")
+    intra = dict(
+        zip(*output(world, "intra_class_laionet_vs_imagenet").select("wnid", "difference").get_columns())
+    )
+    assert got.height > 0 and set(got["model"]) == set(recalls["model"])
+    for row in got.iter_rows(named=True):
+        side = {
+            d: recalls.filter(
+                (pl.col("dataset") == d) & (pl.col("model") == row["model"]) & (pl.col("wnid") == row["wnid"])
+            )["recall1"].item()
+            for d in ("laionet", "imagenet_val")
+        }
+        assert row["difference"] == pytest.approx(side["laionet"] - side["imagenet_val"])
+        assert row["intra_class_difference"] == pytest.approx(intra[row["wnid"]])
+    m = meta(world["result"], "per_class_differences")
+    assert "rho" in m["rank_correlation"].value
+    assert (world["home"] / "reports" / "fig_per_class_differences.png").read_bytes()[:4] == b"\x89PNG"
+    html = (world["home"] / "reports" / "report.html").read_text()
+    assert "fig_per_class_differences.png" in html and "the 10 classes that lose most" in html

@@ -8,8 +8,9 @@ import polars as pl
 from laionet_assets.assets.lib import figure, markdown_table
 from laionet_assets.core.accuracy import accuracy_table, per_class_recall
 from laionet_assets.core.classifiers import make_classifier, top_k_wnids
-from laionet_assets.core.figures import accuracy_figure, weighted_accuracy_figure
+from laionet_assets.core.figures import accuracy_figure, per_class_difference_figure, weighted_accuracy_figure
 from laionet_assets.core.model_specs import LabelSpaceError
+from laionet_assets.core.per_class import correlations, recall_differences
 from laionet_assets.core.progress import Progress, library_versions
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageModels, LaionetStorage
@@ -171,3 +172,50 @@ def accuracy(
         },
     )
     yield dg.Output(recalls, output_name="per_class_recall", metadata={"models": recalls["model"].n_unique()})
+
+
+@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"})
+def per_class_differences(
+    context: dg.AssetExecutionContext,
+    storage: LaionetStorage,
+    per_class_recall: pl.DataFrame,
+    intra_class_laionet_vs_imagenet: pl.DataFrame,
+) -> pl.DataFrame:
+    """Per model and class: recall@1 on LAIONet minus recall@1 on ImageNet with its 95% interval
+    and verdict, ranked from the class that loses most, with the class's intra-class similarity
+    difference; per model, Spearman's ρ between the two differences with its interval (the data
+    of paper Fig. 7, as a rank correlation).  Table and figure of the classes that lose most and
+    least."""
+    differences = recall_differences(per_class_recall, intra_class_laionet_vs_imagenet)
+    rho = correlations(differences)
+    fig = per_class_difference_figure(differences, rho, storage.report_path("fig_per_class_differences.png"))
+    columns = [
+        "model",
+        "rank",
+        "wnid",
+        "laionet_recall1",
+        "imagenet_recall1",
+        "difference",
+        "ci_low",
+        "ci_high",
+    ]
+    context.add_output_metadata(
+        {
+            "models": differences["model"].n_unique(),
+            "classes": differences["wnid"].n_unique(),
+            "significantly_lower": dg.MetadataValue.json(
+                dict(
+                    differences.group_by("model", maintain_order=True)
+                    .agg((pl.col("verdict") == "significantly lower").sum())
+                    .iter_rows()
+                )
+            ),
+            "rank_correlation": markdown_table(rho),
+            "most_loss": markdown_table(differences.filter(pl.col("rank") <= 10).select(columns), 40),
+            "least_loss": markdown_table(
+                differences.filter(pl.col("rank") > pl.len().over("model") - 10).select(columns), 40
+            ),
+            "fig_per_class_differences": figure(fig),
+        }
+    )
+    return differences

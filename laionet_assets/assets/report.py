@@ -9,6 +9,7 @@ import polars as pl
 from laionet_assets.assets.lib import figure, previous_output
 from laionet_assets.core.atomic import write_text_atomic
 from laionet_assets.core.figures import recall_vs_disparity_figure
+from laionet_assets.core.per_class import correlations
 from laionet_assets.resources import LaionetStorage
 
 GROUP = "laionet_report"
@@ -22,6 +23,11 @@ FIGURES = [
     ("fig5_weighted_vs_equal.png", "Fig. 5: LAION-weighted vs equally weighted accuracy on LAIONet"),
     ("fig6_intra_class.png", "Fig. 6: intra-class similarity, LAIONet vs ImageNet"),
     ("fig7_recall_vs_disparity.png", "Fig. 7: LAIONet recall vs intra-class similarity disparity"),
+    (
+        "fig_per_class_differences.png",
+        "Per class: recall@1 lost on LAIONet (most and least) and its rank correlation with the "
+        "intra-class similarity difference",
+    ),
     (
         "fig8_selection_frequency.png",
         "Fig. 8: significantly lower intra-class similarity vs MTurk selection frequency",
@@ -80,7 +86,12 @@ def write_report(
 
 # The appendix-level analyses are in the report when they have been materialised; the report
 # does not wait for them (a deployment without ImageNet-Captions still gets its report).
-OPTIONAL = ("image_synset_similarity", "captions_nearest_laion", "text_matched_intra_class")
+OPTIONAL = (
+    "image_synset_similarity",
+    "captions_nearest_laion",
+    "text_matched_intra_class",
+    "per_class_differences",
+)
 
 
 def _latest_metadata(context: dg.AssetExecutionContext, asset: str) -> dict:
@@ -183,7 +194,7 @@ def report(
                 captions["encoder"][0],
             )
         )
-    image_synset_similarity, captions_nearest_laion, text_matched_intra_class = (
+    image_synset_similarity, captions_nearest_laion, text_matched_intra_class, differences = (
         previous_output(storage.asset_path(a)) for a in OPTIONAL
     )
     if (
@@ -233,6 +244,22 @@ def report(
         "Accuracy (equally weighted over LAIONet's classes; LAION-weighted)": accuracy,
         "ImageNetV2 vs LAIONet and ImageNet (share of classes significantly lower)": v2_comparison,
     }
+    if differences is not None and differences.height:
+        sections[
+            "Per class: recall@1 lost on LAIONet vs the intra-class similarity difference (Spearman)"
+        ] = correlations(differences)
+        sections["Per class: the 10 classes that lose most recall@1 on LAIONet, per model"] = (
+            differences.filter(pl.col("rank") <= 10).select(
+                "model",
+                "rank",
+                "wnid",
+                "laionet_recall1",
+                "imagenet_recall1",
+                "difference",
+                "ci_low",
+                "ci_high",
+            )
+        )
     figures = [(name, caption) for name, caption in FIGURES if (reports / name).exists()]
     path = storage.report_path("report.html")
     write_report(path, headline_frame, sections, figures)

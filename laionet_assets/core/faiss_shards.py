@@ -46,22 +46,21 @@ TRAIN_ROWS = 100_000
 
 def ivf_pq(dim: int, expected_rows: int, train_rows: int):
     """An untrained IVF index over inner products: ``4√expected_rows`` lists (at least 39 training
-    vectors each) of PQ codes, dim/8 sub-quantizers (dim/2 below 128 dimensions) of 8 bits (4 below
-    10,000 training vectors); below 624 training vectors, too few for 4-bit codebooks, float16
-    codes."""
+    vectors each) of PQ codes, dim/8 sub-quantizers (dim/2 below 128 dimensions) of 8 bits; below
+    9,984 training vectors (39 per PQ centroid), float16 codes instead (a small index, where their
+    size does not matter and 4-bit codebooks would lose recall)."""
     import faiss
 
     lists = max(1, min(int(4 * np.sqrt(max(expected_rows, train_rows))), train_rows // 39))
     quantizer = faiss.IndexFlatIP(dim)
-    if train_rows < 16 * 39:
+    if train_rows < 256 * 39:
         return faiss.IndexIVFScalarQuantizer(
             quantizer, dim, lists, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
         )
     sub = next(
         s for s in ((dim // 8, dim // 4) if dim >= 128 else (dim // 2,)) + (1,) if s >= 1 and dim % s == 0
     )
-    bits = 8 if train_rows >= 256 * 39 else 4
-    return faiss.IndexIVFPQ(quantizer, dim, lists, sub, bits, faiss.METRIC_INNER_PRODUCT)
+    return faiss.IndexIVFPQ(quantizer, dim, lists, sub, 8, faiss.METRIC_INNER_PRODUCT)
 
 
 def _safe(part: str) -> str:

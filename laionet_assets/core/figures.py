@@ -296,3 +296,40 @@ def threshold_sweep_figure(summary: pl.DataFrame, threshold: float, reference: s
         ax.axvline(threshold, color="grey", linestyle="--", linewidth=1)
     axes[1].legend(fontsize=8)
     return _save(fig, path)
+
+
+def per_class_difference_figure(
+    differences: pl.DataFrame, correlations: pl.DataFrame, path: Path, top: int = 12
+) -> Path:
+    """Per model (up to four, one row each): the classes that lose most and least recall@1 on
+    LAIONet with their 95% intervals, and recall difference vs intra-class similarity difference
+    with Spearman's ρ."""
+    plt = _pyplot()
+    models = differences["model"].unique(maintain_order=True).to_list()[:4] if differences.height else []
+    fig, axes = plt.subplots(max(1, len(models)), 2, figsize=(13, 4.6 * max(1, len(models))), squeeze=False)
+    rho = {r["model"]: r for r in correlations.iter_rows(named=True)}
+    for (bars, scatter), model in zip(axes, models):
+        rows = differences.filter(pl.col("model") == model).sort("rank")
+        shown = pl.concat([rows.head(top), rows.tail(top)]).unique("wnid", maintain_order=True)
+        y = np.arange(shown.height)
+        d = shown["difference"].to_numpy()
+        err = np.vstack([d - shown["ci_low"].to_numpy(), shown["ci_high"].to_numpy() - d])
+        bars.barh(y, d, xerr=err, color=np.where(d < 0, "tab:red", "tab:blue"), alpha=0.8)
+        bars.set_yticks(y, shown["wnid"].to_list(), fontsize=7)
+        bars.invert_yaxis()
+        bars.axvline(0, color="black", lw=0.8)
+        bars.set(xlabel="recall@1: LAIONet − ImageNet", title=f"{model}: most and least loss")
+        both = rows.drop_nulls("intra_class_difference")
+        scatter.scatter(both["intra_class_difference"].to_numpy(), both["difference"].to_numpy(), s=10)
+        r = rho.get(model, {})
+        scatter.set(
+            xlabel="intra-class similarity: LAIONet − ImageNet",
+            ylabel="recall@1: LAIONet − ImageNet",
+            title=f"Spearman ρ = {r.get('rho', float('nan')):.2f} "
+            f"[{r.get('low', float('nan')):.2f}, {r.get('high', float('nan')):.2f}], n = {r.get('n', 0)}",
+        )
+    if not models:
+        axes[0][0].text(
+            0.5, 0.5, "no class evaluated on both datasets", ha="center", transform=axes[0][0].transAxes
+        )
+    return _save(fig, path)

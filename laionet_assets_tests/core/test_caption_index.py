@@ -125,7 +125,8 @@ def test_faiss_engine_over_the_stored_vectors(tmp_path):
     got = index.nearest(queries, engine="faiss")
     exact = index.nearest(queries, engine="exact")
     same = got["sample_id"] == exact["sample_id"]
-    np.testing.assert_allclose(got["similarity"].filter(same), exact["similarity"].filter(same), atol=1e-5)
+    # re-ranked on the shards' float16 copies of the vectors
+    np.testing.assert_allclose(got["similarity"].filter(same), exact["similarity"].filter(same), atol=2e-3)
 
 
 def test_recall_from_answers_already_found_equals_searching_again(tmp_path):
