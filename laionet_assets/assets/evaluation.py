@@ -10,7 +10,7 @@ from laionet_assets.core.accuracy import accuracy_table, per_class_recall
 from laionet_assets.core.classifiers import make_classifier, top_k_wnids
 from laionet_assets.core.figures import accuracy_figure, per_class_difference_figure, weighted_accuracy_figure
 from laionet_assets.core.model_specs import LabelSpaceError
-from laionet_assets.core.per_class import correlations, recall_differences
+from laionet_assets.core.per_class import correlations, ranked, recall_differences
 from laionet_assets.core.progress import Progress, library_versions
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageModels, LaionetStorage
@@ -189,16 +189,6 @@ def per_class_differences(
     differences = recall_differences(per_class_recall, intra_class_laionet_vs_imagenet)
     rho = correlations(differences)
     fig = per_class_difference_figure(differences, rho, storage.report_path("fig_per_class_differences.png"))
-    columns = [
-        "model",
-        "rank",
-        "wnid",
-        "laionet_recall1",
-        "imagenet_recall1",
-        "difference",
-        "ci_low",
-        "ci_high",
-    ]
     context.add_output_metadata(
         {
             "models": differences["model"].n_unique(),
@@ -211,10 +201,8 @@ def per_class_differences(
                 )
             ),
             "rank_correlation": markdown_table(rho),
-            "most_loss": markdown_table(differences.filter(pl.col("rank") <= 10).select(columns), 40),
-            "least_loss": markdown_table(
-                differences.filter(pl.col("rank") > pl.len().over("model") - 10).select(columns), 40
-            ),
+            "most_loss": markdown_table(ranked(differences), 40),
+            "least_loss": markdown_table(ranked(differences, least=True), 40),
             "fig_per_class_differences": figure(fig),
         }
     )

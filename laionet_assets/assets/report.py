@@ -9,7 +9,7 @@ import polars as pl
 from laionet_assets.assets.lib import figure, previous_output
 from laionet_assets.core.atomic import write_text_atomic
 from laionet_assets.core.figures import recall_vs_disparity_figure
-from laionet_assets.core.per_class import correlations
+from laionet_assets.core.per_class import correlations, ranked
 from laionet_assets.resources import LaionetStorage
 
 GROUP = "laionet_report"
@@ -248,17 +248,8 @@ def report(
         sections[
             "Per class: recall@1 lost on LAIONet vs the intra-class similarity difference (Spearman)"
         ] = correlations(differences)
-        sections["Per class: the 10 classes that lose most recall@1 on LAIONet, per model"] = (
-            differences.filter(pl.col("rank") <= 10).select(
-                "model",
-                "rank",
-                "wnid",
-                "laionet_recall1",
-                "imagenet_recall1",
-                "difference",
-                "ci_low",
-                "ci_high",
-            )
+        sections["Per class: the 10 classes that lose most recall@1 on LAIONet, per model"] = ranked(
+            differences
         )
     figures = [(name, caption) for name, caption in FIGURES if (reports / name).exists()]
     path = storage.report_path("report.html")

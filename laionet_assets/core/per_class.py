@@ -35,6 +35,24 @@ DIFFERENCE_SCHEMA = {
 }
 
 
+RANKED_COLUMNS = [
+    "model",
+    "rank",
+    "wnid",
+    "laionet_recall1",
+    "imagenet_recall1",
+    "difference",
+    "ci_low",
+    "ci_high",
+]
+
+
+def ranked(differences: pl.DataFrame, n: int = 10, least: bool = False) -> pl.DataFrame:
+    """Per model, the ``n`` classes that lose most recall@1 on LAIONet (or least), as tables show them."""
+    chosen = pl.col("rank") > pl.len().over("model") - n if least else pl.col("rank") <= n
+    return differences.filter(chosen).select(RANKED_COLUMNS)
+
+
 def recall_differences(recalls: pl.DataFrame, intra_class: pl.DataFrame) -> pl.DataFrame:
     """``per_class_recall`` rows of datasets ``laionet`` and ``imagenet_val`` → one row per model
     and class present in both (``DIFFERENCE_SCHEMA``), with the class's intra-class similarity
