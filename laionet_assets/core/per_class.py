@@ -101,7 +101,9 @@ def spearman(x: np.ndarray, y: np.ndarray) -> dict:
         return nan
     rho = float(np.corrcoef(rx, ry)[0, 1])
     z, half = np.arctanh(np.clip(rho, -0.999999, 0.999999)), Z95 * 1.03 / np.sqrt(n - 3)
-    return {"rho": rho, "low": float(np.tanh(z - half)), "high": float(np.tanh(z + half)), "n": n}
+    # |ρ| = 1 has z = ±∞: z is clipped, and the interval kept around ρ itself
+    low, high = min(float(np.tanh(z - half)), rho), max(float(np.tanh(z + half)), rho)
+    return {"rho": rho, "low": low, "high": high, "n": n}
 
 
 def correlations(differences: pl.DataFrame) -> pl.DataFrame:
