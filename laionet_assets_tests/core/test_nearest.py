@@ -41,6 +41,11 @@ def test_nothing_stored_and_reduced_precision():
     brute = queries @ stored.T
     np.testing.assert_allclose(sims, brute[np.arange(20), index], atol=2e-2)  # bf16: 8 bits of mantissa
     assert (brute.max(axis=1) - brute[np.arange(20), index] < 2e-2).all()
+    half = stored.astype(np.float16)  # stored vectors as float16 files hold them
+    index, sims = exact_nearest(queries, [half[:300], half[300:]], "cpu")
+    expected = queries @ half.astype(np.float32).T
+    assert index.tolist() == expected.argmax(axis=1).tolist()
+    np.testing.assert_allclose(sims, expected.max(axis=1), atol=1e-5)
 
 
 def clustered(n, dim=32, seed=4):
