@@ -15,7 +15,7 @@ def test_definitions_load_with_the_design_card_assets():
     from laionet_assets.graph import asset_plan
 
     plan = asset_plan()
-    assert keys == set(plan.order) and len(keys) == 32  # the CLI offers every asset of the graph
+    assert keys == set(plan.order) and len(keys) == 33  # the CLI offers every asset of the graph
     assert plan.partitioned == ("lemma_matches", "text_sims", "laion_caption_index")
     assert plan.upstream == ("imagenet_synsets",)
     laionet = ("class_frequencies", "coverage_vs_threshold", "laionet_clean", "laionet_top50")
