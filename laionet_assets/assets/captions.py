@@ -219,7 +219,8 @@ def laion_caption_index(
     text_sims: pl.DataFrame,
 ) -> pl.DataFrame:
     """Adds one part's captions to the LanceDB caption index (``laion_caption_index__<encoder>``,
-    with text and URL) and writes the part's FAISS shard beside it (``<home>/faiss/``): ``all`` of them (from the vectors the release ships, read by row; or
+    with text and URL) and writes the part's FAISS shard beside it (``<home>/faiss/``): ``all``
+    of them (from the vectors the release ships, read by row; or
     encoded, when chosen explicitly) or the ``matched`` ones, reusing the vectors ``text_sims``
     cached (no caption is embedded again).  Returns what it indexed."""
     key = context.partition_key
