@@ -33,7 +33,8 @@ def _positive_value(name: str, v: int) -> int:
     return v
 
 
-def _positive(name: str):
+def positive(name: str):
+    """A validator requiring field ``name`` to be at least 1 (resources and asset configs)."""
     return field_validator(name)(classmethod(lambda cls, v: _positive_value(name, v)))
 
 
@@ -116,7 +117,7 @@ class TextEncoderResource(dg.ConfigurableResource):
 
     _threshold = field_validator("threshold")(classmethod(lambda cls, v: check_threshold(v)))
 
-    _batch = _positive("batch_size")
+    _batch = positive("batch_size")
 
     _device = field_validator("device")(classmethod(_check_device))
 
@@ -269,7 +270,7 @@ class _ImageRunner(dg.ConfigurableResource):
     decode_workers: int = -1
 
     _device = field_validator("device")(classmethod(_check_device))
-    _batch = _positive("batch_size")
+    _batch = positive("batch_size")
 
 
 class ImageModels(_ImageRunner):

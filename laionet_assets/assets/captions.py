@@ -35,7 +35,7 @@ from laionet_assets.core.progress import Progress, library_versions
 from laionet_assets.core.textsim import text_hash
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.partitions import laion_parts
-from laionet_assets.resources import ImageFolders, LaionetStorage, TextEncoderResource
+from laionet_assets.resources import ImageFolders, LaionetStorage, TextEncoderResource, positive
 
 GROUP = "laionet_text_only"
 
@@ -305,12 +305,8 @@ class NearestConfig(dg.Config):
 
     _threshold = field_validator("threshold")(classmethod(lambda cls, v: check_threshold(v)))
 
-    @field_validator("nprobe", "refine")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"must be at least 1, got {v}")
-        return v
+    _nprobe = positive("nprobe")
+    _refine = positive("refine")
 
 
 @dg.asset(
