@@ -5,14 +5,14 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import polars as pl
-
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CAPTIONS = REPO.parent / "shared" / "data" / "laion_sample" / "captions_1k.parquet"
 SAMPLE = REPO / "data" / "sample" / "laion_sample"
 
 
 def seed_captions() -> list[str]:
+    import polars as pl
+
     if SHARED_CAPTIONS.exists():
         texts = pl.read_parquet(SHARED_CAPTIONS)["TEXT"].drop_nulls().to_list()
     else:

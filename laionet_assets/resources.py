@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import PrivateAttr, field_validator, model_validator
 
+from laionet_assets.core.decoding import DECODERS, PRECISIONS, check_choice
 from laionet_assets.core.embedding_cache import EmbeddingCache
 from laionet_assets.core.images import DownloadSettings
 from laionet_assets.core.laionet import (
@@ -262,15 +263,22 @@ class ImageFolders(dg.ConfigurableResource):
 
 
 class _ImageRunner(dg.ConfigurableResource):
-    """Where and how image models run: device (auto → CUDA when available), batch size, and
-    DataLoader decode workers (−1: automatic, none on CPU and up to 8 beside a GPU)."""
+    """Where and how image models run: device (auto → CUDA when available), batch size, decode
+    workers (−1: automatic, none on CPU and all cores but two, at most 12, beside a GPU), the
+    decoder (``core.decoding``: auto, pil, tensor) and the precision (fp32, bf16 autocast)."""
 
     device: str = "auto"
     batch_size: int = 64
     decode_workers: int = -1
+    decoder: str = "auto"
+    precision: str = "fp32"
 
     _device = field_validator("device")(classmethod(_check_device))
     _batch = positive("batch_size")
+    _decoder = field_validator("decoder")(classmethod(lambda cls, v: check_choice(v, DECODERS, "decoder")))
+    _precision = field_validator("precision")(
+        classmethod(lambda cls, v: check_choice(v, PRECISIONS, "precision"))
+    )
 
 
 class ImageModels(_ImageRunner):
@@ -290,6 +298,14 @@ class ImageModels(_ImageRunner):
         from laionet_assets.core.model_specs import parse_model_list
 
         return parse_model_list(self.models)
+
+    def load(self, spec, imagenet_wnids, synset_texts):
+        """One classifier of ``specs()``, set up to run as configured here."""
+        from laionet_assets.core.classifiers import make_classifier
+
+        return make_classifier(
+            spec, imagenet_wnids, synset_texts, self.device, self.batch_size, self.precision, self.decoder
+        )
 
 
 class ImageEncoder(_ImageRunner):
@@ -316,7 +332,8 @@ class ImageEncoder(_ImageRunner):
     def load(self):
         from laionet_assets.core.clip import ClipImageEncoder
 
-        return ClipImageEncoder(self.model, self.pretrained or None, self.device, self.batch_size)
+        encoder = ClipImageEncoder(self.model, self.pretrained or None, self.device, self.batch_size)
+        return encoder.configure(self.precision, self.decoder)
 
 
 # Every resource of the code location by its key (profiles.resources_for builds each from these).

@@ -22,25 +22,28 @@ from typing import Any
 
 from laionet_assets.core.caption_index import CAPTION_SCOPES, SEARCH_ENGINES
 from laionet_assets.core.datasets import LAYOUTS
+from laionet_assets.core.decoding import DECODERS, PRECISIONS
 from laionet_assets.core.laionet import NSFW_POLICIES
 from laionet_assets.core.matching import MODES
 from laionet_assets.core.release_layouts import LAYOUT_CHOICES
 from laionet_assets.core.shipped import SOURCES
 
 RESOURCE, ASSET_CONFIG, PROCESS = "resource", "asset_config", "process"
+IMAGE_RUNNERS = ("image_models", "image_encoder")  # the two resources that run image models
 TYPES = (str, int, float, bool, list, dict)
 _TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One knob.  ``target``: a resource key (with ``field``), an asset's op name (its config
-    ``field``), or ``None`` for a process setting read straight from the environment."""
+    """One knob.  ``target``: a resource key (with ``field``), or a tuple of resource keys that
+    share the field (the image models and the image encoder run alike), an asset's op name (its
+    config ``field``), or ``None`` for a process setting read straight from the environment."""
 
     name: str
     type: type
     scope: str
-    target: str | None
+    target: str | tuple[str, ...] | None
     field: str | None
     help: str
     choices: tuple[str, ...] | None = None
@@ -51,6 +54,13 @@ class Setting:
     def __post_init__(self):
         assert self.type in TYPES, self.name
         assert (self.scope == PROCESS) == (self.target is None), self.name
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The resource keys or op names this setting sets."""
+        if self.target is None:
+            return ()
+        return self.target if isinstance(self.target, tuple) else (self.target,)
 
     @property
     def env(self) -> str | None:
@@ -248,14 +258,38 @@ SETTINGS: tuple[Setting, ...] = (
         "comma-separated image classifiers, e.g. timm:resnet50,"
         "clip:ViT-B-32:openai,torchscript:model.pt:classes.txt",
     ),
-    _r("image_device", str, "image_models", "device", "image classifiers' device: auto, cpu, cuda, cuda:N"),
-    _r("image_batch_size", int, "image_models", "batch_size", "image classifiers' batch size"),
+    _r(
+        "image_device",
+        str,
+        IMAGE_RUNNERS,
+        "device",
+        "image models' and image encoder's device: auto, cpu, cuda, cuda:N",
+    ),
+    _r("image_batch_size", int, IMAGE_RUNNERS, "batch_size", "image models' and image encoder's batch size"),
     _r(
         "decode_workers",
         int,
-        "image_models",
+        IMAGE_RUNNERS,
         "decode_workers",
-        "image decode worker processes (-1: automatic, none on CPU)",
+        "image decode workers: processes for the pil decoder, threads for the tensor decoder (-1: "
+        "automatic, none on CPU)",
+    ),
+    _r(
+        "decoder",
+        str,
+        IMAGE_RUNNERS,
+        "decoder",
+        "image decoding: pil (PIL and the model's transform in worker processes), tensor "
+        "(torchvision.io on the model's device: nvJPEG on CUDA), or auto (tensor on CUDA, else pil)",
+        choices=DECODERS,
+    ),
+    _r(
+        "precision",
+        str,
+        IMAGE_RUNNERS,
+        "precision",
+        "image models' and image encoder's precision: fp32, or bf16 (torch.autocast to bfloat16)",
+        choices=PRECISIONS,
     ),
     _r(
         "image_encoder",
@@ -365,7 +399,8 @@ def by_resource(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     grouped: dict[str, dict[str, Any]] = {}
     for name, value in values.items():
         s = BY_NAME[name]
-        grouped.setdefault(s.target, {})[s.field] = value
+        for target in s.targets:
+            grouped.setdefault(target, {})[s.field] = value
     return grouped
 
 
@@ -387,5 +422,5 @@ def field_help(resource: str) -> dict[str, str]:
     return {
         s.field: f"{s.help} (setting {s.name}, {s.env or 'no variable'}, {s.option or 'no flag'})"
         for s in SETTINGS
-        if s.scope == RESOURCE and s.target == resource
+        if s.scope == RESOURCE and resource in s.targets
     }

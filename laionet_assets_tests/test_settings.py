@@ -16,7 +16,8 @@ def test_every_resource_setting_names_a_real_field_and_every_asset_setting_a_rea
     configs = {a.op.name: a.op.config_schema for a in all_assets}
     for s in SETTINGS:
         if s.scope == RESOURCE:
-            assert s.field in RESOURCE_CLASSES[s.target].model_fields, s.name
+            for target in s.targets:
+                assert s.field in RESOURCE_CLASSES[target].model_fields, s.name
         elif s.scope == ASSET_CONFIG:
             assert s.field in configs[s.target].as_field().config_type.fields, s.name
 
@@ -69,7 +70,22 @@ def test_a_profile_is_one_complete_record(profile, monkeypatch):
     resources = resources_for(profile, "/tmp/x")
     for name, value in record.values().items():
         s = settings.setting(name)
-        assert getattr(resources[s.target], s.field) == value, name
+        for target in s.targets:
+            assert getattr(resources[target], s.field) == value, name
+
+
+def test_an_image_runner_setting_sets_the_classifiers_and_the_encoder_alike(monkeypatch):
+    monkeypatch.setenv("LAIONET_PRECISION", "bf16")
+    resources = resources_for("tiny", "/tmp/x", {"decoder": "tensor", "image_batch_size": 7})
+    for key in settings.IMAGE_RUNNERS:
+        assert (resources[key].precision, resources[key].decoder, resources[key].batch_size) == (
+            "bf16",
+            "tensor",
+            7,
+        )
+    monkeypatch.setenv("LAIONET_PRECISION", "fp16")
+    with pytest.raises(ValueError, match="LAIONET_PRECISION='fp16' is not one of"):
+        resources_for("tiny", "/tmp/x")
 
 
 def test_precedence_profile_then_environment_then_overrides(monkeypatch):

@@ -7,9 +7,9 @@ import polars as pl
 
 from laionet_assets.assets.lib import figure, markdown_table
 from laionet_assets.core.accuracy import accuracy_table, per_class_recall
-from laionet_assets.core.classifiers import make_classifier, top_k_wnids
+from laionet_assets.core.classifiers import top_k_wnids
+from laionet_assets.core.decoding import MODEL_ERRORS, decode_groups, run_models
 from laionet_assets.core.figures import accuracy_figure, per_class_difference_figure, weighted_accuracy_figure
-from laionet_assets.core.model_specs import LabelSpaceError
 from laionet_assets.core.per_class import correlations, ranked, recall_differences
 from laionet_assets.core.progress import Progress, library_versions
 from laionet_assets.executors import GPU_STEP_TAGS
@@ -59,37 +59,58 @@ def model_predictions(
     imagenet_val: pl.DataFrame,
     imagenet_synsets: pl.DataFrame,
 ) -> pl.DataFrame:
-    """Top-5 wnids per image and model on LAIONet and ImageNet val.  A model that cannot load or
-    whose label space is not ImageNet-1k is skipped with its reason; an image that does not
-    decode gets ``top5`` null and its error."""
+    """Top-5 wnids per image and model on LAIONet and ImageNet val.  Models that share device,
+    batch size and preprocessing (resize, crop, interpolation, mean/std) share one decode pass
+    (``decode_groups`` in metadata).  A model that cannot load or whose label space is not
+    ImageNet-1k is skipped with its reason; an image that does not decode gets ``top5`` null and
+    its error."""
     wnids, texts = imagenet_synsets["wnid"].to_list(), imagenet_synsets["synset_text"].to_list()
     sets = evaluation_sets(storage, laionet_final, imagenet_val)
-    frames, skipped, timings = [], {}, {}
+    models, skipped, frames, groups = [], {}, [], []
+
+    def skip(name: str, error: Exception) -> None:
+        skipped[name] = f"{type(error).__name__}: {error}"[:300]
+        context.log.warning(f"model {name} skipped: {skipped[name]}")
+
     for spec in image_models.specs():
-        started = time.perf_counter()
-        model_frames = []
         try:
-            classifier = make_classifier(spec, wnids, texts, image_models.device, image_models.batch_size)
-            for dataset, images in sets.items():
-                progress = Progress(images.height, f"{spec.name} on {dataset}", context.log.info)
-                logits, errors = classifier.run(
-                    images["path"].to_list(), image_models.decode_workers, progress.update
-                )
-                model_frames.append(
+            models.append(image_models.load(spec, wnids, texts))
+        except (FileNotFoundError, *MODEL_ERRORS) as e:
+            skip(spec.name, e)
+    for group in decode_groups(models):
+        members = [models[i] for i in group]
+        names = [m.name for m in members]
+        started, decoder = time.perf_counter(), None
+        for dataset, images in sets.items():
+            progress = Progress(images.height, f"{' + '.join(names)} on {dataset}", context.log.info)
+            ran = run_models(members, images["path"].to_list(), image_models.decode_workers, progress.update)
+            decoder = ran.decoder
+            for k, error in ran.failures:
+                skip(members[k].name, error)
+            frames += [
+                (
+                    model.name,
                     images.select("image_id", "wnid").with_columns(
                         dataset=pl.lit(dataset),
-                        model=pl.lit(spec.name),
-                        model_version=pl.lit(classifier.version),
-                        top5=pl.Series(top_k_wnids(logits, classifier.class_wnids), dtype=pl.List(pl.String)),
-                        error=pl.Series([e or None for e in errors], dtype=pl.String),
-                    )
+                        model=pl.lit(model.name),
+                        model_version=pl.lit(model.version),
+                        top5=pl.Series(top_k_wnids(logits, model.class_wnids), dtype=pl.List(pl.String)),
+                        error=pl.Series([e or None for e in ran.errors], dtype=pl.String),
+                    ),
                 )
-        except (LabelSpaceError, FileNotFoundError, RuntimeError, ValueError) as e:
-            skipped[spec.name] = f"{type(e).__name__}: {e}"[:300]
-            context.log.warning(f"model {spec.name} skipped: {skipped[spec.name]}")
-            continue
-        frames.extend(model_frames)
-        timings[spec.name] = round(time.perf_counter() - started, 2)
+                for model, logits in zip(members, ran.outputs)
+                if logits is not None
+            ]
+        groups.append(
+            {
+                "models": names,
+                "preprocessing": str(members[0].preprocessing or "the model's own transform"),
+                "decoder": decoder,
+                "precision": sorted({m.precision for m in members}),
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+    frames = [frame for name, frame in frames if name not in skipped]  # skipped on any dataset: dropped
     out = (
         pl.concat(frames).select(list(PREDICTIONS_SCHEMA))
         if frames
@@ -104,7 +125,7 @@ def model_predictions(
             "models_skipped": dg.MetadataValue.json(skipped),
             "images_per_dataset": dg.MetadataValue.json({k: v.height for k, v in sets.items()}),
             "failed_images": int(out["error"].is_not_null().sum()),
-            "seconds_per_model": dg.MetadataValue.json(timings),
+            "decode_groups": dg.MetadataValue.json(groups),
             "device": image_models.device,
             "versions": dg.MetadataValue.json(
                 library_versions("torch", "torchvision", "timm", "open_clip_torch")

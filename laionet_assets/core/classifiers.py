@@ -99,6 +99,10 @@ class TorchScriptClassifier(Classifier):
             " (quantized, qnnpack)" if self.quantized else ""
         )
 
+    def configure(self, precision: str = "fp32", decoder: str = "auto") -> TorchScriptClassifier:
+        # Quantized kernels compute in int8 whatever the autocast: bf16 would only mislabel them.
+        return super().configure("fp32" if self.quantized else precision, decoder)
+
     def forward(self, batch):
         out = self.model(batch)
         if out.shape[-1] != len(self.class_wnids):
@@ -136,12 +140,16 @@ def make_classifier(
     synset_texts: Sequence[str],
     device: str = "auto",
     batch_size: int = 64,
+    precision: str = "fp32",
+    decoder: str = "auto",
 ) -> Classifier:
     if spec.source == "timm":
-        return TimmClassifier(spec, imagenet_wnids, device, batch_size)
-    if spec.source == "torchscript":
-        return TorchScriptClassifier(spec, imagenet_wnids, device, batch_size)
-    return ClipZeroShotClassifier(spec, imagenet_wnids, synset_texts, device, batch_size)
+        model = TimmClassifier(spec, imagenet_wnids, device, batch_size)
+    elif spec.source == "torchscript":
+        model = TorchScriptClassifier(spec, imagenet_wnids, device, batch_size)
+    else:
+        model = ClipZeroShotClassifier(spec, imagenet_wnids, synset_texts, device, batch_size)
+    return model.configure(precision, decoder)
 
 
 def top_k_wnids(logits: np.ndarray, class_wnids: Sequence[str], k: int = 5) -> list[list[str] | None]:

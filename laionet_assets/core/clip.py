@@ -175,6 +175,14 @@ class ClipImageEncoder(ImageModel):
         self.encoder_id = self.name = self.clip.encoder_id
         self.dim, self.version = self.clip.dim, self.clip.version
 
+    def configure(self, precision: str = "fp32", decoder: str = "auto") -> ClipImageEncoder:
+        """As ``ImageModel.configure``; bf16 vectors get their own ``encoder_id`` (cache key), so
+        they never mix with float32 ones."""
+        super().configure(precision, decoder)
+        suffix = f":{self.precision}" if self.precision != "fp32" else ""
+        self.encoder_id = self.name = self.clip.encoder_id + suffix
+        return self
+
     def forward(self, batch):
         return self.clip.encode_image_batch(batch)
 

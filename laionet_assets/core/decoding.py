@@ -1,16 +1,51 @@
-"""Decoding and batching: image files → tensors in DataLoader workers, so decoding overlaps the
-forward pass, and the loop every image model runs (decode, forward, collect outputs per image,
-report failures per image, never fatal).  Batches go to the GPU from pinned memory when CUDA is
-available."""
+"""Decoding and batching: image files → tensors, and the loop every image model runs (decode,
+forward, collect outputs per image, report failures per image, never fatal).
+
+Two decoders give the same batches:
+
+* ``pil``: PIL (``core.images.load_rgb``) and the model's own torchvision transform, in DataLoader
+  worker processes so decoding overlaps the forward pass; batches go to the GPU from pinned memory.
+* ``tensor``: ``torchvision.io.decode_jpeg`` on the model's device (nvJPEG on CUDA, batched;
+  libjpeg-turbo on CPU) and the transform as tensor operations there (``core.preprocess``).  Files
+  are read by threads one batch ahead.  What is not a three- or one-channel JPEG (PNG, GIF, CMYK),
+  and any JPEG the device fails on, is decoded by ``load_rgb`` on the CPU instead, image by image.
+
+``auto`` is ``tensor`` when the model runs on CUDA and its transform is one ``describe`` reads,
+else ``pil``.  ``run_models`` runs several models over one decode pass when they share device,
+batch size and preprocessing (``decode_groups``).  ``precision`` ``bf16`` runs the forward pass
+under ``torch.autocast`` (bfloat16); ``fp32`` is plain float32.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from laionet_assets.core.images import load_rgb
+from laionet_assets.core.model_specs import LabelSpaceError
+from laionet_assets.core.pixels import load_rgb
+from laionet_assets.core.preprocess import Preprocessing, describe, normalise, resize_crop
+
+DECODERS = ("auto", "pil", "tensor")
+PRECISIONS = ("fp32", "bf16")
+# What a model may raise on a batch that means "this model cannot run here", not "this image is bad".
+MODEL_ERRORS = (LabelSpaceError, RuntimeError, ValueError)
+_JPEG = b"\xff\xd8\xff"
+
+
+def check_choice(value: str, choices: Sequence[str], what: str) -> str:
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {tuple(choices)}")
+    return value
+
+
+def decode_error(path: str, error: Exception) -> str:
+    """The per-image error text of a file that does not decode (both decoders)."""
+    return f"{Path(path).name}: {type(error).__name__}: {error}"[:300]
 
 
 class ImageFiles:
@@ -28,7 +63,7 @@ class ImageFiles:
         try:
             return self.transform(load_rgb(self.paths[i])), i, ""
         except Exception as e:  # noqa: BLE001 - any decode failure is reported per image
-            return torch.zeros(self.shape), i, f"{Path(self.paths[i]).name}: {type(e).__name__}: {e}"[:300]
+            return torch.zeros(self.shape), i, decode_error(self.paths[i], e)
 
 
 def _collate(batch):
@@ -83,8 +118,107 @@ def iter_image_batches(paths: Sequence[str], transform, shape, batch_size: int, 
         yield tensor.to(device, non_blocking=True), indices, errors
 
 
+def _cpu_decode(path: str, data: bytes | None, preprocessing: Preprocessing):
+    """One image as a cropped ``uint8 [3, crop, crop]`` CPU tensor: libjpeg-turbo for a one- or
+    three-channel JPEG, else ``load_rgb``'s rules."""
+    import torch
+
+    image = None
+    if data is not None and data.startswith(_JPEG):
+        from torchvision.io import decode_jpeg
+
+        try:
+            image = decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+        except RuntimeError:
+            image = None
+        if image is not None and image.shape[0] not in (1, 3):
+            image = None  # CMYK or YCCK: load_rgb's conversion rules apply
+    if image is None:
+        image = torch.from_numpy(np.array(load_rgb(path))).permute(2, 0, 1)
+    return resize_crop(image.expand(3, -1, -1), preprocessing, "cpu")
+
+
+@dataclass
+class _Staged:
+    """One batch after the reading threads: ready CPU tensors, raw JPEGs for the device, errors."""
+
+    indices: list[int]
+    ready: dict[int, object] = field(default_factory=dict)
+    jpegs: dict[int, bytes] = field(default_factory=dict)
+    errors: dict[int, str] = field(default_factory=dict)
+
+
+def iter_tensor_batches(
+    paths: Sequence[str], preprocessing: Preprocessing, batch_size: int, device: str, workers: int
+) -> Iterator[tuple[object, list[int], list[str]]]:
+    """(normalised tensor on ``device``, indices, errors) per batch, decoded by torchvision.io on
+    ``device``; files are read (and, on CPU, decoded) by ``workers`` threads one batch ahead."""
+    import torch
+
+    on_device = device.startswith("cuda")
+
+    def stage_one(i: int, staged: _Staged) -> None:
+        try:
+            data = Path(paths[i]).read_bytes()
+            if on_device and data.startswith(_JPEG):
+                staged.jpegs[i] = data
+            else:
+                staged.ready[i] = _cpu_decode(paths[i], data, preprocessing)
+        except Exception as e:  # noqa: BLE001 - any read or decode failure is reported per image
+            staged.errors[i] = decode_error(paths[i], e)
+
+    def stage(indices: list[int]) -> _Staged:
+        staged = _Staged(indices)
+        list(pool.map(lambda i: stage_one(i, staged), indices))
+        return staged
+
+    def device_decode(staged: _Staged) -> dict[int, object]:
+        from torchvision.io import ImageReadMode, decode_jpeg
+
+        keys = list(staged.jpegs)
+        raw = [torch.frombuffer(bytearray(staged.jpegs[i]), dtype=torch.uint8) for i in keys]
+        try:
+            decoded = decode_jpeg(raw, mode=ImageReadMode.UNCHANGED, device=device)
+        except RuntimeError:  # one bad JPEG fails the whole call: decode them one by one
+            decoded = []
+            for tensor in raw:
+                try:
+                    decoded.append(decode_jpeg(tensor, mode=ImageReadMode.UNCHANGED, device=device))
+                except RuntimeError:
+                    decoded.append(None)
+        images = {}
+        for i, image in zip(keys, decoded):
+            if image is not None and image.shape[0] in (1, 3):
+                images[i] = image.expand(3, -1, -1)
+            else:
+                try:
+                    staged.ready[i] = _cpu_decode(paths[i], staged.jpegs[i], preprocessing)
+                except Exception as e:  # noqa: BLE001
+                    staged.errors[i] = decode_error(paths[i], e)
+        return images
+
+    blank = torch.zeros((3, preprocessing.crop, preprocessing.crop), dtype=torch.uint8)
+    batches = [list(range(s, min(s + batch_size, len(paths)))) for s in range(0, len(paths), batch_size)]
+    with ThreadPoolExecutor(max(1, workers)) as pool, ThreadPoolExecutor(1) as reader:
+        # The reader stages batch k + 1 (reads, CPU decodes) while batch k is on the device.
+        ahead = reader.submit(stage, batches[0]) if batches else None
+        for k in range(len(batches)):
+            staged = ahead.result()
+            ahead = reader.submit(stage, batches[k + 1]) if k + 1 < len(batches) else None
+            decoded = device_decode(staged) if staged.jpegs else {}
+            cropped = [
+                resize_crop(decoded[i], preprocessing, device)
+                if i in decoded
+                else staged.ready.get(i, blank).to(device, non_blocking=True)
+                for i in staged.indices
+            ]
+            batch = normalise(torch.stack(cropped), preprocessing)
+            yield batch, staged.indices, [staged.errors.get(i, "") for i in staged.indices]
+
+
 class ImageModel:
-    """Common loop: decode, forward, collect outputs per image, count failures."""
+    """One image model: its transform, device, batch size and precision, and ``forward`` on a
+    preprocessed batch; ``run`` over files."""
 
     name: str
     version: str
@@ -92,35 +226,123 @@ class ImageModel:
     batch_size: int
     transform = None
     input_shape: tuple[int, ...] = (3, 224, 224)
+    precision: str = "fp32"
+    decoder: str = "auto"
 
     def forward(self, batch):  # pragma: no cover - interface
         raise NotImplementedError
 
-    def run(self, paths: Sequence[str], workers: int = -1, progress: Callable[[int], None] | None = None):
-        """(outputs [n, k] float32 with NaN rows for failures, errors per image or "")."""
+    def configure(self, precision: str = "fp32", decoder: str = "auto") -> ImageModel:
+        """Set how it runs: ``precision`` (``bf16``: autocast, named in ``version``) and ``decoder``."""
+        self.precision = check_choice(precision, PRECISIONS, "precision")
+        self.decoder = check_choice(decoder, DECODERS, "decoder")
+        self._fp32_version = getattr(self, "_fp32_version", self.version)
+        suffix = f" [{precision} autocast]" if precision != "fp32" else ""
+        self.version = self._fp32_version + suffix
+        return self
+
+    def autocast(self):
         import torch
 
-        outputs: np.ndarray | None = None
-        errors = [""] * len(paths)
-        with torch.inference_mode():
-            for tensor, indices, batch_errors in iter_image_batches(
-                paths,
-                self.transform,
-                self.input_shape,
-                self.batch_size,
-                self.device,
-                decode_workers(workers, self.device),
-            ):
-                out = self.forward(tensor).float().cpu().numpy()
-                if outputs is None:
-                    outputs = np.full((len(paths), out.shape[1]), np.nan, dtype=np.float32)
-                outputs[indices] = out
-                for i, err in zip(indices, batch_errors):
-                    if err:
-                        errors[i] = err
-                        outputs[i] = np.nan
-                if progress is not None:
-                    progress(len(indices))
-        if outputs is None:
-            outputs = np.zeros((0, 0), dtype=np.float32)
-        return outputs, errors
+        if self.precision == "bf16":
+            return torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16)
+        return nullcontext()
+
+    @property
+    def preprocessing(self) -> Preprocessing | None:
+        return describe(self.transform)
+
+    def run(self, paths: Sequence[str], workers: int = -1, progress: Callable[[int], None] | None = None):
+        """(outputs [n, k] float32 with NaN rows for failures, errors per image or "")."""
+        ran = run_models([self], paths, workers, progress)
+        if ran.failures:
+            raise ran.failures[0][1]
+        return ran.outputs[0], ran.errors
+
+
+def decode_key(model: ImageModel) -> tuple:
+    """Models with equal keys see identical input batches (one decode pass serves them all)."""
+    preprocessing = model.preprocessing
+    return (
+        model.device,
+        model.batch_size,
+        model.decoder,
+        preprocessing if preprocessing is not None else f"own transform of {id(model)}",
+    )
+
+
+def decode_groups(models: Sequence[ImageModel]) -> list[list[int]]:
+    """Indices of ``models`` grouped by ``decode_key``, in first-seen order."""
+    groups: dict[tuple, list[int]] = {}
+    for i, model in enumerate(models):
+        groups.setdefault(decode_key(model), []).append(i)
+    return list(groups.values())
+
+
+def chosen_decoder(model: ImageModel) -> str:
+    """``pil`` or ``tensor``: what ``model.decoder`` means for this model (``auto``: tensor on CUDA
+    when the transform is a plain resize-crop-normalise)."""
+    if model.preprocessing is None or model.decoder == "pil":
+        return "pil"
+    return "tensor" if model.decoder == "tensor" or model.device.startswith("cuda") else "pil"
+
+
+@dataclass
+class Ran:
+    """What ``run_models`` gives: per model its outputs (``None`` where it failed), per image its
+    error, and ``(model index, exception)`` for models that could not run."""
+
+    outputs: list[np.ndarray | None]
+    errors: list[str]
+    failures: list[tuple[int, Exception]]
+    decoder: str
+
+
+def run_models(
+    models: Sequence[ImageModel],
+    paths: Sequence[str],
+    workers: int = -1,
+    progress: Callable[[int], None] | None = None,
+) -> Ran:
+    """Decode ``paths`` once and run every model (one ``decode_groups`` group) on each batch.  A
+    model raising one of ``MODEL_ERRORS`` stops there and is reported; the others go on."""
+    import torch
+
+    first = models[0]
+    assert len({decode_key(m) for m in models}) == 1, "models of one run must share a decode key"
+    decoder = chosen_decoder(first)
+    n_workers = decode_workers(workers, first.device)
+    if decoder == "tensor":
+        batches = iter_tensor_batches(paths, first.preprocessing, first.batch_size, first.device, n_workers)
+    else:
+        batches = iter_image_batches(
+            paths, first.transform, first.input_shape, first.batch_size, first.device, n_workers
+        )
+    outputs: list[np.ndarray | None] = [None] * len(models)
+    errors = [""] * len(paths)
+    failures: dict[int, Exception] = {}
+    with torch.inference_mode():
+        for tensor, indices, batch_errors in batches:
+            bad = [j for j, e in enumerate(batch_errors) if e]
+            for k, model in enumerate(models):
+                if k in failures:
+                    continue
+                try:
+                    with model.autocast():
+                        out = model.forward(tensor).float().cpu().numpy()
+                except MODEL_ERRORS as e:
+                    failures[k] = e
+                    outputs[k] = None
+                    continue
+                if outputs[k] is None:
+                    outputs[k] = np.full((len(paths), out.shape[1]), np.nan, dtype=np.float32)
+                out[bad] = np.nan
+                outputs[k][indices] = out
+            for i, err in zip(indices, batch_errors):
+                errors[i] = err
+            if progress is not None:
+                progress(len(indices))
+    for k in range(len(models)):
+        if outputs[k] is None and k not in failures:
+            outputs[k] = np.zeros((0, 0), dtype=np.float32)
+    return Ran(outputs, errors, sorted(failures.items()), decoder)

@@ -6,15 +6,7 @@ gets a status; images that pass are stored content-addressed (``<store>/ab/cd/<s
 the original bytes, written atomically).  A re-run with the previous status table fetches only
 samples that are new, whose stored file is gone, or that failed with a retryable status.
 
-Conversion rules (``load_rgb``, used by every model in the project), so that "RGB only" is
-well defined for every mode PIL decodes:
-
-* ``RGB`` as is; ``L``, ``1``, ``P``, ``CMYK``, ``YCbCr``, ``LAB``, ``HSV`` → PIL's ``convert("RGB")``
-  (a palette's transparency is dropped, CMYK uses PIL's naive inversion);
-* ``RGBA``, ``LA``, ``PA`` → alpha composited onto white, then RGB;
-* 16-bit and 32-bit integer (``I;16*``, ``I``) and float (``F``) → scaled to 8 bits by the
-  type's range (16-bit: ``v >> 8``; ``I``/``F``: min–max of the image), then grey → RGB.
-
+Conversion to RGB follows ``core.pixels`` (``load_rgb``, used by every model in the project).
 An image is kept when it decodes completely and width × height ≥ ``min_area`` (paper: 100).
 """
 
@@ -33,11 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 from PIL import Image, UnidentifiedImageError
 
 from laionet_assets.core.atomic import write_bytes_atomic
+from laionet_assets.core.pixels import to_rgb
 
 STATUSES = (
     "ok",
@@ -69,8 +61,6 @@ STATUS_SCHEMA = {
     "attempts": pl.Int32,
     "error": pl.String,
 }
-
-Image.MAX_IMAGE_PIXELS = 200_000_000  # decompression-bomb guard; larger is refused, never crashes
 
 
 @dataclass(frozen=True)
@@ -159,26 +149,6 @@ def fetch(url: str, settings: DownloadSettings, sleep: Callable[[float], None] =
     raise AssertionError("unreachable")
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """The module's conversion rules, applied to a decoded image."""
-    mode = image.mode
-    if mode == "RGB":
-        return image
-    if mode in ("RGBA", "LA", "PA"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    if mode.startswith("I;16"):
-        grey = (np.asarray(image, dtype=np.uint16) >> 8).astype(np.uint8)
-        return Image.fromarray(grey).convert("RGB")
-    if mode in ("I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        low, high = float(values.min()), float(values.max())
-        scaled = np.zeros_like(values) if high == low else (values - low) / (high - low) * 255
-        return Image.fromarray(np.round(scaled).astype(np.uint8)).convert("RGB")
-    return image.convert("RGB")
-
-
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
 
 
@@ -211,12 +181,6 @@ def check_image(data: bytes, min_area: int = 100) -> Checked:
     if width * height < min_area:
         return Checked("too_small", width, height, mode, fmt, f"{width}×{height} < {min_area} pixels")
     return Checked("ok", width, height, mode, fmt)
-
-
-def load_rgb(path: str | os.PathLike) -> Image.Image:
-    with Image.open(path) as image:
-        image.load()
-        return to_rgb(image)
 
 
 def _store(data: bytes, fmt: str | None, store: Path) -> tuple[str, str]:

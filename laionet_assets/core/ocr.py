@@ -52,7 +52,7 @@ class OcrEngine:
     def recognise(self, image) -> str:
         import numpy as np
 
-        from laionet_assets.core.images import load_rgb
+        from laionet_assets.core.pixels import load_rgb
 
         array = np.asarray(load_rgb(image)) if not hasattr(image, "shape") else image
         result, _ = self.engine(array)

@@ -3,7 +3,8 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from laionet_assets.core.images import DownloadSettings, check_image, download_images, fetch, load_rgb, to_rgb
+from laionet_assets.core.images import DownloadSettings, check_image, download_images, fetch
+from laionet_assets.core.pixels import load_rgb, to_rgb
 from laionet_assets_tests.fixtures import ImageServer, crafted_images, shared_path
 
 FAST = DownloadSettings(concurrency=8, timeout_s=2.0, retries=2, backoff_s=0.01)

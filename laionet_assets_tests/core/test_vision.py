@@ -6,13 +6,13 @@ import torch
 
 from laionet_assets.core.classifiers import make_classifier, top_k_wnids, torchscript_transform
 from laionet_assets.core.clip import ClipImageEncoder
-from laionet_assets.core.images import load_rgb
 from laionet_assets.core.model_specs import (
     LabelSpaceError,
     parse_model_list,
     parse_model_spec,
     read_class_order,
 )
+from laionet_assets.core.pixels import load_rgb
 from laionet_assets_tests.fixtures import shared_path
 
 

@@ -1,0 +1,117 @@
+"""An image model's preprocessing as data, and the same preprocessing as tensor operations.
+
+Every model the project runs preprocesses the same way: resize the shorter side (with
+antialiasing), centre-crop a square, scale to [0, 1], normalise by a mean and std.  Only the
+numbers differ (timm: resize ⌊224 / crop_pct⌋, bicubic; open_clip: 224, bicubic, CLIP's mean and
+std; TorchScript: 256, bilinear).  ``describe`` reads them off a torchvision ``Compose``; two
+models with equal :class:`Preprocessing` see identical input tensors, so they can share one
+decode pass (``core.decoding.run_models``), and ``to_batch`` applies it to decoded ``uint8``
+tensors on any device (the GPU decoder's path).
+
+``to_batch`` follows torchvision's PIL semantics: the output size of ``Resize`` and the crop
+offsets come from the same torchvision functions, the resize runs on ``uint8`` with antialiasing
+and rounds back to ``uint8`` as PIL does.  What remains different from the PIL path is the
+resampling arithmetic (PIL's fixed point against torch's float kernels: at most a few grey levels
+on some pixels) and, on CUDA, nvJPEG's IDCT against libjpeg-turbo's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# Steps that leave an RGB PIL image's pixels as they are: load_rgb already gives RGB, and the
+# tensor conversion is part of every Preprocessing.
+_NEUTRAL_STEPS = frozenset({"ToTensor", "MaybeToTensor", "MaybeConvertMode", "_convert_to_rgb"})
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Resize the shorter side to ``resize`` (``interpolation``, antialiased), centre-crop
+    ``crop`` × ``crop``, scale to [0, 1], normalise by ``mean`` and ``std`` (per channel)."""
+
+    resize: int
+    crop: int
+    interpolation: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def __str__(self) -> str:
+        return (
+            f"resize {self.resize} {self.interpolation}, crop {self.crop}, "
+            f"mean {list(self.mean)}, std {list(self.std)}"
+        )
+
+
+def _channels(values) -> tuple[float, ...]:
+    # 6 decimals: timm gives float32 tensors (0.48500001…), TorchScript models Python floats (0.485).
+    return tuple(round(float(v), 6) for v in values)
+
+
+def _square(size) -> int | None:
+    size = [size] if isinstance(size, int) else list(size)
+    return int(size[0]) if len(size) == 1 or (len(size) == 2 and size[0] == size[1]) else None
+
+
+def describe(transform) -> Preprocessing | None:
+    """The preprocessing of a torchvision ``Compose`` of Resize(shorter side), CenterCrop(square),
+    a tensor conversion and Normalize, in that order; ``None`` for anything else (such a model
+    decodes alone, through its own transform)."""
+    steps = getattr(transform, "transforms", None)
+    if not steps:
+        return None
+    found: dict = {}
+    for step in steps:
+        name = getattr(step, "__name__", type(step).__name__)
+        if name == "Resize" and not found:
+            size = step.size
+            if getattr(step, "max_size", None) is not None or not (isinstance(size, int) or len(size) == 1):
+                return None  # an exact (h, w) resize or a capped one: not a shorter-side resize
+            interpolation = getattr(step.interpolation, "value", str(step.interpolation))
+            if interpolation not in INTERPOLATIONS:
+                return None
+            found.update(resize=_square(size), interpolation=interpolation)
+        elif name == "CenterCrop" and set(found) == {"resize", "interpolation"}:
+            found["crop"] = _square(step.size)
+            if found["crop"] is None:
+                return None
+        elif name == "Normalize" and "crop" in found and "mean" not in found:
+            found.update(mean=_channels(step.mean), std=_channels(step.std))
+        elif name not in _NEUTRAL_STEPS:
+            return None
+    return Preprocessing(**found) if len(found) == 5 else None
+
+
+def resize_crop(image, preprocessing: Preprocessing, device: str = "cpu"):
+    """A decoded ``uint8 [3, h, w]`` tensor (on any device) resized and cropped on ``device``, as
+    ``uint8 [3, crop, crop]``."""
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.v2 import functional as F
+
+    p = preprocessing
+    resized = F.resize(
+        image.to(device, non_blocking=True),
+        [p.resize],
+        interpolation=InterpolationMode(p.interpolation),
+        antialias=True,
+    )
+    return F.center_crop(resized, [p.crop, p.crop])
+
+
+def normalise(batch, preprocessing: Preprocessing):
+    """``uint8 [n, 3, crop, crop]`` → float32 scaled to [0, 1] and normalised, on its device."""
+    import torch
+
+    p, device = preprocessing, batch.device
+    mean = torch.tensor(p.mean, device=device).view(1, 3, 1, 1) * 255.0
+    std = torch.tensor(p.std, device=device).view(1, 3, 1, 1) * 255.0
+    return (batch.float() - mean) / std
+
+
+def to_batch(images: Sequence, preprocessing: Preprocessing, device: str = "cpu"):
+    """``[n, 3, crop, crop]`` float32 on ``device`` from decoded ``uint8`` ``[3, h, w]`` tensors
+    (each on any device): resized, cropped and normalised as the model's transform does."""
+    import torch
+
+    return normalise(torch.stack([resize_crop(i, preprocessing, device) for i in images]), preprocessing)

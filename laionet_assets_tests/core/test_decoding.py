@@ -1,0 +1,218 @@
+"""Decoding once for models that share a preprocessing, the tensor decoder against PIL, precision."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from laionet_assets.core.classifiers import make_classifier, top_k_wnids, torchscript_transform
+from laionet_assets.core.clip import ClipImageEncoder
+from laionet_assets.core.decoding import (
+    ImageModel,
+    chosen_decoder,
+    decode_groups,
+    iter_image_batches,
+    iter_tensor_batches,
+    run_models,
+)
+from laionet_assets.core.model_specs import LabelSpaceError, parse_model_spec
+from laionet_assets.core.preprocess import Preprocessing, describe
+from laionet_assets_tests.fixtures import shared_path
+
+IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+# Four timm architectures with one preprocessing: resize 256 bicubic, crop 224, ImageNet mean/std.
+SHARED_PREPROCESSING = [
+    "mobilenetv3_small_050",
+    "mobilenetv3_small_075",
+    "mobilenetv3_small_100",
+    "lcnet_050",
+]
+
+
+@pytest.fixture(scope="module")
+def real_images():
+    paths = sorted(shared_path("data", "imagenet_sample").glob("*.JPEG"))
+    return [str(p) for p in paths], [p.name.split("_")[0] for p in paths]
+
+
+@pytest.fixture(scope="module")
+def odd_images(tmp_path_factory):
+    """Files the tensor decoder hands to load_rgb (PNG with alpha, CMYK JPEG, palette GIF), a grey
+    JPEG it decodes itself, and a corrupt file; with an ordinary JPEG first."""
+    folder = tmp_path_factory.mktemp("odd")
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    files = {
+        "rgb.jpg": Image.fromarray(pixels),
+        "grey.jpg": Image.fromarray(pixels[..., 0]),
+        "cmyk.jpg": Image.fromarray(pixels).convert("CMYK"),
+        "alpha.png": Image.fromarray(np.dstack([pixels, pixels[..., :1]])),
+        "palette.gif": Image.fromarray(pixels).convert("P"),
+    }
+    paths = []
+    for name, image in files.items():
+        image.save(folder / name)
+        paths.append(str(folder / name))
+    (folder / "corrupt.jpg").write_bytes(Path(paths[0]).read_bytes()[:200])
+    return [*paths, str(folder / "corrupt.jpg")]
+
+
+def _grey_levels(a, b, preprocessing: Preprocessing):
+    """|a − b| in 0–255 grey levels, per element, for two normalised batches."""
+    return ((a - b) * torch.tensor(preprocessing.std).view(1, 3, 1, 1) * 255).abs()
+
+
+def _batches(iterator):
+    tensors, errors = [], []
+    for tensor, _, batch_errors in iterator:
+        tensors.append(tensor)
+        errors += batch_errors
+    return torch.cat(tensors), errors
+
+
+def test_describe_reads_each_model_familys_transform():
+    import open_clip
+    import timm
+    from timm.data import create_transform, resolve_data_config
+    from torchvision import transforms
+
+    resnet = timm.create_model("resnet50", pretrained=False)
+    assert describe(create_transform(**resolve_data_config({}, model=resnet))) == Preprocessing(
+        235, 224, "bicubic", *IMAGENET
+    )
+    assert describe(torchscript_transform()) == Preprocessing(256, 224, "bilinear", *IMAGENET)
+    clip = open_clip.image_transform(224, is_train=False)
+    mean, std = (
+        tuple(round(v, 6) for v in c) for c in (open_clip.OPENAI_DATASET_MEAN, open_clip.OPENAI_DATASET_STD)
+    )
+    assert describe(clip) == Preprocessing(224, 224, "bicubic", mean, std)
+    # Anything but resize-shorter-side → centre crop → tensor → normalise is not described.
+    normalise = transforms.Normalize(*IMAGENET)
+    for other in (
+        transforms.Compose([transforms.Resize((224, 300)), transforms.ToTensor(), normalise]),
+        transforms.Compose([transforms.Resize(256), transforms.RandomCrop(224), transforms.ToTensor()]),
+        transforms.Compose([transforms.CenterCrop(224), transforms.Resize(256), normalise]),
+        transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor()]),
+        lambda image: image,
+    ):
+        assert describe(other) is None
+
+
+def test_tensor_decoder_matches_pil_within_two_grey_levels_on_real_images(real_images):
+    paths, _ = real_images
+    for transform in (torchscript_transform(), open_clip_transform()):
+        preprocessing = describe(transform)
+        pil, pil_errors = _batches(iter_image_batches(paths, transform, (3, 224, 224), 32, "cpu", 0))
+        tensor, tensor_errors = _batches(iter_tensor_batches(paths, preprocessing, 32, "cpu", 2))
+        levels = _grey_levels(pil, tensor, preprocessing)
+        assert pil_errors == tensor_errors == [""] * len(paths)
+        assert levels.max() <= 2.01 and levels.mean() < 0.01, (levels.max(), levels.mean())
+
+
+def open_clip_transform():
+    import open_clip
+
+    return open_clip.image_transform(224, is_train=False)
+
+
+def test_tensor_decoder_falls_back_to_load_rgb_and_reports_the_same_errors(odd_images):
+    transform = torchscript_transform(64, 56)
+    preprocessing = describe(transform)
+    pil, pil_errors = _batches(iter_image_batches(odd_images, transform, (3, 56, 56), 4, "cpu", 0))
+    tensor, tensor_errors = _batches(iter_tensor_batches(odd_images, preprocessing, 4, "cpu", 2))
+    assert tensor_errors == pil_errors
+    assert [bool(e) for e in tensor_errors] == [False] * 5 + [True]
+    assert tensor_errors[-1].startswith("corrupt.jpg: ")
+    levels = _grey_levels(pil[:5], tensor[:5], preprocessing)
+    assert levels.amax(dim=(1, 2, 3)).tolist() == pytest.approx([0] * 5, abs=2.01)
+
+
+def test_decode_groups_gather_models_with_one_preprocessing(synsets):
+    wnids = synsets["wnid"].to_list()
+    models = [
+        make_classifier(parse_model_spec(f"timm:{name}:random"), wnids, [], "cpu", 8)
+        for name in SHARED_PREPROCESSING[:2]
+    ]
+    models.insert(1, ClipImageEncoder("tiny", None, "cpu", 8))
+    models.append(make_classifier(parse_model_spec("timm:mobilenetv3_small_050:random"), wnids, [], "cpu", 4))
+    assert decode_groups(models) == [[0, 2], [1], [3]]  # the last differs in batch size only
+    models[2].configure(decoder="pil")
+    assert decode_groups(models) == [[0], [1], [2], [3]]
+
+
+def test_one_decode_pass_gives_each_model_exactly_its_own_outputs(synsets, real_images, odd_images):
+    """Grouped decoding against the slow obvious way: each model alone, decoding for itself."""
+    wnids = synsets["wnid"].to_list()
+    paths = real_images[0][:12] + odd_images
+    models = [
+        make_classifier(parse_model_spec(f"timm:{name}:random"), wnids, [], "cpu", 8)
+        for name in SHARED_PREPROCESSING
+    ]
+    assert decode_groups(models) == [[0, 1, 2, 3]]
+    seen = []
+    ran = run_models(models, paths, workers=0, progress=seen.append)
+    assert sum(seen) == len(paths) and not ran.failures and ran.decoder == "pil"
+    for model, grouped in zip(models, ran.outputs):
+        alone, errors = model.run(paths, workers=0)
+        np.testing.assert_array_equal(grouped, alone)
+        assert errors == ran.errors
+    assert ran.errors[-1].startswith("corrupt.jpg") and np.isnan(ran.outputs[0][-1]).all()
+
+
+class _WrongLabelSpace(ImageModel):
+    name, version, device, batch_size = "wrong", "wrong 1", "cpu", 8
+
+    def __init__(self, transform):
+        self.transform = transform
+
+    def forward(self, batch):
+        raise LabelSpaceError("wrong: 10 outputs for 1000 classes")
+
+
+def test_a_model_that_fails_leaves_its_group_running(synsets, real_images):
+    good = make_classifier(
+        parse_model_spec("timm:mobilenetv3_small_050:random"), synsets["wnid"].to_list(), []
+    )
+    good.batch_size = 8
+    bad = _WrongLabelSpace(good.transform)
+    ran = run_models([bad, good], real_images[0][:10], workers=0)
+    assert [(k, type(e).__name__) for k, e in ran.failures] == [(0, "LabelSpaceError")]
+    assert ran.outputs[0] is None and np.isfinite(ran.outputs[1]).all()
+    with pytest.raises(LabelSpaceError, match="10 outputs"):
+        bad.run(real_images[0][:2], workers=0)
+
+
+def test_quantized_mobilenet_keeps_its_accuracy_with_the_tensor_decoder(real_images, synsets):
+    model = shared_path("models", "mobilenet_v2_quantized.pt")
+    words = shared_path("models", "mobilenet_v2_words.txt")
+    spec = parse_model_spec(f"torchscript:{model}:{words}")
+    paths, truth = real_images
+    wnids = synsets["wnid"].to_list()
+    tensor = make_classifier(spec, wnids, [], decoder="tensor", precision="bf16")
+    assert chosen_decoder(tensor) == "tensor" and tensor.precision == "fp32"  # int8: no autocast
+    pil = make_classifier(spec, wnids, [], decoder="pil")
+    top1 = {}
+    for name, classifier in (("pil", pil), ("tensor", tensor)):
+        logits, errors = classifier.run(paths, workers=2)
+        top1[name] = [t[0] for t in top_k_wnids(logits, classifier.class_wnids)]
+        assert errors == [""] * 100
+    assert np.mean([a == y for a, y in zip(top1["pil"], truth)]) == 0.89  # test_vision's figure
+    assert np.mean([a == y for a, y in zip(top1["tensor"], truth)]) >= 0.88
+    assert np.mean([a == b for a, b in zip(top1["pil"], top1["tensor"])]) >= 0.97
+
+
+def test_bf16_runs_under_autocast_and_gets_its_own_version_and_cache_key(real_images):
+    fp32 = ClipImageEncoder("tiny", None, "cpu", 8)
+    bf16 = ClipImageEncoder("tiny", None, "cpu", 8).configure(precision="bf16")
+    assert bf16.encoder_id == fp32.encoder_id + ":bf16" and bf16.version.endswith("[bf16 autocast]")
+    dtypes = []
+    bf16.clip.model.visual.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
+    a, _ = fp32.run(real_images[0][:16], workers=0)
+    b, _ = bf16.run(real_images[0][:16], workers=0)
+    assert set(dtypes) == {torch.bfloat16}
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cosine.min() > 0.99 and not np.array_equal(a, b)
+    with pytest.raises(ValueError, match="unknown precision 'fp16'"):
+        fp32.configure(precision="fp16")
