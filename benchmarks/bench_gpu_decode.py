@@ -125,7 +125,15 @@ def main() -> dict:
             2,
         )
 
-        if real_paths:
+        if real_paths:  # real JPEGs (≈ 110 KB, 500 px), repeated: LAION-like entropy, unlike noise
+            many = real_paths * (len(paths) // len(real_paths))
+            real_throughput = {}
+            for decoder in ("pil", "tensor"):
+                model = ClipImageEncoder("ViT-B-32", None, DEVICE, 256).configure("bf16", decoder)
+                model.run(many[:512], workers=workers)
+                _, _, real_throughput[f"{decoder}_bf16"] = _timed_run(model, many, workers)
+                print("real", decoder, real_throughput[f"{decoder}_bf16"], flush=True)
+            results["clip_vit_b32_embedding_real_imagenet_jpegs_repeated"] = real_throughput
             model = ClipImageEncoder("ViT-B-32", None, DEVICE, 50)
             preprocessing = model.preprocessing
             pil = torch.cat(

@@ -167,15 +167,10 @@ def iter_tensor_batches(
         except Exception as e:  # noqa: BLE001 - any read or decode failure is reported per image
             staged.errors[i] = decode_error(paths[i], e)
 
-    def stage(indices: list[int]) -> _Staged:
-        staged = _Staged(indices)
-        list(pool.map(lambda i: stage_one(i, staged), indices))
-        return staged
-
-    def device_decode(staged: _Staged) -> dict[int, object]:
+    def device_decode(keys: list[int], staged: _Staged) -> None:
+        """Decode ``keys``' JPEGs on the device (one batched call), resize and crop them there."""
         from torchvision.io import ImageReadMode, decode_jpeg
 
-        keys = list(staged.jpegs)
         raw = [torch.frombuffer(bytearray(staged.jpegs[i]), dtype=torch.uint8) for i in keys]
         try:
             decoded = decode_jpeg(raw, mode=ImageReadMode.UNCHANGED, device=device)
@@ -186,16 +181,25 @@ def iter_tensor_batches(
                     decoded.append(decode_jpeg(tensor, mode=ImageReadMode.UNCHANGED, device=device))
                 except RuntimeError:
                     decoded.append(None)
-        images = {}
         for i, image in zip(keys, decoded):
-            if image is not None and image.shape[0] in (1, 3):
-                images[i] = image.expand(3, -1, -1)
-            else:
-                try:
+            try:
+                if image is not None and image.shape[0] in (1, 3):
+                    staged.ready[i] = resize_crop(image.expand(3, -1, -1), preprocessing, device)
+                else:  # CMYK, or nvJPEG failed: the CPU's rules
                     staged.ready[i] = _cpu_decode(paths[i], staged.jpegs[i], preprocessing)
-                except Exception as e:  # noqa: BLE001
-                    staged.errors[i] = decode_error(paths[i], e)
-        return images
+            except Exception as e:  # noqa: BLE001
+                staged.errors[i] = decode_error(paths[i], e)
+
+    def stage(indices: list[int]) -> _Staged:
+        """Read a batch's files (decoding on CPU what the device does not take), then decode its
+        JPEGs on the device in ``workers`` parallel calls (nvJPEG's Huffman stage runs on the CPU,
+        so one call per thread scales it)."""
+        staged = _Staged(indices)
+        list(pool.map(lambda i: stage_one(i, staged), indices))
+        keys = list(staged.jpegs)
+        parts = [part for part in (keys[j :: max(1, workers)] for j in range(max(1, workers))) if part]
+        list(pool.map(lambda part: device_decode(part, staged), parts))
+        return staged
 
     blank = torch.zeros((3, preprocessing.crop, preprocessing.crop), dtype=torch.uint8)
     batches = [list(range(s, min(s + batch_size, len(paths)))) for s in range(0, len(paths), batch_size)]
@@ -205,13 +209,7 @@ def iter_tensor_batches(
         for k in range(len(batches)):
             staged = ahead.result()
             ahead = reader.submit(stage, batches[k + 1]) if k + 1 < len(batches) else None
-            decoded = device_decode(staged) if staged.jpegs else {}
-            cropped = [
-                resize_crop(decoded[i], preprocessing, device)
-                if i in decoded
-                else staged.ready.get(i, blank).to(device, non_blocking=True)
-                for i in staged.indices
-            ]
+            cropped = [staged.ready.get(i, blank).to(device, non_blocking=True) for i in staged.indices]
             batch = normalise(torch.stack(cropped), preprocessing)
             yield batch, staged.indices, [staged.errors.get(i, "") for i in staged.indices]
 

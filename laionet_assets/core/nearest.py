@@ -36,6 +36,7 @@ def exact_nearest(
     dtype = dtype or {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
     q = torch.as_tensor(np.ascontiguousarray(queries), dtype=torch.float32).to(device, dtype)
     best = torch.full((q.shape[0],), -float("inf"), device=device)
+    rank = best.clone() if dtype != torch.float32 else best  # what the max compares (rounded in fp16)
     best_index = torch.full((q.shape[0],), -1, dtype=torch.int64, device=device)
     budget = matrix_bytes or (4 << 30 if cuda else 256 << 20)
     offset = 0
@@ -45,13 +46,19 @@ def exact_nearest(
                 continue
             # moved in the stored precision and cast on the device (float16 files: half the traffic)
             c = torch.as_tensor(np.ascontiguousarray(chunk)).to(device).to(dtype)
-            rows = query_block or max(1, budget // (8 * len(chunk)))  # the product and its float32 copy
+            rows = query_block or max(1, budget // (4 * len(chunk)))  # the product, and its max's pass
             for start in range(0, q.shape[0], rows):
                 block = slice(start, start + rows)
-                sims = (q[block] @ c.T).float()  # float32 out; CUDA accumulates half products in float32
-                value, where = sims.max(dim=1)
-                better = value > best[block]  # strictly: a tie keeps the earlier vector
-                best[block] = torch.where(better, value, best[block])
+                # The product stays in its dtype (float16 on CUDA: a float32 copy of it would triple
+                # the memory traffic, which bounds this loop); the max compares rounded values, and
+                # the winners' cosines are recomputed with float32 accumulation below.
+                value, where = (q[block] @ c.T).max(dim=1)
+                value = value.float()
+                better = value > rank[block]  # strictly: a tie keeps the earlier vector
+                rank[block] = torch.where(better, value, rank[block])
                 best_index[block] = torch.where(better, where + offset, best_index[block])
+                if rank is not best:  # no host sync: every row's winner is recomputed, the better kept
+                    exact = (q[block].float() * c[where].float()).sum(dim=1)
+                    best[block] = torch.where(better, exact, best[block])
             offset += len(chunk)
     return best_index.cpu().numpy(), best.cpu().numpy().astype(np.float32)
