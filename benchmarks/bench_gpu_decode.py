@@ -78,6 +78,7 @@ def main() -> dict:
     parser.add_argument("--repeat", type=int, default=4, help="passes over them per measured run")
     parser.add_argument("--real", default=str(SHARED), help="a folder laid out as ../shared")
     parser.add_argument("--device", default="cuda", help="cpu: a smoke test of this script")
+    parser.add_argument("--only-throughput", action="store_true", help="the images/s rows alone")
     args = parser.parse_args()
     global DEVICE
     DEVICE = args.device
@@ -125,6 +126,8 @@ def main() -> dict:
             2,
         )
 
+        if args.only_throughput:
+            real_paths = []
         if real_paths:  # real JPEGs (≈ 110 KB, 500 px), repeated: LAION-like entropy, unlike noise
             many = real_paths * (len(paths) // len(real_paths))
             real_throughput = {}
@@ -178,6 +181,9 @@ def main() -> dict:
                         )
             results["real_float_mobilenet_v2_top1_top5_on_100_imagenet_images"] = accuracy
 
+        if args.only_throughput:
+            print(json.dumps(results, indent=1))
+            return results
         timm_names = ["mobilenetv3_small_050", "mobilenetv3_small_075", "mobilenetv3_small_100", "lcnet_050"]
         wnids = [f"n{i:08d}" for i in range(1000)]
         models = [

@@ -191,23 +191,24 @@ def iter_tensor_batches(
                 staged.errors[i] = decode_error(paths[i], e)
 
     def stage(indices: list[int]) -> _Staged:
-        """Read a batch's files (decoding on CPU what the device does not take), then decode its
-        JPEGs on the device in one batched call (parallel calls from several threads serialise in
-        torchvision and ran 2.4× slower on an H100 host)."""
+        """Read a batch's files, decoding on the CPU what the device does not take."""
         staged = _Staged(indices)
         list(pool.map(lambda i: stage_one(i, staged), indices))
-        if staged.jpegs:
-            device_decode(list(staged.jpegs), staged)
         return staged
 
     blank = torch.zeros((3, preprocessing.crop, preprocessing.crop), dtype=torch.uint8)
     batches = [list(range(s, min(s + batch_size, len(paths)))) for s in range(0, len(paths), batch_size)]
     with ThreadPoolExecutor(max(1, workers)) as pool, ThreadPoolExecutor(1) as reader:
-        # The reader stages batch k + 1 (reads, decodes, crops) while the model runs on batch k.
+        # The reader stages batch k + 1 (reads, CPU decodes) while batch k is decoded on the device
+        # here, in one batched call, and the model runs.  (On an H100 host with CLIP ViT-B/32 in
+        # bf16: 3,585 images/s so; 2,771 with the device decode in the reader thread; 1,491 with
+        # one device decode per reading thread, which torchvision serialises.)
         ahead = reader.submit(stage, batches[0]) if batches else None
         for k in range(len(batches)):
             staged = ahead.result()
             ahead = reader.submit(stage, batches[k + 1]) if k + 1 < len(batches) else None
+            if staged.jpegs:
+                device_decode(list(staged.jpegs), staged)
             cropped = [staged.ready.get(i, blank).to(device, non_blocking=True) for i in staged.indices]
             batch = normalise(torch.stack(cropped), preprocessing)
             yield batch, staged.indices, [staged.errors.get(i, "") for i in staged.indices]
