@@ -13,9 +13,12 @@ BENCHES = [
     "benchmarks.bench_intra_class",
     "benchmarks.bench_download",
     "benchmarks.bench_image_embedding",
+    "benchmarks.bench_decode_groups",
     "benchmarks.bench_caption_index",
     "benchmarks.bench_nearest",
     "benchmarks.bench_gpu",
+    "benchmarks.bench_gpu_decode",
+    "benchmarks.bench_gpu_nearest",
 ]
 
 

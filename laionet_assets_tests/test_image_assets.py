@@ -228,6 +228,14 @@ def test_predictions_and_accuracy(world, synsets):
     m = meta(world["result"], "model_predictions")
     assert set(preds["model"].unique()) == {"torchscript:mobilenet_v2_quantized", "clip:tiny"}
     assert "ten_way" in str(m["models_skipped"].value) and "10 outputs" in str(m["models_skipped"].value)
+    # the quantized model runs alone (CPU, batch 1); the others differ in preprocessing
+    groups = m["decode_groups"].value
+    assert sorted(g["models"] for g in groups) == [
+        ["clip:tiny"],
+        ["torchscript:mobilenet_v2_quantized"],
+        ["torchscript:ten_way"],
+    ]
+    assert {g["decoder"] for g in groups} == {"pil"} and all(g["precision"] == ["fp32"] for g in groups)
     folders = world["result"].asset_materializations_for_node("image_folders")
     val_meta = [e.metadata for e in folders if e.asset_key.path == ["imagenet_val"]][0]
     assert val_meta["unknown_class_files"].value == 1

@@ -1,0 +1,67 @@
+"""Decode once (issue 14): four classifiers sharing one preprocessing (resize 256 bicubic, crop
+224, ImageNet mean/std) run as one decode group (``core.decoding.run_models``: each batch decoded
+once, every model run on it) against one pass per model (each decoding for itself), on the same
+images in the same run, for the ``pil`` and the ``tensor`` decoder, on the CPU.  Images: the real
+ImageNet JPEGs of ../shared when present (repeated), else random-pixel 500×375 JPEGs.  Random
+weights (speed does not depend on them); ``model_images_per_s`` counts model × image pairs.
+
+    python -m benchmarks.bench_decode_groups [--images 192] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+
+from benchmarks.common import synthetic_jpegs
+from benchmarks.real_models import SHARED
+
+MODELS = ["mobilenetv3_small_050", "mobilenetv3_small_075", "mobilenetv3_small_100", "lcnet_050"]
+
+
+def main() -> dict:
+    import torch
+
+    from laionet_assets.core.classifiers import make_classifier
+    from laionet_assets.core.decoding import decode_groups, run_models
+    from laionet_assets.core.model_specs import parse_model_spec
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--images", type=int, default=192)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    wnids = [f"n{i:08d}" for i in range(1000)]
+    results: dict = {"device": "cpu", "torch_threads": torch.get_num_threads(), "models": MODELS}
+    with tempfile.TemporaryDirectory() as folder:
+        real = sorted(str(p) for p in (SHARED / "data" / "imagenet_sample").glob("*.JPEG"))
+        if real:
+            paths, results["images"] = (real * args.images)[: args.images], "real ImageNet JPEGs, repeated"
+        else:
+            paths, results["images"] = synthetic_jpegs(folder, args.images), "random-pixel 500x375 JPEGs"
+        results["n_images"] = len(paths)
+        for decoder in ("pil", "tensor"):
+            models = [
+                make_classifier(parse_model_spec(f"timm:{m}:random"), wnids, [], "cpu", 32, "fp32", decoder)
+                for m in MODELS
+            ]
+            assert decode_groups(models) == [[0, 1, 2, 3]]
+            run_models(models, paths[:32], args.workers)  # warm-up
+            rates = {}
+            for label, groups in (
+                ("one_pass_per_model", [[m] for m in models]),
+                ("one_pass_for_all", [models]),
+            ):
+                start = time.perf_counter()
+                for group in groups:
+                    run_models(group, paths, args.workers)
+                rates[label] = round(len(paths) * len(models) / (time.perf_counter() - start), 1)
+            rates["speedup"] = round(rates["one_pass_for_all"] / rates["one_pass_per_model"], 2)
+            results[f"{decoder}_model_images_per_s"] = rates
+    print(json.dumps(results, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    main()
