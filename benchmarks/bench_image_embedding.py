@@ -21,9 +21,7 @@ def main() -> dict:
     with tempfile.TemporaryDirectory() as folder:
         paths = synthetic_jpegs(folder, n)
         model = ClipImageEncoder("ViT-B-32", None, device=device, batch_size=256 if device == "cuda" else 32)
-        if device == "cuda":
-            model.model.half()
-            model.forward = lambda batch, m=model: m.model.encode_image(batch.half(), normalize=True)
+        model.configure("bf16" if device == "cuda" else "fp32", "pil")
         model.run(paths[:64], workers=0)  # warm-up
         results = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu", "images": n}
         for workers in (0, 2 if device == "cpu" else 12):

@@ -314,6 +314,8 @@ def test_text_matched_intra_class_against_the_pair_loops(world):
     embedded = output(world, "image_embeddings")
     found = image_cache(world).lookup(embedded["encoder"][0], images["image_sha256"].to_list())
     val, val_labels = load_vectors(image_cache(world), embedded, "imagenet_val")
+    m = meta(world["result"], "image_embeddings")
+    assert (m["decoder"].value, m["precision"].value) == ("pil", "fp32")  # auto on CPU; the paper's
     # image_embeddings embedded the text-matched images too: one encoder for every comparison
     assert set(embedded.filter(pl.col("dataset") == "text_matched")["image_id"]) == set(images["sample_id"])
     got = output(world, "text_matched_intra_class")

@@ -13,6 +13,7 @@ from laionet_assets.assets.evaluation import downloaded_path, evaluation_sets, f
 from laionet_assets.assets.images import V2_SELECTION_FREQUENCY
 from laionet_assets.assets.lib import figure, markdown_table
 from laionet_assets.core import image_synset, shipped, stats
+from laionet_assets.core.decoding import chosen_decoder
 from laionet_assets.core.figures import intra_class_figure, selection_frequency_figure
 from laionet_assets.core.image_embeddings import embed_images, file_sha256, load_vectors
 from laionet_assets.core.image_synset import synset_matrix
@@ -232,6 +233,8 @@ def image_embeddings(
         metadata={
             **common,
             "device": model.device,
+            "decoder": chosen_decoder(model),
+            "precision": model.precision,
             "image_source": dg.MetadataValue.json(sources),
             "laionet_rows_from": laionet_from,
             "parity_check": dg.MetadataValue.json(parity or {"skipped": "LAIONet's images were encoded"}),
