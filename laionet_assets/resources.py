@@ -7,7 +7,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import PrivateAttr, field_validator, model_validator
 
-from laionet_assets.core.decoding import DECODERS, PRECISIONS, check_choice
+from laionet_assets.core.choices import check_choice
+from laionet_assets.core.decoding import DECODERS, PRECISIONS
 from laionet_assets.core.embedding_cache import EmbeddingCache
 from laionet_assets.core.images import DownloadSettings
 from laionet_assets.core.laionet import (

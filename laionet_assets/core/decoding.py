@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from laionet_assets.core.choices import check_choice
 from laionet_assets.core.model_specs import LabelSpaceError
 from laionet_assets.core.pixels import load_rgb
 from laionet_assets.core.preprocess import Preprocessing, describe, normalise, resize_crop
@@ -35,12 +36,6 @@ PRECISIONS = ("fp32", "bf16")
 # What a model may raise on a batch that means "this model cannot run here", not "this image is bad".
 MODEL_ERRORS = (LabelSpaceError, RuntimeError, ValueError)
 _JPEG = b"\xff\xd8\xff"
-
-
-def check_choice(value: str, choices: Sequence[str], what: str) -> str:
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; expected one of {tuple(choices)}")
-    return value
 
 
 def decode_error(path: str, error: Exception) -> str:
