@@ -3,7 +3,7 @@ forward, collect outputs per image, report failures per image, never fatal).
 
 Two decoders give the same batches:
 
-* ``pil``: PIL (``core.images.load_rgb``) and the model's own torchvision transform, in DataLoader
+* ``pil``: PIL (``core.pixels.load_rgb``) and the model's own torchvision transform, in DataLoader
   worker processes so decoding overlaps the forward pass; batches go to the GPU from pinned memory.
 * ``tensor``: ``torchvision.io.decode_jpeg`` on the model's device (nvJPEG on CUDA, batched;
   libjpeg-turbo on CPU) and the transform as tensor operations there (``core.preprocess``).  Files
