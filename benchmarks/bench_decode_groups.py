@@ -21,18 +21,47 @@ from benchmarks.real_models import SHARED
 MODELS = ["mobilenetv3_small_050", "mobilenetv3_small_075", "mobilenetv3_small_100", "lcnet_050"]
 
 
+def four_models(device: str, batch_size: int, precision: str, decoder: str) -> list:
+    """``MODELS`` as random-weight classifiers, one decode group."""
+    from laionet_assets.core.classifiers import make_classifier
+    from laionet_assets.core.decoding import decode_groups
+    from laionet_assets.core.model_specs import parse_model_spec
+
+    wnids = [f"n{i:08d}" for i in range(1000)]
+    models = [
+        make_classifier(
+            parse_model_spec(f"timm:{m}:random"), wnids, [], device, batch_size, precision, decoder
+        )
+        for m in MODELS
+    ]
+    assert decode_groups(models) == [list(range(len(MODELS)))]
+    return models
+
+
+def passes_compared(models: list, paths: list[str], workers: int, sync=lambda: None) -> dict:
+    """Model-images/s of one decode pass per model against one pass for all (after a warm-up)."""
+    from laionet_assets.core.decoding import run_models
+
+    run_models(models, paths[:32], workers)  # warm-up
+    rates = {}
+    for label, groups in (("one_pass_per_model", [[m] for m in models]), ("one_pass_for_all", [models])):
+        sync()
+        start = time.perf_counter()
+        for group in groups:
+            run_models(group, paths, workers)
+        sync()
+        rates[label] = round(len(paths) * len(models) / (time.perf_counter() - start), 1)
+    rates["speedup"] = round(rates["one_pass_for_all"] / rates["one_pass_per_model"], 2)
+    return rates
+
+
 def main() -> dict:
     import torch
-
-    from laionet_assets.core.classifiers import make_classifier
-    from laionet_assets.core.decoding import decode_groups, run_models
-    from laionet_assets.core.model_specs import parse_model_spec
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=192)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    wnids = [f"n{i:08d}" for i in range(1000)]
     results: dict = {"device": "cpu", "torch_threads": torch.get_num_threads(), "models": MODELS}
     with tempfile.TemporaryDirectory() as folder:
         real = sorted(str(p) for p in (SHARED / "data" / "imagenet_sample").glob("*.JPEG"))
@@ -42,23 +71,8 @@ def main() -> dict:
             paths, results["images"] = synthetic_jpegs(folder, args.images), "random-pixel 500x375 JPEGs"
         results["n_images"] = len(paths)
         for decoder in ("pil", "tensor"):
-            models = [
-                make_classifier(parse_model_spec(f"timm:{m}:random"), wnids, [], "cpu", 32, "fp32", decoder)
-                for m in MODELS
-            ]
-            assert decode_groups(models) == [[0, 1, 2, 3]]
-            run_models(models, paths[:32], args.workers)  # warm-up
-            rates = {}
-            for label, groups in (
-                ("one_pass_per_model", [[m] for m in models]),
-                ("one_pass_for_all", [models]),
-            ):
-                start = time.perf_counter()
-                for group in groups:
-                    run_models(group, paths, args.workers)
-                rates[label] = round(len(paths) * len(models) / (time.perf_counter() - start), 1)
-            rates["speedup"] = round(rates["one_pass_for_all"] / rates["one_pass_per_model"], 2)
-            results[f"{decoder}_model_images_per_s"] = rates
+            models = four_models("cpu", 32, "fp32", decoder)
+            results[f"{decoder}_model_images_per_s"] = passes_compared(models, paths, args.workers)
     print(json.dumps(results, indent=1))
     return results
 

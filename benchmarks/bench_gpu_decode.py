@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.bench_decode_groups import four_models, passes_compared
 from benchmarks.real_models import SHARED
 
 DEVICE = "cuda"
@@ -93,7 +94,6 @@ def main() -> dict:
         decode_workers,
         iter_image_batches,
         iter_tensor_batches,
-        run_models,
     )
     from laionet_assets.core.model_specs import parse_model_spec
 
@@ -129,7 +129,7 @@ def main() -> dict:
         if args.only_throughput:
             real_paths = []
         if real_paths:  # real JPEGs (≈ 110 KB, 500 px), repeated: LAION-like entropy, unlike noise
-            many = real_paths * (len(paths) // len(real_paths))
+            many = real_paths * max(1, len(paths) // len(real_paths))
             real_throughput = {}
             for decoder in ("pil", "tensor"):
                 model = ClipImageEncoder("ViT-B-32", None, DEVICE, 256).configure("bf16", decoder)
@@ -184,22 +184,8 @@ def main() -> dict:
         if args.only_throughput:
             print(json.dumps(results, indent=1))
             return results
-        timm_names = ["mobilenetv3_small_050", "mobilenetv3_small_075", "mobilenetv3_small_100", "lcnet_050"]
-        wnids = [f"n{i:08d}" for i in range(1000)]
-        models = [
-            make_classifier(parse_model_spec(f"timm:{n}:random"), wnids, [], DEVICE, 256, "bf16", "tensor")
-            for n in timm_names
-        ]
-        grouped = {}
-        for label, groups in (("one_pass_per_model", [[m] for m in models]), ("one_pass_for_all", [models])):
-            run_models(groups[0], distinct[:512], workers)  # warm-up
-            _sync()
-            start = time.perf_counter()
-            for group in groups:
-                run_models(group, distinct, workers)
-            _sync()
-            grouped[label] = round(len(distinct) * len(models) / (time.perf_counter() - start), 1)
-        grouped["speedup"] = round(grouped["one_pass_for_all"] / grouped["one_pass_per_model"], 2)
+        models = four_models(DEVICE, 256, "bf16", "tensor")
+        grouped = passes_compared(models, distinct, workers, _sync)
         results["four_models_one_preprocessing_model_images_per_s_tensor_bf16"] = grouped
     print(json.dumps(results, indent=1))
     return results

@@ -113,6 +113,12 @@ def iter_image_batches(paths: Sequence[str], transform, shape, batch_size: int, 
         yield tensor.to(device, non_blocking=True), indices, errors
 
 
+def _as_rgb(image):
+    """A decoded JPEG as ``[3, h, w]`` (grey repeated), or ``None`` for other channel counts (CMYK,
+    YCCK) and failed decodes: those follow ``load_rgb``'s rules instead."""
+    return image.expand(3, -1, -1) if image is not None and image.shape[0] in (1, 3) else None
+
+
 def _cpu_decode(path: str, data: bytes | None, preprocessing: Preprocessing):
     """One image as a cropped ``uint8 [3, crop, crop]`` CPU tensor: libjpeg-turbo for a one- or
     three-channel JPEG, else ``load_rgb``'s rules."""
@@ -123,14 +129,12 @@ def _cpu_decode(path: str, data: bytes | None, preprocessing: Preprocessing):
         from torchvision.io import decode_jpeg
 
         try:
-            image = decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8))
+            image = _as_rgb(decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8)))
         except RuntimeError:
             image = None
-        if image is not None and image.shape[0] not in (1, 3):
-            image = None  # CMYK or YCCK: load_rgb's conversion rules apply
     if image is None:
         image = torch.from_numpy(np.array(load_rgb(path))).permute(2, 0, 1)
-    return resize_crop(image.expand(3, -1, -1), preprocessing, "cpu")
+    return resize_crop(image, preprocessing, "cpu")
 
 
 @dataclass
@@ -176,10 +180,10 @@ def iter_tensor_batches(
                     decoded.append(decode_jpeg(tensor, mode=ImageReadMode.UNCHANGED, device=device))
                 except RuntimeError:
                     decoded.append(None)
-        for i, image in zip(keys, decoded):
+        for i, image in zip(keys, map(_as_rgb, decoded)):
             try:
-                if image is not None and image.shape[0] in (1, 3):
-                    staged.ready[i] = resize_crop(image.expand(3, -1, -1), preprocessing, device)
+                if image is not None:
+                    staged.ready[i] = resize_crop(image, preprocessing, device)
                 else:  # CMYK, or nvJPEG failed: the CPU's rules
                     staged.ready[i] = _cpu_decode(paths[i], staged.jpegs[i], preprocessing)
             except Exception as e:  # noqa: BLE001

@@ -5,10 +5,10 @@ antialiasing), centre-crop a square, scale to [0, 1], normalise by a mean and st
 numbers differ (timm: resize ⌊224 / crop_pct⌋, bicubic; open_clip: 224, bicubic, CLIP's mean and
 std; TorchScript: 256, bilinear).  ``describe`` reads them off a torchvision ``Compose``; two
 models with equal :class:`Preprocessing` see identical input tensors, so they can share one
-decode pass (``core.decoding.run_models``), and ``to_batch`` applies it to decoded ``uint8``
-tensors on any device (the GPU decoder's path).
+decode pass (``core.decoding.run_models``), and ``resize_crop`` then ``normalise`` apply it to
+decoded ``uint8`` tensors on any device (the tensor decoder's path).
 
-``to_batch`` follows torchvision's PIL semantics: the output size of ``Resize`` and the crop
+``resize_crop`` follows torchvision's PIL semantics: the output size of ``Resize`` and the crop
 offsets come from the same torchvision functions, the resize runs on ``uint8`` with antialiasing
 and rounds back to ``uint8`` as PIL does.  What remains different from the PIL path is the
 resampling arithmetic (PIL's fixed point against torch's float kernels: at most a few grey levels
@@ -17,7 +17,6 @@ on some pixels) and, on CUDA, nvJPEG's IDCT against libjpeg-turbo's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 # Steps that leave an RGB PIL image's pixels as they are: load_rgb already gives RGB, and the
@@ -107,11 +106,3 @@ def normalise(batch, preprocessing: Preprocessing):
     mean = torch.tensor(p.mean, device=device).view(1, 3, 1, 1) * 255.0
     std = torch.tensor(p.std, device=device).view(1, 3, 1, 1) * 255.0
     return (batch.float() - mean) / std
-
-
-def to_batch(images: Sequence, preprocessing: Preprocessing, device: str = "cpu"):
-    """``[n, 3, crop, crop]`` float32 on ``device`` from decoded ``uint8`` ``[3, h, w]`` tensors
-    (each on any device): resized, cropped and normalised as the model's transform does."""
-    import torch
-
-    return normalise(torch.stack([resize_crop(i, preprocessing, device) for i in images]), preprocessing)
