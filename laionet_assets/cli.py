@@ -189,9 +189,8 @@ def print_summary(selection: list[str], storage) -> None:
         ("laionet_clean", "LAIONet"),
         ("laionet_final", "LAIONet with images, after the OCR filter"),
     ):
-        path = storage.asset_path(asset)
-        if asset in selection and path.exists():
-            frame = pl.read_parquet(path, columns=["wnid"])
+        frame = storage.read_asset(asset, columns=["wnid"]) if asset in selection else None
+        if frame is not None:
             print(f"{label}: {frame.height:,} rows over {frame['wnid'].n_unique()} ImageNet classes")
     nearest = storage.asset_path("captions_nearest_laion")
     if "captions_nearest_laion" in selection and nearest.exists():
@@ -310,8 +309,6 @@ def run_release(
     log_level = settings.process_setting("log_level")
 
     def materialize(names: list[str], partition_key: str | None = None) -> None:
-        if not names:
-            return
         started = time.perf_counter()
         run_config = {
             "loggers": {"console": {"config": {"log_level": log_level}}},
@@ -336,15 +333,13 @@ def run_release(
                     print(f"    {event.step_key}: {root_error_message(event.step_failure_data.error)}")
             failures.append(label)
 
-    needs_upstream = any(a in selection for a in (*plan.partitioned, *plan.downstream))
+    needs_upstream = any(a in selection and a not in plan.upstream for a in plan.order)
     missing = [a for a in plan.upstream if a not in selection and not storage.asset_path(a).exists()]
     if needs_upstream and missing:
         print(f"  {', '.join(missing)} has no output under this home yet: materialising it first")
         selection = plan.select([*selection, *missing])
-    materialize([a for a in plan.upstream if a in selection])
-    for key in keys:
-        materialize([a for a in plan.partitioned if a in selection], key)
-    materialize([a for a in plan.downstream if a in selection])
+    for names, key in plan.runs(selection, keys):
+        materialize(names, key)
     print_summary(selection, storage)
     if failures:
         print(f"{len(failures)} run(s) failed: {failures}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """The asset graph as the CLI and tests see it, derived from the ``Definitions`` (never listed
-by hand): every asset in topological order, which are partitioned by LAION part, which
-unpartitioned ones those depend on, and which are computed together (one multi-asset)."""
+by hand): every asset in topological order, which are partitioned by LAION part, the stages a
+run goes through (unpartitioned and per-part in turn), which unpartitioned assets the first
+per-part stage reads, and which are computed together (one multi-asset)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import dagster as dg
 class AssetPlan:
     order: tuple[str, ...]  # every asset, topologically sorted
     partitioned: tuple[str, ...]  # one run per LAION part
-    upstream: tuple[str, ...]  # unpartitioned assets the partitioned ones read
-    downstream: tuple[str, ...]  # the rest: read every materialised part
+    upstream: tuple[str, ...]  # unpartitioned assets the first per-part stage reads
+    # run order: (per part?, assets); a stage reads only earlier stages; per-part stages run once
+    # per part, the unpartitioned ones between them read every materialised part
+    stages: tuple[tuple[bool, tuple[str, ...]], ...]
     together: tuple[tuple[str, ...], ...]  # outputs of one multi-asset: selecting one selects all
     ops: dict[str, str]  # asset → the op that computes it (where its asset config goes)
 
@@ -30,6 +33,16 @@ class AssetPlan:
                 chosen |= set(group)
         return [a for a in self.order if a in chosen]
 
+    def runs(self, selection: list[str], parts: list[str]) -> list[tuple[list[str], str | None]]:
+        """The runs that materialise ``selection``, in order: each stage's selected assets, once,
+        or once per part of ``parts``."""
+        out = []
+        for per_part, stage in self.stages:
+            chosen = [a for a in stage if a in selection]
+            if chosen:
+                out += [(chosen, key) for key in (parts if per_part else [None])]
+        return out
+
 
 def plan_of(defs: dg.Definitions) -> AssetPlan:
     graph = defs.resolve_asset_graph()
@@ -41,16 +54,41 @@ def plan_of(defs: dg.Definitions) -> AssetPlan:
         parents = set().union(*(graph.get(k).parent_keys for k in frontier)) - ancestors
         ancestors |= parents
         frontier = parents
-    upstream = [k for k in keys if k in ancestors and k not in partitioned]
+    stage = _stages(graph, keys, set(partitioned))
+    first = min((stage[k] for k in partitioned), default=0)
+    upstream = [k for k in keys if k in ancestors and k not in partitioned and stage[k] < first]
     groups = {tuple(sorted(name[x] for x in graph.get(k).execution_set_asset_keys)) for k in keys}
+    runs = sorted({(stage[k], k in partitioned) for k in keys})
     return AssetPlan(
         order=tuple(name[k] for k in keys),
         partitioned=tuple(name[k] for k in partitioned),
         upstream=tuple(name[k] for k in upstream),
-        downstream=tuple(name[k] for k in keys if k not in partitioned and k not in upstream),
+        stages=tuple(
+            (per_part, tuple(name[k] for k in keys if (stage[k], k in partitioned) == (s, per_part)))
+            for s, per_part in runs
+        ),
         together=tuple(sorted(g for g in groups if len(g) > 1)),
         ops={name[k]: graph.get(k).assets_def.op.name for k in keys},
     )
+
+
+def _stages(graph, keys: list, partitioned: set) -> dict:
+    """Stage number per asset: a parent's stage, one more where the two differ in being per part;
+    a multi-asset's outputs share the latest of their stages (they run as one step)."""
+    stage: dict = {}
+    changed = True
+    while changed:  # a multi-asset raised to its latest output can raise its children: repeat
+        changed = False
+        for k in keys:
+            node = graph.get(k)
+            own = max(
+                (stage.get(p, 0) + ((p in partitioned) != (k in partitioned)) for p in node.parent_keys),
+                default=0,
+            )
+            own = max([own, *(stage.get(x, 0) for x in node.execution_set_asset_keys)])
+            if stage.get(k) != own:
+                stage[k], changed = own, True
+    return stage
 
 
 @cache

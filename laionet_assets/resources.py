@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 from pydantic import PrivateAttr, field_validator, model_validator
 
 from laionet_assets.core.choices import check_choice
@@ -74,6 +75,15 @@ class LaionetStorage(dg.ConfigurableResource):
     def asset_path(self, name: str, partition: str | None = None) -> Path:
         """Where the IO manager keeps an asset's (partition's) table."""
         return asset_file(self.home, dg.AssetKey(name), partition)
+
+    def read_asset(self, name: str, columns: list[str] | None = None) -> pl.DataFrame | None:
+        """An asset's stored table, every materialised partition of a partitioned one together
+        (files in key order); ``None`` when nothing is stored."""
+        single = self.asset_path(name)
+        files = sorted(single.with_suffix("").glob("*.parquet")) or [single] * single.exists()
+        if not files:
+            return None
+        return pl.concat([pl.read_parquet(f, columns=columns) for f in files], how="diagonal_relaxed")
 
     def report_path(self, name: str) -> Path:
         """A file of the report folder: figures, the report page."""

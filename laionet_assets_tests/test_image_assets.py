@@ -9,12 +9,16 @@ import polars as pl
 import pytest
 import torch
 from PIL import Image, ImageDraw, ImageFont
+from polars.testing import assert_frame_equal
 
 from laionet_assets.core.atomic import write_parquet_atomic
 from laionet_assets.core.image_embeddings import load_vectors
 from laionet_assets.definitions import all_assets
+from laionet_assets.graph import asset_plan
+from laionet_assets.partitions import laion_parts
 from laionet_assets.profiles import resources_for, with_defaults
-from laionet_assets.resources import ImageDownloader, ImageFolders, ImageModels
+from laionet_assets.resources import ImageDownloader, ImageFolders, ImageModels, LaionetStorage
+from laionet_assets.sensors import IMAGE_PART_ASSETS
 from laionet_assets_tests.fixtures import ImageServer, crafted_images, encode, select, shared_path
 
 IMAGE_SIDE = [
@@ -25,9 +29,11 @@ IMAGE_SIDE = [
     "imagenetv2_b",
     "imagenetv2_c",
     "model_predictions",
+    "imagenet_val_predictions",
     "accuracy",
     "per_class_differences",
     "image_embeddings",
+    "reference_image_embeddings",
     "intra_class_stats",
     "v2_comparison",
     "report",
@@ -69,7 +75,8 @@ def crafted_text_matches(sample, base: str) -> pl.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory, synsets):
+def web(tmp_path_factory, synsets):
+    """The shared images as a little web of LAION samples, and labelled folders of them."""
     tmp = tmp_path_factory.mktemp("image_side")
     sample = sorted(shared_path("data", "imagenet_sample").glob("*.JPEG"))[:12]
     wnids = synsets["wnid"].to_list()
@@ -123,74 +130,118 @@ def world(tmp_path_factory, synsets):
     )
     ten_way.save(str(tmp / "ten_way.pt"))
     with ImageServer(files, {"page.html": "text/html"}) as server:
-        home = tmp / "home"
-        clean = pl.DataFrame(rows, schema=["sample_id", "url", "wnid"], orient="row").with_columns(
+        yield {"tmp": tmp, "sample": sample, "server": server, "rows": rows, "synsets": synsets}
+
+
+def build(web, name: str, parts: int) -> dict:
+    """Materialise the image side the way the CLI does, stage by stage, with LAIONet's rows spread
+    round-robin over ``parts`` LAION parts; then re-run the per-part image side of every part."""
+    tmp, server = web["tmp"], web["server"]
+    home = tmp / name
+    keys = [f"test-{k:05d}" for k in range(parts)]
+    clean = (
+        pl.DataFrame(web["rows"], schema=["sample_id", "url", "wnid"], orient="row")
+        .with_row_index("_i")
+        .with_columns(
             url=pl.lit(server.base) + pl.col("url"),
             text=pl.lit("caption"),
             text_similarity=pl.lit(0.9, pl.Float32),
             nsfw_tag=pl.lit("UNLIKELY"),
-            release_part=pl.lit("test-00000"),
+            release_part=pl.format("test-{}", (pl.col("_i") % parts).cast(pl.String).str.zfill(5)),
         )
-        write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
-        write_parquet_atomic(clean, home / "assets" / "laionet_clean.parquet")
-        write_parquet_atomic(
-            crafted_text_matches(sample, server.base), home / "assets" / "captions_nearest_laion.parquet"
+        .drop("_i")
+    )
+    write_parquet_atomic(web["synsets"], home / "assets" / "imagenet_synsets.parquet")
+    write_parquet_atomic(clean, home / "assets" / "laionet_clean.parquet")
+    write_parquet_atomic(
+        crafted_text_matches(web["sample"], server.base),
+        home / "assets" / "captions_nearest_laion.parquet",
+    )
+    model = shared_path("models", "mobilenet_v2_quantized.pt")
+    words = shared_path("models", "mobilenet_v2_words.txt")
+    mobilenet = f"torchscript:{model}:{words}"
+    resources = resources_for("tiny", str(home))
+    resources["downloader"] = with_defaults(
+        ImageDownloader, concurrency=4, timeout_s=2.0, retries=1, backoff_s=0.01
+    )
+    resources["image_models"] = with_defaults(
+        ImageModels,
+        models=[mobilenet, "clip:tiny", f"torchscript:{tmp / 'ten_way.pt'}"],
+        decode_workers=0,
+        device="cpu",
+    )
+    resources["image_folders"] = with_defaults(
+        ImageFolders,
+        imagenet_val=str(tmp / "val"),
+        imagenetv2_a=str(tmp / "v2a"),
+        imagenetv2_b=str(tmp / "v2b"),
+        imagenetv2_c=str(tmp / "v2c"),
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(laion_parts.name, keys)
+
+    def run(names, key):
+        return dg.materialize(
+            all_assets, selection=names, partition_key=key, resources=resources, instance=instance
         )
-        model = shared_path("models", "mobilenet_v2_quantized.pt")
-        words = shared_path("models", "mobilenet_v2_words.txt")
-        mobilenet = f"torchscript:{model}:{words}"
-        resources = resources_for("tiny", str(home))
-        resources["downloader"] = with_defaults(
-            ImageDownloader, concurrency=4, timeout_s=2.0, retries=1, backoff_s=0.01
-        )
-        resources["image_models"] = with_defaults(
-            ImageModels,
-            models=[mobilenet, "clip:tiny", f"torchscript:{tmp / 'ten_way.pt'}"],
-            decode_workers=0,
-            device="cpu",
-        )
-        resources["image_folders"] = with_defaults(
-            ImageFolders,
-            imagenet_val=str(tmp / "val"),
-            imagenetv2_a=str(tmp / "v2a"),
-            imagenetv2_b=str(tmp / "v2b"),
-            imagenetv2_c=str(tmp / "v2c"),
-        )
-        instance = dg.DagsterInstance.ephemeral()
-        result = dg.materialize(
-            all_assets, selection=select(*IMAGE_SIDE), resources=resources, instance=instance
-        )
-        again = dg.materialize(
-            all_assets, selection=["laionet_images"], resources=resources, instance=instance
-        )
-        yield {
-            "result": result,
-            "again": again,
-            "home": home,
-            "clean": clean,
-            "sample": sample,
-            "hits": dict(server.hits),
-        }
+
+    results = [run(names, key) for names, key in asset_plan().runs(select(*IMAGE_SIDE), keys)]
+    storage = LaionetStorage(home=str(home))
+    before = {a: storage.read_asset(a) for a in IMAGE_PART_ASSETS}
+    again = [run(list(IMAGE_PART_ASSETS), key) for key in keys]
+    return {
+        "results": results,
+        "again": again,
+        "before_again": before,
+        "home": home,
+        "clean": clean,
+        "sample": web["sample"],
+        "hits": dict(server.hits),  # so far: the web is shared
+    }
 
 
-def meta(result, asset):
-    return result.asset_materializations_for_node(
-        asset if asset not in ("imagenet_val",) else "image_folders"
-    )[0].metadata
+@pytest.fixture(scope="module")
+def world(web):
+    return build(web, "two_parts", 2)
+
+
+def metas(results, asset) -> list[dict]:
+    """The metadata of every materialisation of ``asset`` in ``results`` (one per part of a
+    per-part asset)."""
+    return [
+        e.metadata
+        for r in results
+        for e in r.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == asset
+        for e in [e.event_specific_data.materialization]
+    ]
+
+
+def meta(world, asset):
+    (only,) = metas(world["results"], asset)
+    return only
+
+
+def total(results, asset, key) -> int:
+    """A count summed over the parts."""
+    return sum(m[key].value for m in metas(results, asset))
 
 
 def output(world, asset):
-    return pl.read_parquet(world["home"] / "assets" / f"{asset}.parquet")
+    return LaionetStorage(home=str(world["home"])).read_asset(asset)
+
+
+def embedded(world):
+    """LAIONet's embedded images (every part) and the reference datasets', as the analyses read them."""
+    return pl.concat([output(world, "image_embeddings"), output(world, "reference_image_embeddings")])
 
 
 def image_cache(world):
-    from laionet_assets.resources import LaionetStorage
-
     return LaionetStorage(home=str(world["home"])).embedding_cache("image")
 
 
 def test_statuses_and_ocr_filter(world):
-    assert world["result"].success
+    assert all(r.success for r in world["results"])
     images = output(world, "laionet_images")
     status = dict(zip(images["sample_id"], images["status"]))
     assert (status["html"], status["tiny"], status["gone"], status["cmyk"], status["ocr-flagged"]) == (
@@ -208,24 +259,67 @@ def test_statuses_and_ocr_filter(world):
     assert (
         "ocr-flagged" not in final["sample_id"].to_list() and final.height == 36 + 1 - 1
     )  # variants + cmyk − grouse
-    m = meta(world["result"], "laionet_final")
-    assert (m["dropped_without_image"].value, m["dropped_synset_name_in_image_text"].value) == (3, 2)
+    dropped = [
+        total(world["results"], "laionet_final", k)
+        for k in ("dropped_without_image", "dropped_synset_name_in_image_text")
+    ]
+    assert dropped == [3, 2] and len(metas(world["results"], "laionet_final")) == 2  # one per part
 
 
-def test_rerun_fetches_nothing_new(world):
-    assert world["again"].success
-    m = world["again"].asset_materializations_for_node("laionet_images")[0].metadata
+def test_a_part_rerun_fetches_embeds_and_predicts_nothing_new(world):
+    again = world["again"]
+    assert all(r.success for r in again)
     # every sample settled: ok with its file, or a final failure (404, HTML, 1×1)
-    assert (
-        m["fetched"].value == 0
-        and m["reused_from_previous_run"].value == 41
-        and m["ocr_images_read"].value == 0
-    )
+    assert [
+        total(again, "laionet_images", k) for k in ("fetched", "reused_from_previous_run", "ocr_images_read")
+    ] == [0, 41, 0]
+    assert total(again, "model_predictions", "predicted") == 0
+    assert total(again, "model_predictions", "reused_from_previous_run") == 2 * 36  # two models, every image
+    per_set = [c for m in metas(again, "image_embeddings") for c in m["per_set"].value.values()]
+    assert sum(c["embedded"] for c in per_set) == 0 and sum(c["cache_hits"] for c in per_set) == 36
+    for asset in IMAGE_PART_ASSETS:  # and the same tables
+        assert_same_rows(world["before_again"][asset], output(world, asset))
+
+
+def assert_same_rows(a: pl.DataFrame, b: pl.DataFrame, tolerance: float = 0.0) -> None:
+    """Equal tables up to row order (floats within ``tolerance``)."""
+    assert a.height and a.columns == b.columns
+    key = [c for c, t in a.schema.items() if not t.is_float() and not isinstance(t, (pl.List, pl.Array))]
+    assert_frame_equal(a.sort(key), b.sort(key), check_exact=not tolerance, atol=tolerance)
+
+
+@pytest.fixture(scope="module")
+def one_part(web):
+    return build(web, "one_part", 1)
+
+
+@pytest.mark.parametrize(
+    "asset",
+    [
+        *IMAGE_PART_ASSETS,
+        "imagenet_val_predictions",
+        "reference_image_embeddings",
+        "accuracy",
+        "per_class_recall",
+        "intra_class_stats",
+        "intra_class_laionet_vs_imagenet",
+        "image_synset_similarity",
+        "v2_comparison",
+        "per_class_differences",
+    ],
+)
+def test_parts_give_the_tables_of_one_run_over_everything(world, one_part, asset):
+    """LAIONet spread over two parts, run part by part, gives the tables of one part holding every
+    row (the unpartitioned run): floats equal up to the order of float32 sums."""
+    two, one = output(world, asset), output(one_part, asset)
+    if "release_part" in two.columns:
+        two, one = two.drop("release_part"), one.drop("release_part")
+    assert_same_rows(one, two, tolerance=1e-6)
 
 
 def test_predictions_and_accuracy(world, synsets):
-    preds = output(world, "model_predictions")
-    m = meta(world["result"], "model_predictions")
+    preds = pl.concat([output(world, "model_predictions"), output(world, "imagenet_val_predictions")])
+    m = meta(world, "imagenet_val_predictions")
     assert set(preds["model"].unique()) == {"torchscript:mobilenet_v2_quantized", "clip:tiny"}
     assert "ten_way" in str(m["models_skipped"].value) and "10 outputs" in str(m["models_skipped"].value)
     # the quantized model runs alone (CPU, batch 1); the others differ in preprocessing
@@ -236,8 +330,7 @@ def test_predictions_and_accuracy(world, synsets):
         ["torchscript:ten_way"],
     ]
     assert {g["decoder"] for g in groups} == {"pil"} and all(g["precision"] == ["fp32"] for g in groups)
-    folders = world["result"].asset_materializations_for_node("image_folders")
-    val_meta = [e.metadata for e in folders if e.asset_key.path == ["imagenet_val"]][0]
+    val_meta = meta(world, "imagenet_val")
     assert val_meta["unknown_class_files"].value == 1
     acc = output(world, "accuracy")
     row = acc.filter(
@@ -254,9 +347,8 @@ def test_predictions_and_accuracy(world, synsets):
 
 
 def test_intra_class_means_are_the_pair_means(world):
-    embedded = output(world, "image_embeddings")
     stats = output(world, "intra_class_stats")
-    x, labels = load_vectors(image_cache(world), embedded, "laionet")
+    x, labels = load_vectors(image_cache(world), embedded(world), "laionet")
     for wnid in np.unique(labels)[:4]:
         rows = x[labels == wnid]
         expected = np.mean(
@@ -291,13 +383,13 @@ def test_report_has_every_figure(world):
         "LAIONet image vectors of the intra-class similarity</td><td>encode (encode: the part ships" in html
     )
     assert "caption vectors of the text similarity" in html
-    m = meta(world["result"], "report")
+    m = meta(world, "report")
     assert str(m["report"].value).endswith("report.html")
 
 
 def test_text_matched_images_reuse_laionets_downloads(world):
     images = output(world, "text_matched_images")
-    m = meta(world["result"], "text_matched_images")
+    m = meta(world, "text_matched_images")
     # 8 originals and the 404 are fetched; LAIONet's 24 variants are reused; "far" is below 0.5
     assert (m["fetched"].value, m["reused_from_previous_run"].value, m["dropped_without_url"].value) == (
         9,
@@ -311,13 +403,13 @@ def test_text_matched_images_reuse_laionets_downloads(world):
 
 def test_text_matched_intra_class_against_the_pair_loops(world):
     images = output(world, "text_matched_images").filter(pl.col("status") == "ok")
-    embedded = output(world, "image_embeddings")
-    found = image_cache(world).lookup(embedded["encoder"][0], images["image_sha256"].to_list())
-    val, val_labels = load_vectors(image_cache(world), embedded, "imagenet_val")
-    m = meta(world["result"], "image_embeddings")
-    assert (m["decoder"].value, m["precision"].value) == ("pil", "fp32")  # auto on CPU; the paper's
-    # image_embeddings embedded the text-matched images too: one encoder for every comparison
-    assert set(embedded.filter(pl.col("dataset") == "text_matched")["image_id"]) == set(images["sample_id"])
+    vectors = embedded(world)
+    found = image_cache(world).lookup(vectors["encoder"][0], images["image_sha256"].to_list())
+    val, val_labels = load_vectors(image_cache(world), vectors, "imagenet_val")
+    for m in (meta(world, "reference_image_embeddings"), *metas(world["results"], "image_embeddings")):
+        assert (m["decoder"].value, m["precision"].value) == ("pil", "fp32")  # auto on CPU; the paper's
+    # the text-matched images are embedded beside ImageNet's: one encoder for every comparison
+    assert set(vectors.filter(pl.col("dataset") == "text_matched")["image_id"]) == set(images["sample_id"])
     got = output(world, "text_matched_intra_class")
 
     def pair_loop(rows):
@@ -335,22 +427,22 @@ def test_text_matched_intra_class_against_the_pair_loops(world):
     assert got.filter(pl.col("threshold") == 0.8).is_empty()  # one image per class above 0.8: no pairs
     sweep = output(world, "text_matched_sweep")
     assert sweep.filter(pl.col("threshold") == 0.7)["classes_covered"].item() == 8
-    m = meta(world["result"], "text_matched_intra_class")
+    m = meta(world, "text_matched_intra_class")
     assert m["selection_threshold"].value == 0.7 and m["classes_compared"].value == 8
     for fig in ("fig10_text_matched_intra_class.png", "fig18_threshold_sweep.png"):
         assert (world["home"] / "reports" / fig).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_image_synset_similarity_against_a_loop(world, synsets):
-    embedded = output(world, "image_embeddings")
+    vectors = embedded(world)
     model = resources_for("tiny", str(world["home"]))["image_encoder"].load()
     # the synset texts were embedded by the image encoder's own text tower, in image_embeddings' run
     recorded = output(world, "image_encoder_synset_embeddings")
-    assert set(recorded["encoder"]) == set(embedded["encoder"]) == {model.encoder_id}
+    assert set(recorded["encoder"]) == set(vectors["encoder"]) == {model.encoder_id}
     text = dict(zip(synsets["wnid"], synsets["synset_text"]))
     got = output(world, "image_synset_similarity")
-    x, labels = load_vectors(image_cache(world), embedded, "laionet")
-    v, v_labels = load_vectors(image_cache(world), embedded, "imagenet_val")
+    x, labels = load_vectors(image_cache(world), vectors, "laionet")
+    v, v_labels = load_vectors(image_cache(world), vectors, "imagenet_val")
     assert got.height == 12
     per_image = output(world, "image_synset_similarity_images")
     assert per_image.height == len(labels) + len(v_labels)
@@ -380,7 +472,7 @@ def test_per_class_differences_against_the_recalls(world):
         }
         assert row["difference"] == pytest.approx(side["laionet"] - side["imagenet_val"])
         assert row["intra_class_difference"] == pytest.approx(intra[row["wnid"]])
-    m = meta(world["result"], "per_class_differences")
+    m = meta(world, "per_class_differences")
     assert "rho" in m["rank_correlation"].value
     assert (world["home"] / "reports" / "fig_per_class_differences.png").read_bytes()[:4] == b"\x89PNG"
     html = (world["home"] / "reports" / "report.html").read_text()

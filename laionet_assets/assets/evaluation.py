@@ -5,7 +5,15 @@ import time
 import dagster as dg
 import polars as pl
 
-from laionet_assets.assets.lib import figure, markdown_table
+from laionet_assets.assets.images import IMAGE_PARTS
+from laionet_assets.assets.lib import (
+    all_parts,
+    figure,
+    markdown_table,
+    parts_output,
+    previous_output,
+    run_parts,
+)
 from laionet_assets.core.accuracy import accuracy_table, per_class_recall
 from laionet_assets.core.classifiers import top_k_wnids
 from laionet_assets.core.decoding import MODEL_ERRORS, decode_groups, run_models
@@ -21,10 +29,14 @@ PREDICTIONS_SCHEMA = {
     "model": pl.String,
     "model_version": pl.String,
     "image_id": pl.String,
+    # the image file's hash (downloaded images): a later run reuses the row while model and image
+    # are unchanged; null for folder images
+    "image_sha256": pl.String,
     "wnid": pl.String,
     "top5": pl.List(pl.String),
     "error": pl.String,
 }
+IMAGE_KEY = ["image_id", "image_sha256"]
 
 
 def downloaded_path(storage: LaionetStorage) -> pl.Expr:
@@ -32,75 +44,115 @@ def downloaded_path(storage: LaionetStorage) -> pl.Expr:
     return pl.lit(str(storage.images) + "/") + pl.col("image_path")
 
 
-def evaluation_sets(
-    storage: LaionetStorage, laionet_final: pl.DataFrame, imagenet_val: pl.DataFrame
-) -> dict[str, pl.DataFrame]:
-    """``image_id``, ``path``, ``wnid`` and ``image_sha256`` per image of LAIONet and ImageNet val
-    (the hash is known for downloaded LAIONet images, null for folder images)."""
-    laionet = laionet_final.select(
+def laionet_set(storage: LaionetStorage, laionet_final: pl.DataFrame) -> pl.DataFrame:
+    """``image_id``, ``path``, ``wnid`` and ``image_sha256`` of LAIONet's downloaded images."""
+    return laionet_final.select(
         image_id=pl.col("sample_id"),
         path=downloaded_path(storage),
         wnid=pl.col("wnid"),
         image_sha256=pl.col("image_sha256"),
     )
-    return {"laionet": laionet, "imagenet_val": folder_set(imagenet_val)}
 
 
 def folder_set(frame: pl.DataFrame) -> pl.DataFrame:
+    """The same columns for a labelled folder's images (hash unknown: null)."""
     return frame.select("image_id", "path", "wnid", image_sha256=pl.lit(None, pl.String))
 
 
-@dg.asset(group_name=GROUP, pool="gpu", op_tags=GPU_STEP_TAGS, kinds={"pytorch", "timm"})
-def model_predictions(
-    context: dg.AssetExecutionContext,
-    storage: LaionetStorage,
-    image_models: ImageModels,
-    laionet_final: pl.DataFrame,
-    imagenet_val: pl.DataFrame,
-    imagenet_synsets: pl.DataFrame,
-) -> pl.DataFrame:
-    """Top-5 wnids per image and model on LAIONet and ImageNet val.  Models that share device,
-    batch size and preprocessing (resize, crop, interpolation, mean/std) share one decode pass
-    (``decode_groups`` in metadata).  A model that cannot load or whose label space is not
-    ImageNet-1k is skipped with its reason; an image that does not decode gets ``top5`` null and
-    its error."""
+def _load_models(context, image_models: ImageModels, imagenet_synsets: pl.DataFrame, skipped: dict) -> list:
     wnids, texts = imagenet_synsets["wnid"].to_list(), imagenet_synsets["synset_text"].to_list()
-    sets = evaluation_sets(storage, laionet_final, imagenet_val)
-    models, skipped, frames, groups = [], {}, [], []
-
-    def skip(name: str, error: Exception) -> None:
-        skipped[name] = f"{type(error).__name__}: {error}"[:300]
-        context.log.warning(f"model {name} skipped: {skipped[name]}")
-
+    models = []
     for spec in image_models.specs():
         try:
             models.append(image_models.load(spec, wnids, texts))
         except (FileNotFoundError, *MODEL_ERRORS) as e:
-            skip(spec.name, e)
+            _skip(context, skipped, spec.name, e)
+    return models
+
+
+def _skip(context, skipped: dict, name: str, error: Exception) -> None:
+    skipped[name] = f"{type(error).__name__}: {error}"[:300]
+    context.log.warning(f"model {name} skipped: {skipped[name]}")
+
+
+def _current(previous: pl.DataFrame | None, dataset: str, model, images: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``previous`` a run keeps for ``model`` on ``images``: same model version, same
+    image file (hash), predicted without error."""
+    if previous is None or "image_sha256" not in previous.columns:
+        return pl.DataFrame(schema=PREDICTIONS_SCHEMA)
+    return (
+        previous.select(list(PREDICTIONS_SCHEMA))
+        .filter(
+            (pl.col("dataset") == dataset)
+            & (pl.col("model") == model.name)
+            & (pl.col("model_version") == model.version)
+            & pl.col("error").is_null()
+        )
+        .join(images.select(IMAGE_KEY), on=IMAGE_KEY, how="semi")
+    )
+
+
+def predict(
+    context,
+    image_models: ImageModels,
+    imagenet_synsets: pl.DataFrame,
+    sets: dict[str, tuple[str, pl.DataFrame]],
+    previous: dict[str, pl.DataFrame | None] | None = None,
+) -> tuple[dict[str, pl.DataFrame], dict]:
+    """Top-5 wnids per image and model of each set (``label → (dataset, images)``; a label is a
+    LAION part or a dataset), and the metadata.  Models load once; models that share device, batch
+    size and preprocessing share one decode pass; a prediction of the label's ``previous`` table
+    whose model version and image file are unchanged is kept, not computed again."""
+    skipped: dict[str, str] = {}
+    previous = previous or {}
+    models = _load_models(context, image_models, imagenet_synsets, skipped)
+    frames: dict[str, list] = {label: [] for label in sets}
+    groups, reused, predicted = [], 0, 0
     for group in decode_groups(models):
         members = [models[i] for i in group]
         names = [m.name for m in members]
         started, decoder = time.perf_counter(), None
-        for dataset, images in sets.items():
-            progress = Progress(images.height, f"{' + '.join(names)} on {dataset}", context.log.info)
-            ran = run_models(members, images["path"].to_list(), image_models.decode_workers, progress.update)
-            decoder = ran.decoder
-            for k, error in ran.failures:
-                skip(members[k].name, error)
-            frames += [
-                (
-                    model.name,
-                    images.select("image_id", "wnid").with_columns(
+        for label, (dataset, images) in sets.items():
+            kept = [_current(previous.get(label), dataset, m, images) for m in members]
+            running = [k for k in range(len(members)) if kept[k].height < images.height]
+            # images some running model has no current prediction of (null hashes never match)
+            needed = [
+                images.with_row_index("_i").join(kept[k], on=IMAGE_KEY, how="anti")["_i"] for k in running
+            ]
+            todo = (
+                images.with_row_index("_i")
+                .filter(pl.col("_i").is_in(pl.concat(needed) if needed else pl.Series([], dtype=pl.UInt32)))
+                .drop("_i")
+            )
+            outputs, errors = {}, []
+            if todo.height:
+                progress = Progress(todo.height, f"{' + '.join(names)} on {label}", context.log.info)
+                ran = run_models(
+                    [members[k] for k in running],
+                    todo["path"].to_list(),
+                    image_models.decode_workers,
+                    progress.update,
+                )
+                decoder, errors = ran.decoder, ran.errors
+                for j, error in ran.failures:
+                    _skip(context, skipped, members[running[j]].name, error)
+                outputs = {k: logits for k, logits in zip(running, ran.outputs) if logits is not None}
+                predicted += todo.height * len(outputs)
+            for k, model in enumerate(members):
+                if todo.height and k in running and k not in outputs:
+                    continue  # the model failed: skipped
+                new = todo.clear().select(IMAGE_KEY)
+                if k in outputs:
+                    new = todo.select(*IMAGE_KEY, "wnid").with_columns(
                         dataset=pl.lit(dataset),
                         model=pl.lit(model.name),
                         model_version=pl.lit(model.version),
-                        top5=pl.Series(top_k_wnids(logits, model.class_wnids), dtype=pl.List(pl.String)),
-                        error=pl.Series([e or None for e in ran.errors], dtype=pl.String),
-                    ),
-                )
-                for model, logits in zip(members, ran.outputs)
-                if logits is not None
-            ]
+                        top5=pl.Series(top_k_wnids(outputs[k], model.class_wnids), dtype=pl.List(pl.String)),
+                        error=pl.Series([e or None for e in errors], dtype=pl.String),
+                    )
+                old = kept[k].join(new.select(IMAGE_KEY), on=IMAGE_KEY, how="anti")
+                reused += old.height
+                frames[label].append((model.name, pl.concat([old, new], how="diagonal_relaxed")))
         groups.append(
             {
                 "models": names,
@@ -110,29 +162,94 @@ def model_predictions(
                 "seconds": round(time.perf_counter() - started, 2),
             }
         )
-    frames = [frame for name, frame in frames if name not in skipped]  # skipped on any dataset: dropped
-    out = (
-        pl.concat(frames).select(list(PREDICTIONS_SCHEMA))
-        if frames
-        else pl.DataFrame(schema=PREDICTIONS_SCHEMA)
+    out = {
+        label: (
+            pl.concat([f.select(list(PREDICTIONS_SCHEMA)) for name, f in parts if name not in skipped])
+            if any(name not in skipped for name, _ in parts)
+            else pl.DataFrame(schema=PREDICTIONS_SCHEMA)
+        )  # a model skipped on any set is dropped from all
+        for label, parts in frames.items()
+    }
+    every = pl.concat(list(out.values())) if out else pl.DataFrame(schema=PREDICTIONS_SCHEMA)
+    metadata = {
+        "models": dg.MetadataValue.json(sorted(every["model"].unique().to_list())),
+        "model_versions": dg.MetadataValue.json(
+            dict(every.select("model", "model_version").unique().iter_rows())
+        ),
+        "models_skipped": dg.MetadataValue.json(skipped),
+        "images_per_set": dg.MetadataValue.json({k: v.height for k, (_, v) in sets.items()}),
+        "predicted": predicted,
+        "reused_from_previous_run": reused,
+        "failed_images": int(every["error"].is_not_null().sum()),
+        "decode_groups": dg.MetadataValue.json(groups),
+        "device": image_models.device,
+        "versions": dg.MetadataValue.json(
+            library_versions("torch", "torchvision", "timm", "open_clip_torch")
+        ),
+    }
+    return out, metadata
+
+
+@dg.asset(group_name=GROUP, pool="gpu", op_tags=GPU_STEP_TAGS, kinds={"pytorch", "timm"}, **IMAGE_PARTS)
+def model_predictions(
+    context: dg.AssetExecutionContext,
+    storage: LaionetStorage,
+    image_models: ImageModels,
+    laionet_final,
+    imagenet_synsets: pl.DataFrame,
+):
+    """Top-5 wnids per LAIONet image and model, per LAION part.  Models that share device, batch
+    size and preprocessing (resize, crop, interpolation, mean/std) share one decode pass
+    (``decode_groups`` in metadata).  A model that cannot load or whose label space is not
+    ImageNet-1k is skipped with its reason; an image that does not decode gets ``top5`` null and
+    its error.  A re-run predicts only images (by file hash) and model versions it has not
+    predicted before."""
+    finals = run_parts(context, laionet_final)
+    outputs, metadata = predict(
+        context,
+        image_models,
+        imagenet_synsets,
+        {part: ("laionet", laionet_set(storage, final)) for part, final in finals.items()},
+        {part: previous_output(storage.asset_path("model_predictions", part)) for part in finals},
     )
-    context.add_output_metadata(
-        {
-            "models": dg.MetadataValue.json(sorted(out["model"].unique().to_list())),
-            "model_versions": dg.MetadataValue.json(
-                dict(out.select("model", "model_version").unique().iter_rows())
-            ),
-            "models_skipped": dg.MetadataValue.json(skipped),
-            "images_per_dataset": dg.MetadataValue.json({k: v.height for k, v in sets.items()}),
-            "failed_images": int(out["error"].is_not_null().sum()),
-            "decode_groups": dg.MetadataValue.json(groups),
-            "device": image_models.device,
-            "versions": dg.MetadataValue.json(
-                library_versions("torch", "torchvision", "timm", "open_clip_torch")
-            ),
-        }
+    context.add_output_metadata({**metadata, "parts_in_run": len(finals)})
+    return parts_output(context, outputs)
+
+
+def all_predictions(model_predictions, imagenet_val_predictions: pl.DataFrame) -> pl.DataFrame:
+    """LAIONet's predictions of every part and ImageNet val's, as one table; a model predicted
+    under different versions (parts run before and after it changed) is an error naming them."""
+    table = pl.concat(
+        [all_parts(model_predictions, PREDICTIONS_SCHEMA), imagenet_val_predictions], how="diagonal_relaxed"
     )
-    return out
+    versions = (
+        table.group_by("model")
+        .agg(pl.col("model_version").unique().sort())
+        .filter(pl.col("model_version").list.len() > 1)
+    )
+    if versions.height:
+        raise dg.Failure(
+            "predictions of one model under different versions: "
+            + "; ".join(f"{m}: {v}" for m, v in versions.iter_rows())
+            + ". Re-materialise model_predictions (every part) and imagenet_val_predictions with one model."
+        )
+    return table.select(list(PREDICTIONS_SCHEMA))
+
+
+@dg.asset(group_name=GROUP, pool="gpu", op_tags=GPU_STEP_TAGS, kinds={"pytorch", "timm"})
+def imagenet_val_predictions(
+    context: dg.AssetExecutionContext,
+    image_models: ImageModels,
+    imagenet_val: pl.DataFrame,
+    imagenet_synsets: pl.DataFrame,
+) -> pl.DataFrame:
+    """Top-5 wnids per ImageNet val image and model: the reference ``model_predictions`` are
+    compared with (same models, same decode groups)."""
+    outputs, metadata = predict(
+        context, image_models, imagenet_synsets, {"imagenet_val": ("imagenet_val", folder_set(imagenet_val))}
+    )
+    context.add_output_metadata(metadata)
+    return outputs["imagenet_val"]
 
 
 @dg.multi_asset(
@@ -153,14 +270,16 @@ def model_predictions(
 def accuracy(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,
-    model_predictions: pl.DataFrame,
-    laionet_final: pl.DataFrame,
+    model_predictions: dict,
+    imagenet_val_predictions: pl.DataFrame,
+    laionet_final: dict,
 ):
-    """Paper §3.1: per model and dataset, top-1/top-5 accuracy over LAIONet's classes, equally
-    weighted and LAION-weighted, with propagated Wilson 95% intervals; the per-class recalls
-    (``per_class_recall``); Figs. 1 and 5 as PNG."""
-    recalls = per_class_recall(model_predictions)
-    frequency = laionet_final.group_by("wnid").agg(count=pl.len())
+    """Paper §3.1: per model and dataset, top-1/top-5 accuracy over LAIONet's classes (every
+    part) and ImageNet val, equally weighted and LAION-weighted, with propagated Wilson 95%
+    intervals; the per-class recalls (``per_class_recall``); Figs. 1 and 5 as PNG."""
+    predictions = all_predictions(model_predictions, imagenet_val_predictions)
+    recalls = per_class_recall(predictions)
+    frequency = all_parts(laionet_final, {"wnid": pl.String}).group_by("wnid").agg(count=pl.len())
     table = accuracy_table(recalls, frequency)
     fig1 = accuracy_figure(table, storage.report_path("fig1_accuracy_imagenet_vs_laionet.png"))
     fig5 = weighted_accuracy_figure(table, storage.report_path("fig5_weighted_vs_equal.png"))

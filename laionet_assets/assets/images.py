@@ -6,11 +6,12 @@ import time
 import dagster as dg
 import polars as pl
 
-from laionet_assets.assets.lib import markdown_table, previous_output
+from laionet_assets.assets.lib import markdown_table, part_rows, parts_output, previous_output, run_parts
 from laionet_assets.core.datasets import DATASET_SCHEMA, load_image_folder
-from laionet_assets.core.images import download_images
+from laionet_assets.core.images import STATUS_SCHEMA, download_images
 from laionet_assets.core.ocr import flag_from_text, ocr_version, recognise_texts
 from laionet_assets.core.progress import Progress, library_versions
+from laionet_assets.partitions import laion_parts
 from laionet_assets.resources import ImageDownloader, ImageFolders, LaionetStorage, OcrFilter
 
 GROUP = "laionet_images"
@@ -47,7 +48,42 @@ def _ocr(
     ), todo.height
 
 
-@dg.asset(group_name=GROUP, kinds={"pillow", "rapidocr"})
+LAIONET_IMAGES_SCHEMA = {
+    **STATUS_SCHEMA,
+    "wnid": pl.String,
+    "image_text": pl.String,
+    "synset_name_in_image_text": pl.Boolean,
+}
+# A backfill runs up to this many parts per run: OCR and models load once for all of them.
+IMAGE_PARTS_PER_RUN = 4
+IMAGE_PARTS = {
+    "partitions_def": laion_parts,
+    "backfill_policy": dg.BackfillPolicy.multi_run(max_partitions_per_run=IMAGE_PARTS_PER_RUN),
+}
+
+
+def _download_part(context, part, rows, storage, downloader, ocr, imagenet_synsets):
+    """One part's status table (downloads, then OCR) and its counts."""
+    # the part's last table; before partitioning, one table held every part
+    previous = previous_output(storage.asset_path("laionet_images", part))
+    if previous is None:
+        previous = previous_output(storage.asset_path("laionet_images"))
+    progress = Progress(rows.height, f"{part} image downloads", context.log.info)
+    table, counts = download_images(
+        rows.select("sample_id", "url", *(c for c in ("width", "height") if c in rows.columns)),
+        storage.images,
+        downloader.settings(),
+        previous,
+        progress.update,
+    )
+    table = table.join(rows.select("sample_id", "wnid"), on="sample_id", how="left").join(
+        imagenet_synsets.select("wnid", "name"), on="wnid", how="left"
+    )
+    table, counts["ocr_images_read"] = _ocr(context, table, previous, storage, ocr)
+    return table.drop("name"), counts
+
+
+@dg.asset(group_name=GROUP, kinds={"pillow", "rapidocr"}, **IMAGE_PARTS)
 def laionet_images(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,
@@ -55,37 +91,29 @@ def laionet_images(
     ocr: OcrFilter,
     laionet_clean: pl.DataFrame,
     imagenet_synsets: pl.DataFrame,
-) -> pl.DataFrame:
-    """LAIONet images by URL: a status per sample (ok, http_error, timeout, not_image, too_small, …),
-    files content-addressed under ``<home>/images/``, and the OCR flag
-    ``synset_name_in_image_text``.  Resumable: a re-run fetches only what is new, missing or failed
-    with a retryable status, and OCRs only images it has not read before."""
+):
+    """LAIONet images by URL, per LAION part (the part's rows of ``laionet_clean``): a status per
+    sample (ok, http_error, timeout, not_image, too_small, …), files content-addressed under
+    ``<home>/images/``, and the OCR flag ``synset_name_in_image_text``.  Resumable: a re-run of a
+    part fetches only what is new, missing or failed with a retryable status, and OCRs only images
+    it has not read before."""
     started = time.perf_counter()
-    previous = previous_output(storage.asset_path("laionet_images"))
-    progress = Progress(laionet_clean.height, "image downloads", context.log.info)
-    table, counts = download_images(
-        laionet_clean.select(
-            "sample_id", "url", *(c for c in ("width", "height") if c in laionet_clean.columns)
-        ),
-        storage.images,
-        downloader.settings(),
-        previous,
-        progress.update,
-    )
+    outputs, counts = {}, {}
+    for part in run_parts(context):
+        outputs[part], part_counts = _download_part(
+            context, part, part_rows(laionet_clean, part), storage, downloader, ocr, imagenet_synsets
+        )
+        counts = {k: counts.get(k, 0) + v for k, v in part_counts.items()}
     download_s = time.perf_counter() - started
-    table = table.join(laionet_clean.select("sample_id", "wnid"), on="sample_id", how="left").join(
-        imagenet_synsets.select("wnid", "name"), on="wnid", how="left"
-    )
-    table, ocr_read = _ocr(context, table, previous, storage, ocr)
-    flagged = int(table["synset_name_in_image_text"].sum() or 0)
+    table = pl.concat(list(outputs.values()))
     context.add_output_metadata(
         {
             **counts,
+            "parts_in_run": len(outputs),
             "download_seconds": round(download_s, 2),
             "images_per_second": round(counts["fetched"] / max(download_s, 1e-9), 1),
             "ocr": ocr_version() if ocr.enabled else "disabled",
-            "ocr_images_read": ocr_read,
-            "synset_name_in_image_text": flagged,
+            "synset_name_in_image_text": int(table["synset_name_in_image_text"].sum() or 0),
             "images_dir": dg.MetadataValue.path(str(storage.images)),
             "status_counts": markdown_table(
                 table.group_by("status").agg(samples=pl.len()).sort("samples", descending=True)
@@ -95,31 +123,34 @@ def laionet_images(
             ),
         }
     )
-    return table.drop("name")
+    return parts_output(context, outputs)
 
 
-@dg.asset(group_name=GROUP, kinds={"polars"})
-def laionet_final(
-    context: dg.AssetExecutionContext, laionet_clean: pl.DataFrame, laionet_images: pl.DataFrame
-) -> pl.DataFrame:
-    """LAIONet as evaluated: ``laionet_clean`` rows whose image downloaded and passed the filters
-    and whose recognised text does not contain the synset name (paper §2)."""
-    images = laionet_images.select(
-        "sample_id", "status", "image_path", "image_sha256", "synset_name_in_image_text"
-    )
-    joined = laionet_clean.join(images, on="sample_id", how="left")
-    with_image = joined.filter(pl.col("status") == "ok")
-    final = with_image.filter(pl.col("synset_name_in_image_text").fill_null(False).not_()).drop("status")
-    context.add_output_metadata(
-        {
-            "rows": final.height,
-            "classes": final["wnid"].n_unique(),
+@dg.asset(group_name=GROUP, kinds={"polars"}, **IMAGE_PARTS)
+def laionet_final(context: dg.AssetExecutionContext, laionet_clean: pl.DataFrame, laionet_images):
+    """LAIONet as evaluated, per LAION part: ``laionet_clean`` rows whose image downloaded and
+    passed the filters and whose recognised text does not contain the synset name (paper §2)."""
+    outputs, counts = {}, {}
+    for part, images in run_parts(context, laionet_images).items():
+        joined = part_rows(laionet_clean, part).join(
+            images.select("sample_id", "status", "image_path", "image_sha256", "synset_name_in_image_text"),
+            on="sample_id",
+            how="left",
+        )
+        with_image = joined.filter(pl.col("status") == "ok")
+        outputs[part] = with_image.filter(pl.col("synset_name_in_image_text").fill_null(False).not_()).drop(
+            "status"
+        )
+        part_counts = {
+            "rows": outputs[part].height,
             "dropped_without_image": joined.height - with_image.height,
-            "dropped_synset_name_in_image_text": with_image.height - final.height,
+            "dropped_synset_name_in_image_text": with_image.height - outputs[part].height,
             "ocr_unreadable_kept": int(with_image["synset_name_in_image_text"].is_null().sum()),
         }
-    )
-    return final
+        counts = {k: counts.get(k, 0) + v for k, v in part_counts.items()}
+    classes = pl.concat([o.select("wnid") for o in outputs.values()])["wnid"].n_unique()
+    context.add_output_metadata({**counts, "classes": classes})
+    return parts_output(context, outputs)
 
 
 FOLDER_ASSETS = ("imagenet_val", *V2_SELECTION_FREQUENCY)

@@ -25,3 +25,40 @@ def previous_output(path: Path) -> pl.DataFrame | None:
 def figure(path: Path) -> dg.MetadataValue:
     """A PNG figure linked from metadata (the figures stay files a person can open)."""
     return dg.MetadataValue.path(str(path))
+
+
+# ---------------------------------------------------------------------------- partitions of LAION parts
+
+
+def run_parts(context: dg.AssetExecutionContext, value=None) -> dict:
+    """The run's LAION parts as ``{part: input}``: a one-part run receives its input as the frame
+    itself, a run over a range of parts as a dict (the IO manager's convention); ``value=None``
+    gives ``{part: None}`` for an asset with no partitioned input."""
+    keys = context.partition_keys
+    if value is None:
+        return dict.fromkeys(keys)
+    frames = value if isinstance(value, dict) else {keys[0]: value}
+    missing = [k for k in keys if k not in frames]
+    if missing:
+        raise FileNotFoundError(f"no upstream output for part(s) {missing}: materialise them first")
+    return {k: frames[k] for k in keys}
+
+
+def parts_output(context: dg.AssetExecutionContext, outputs: dict[str, pl.DataFrame]):
+    """What a partitioned asset returns: the frame of a one-part run, ``{part: frame}`` for a range."""
+    keys = context.partition_keys
+    return outputs[keys[0]] if len(keys) == 1 else {k: outputs[k] for k in keys}
+
+
+def all_parts(value: pl.DataFrame | dict, schema: dict) -> pl.DataFrame:
+    """Every materialised part of a partitioned input as one frame, parts in key order (an
+    unpartitioned asset reading a partitioned one receives ``{part: frame}``)."""
+    if isinstance(value, pl.DataFrame):
+        return value
+    frames = [value[k] for k in sorted(value)]
+    return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema=schema)
+
+
+def part_rows(frame: pl.DataFrame, part: str) -> pl.DataFrame:
+    """The rows of one LAION part (``release_part``) of a table over every part."""
+    return frame.filter(pl.col("release_part") == part)

@@ -6,7 +6,10 @@ import time
 import dagster as dg
 import polars as pl
 
-from laionet_assets.assets.lib import figure, previous_output
+from laionet_assets.assets.evaluation import all_predictions
+from laionet_assets.assets.images import LAIONET_IMAGES_SCHEMA
+from laionet_assets.assets.lib import all_parts, figure, previous_output
+from laionet_assets.assets.similarity import embedded_images
 from laionet_assets.core.atomic import write_text_atomic
 from laionet_assets.core.figures import recall_vs_disparity_figure
 from laionet_assets.core.per_class import correlations, ranked
@@ -117,12 +120,14 @@ def _safety_policy(value: dict) -> str:
 def report(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,
-    laionet_final: pl.DataFrame,
-    laionet_images: pl.DataFrame,
-    model_predictions: pl.DataFrame,
+    laionet_final: dict,
+    laionet_images: dict,
+    model_predictions: dict,
+    imagenet_val_predictions: pl.DataFrame,
     accuracy: pl.DataFrame,
     per_class_recall: pl.DataFrame,
-    image_embeddings: pl.DataFrame,
+    image_embeddings: dict,
+    reference_image_embeddings: pl.DataFrame,
     intra_class_laionet_vs_imagenet: pl.DataFrame,
     v2_comparison: pl.DataFrame,
     caption_synset_similarity: pl.DataFrame,
@@ -131,6 +136,10 @@ def report(
     ``<home>/reports/report.html``, with the
     models that produced each number.  Also draws paper Fig. 7 (it needs recalls and similarities)."""
     reports = storage.reports
+    laionet_final = all_parts(laionet_final, {"wnid": pl.String})
+    laionet_images = all_parts(laionet_images, LAIONET_IMAGES_SCHEMA)
+    model_predictions = all_predictions(model_predictions, imagenet_val_predictions)
+    image_embeddings = embedded_images(image_embeddings, reference_image_embeddings)
     comparison = intra_class_laionet_vs_imagenet
     recalls = per_class_recall.filter(pl.col("dataset") == "laionet")
     points = recalls.join(comparison.select("wnid", "difference"), on="wnid", how="inner")

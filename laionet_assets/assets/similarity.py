@@ -9,9 +9,9 @@ import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
-from laionet_assets.assets.evaluation import downloaded_path, evaluation_sets, folder_set
-from laionet_assets.assets.images import V2_SELECTION_FREQUENCY
-from laionet_assets.assets.lib import figure, markdown_table
+from laionet_assets.assets.evaluation import downloaded_path, folder_set, laionet_set
+from laionet_assets.assets.images import IMAGE_PARTS, V2_SELECTION_FREQUENCY
+from laionet_assets.assets.lib import all_parts, figure, markdown_table, part_rows, parts_output, run_parts
 from laionet_assets.core import image_synset, shipped, stats
 from laionet_assets.core.decoding import chosen_decoder
 from laionet_assets.core.figures import intra_class_figure, selection_frequency_figure
@@ -52,14 +52,16 @@ def text_matched_set(storage: LaionetStorage, text_matched_images: pl.DataFrame)
     )
 
 
-def _laionet_rows(storage: LaionetStorage, laionet_clean: pl.DataFrame) -> tuple[pl.DataFrame, str]:
-    """LAIONet's rows for the image side: ``laionet_final`` (downloaded, OCR-filtered, as the paper
-    evaluated it) when it has been materialised, else ``laionet_clean`` (no image downloaded: only
-    shipped vectors can serve them, and the OCR filter cannot apply)."""
-    final = storage.asset_path("laionet_final")
+def _laionet_rows(
+    storage: LaionetStorage, laionet_clean: pl.DataFrame, part: str
+) -> tuple[pl.DataFrame, str]:
+    """One part's LAIONet rows for the image side: ``laionet_final`` (downloaded, OCR-filtered, as
+    the paper evaluated it) when it has been materialised, else ``laionet_clean`` (no image
+    downloaded: only shipped vectors can serve them, and the OCR filter cannot apply)."""
+    final = storage.asset_path("laionet_final", part)
     if final.exists():
         return pl.read_parquet(final), "laionet_final (downloaded images, OCR filter applied)"
-    return laionet_clean.with_columns(
+    return part_rows(laionet_clean, part).with_columns(
         image_path=pl.lit(None, pl.String), image_sha256=pl.lit(None, pl.String)
     ), ("laionet_clean (no image downloaded: no OCR filter)")
 
@@ -119,19 +121,123 @@ def _shipped_laionet(
 IMAGE_PARITY_MIN_MEDIAN = 0.95
 
 
-@dg.multi_asset(
+def _embed(context, model, cache, label: str, dataset: str, images: pl.DataFrame, workers: int, source: str):
+    """``EMBEDDED_SCHEMA`` rows of one set of images (encoded, or found in the cache) and counts."""
+    paths = images["path"].to_list()
+    # downloaded images are named by their hash already; folder images are hashed here
+    shas = [
+        s or (file_sha256(p) if os.path.exists(p) else f"missing:{p}")
+        for s, p in zip(images["image_sha256"].to_list(), paths)
+    ]
+    progress = Progress(len(paths), f"{label} image embeddings", context.log.info)
+    _, errors, counts = embed_images(model, paths, shas, cache, workers, progress.update)
+    frame = images.select("image_id", "wnid").with_columns(
+        dataset=pl.lit(dataset),
+        vector_key=pl.Series(shas, dtype=pl.String),
+        encoder=pl.lit(model.encoder_id),
+        source=pl.lit(source),
+        error=pl.Series([e or None for e in errors], dtype=pl.String),
+    )
+    return frame.select(list(EMBEDDED_SCHEMA)), counts
+
+
+def _embedding_metadata(model, counts: dict, sources: dict, seconds: float) -> dict:
+    embedded = sum(c["embedded"] for c in counts.values())
+    return {
+        "encoder": model.encoder_id,
+        "encoder_version": model.version,
+        "device": model.device,
+        "decoder": chosen_decoder(model),
+        "precision": model.precision,
+        "image_source": dg.MetadataValue.json(sources),
+        "per_set": dg.MetadataValue.json(counts),
+        "lancedb_table": f"image_embeddings__{model.encoder_id}",
+        "seconds": round(seconds, 2),
+        "images_per_second": round(embedded / max(seconds, 1e-9), 1),
+        "versions": dg.MetadataValue.json(library_versions("torch", "open_clip_torch", "lancedb")),
+    }
+
+
+@dg.asset(
     group_name=GROUP,
     pool="gpu",
     op_tags=GPU_STEP_TAGS,
     # laionet_final is read only when it was materialised (see _laionet_rows): with shipped image
     # vectors, intra-class similarity needs no download at all
     deps=["laionet_final"],
+    kinds={"pytorch", "lancedb"},
+    **IMAGE_PARTS,
+)
+def image_embeddings(
+    context: dg.AssetExecutionContext,
+    storage: LaionetStorage,
+    image_encoder: ImageEncoder,
+    laionet_clean: pl.DataFrame,
+):
+    """Which LAIONet image of a LAION part has which CLIP embedding, and from which source: its
+    downloaded image (LanceDB, keyed by the image's sha256, so no image is embedded twice), or,
+    with ``--image-embeddings release`` (or ``auto`` where every part of LAIONet ships them), the
+    vector its release ships (keyed by the shipped file's row), checked by parity."""
+    model = image_encoder.load()
+    cache = storage.embedding_cache("image")
+    registered = storage.registry.load()
+    try:  # one decision for LAIONet as a whole, whichever parts this run covers
+        handles, why = shipped.choose_for_parts(
+            image_encoder.embeddings,
+            {p: registered.get(p) for p in laionet_clean["release_part"].unique().sort().to_list()},
+            "image",
+            image_encoder.release_tag(),
+        )
+    except shipped.ShippedEmbeddingError as exc:
+        raise dg.Failure(str(exc)) from None
+    outputs, counts, sources, parity, rows_from = {}, {}, {}, {}, {}
+    started = time.perf_counter()
+    for part in run_parts(context):
+        laionet, rows_from[part] = _laionet_rows(storage, laionet_clean, part)
+        if handles is not None:
+            outputs[part], counts[part], parity[part] = _shipped_laionet(
+                model, cache, laionet, {part: handles[part]} if part in handles else {}, storage, why
+            )
+            sources[part] = why
+            continue
+        if rows_from[part].startswith("laionet_clean") and laionet.height:
+            raise dg.Failure(
+                f"LAIONet's image vectors of {part} are to be encoded ({why}), but no image was downloaded: "
+                "materialise laionet_final first, or use --image-embeddings release with a release that "
+                "ships the configured model's image vectors"
+            )
+        sources[part] = f"encode ({why})"
+        outputs[part], counts[part] = _embed(
+            context,
+            model,
+            cache,
+            part,
+            "laionet",
+            laionet_set(storage, laionet),
+            image_encoder.decode_workers,
+            sources[part],
+        )
+    context.add_output_metadata(
+        {
+            **_embedding_metadata(model, counts, sources, time.perf_counter() - started),
+            "laionet_rows_from": dg.MetadataValue.json(rows_from),
+            "parity_check": dg.MetadataValue.json(parity or {"skipped": "LAIONet's images were encoded"}),
+            "parts_in_run": len(outputs),
+        }
+    )
+    return parts_output(context, outputs)
+
+
+@dg.multi_asset(
+    group_name=GROUP,
+    pool="gpu",
+    op_tags=GPU_STEP_TAGS,
     outs={
-        "image_embeddings": dg.AssetOut(
+        "reference_image_embeddings": dg.AssetOut(
             kinds={"pytorch", "lancedb"},
             description=(
-                "Which image of which dataset has which CLIP embedding, and from which source (LanceDB, "
-                "keyed by the image's sha256 or by the shipped file's row)"
+                "Which image of ImageNet val, ImageNetV2 a/b/c and the text-matched LAION rows has which "
+                "CLIP embedding (LanceDB, keyed by the image's sha256)"
             ),
         ),
         "image_encoder_synset_embeddings": dg.AssetOut(
@@ -140,11 +246,10 @@ IMAGE_PARITY_MIN_MEDIAN = 0.95
         ),
     },
 )
-def image_embeddings(
+def reference_image_embeddings(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,
     image_encoder: ImageEncoder,
-    laionet_clean: pl.DataFrame,
     imagenet_val: pl.DataFrame,
     imagenet_synsets: pl.DataFrame,
     imagenetv2_a: pl.DataFrame,
@@ -152,102 +257,55 @@ def image_embeddings(
     imagenetv2_c: pl.DataFrame,
     text_matched_images: pl.DataFrame,
 ):
-    """CLIP image embeddings of every image the analyses compare (LAIONet, ImageNet val,
-    ImageNetV2 a/b/c, the text-matched LAION rows of §4.3), stored in LanceDB (one table per
-    encoder, keyed by the image's sha256, so no image is embedded twice), and the synset-text
-    embeddings of the same model.  LAIONet's vectors come from its downloaded images, or, with
-    ``--image-embeddings release`` (or ``auto`` where every part ships them), from the vectors
-    its release ships, checked by parity.  The image encoder is loaded here only: every
-    comparison downstream reads these two tables, so lineage guarantees one encoder throughout."""
+    """CLIP image embeddings of the images LAIONet is compared with (ImageNet val, ImageNetV2
+    a/b/c, the text-matched LAION rows of §4.3), stored in LanceDB beside LAIONet's, and the
+    synset-text embeddings of the same model.  Every comparison downstream reads these tables and
+    ``image_embeddings`` and refuses a mix of encoders, so lineage guarantees one encoder."""
     model = image_encoder.load()
     cache = storage.embedding_cache("image")
-    laionet, laionet_from = _laionet_rows(storage, laionet_clean)
-    registered = storage.registry.load()
-    try:
-        handles, why = shipped.choose_for_parts(
-            image_encoder.embeddings,
-            {p: registered.get(p) for p in laionet["release_part"].unique().sort().to_list()},
-            "image",
-            image_encoder.release_tag(),
-        )
-    except shipped.ShippedEmbeddingError as exc:
-        raise dg.Failure(str(exc)) from None
-    if handles is None and laionet_from.startswith("laionet_clean"):
-        raise dg.Failure(
-            f"LAIONet's image vectors are to be encoded ({why}), but no image was downloaded: "
-            "materialise laionet_final first, or use --image-embeddings release with a release that "
-            "ships the configured model's image vectors"
-        )
-    sets = evaluation_sets(storage, laionet, imagenet_val)
-    sets.update(
-        {
-            name: folder_set(frame)
-            for name, frame in (
-                ("imagenetv2_a", imagenetv2_a),
-                ("imagenetv2_b", imagenetv2_b),
-                ("imagenetv2_c", imagenetv2_c),
-            )
-        }
-    )
-    sets["text_matched"] = text_matched_set(storage, text_matched_images)
-    frames, counts, sources, parity = [], {}, {}, None
+    sets = {
+        "imagenet_val": folder_set(imagenet_val),
+        "imagenetv2_a": folder_set(imagenetv2_a),
+        "imagenetv2_b": folder_set(imagenetv2_b),
+        "imagenetv2_c": folder_set(imagenetv2_c),
+        "text_matched": text_matched_set(storage, text_matched_images),
+    }
+    frames, counts = [], {}
     started = time.perf_counter()
-    if handles is not None:
-        frame, counts["laionet"], parity = _shipped_laionet(model, cache, laionet, handles, storage, why)
-        frames.append(frame)
-        sources["laionet"] = why
-        del sets["laionet"]
     for dataset, images in sets.items():
-        paths = images["path"].to_list()
-        # downloaded images are named by their hash already; folder images are hashed here
-        shas = [
-            s or (file_sha256(p) if os.path.exists(p) else f"missing:{p}")
-            for s, p in zip(images["image_sha256"].to_list(), paths)
-        ]
-        progress = Progress(len(paths), f"{dataset} image embeddings", context.log.info)
-        _, errors, counts[dataset] = embed_images(
-            model, paths, shas, cache, image_encoder.decode_workers, progress.update
+        frame, counts[dataset] = _embed(
+            context, model, cache, dataset, dataset, images, image_encoder.decode_workers, "encode"
         )
-        sources[dataset] = "encode" + (f" ({why})" if dataset == "laionet" else "")
-        frames.append(
-            images.select("image_id", "wnid").with_columns(
-                dataset=pl.lit(dataset),
-                vector_key=pl.Series(shas, dtype=pl.String),
-                encoder=pl.lit(model.encoder_id),
-                source=pl.lit(sources[dataset]),
-                error=pl.Series([e or None for e in errors], dtype=pl.String),
-            )
-        )
-    out = pl.concat(frames, how="diagonal").select(list(EMBEDDED_SCHEMA))
-    elapsed = time.perf_counter() - started
-    embedded = sum(c["embedded"] for c in counts.values())
+        frames.append(frame)
+    metadata = _embedding_metadata(
+        model, counts, dict.fromkeys(sets, "encode"), time.perf_counter() - started
+    )
+    yield dg.Output(pl.concat(frames), output_name="reference_image_embeddings", metadata=metadata)
     synset_vectors = model.encode_texts(imagenet_synsets["synset_text"].to_list())
     synsets = imagenet_synsets.select("wnid").with_columns(
         encoder=pl.lit(model.encoder_id),
         embedding=pl.Series(synset_vectors, dtype=pl.Array(pl.Float32, model.dim)),
     )
-    common = {"encoder": model.encoder_id, "encoder_version": model.version}
     yield dg.Output(
-        out,
-        output_name="image_embeddings",
-        metadata={
-            **common,
-            "device": model.device,
-            "decoder": chosen_decoder(model),
-            "precision": model.precision,
-            "image_source": dg.MetadataValue.json(sources),
-            "laionet_rows_from": laionet_from,
-            "parity_check": dg.MetadataValue.json(parity or {"skipped": "LAIONet's images were encoded"}),
-            "per_dataset": dg.MetadataValue.json(counts),
-            "lancedb_table": f"image_embeddings__{model.encoder_id}",
-            "seconds": round(elapsed, 2),
-            "images_per_second": round(embedded / max(elapsed, 1e-9), 1),
-            "versions": dg.MetadataValue.json(library_versions("torch", "open_clip_torch", "lancedb")),
-        },
+        synsets,
+        output_name="image_encoder_synset_embeddings",
+        metadata={"encoder": model.encoder_id, "encoder_version": model.version, "dim": model.dim},
     )
-    yield dg.Output(
-        synsets, output_name="image_encoder_synset_embeddings", metadata={**common, "dim": model.dim}
-    )
+
+
+def embedded_images(image_embeddings, reference_image_embeddings: pl.DataFrame) -> pl.DataFrame:
+    """LAIONet's embedded images (every part) and the reference datasets', as one table; vectors
+    of two encoders (parts embedded before and after the encoder changed) are an error."""
+    table = pl.concat(
+        [all_parts(image_embeddings, EMBEDDED_SCHEMA), reference_image_embeddings], how="diagonal_relaxed"
+    ).select(list(EMBEDDED_SCHEMA))
+    encoders = table["encoder"].unique().sort().to_list()
+    if len(encoders) > 1:
+        raise dg.Failure(
+            f"image embeddings of different encoders {encoders}: re-materialise image_embeddings (every "
+            "part) and reference_image_embeddings with one image encoder"
+        )
+    return table
 
 
 class IntraClassConfig(dg.Config):
@@ -300,17 +358,19 @@ def intra_class_stats(
     context: dg.AssetExecutionContext,
     config: IntraClassConfig,
     storage: LaionetStorage,
-    image_embeddings: pl.DataFrame,
+    image_embeddings: dict,
+    reference_image_embeddings: pl.DataFrame,
 ):
     """Paper §3.2: per dataset and class, mean and sd of the distinct-pair cosine similarities of
     the class's (capped) images, with the 95% interval of both kinds (``interval`` column).  Per
     class LAIONet vs ImageNet val: difference, interval and verdict under the configured interval
     (``intra_class_laionet_vs_imagenet``) and paper Fig. 6."""
     cache = storage.embedding_cache("image")
+    embedded = embedded_images(image_embeddings, reference_image_embeddings)
     frames, vectors = [], {}
-    present = image_embeddings["dataset"].unique(maintain_order=True).to_list()
+    present = embedded["dataset"].unique(maintain_order=True).to_list()
     for dataset in [d for d in INTRA_CLASS_DATASETS if d in present]:
-        x, labels = load_vectors(cache, image_embeddings, dataset)
+        x, labels = load_vectors(cache, embedded, dataset)
         vectors[dataset] = (x, labels)
         if x.shape[0] == 0:
             continue
@@ -370,7 +430,7 @@ def v2_comparison(
     config: IntraClassConfig,
     storage: LaionetStorage,
     intra_class_stats: pl.DataFrame,
-    image_embeddings: pl.DataFrame,
+    reference_image_embeddings: pl.DataFrame,
 ) -> pl.DataFrame:
     """Paper Fig. 8: (a) pooled intra-class similarities of ImageNetV2 b and c; (b, c) for
     ImageNetV2 b, a, c (MTurk selection frequency 0.73, 0.85, 0.93), the share of
@@ -408,8 +468,8 @@ def v2_comparison(
     table = pl.DataFrame(rows, schema=schema)
     cache = storage.embedding_cache("image")
     b, c = (
-        load_vectors(cache, image_embeddings, "imagenetv2_b"),
-        load_vectors(cache, image_embeddings, "imagenetv2_c"),
+        load_vectors(cache, reference_image_embeddings, "imagenetv2_b"),
+        load_vectors(cache, reference_image_embeddings, "imagenetv2_c"),
     )
     pooled = (
         stats.pooled_pair_similarities(b[0], b[1], c[0], c[1], config.cap, config.seed)
@@ -452,21 +512,23 @@ def image_synset_similarity(
     context: dg.AssetExecutionContext,
     config: ImageSynsetConfig,
     storage: LaionetStorage,
-    image_embeddings: pl.DataFrame,
+    image_embeddings: dict,
+    reference_image_embeddings: pl.DataFrame,
     image_encoder_synset_embeddings: pl.DataFrame,
 ):
     """Paper Appendix D: per class, the mean CLIP similarity of LAIONet's and ImageNet val's images
-    to their synset text (the image encoder's own text tower, from ``image_embeddings``), LAIONet
+    to their synset text (the image encoder's own text tower, from ``reference_image_embeddings``), LAIONet
     minus ImageNet with its 95% interval and verdict, and Fig. 17; per-image values in
     ``image_synset_similarity_images``."""
     cache = storage.embedding_cache("image")
+    embedded = embedded_images(image_embeddings, reference_image_embeddings)
     synsets, wnids = synset_matrix(image_encoder_synset_embeddings)
     encoder = (
         image_encoder_synset_embeddings["encoder"][0] if image_encoder_synset_embeddings.height else None
     )
     values, per_class, images = {}, {}, []
     for dataset in ("laionet", "imagenet_val"):
-        x, labels = load_vectors(cache, image_embeddings, dataset)
+        x, labels = load_vectors(cache, embedded, dataset)
         values[dataset] = (image_synset.image_synset_similarity(x, labels, synsets, wnids), labels)
         per_class[dataset] = image_synset.per_class_means(*values[dataset])
         images.append(

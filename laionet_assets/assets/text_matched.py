@@ -34,7 +34,8 @@ class TextMatchedImagesConfig(dg.Config):
     _threshold = field_validator("download_above")(classmethod(lambda cls, v: check_threshold(v)))
 
 
-@dg.asset(group_name=GROUP, kinds={"pillow"})
+# laionet_images is read, not loaded: what it already fetched is reused
+@dg.asset(group_name=GROUP, kinds={"pillow"}, deps=["laionet_images"])
 def text_matched_images(
     context: dg.AssetExecutionContext,
     config: TextMatchedImagesConfig,
@@ -54,7 +55,7 @@ def text_matched_images(
         p
         for p in (
             previous_output(storage.asset_path("text_matched_images")),
-            previous_output(storage.asset_path("laionet_images")),
+            storage.read_asset("laionet_images"),
         )
         if p is not None and set(STATUS_SCHEMA) <= set(p.columns)
     ]
@@ -128,17 +129,17 @@ def text_matched_intra_class(
     storage: LaionetStorage,
     captions_nearest_laion: pl.DataFrame,
     text_matched_images: pl.DataFrame,
-    image_embeddings: pl.DataFrame,
+    reference_image_embeddings: pl.DataFrame,
 ):
     """Per similarity threshold and class: intra-class similarity of the text-matched LAION images
-    (embedded by ``image_embeddings``, dataset ``text_matched``) minus ImageNet val's, with its
+    (embedded by ``reference_image_embeddings``, dataset ``text_matched``) minus ImageNet val's, with its
     95% interval and verdict (same cap, seed and interval as ``intra_class_stats``).  At the
     selection threshold that is paper Fig. 10; over the thresholds, with the classes the text
     matches cover, Appendix E's Fig. 18 and ``text_matched_sweep``."""
     started = time.perf_counter()
     cache = storage.embedding_cache("image")
-    imagenet, imagenet_labels = load_vectors(cache, image_embeddings, "imagenet_val")
-    vectors, embedded = embedded_rows(cache, image_embeddings, "text_matched")
+    imagenet, imagenet_labels = load_vectors(cache, reference_image_embeddings, "imagenet_val")
+    vectors, embedded = embedded_rows(cache, reference_image_embeddings, "text_matched")
     embedded = embedded.join(
         text_matched_images.select(image_id="sample_id", similarity="similarity"),
         on="image_id",
@@ -189,7 +190,7 @@ def text_matched_intra_class(
         summary, selection, "ImageNet", storage.report_path("fig18_threshold_sweep.png")
     )
     lower = int((at_selection["verdict"] == "significantly lower").sum())
-    encoders = image_embeddings["encoder"].unique().to_list()
+    encoders = reference_image_embeddings["encoder"].unique().to_list()
     yield dg.Output(
         comparisons,
         output_name="text_matched_intra_class",
