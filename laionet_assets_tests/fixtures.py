@@ -195,6 +195,20 @@ class Release:
             run_config=run_config or {},
         )
 
+    @property
+    def storage(self):
+        return self.resources["storage"]
+
+    def run(self, selection):
+        """``selection`` stage by stage, per-part stages once per part (as the CLI runs it): the
+        results, stopping at the first failed run."""
+        results = []
+        for names, key in asset_plan().runs(selection, self.keys):
+            results.append(self.materialize(names, key))
+            if not results[-1].success:
+                break
+        return results
+
     def parts(self):
         return {key: self.materialize(["lemma_matches", "text_sims"], key) for key in self.keys}
 

@@ -122,7 +122,10 @@ def test_appendix_assets_run_empty_without_imagenet_captions(tmp_path, synsets):
 
     home = tmp_path / "home"
     write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
-    write_parquet_atomic(pl.DataFrame(schema=EMBEDDED_SCHEMA), home / "assets" / "image_embeddings.parquet")
+    # no LAION part has images yet; the reference datasets have none either
+    write_parquet_atomic(
+        pl.DataFrame(schema=EMBEDDED_SCHEMA), home / "assets" / "reference_image_embeddings.parquet"
+    )
     write_parquet_atomic(
         pl.DataFrame(schema={"wnid": pl.String, "encoder": pl.String, "embedding": pl.List(pl.Float32)}),
         home / "assets" / "image_encoder_synset_embeddings.parquet",

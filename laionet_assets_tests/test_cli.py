@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 
 from laionet_assets.cli import main
+from laionet_assets.resources import LaionetStorage
 
 from .fixtures import SAMPLE_RELEASE, write_part
 
@@ -50,7 +51,8 @@ def test_run_registers_partitions_and_materialises(home, capsys):
             "sample_release-part-00001",
         ]
         records = instance.get_run_records()
-        assert len(records) == 4 and all(r.dagster_run.is_success for r in records)
+        # the graph's stages: unpartitioned, each part's text side, LAIONet, each part's image side, the rest
+        assert len(records) == 1 + 2 + 1 + 2 + 1 and all(r.dagster_run.is_success for r in records)
 
 
 def test_select_limits_the_run(home):
@@ -269,7 +271,7 @@ def test_demo_materialises_the_whole_graph_offline(home, capsys):
     for asset in asset_plan().order:
         path = home / "assets" / asset
         assert path.with_suffix(".parquet").exists() or len(list(path.glob("*.parquet"))) == 2, asset
-    images = pl.read_parquet(home / "assets" / "laionet_images.parquet")
+    images = LaionetStorage(home=str(home)).read_asset("laionet_images")
     assert (images["status"] == "ok").sum() > 0 and set(images["status"]) <= {"ok", "http_error", "not_image"}
     html = (home / "reports" / "report.html").read_text()
     assert all(f"fig{n}_" in html for n in (1, 3, 4, 5, 6, 7, 8, 9, 10, 17, 18))

@@ -15,17 +15,41 @@ def test_definitions_load_with_the_design_card_assets():
     from laionet_assets.graph import asset_plan
 
     plan = asset_plan()
-    assert keys == set(plan.order) and len(keys) == 33  # the CLI offers every asset of the graph
-    assert plan.partitioned == ("lemma_matches", "text_sims", "laion_caption_index")
+    assert keys == set(plan.order) and len(keys) == 35  # the CLI offers every asset of the graph
+    text_side = ("lemma_matches", "text_sims", "laion_caption_index")
+    image_side = ("laionet_images", "laionet_final", "image_embeddings", "model_predictions")
+    assert plan.partitioned == (*text_side, *image_side)
     assert plan.upstream == ("imagenet_synsets",)
+    # per part, then LAIONet from every part, then the image side per part, then what reads it all
+    per_part = [set(stage) for each_part, stage in plan.stages if each_part]
+    assert per_part == [set(text_side), set(image_side)]
+    position = {a: i for i, (_, stage) in enumerate(plan.stages) for a in stage}
+    assert position["laion_caption_index"] < position["laionet_clean"] < position["laionet_images"]
+    assert position["model_predictions"] < position["accuracy"]
+    assert position["laionet_images"] < position["text_matched_images"]  # it reuses their downloads
+    for group in plan.together:  # a multi-asset runs as one step: one stage
+        assert len({position[a] for a in group}) == 1
+    runs = plan.runs(["laionet_images", "accuracy", "imagenet_synsets"], ["p1", "p2"])
+    assert runs == [
+        (["imagenet_synsets"], None),
+        (["laionet_images"], "p1"),
+        (["laionet_images"], "p2"),
+        (["accuracy"], None),
+    ]
     laionet = ("class_frequencies", "coverage_vs_threshold", "laionet_clean", "laionet_top50")
     assert laionet in plan.together  # side outputs are assets of their multi-asset
     chosen = plan.select(["laionet_top50", "imagenet_synsets"])
     assert chosen[0] == "imagenet_synsets" and sorted(chosen[1:]) == list(laionet)
     assert plan.ops["laionet_top50"] == "laionet"
     jobs = {job.name: job for job in defs.resolve_all_job_defs()}  # every job's selection resolves
-    refreshed = {k.to_user_string() for k in jobs["laionet_refresh_job"].asset_layer.executable_asset_keys}
-    assert refreshed == set(plan.order) - {"imagenet_synsets", *plan.partitioned}
+    job_assets = {
+        name: {k.to_user_string() for k in jobs[name].asset_layer.executable_asset_keys}
+        for name in ("laionet_refresh_job", "laionet_image_part_job", "laionet_evaluation_job")
+    }
+    assert job_assets["laionet_image_part_job"] == set(image_side)
+    # the refresh, each part's image side and the evaluation cover the graph past the parts, once
+    assert set.union(*job_assets.values()) == set(plan.order) - {"imagenet_synsets", *text_side}
+    assert sum(map(len, job_assets.values())) == len(plan.order) - 1 - len(text_side)
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert checks == {"laionet_class_coverage", "laionet_nsfw_removed", "laionet_schema_and_ranges"}
 

@@ -219,15 +219,22 @@ def no_text_matches(release):
 
 
 def image_side(release):
-    result = release.materialize(select(*IMAGE_SIDE_INPUTS, "image_embeddings", "intra_class_stats"))
-    facts = (
-        {
-            k: v.value
-            for k, v in result.asset_materializations_for_node("image_embeddings")[0].metadata.items()
-        }
-        if result.success
-        else None
+    """The run that failed or the last one, and image_embeddings' facts per part: ``{key: {part:
+    value}}`` for its source, rows, parity check and counts."""
+    selection = select(
+        *IMAGE_SIDE_INPUTS, "image_embeddings", "reference_image_embeddings", "intra_class_stats"
     )
+    results = release.run([a for a in selection if a not in ("laionet_images", "laionet_final")])
+    result = results[-1]
+    if not result.success:
+        return result, None
+    facts: dict = {}
+    for r in results:
+        for event in r.asset_materializations_for_node("image_embeddings"):
+            part = r.dagster_run.tags["dagster/partition"]
+            for key in ("image_source", "laionet_rows_from", "parity_check", "per_set"):
+                value = event.metadata[key].value
+                facts.setdefault(key, {})[part] = value.get(part, value) if isinstance(value, dict) else value
     return result, facts
 
 
@@ -236,12 +243,15 @@ def test_intra_class_similarity_from_shipped_image_vectors_downloads_nothing(tmp
     result, facts = image_side(release)
     assert result.success, failure(result)
     clean = release.output("laionet_clean")
-    assert not (release.home / "assets" / "laionet_images.parquet").exists()
-    assert facts["image_source"]["laionet"].startswith(f"release: {TINY_TAG}")
-    assert facts["laionet_rows_from"].startswith("laionet_clean")
-    assert "skipped" in facts["parity_check"]
-    laionet = facts["per_dataset"]["laionet"]
-    assert laionet["embedded"] == 0 and laionet["from_release"] == clean.height > 0
+    assert not (release.home / "assets" / "laionet_images").exists()
+    assert len(facts["image_source"]) == len(release.keys) == 2
+    assert all(s.startswith(f"release: {TINY_TAG}") for s in facts["image_source"].values())
+    assert all(s.startswith("laionet_clean") for s in facts["laionet_rows_from"].values())
+    assert all("skipped" in check for check in facts["parity_check"].values())
+    counts = facts["per_set"].values()
+    assert (
+        sum(c["embedded"] for c in counts) == 0 and sum(c["from_release"] for c in counts) == clean.height > 0
+    )
     # each class's mean against the pair loop over the vectors read straight from the .npy files
     files = {key: part["embeddings"] for key, part in ReleaseRegistry(release.home).load().items()}
     stats = release.output("intra_class_stats").filter(
@@ -282,7 +292,10 @@ def downloaded(release, photos):
         image_path=index + ".jpg",
         image_sha256=index.replace_strict({str(k): file_sha256(str(p)) for k, p in enumerate(photos)}),
     )
-    write_parquet_atomic(final, release.home / "assets" / "laionet_final.parquet")
+    for part in release.keys:
+        write_parquet_atomic(
+            final.filter(pl.col("release_part") == part), release.storage.asset_path("laionet_final", part)
+        )
     return final
 
 
@@ -293,9 +306,10 @@ def test_image_parity_check_passes_on_the_models_vectors_and_fails_on_anothers(
     final = downloaded(release, photos)
     result, facts = image_side(release)
     assert result.success, failure(result)
-    assert facts["laionet_rows_from"].startswith("laionet_final")
-    check = facts["parity_check"]
-    assert check["passed"] and check["median_cosine"] > 0.999 and check["rows"] == min(final.height, 64)
+    assert all(s.startswith("laionet_final") for s in facts["laionet_rows_from"].values())
+    for part, check in facts["parity_check"].items():
+        part_rows = final.filter(pl.col("release_part") == part).height
+        assert check["passed"] and check["median_cosine"] > 0.999 and check["rows"] == min(part_rows, 64)
     other = laionet_release(tmp_path / "other", synsets, rows, photos, seed=1, image_embeddings="auto")
     downloaded(other, photos)
     result, _ = image_side(other)
@@ -309,11 +323,14 @@ def test_auto_encodes_images_when_the_release_ships_another_models(tmp_path, syn
     for key in release.keys:
         assert release.materialize(["lemma_matches", "text_sims"], key).success
     assert release.laionet().success
-    downloaded(release, photos)
+    downloaded_rows = downloaded(release, photos)
     no_text_matches(release)
     result, facts = image_side(release)
     assert result.success, failure(result)
-    assert facts["image_source"]["laionet"].startswith(
-        "encode (encode: the part ships image vectors of ViT-B-32"
+    assert all(
+        s.startswith("encode (encode: the part ships image vectors of ViT-B-32")
+        for s in facts["image_source"].values()
     )
-    assert facts["per_dataset"]["laionet"]["embedded"] == release.output("laionet_final").height
+    counts = facts["per_set"].values()  # the second part finds the shared photos in the cache
+    assert sum(c["embedded"] + c["cache_hits"] for c in counts) == len(downloaded_rows)
+    assert all(c["embedded"] + c["cache_hits"] == c["images"] > 0 for c in counts)
