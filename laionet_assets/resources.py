@@ -198,17 +198,20 @@ class QualityGates(dg.ConfigurableResource):
 
 
 class ImageDownloader(dg.ConfigurableResource):
-    """How ``laionet_images`` fetches: concurrency, timeout, retries with backoff, size cap,
-    minimum area, and URL prefix rewrites (a mirror or a local cache)."""
+    """How ``laionet_images`` fetches: concurrency (per process) and processes, timeout, retries
+    with backoff, size cap, minimum area, URL prefix rewrites (a mirror or a local cache), and the
+    optional resize of stored images."""
 
     # Defaults are the core's (laionet_assets.core.images.DownloadSettings).
     concurrency: int = DownloadSettings.concurrency
+    processes: int = DownloadSettings.processes
     timeout_s: float = DownloadSettings.timeout_s
     retries: int = DownloadSettings.retries
     backoff_s: float = DownloadSettings.backoff_s
     max_bytes: int = DownloadSettings.max_bytes
     min_area: int = DownloadSettings.min_area
     url_rewrites: dict[str, str] = {}
+    resize_shorter: int = DownloadSettings.resize_shorter
 
     @model_validator(mode="after")
     def _valid(self):
@@ -217,13 +220,15 @@ class ImageDownloader(dg.ConfigurableResource):
 
     def settings(self) -> DownloadSettings:
         return DownloadSettings(
-            self.concurrency,
-            self.timeout_s,
-            self.retries,
-            self.backoff_s,
-            self.max_bytes,
-            self.min_area,
+            concurrency=self.concurrency,
+            processes=self.processes,
+            timeout_s=self.timeout_s,
+            retries=self.retries,
+            backoff_s=self.backoff_s,
+            max_bytes=self.max_bytes,
+            min_area=self.min_area,
             url_rewrites=dict(self.url_rewrites),
+            resize_shorter=self.resize_shorter,
         )
 
 

@@ -347,7 +347,22 @@ SETTINGS: tuple[Setting, ...] = (
         "imagenet_captions",
         "ImageNet-Captions JSON file (path or fsspec URL)",
     ),
-    _r("download_concurrency", int, "downloader", "concurrency", "concurrent image downloads"),
+    _r("download_concurrency", int, "downloader", "concurrency", "concurrent image downloads per process"),
+    _r(
+        "download_processes",
+        int,
+        "downloader",
+        "processes",
+        "image downloading processes (each with its concurrency)",
+    ),
+    _r(
+        "download_resize",
+        int,
+        "downloader",
+        "resize_shorter",
+        "store images with the shorter side cut to this many pixels (JPEG, as img2dataset does); 0: "
+        "the original bytes, as the paper (default)",
+    ),
     _r("download_timeout", float, "downloader", "timeout_s", "seconds per image request"),
     _r("download_retries", int, "downloader", "retries", "retries of a retryable download failure"),
     _r(

@@ -65,7 +65,8 @@ STATUS_SCHEMA = {
 
 @dataclass(frozen=True)
 class DownloadSettings:
-    concurrency: int = 16
+    concurrency: int = 16  # requests in flight per process
+    processes: int = 1  # downloading processes, each with ``concurrency`` threads
     timeout_s: float = 10.0
     retries: int = 2
     backoff_s: float = 0.5
@@ -74,9 +75,16 @@ class DownloadSettings:
     user_agent: str = "laionet_assets/0.1 (+https://arxiv.org/abs/2306.15769)"
     # URL prefix → replacement, e.g. to fetch through a mirror or a local cache.
     url_rewrites: dict[str, str] = field(default_factory=dict)
+    # shorter side of a stored image at most this many pixels (re-encoded as JPEG, as img2dataset
+    # does); 0 keeps the original bytes, as the paper's images were resized from originals
+    resize_shorter: int = 0
 
     def __post_init__(self):
-        for name in ("concurrency", "max_bytes", "min_area"):
+        if self.resize_shorter < 0:
+            raise ValueError(
+                f"download resize_shorter must be 0 (off) or positive, got {self.resize_shorter}"
+            )
+        for name in ("concurrency", "processes", "max_bytes", "min_area"):
             if getattr(self, name) < 1:
                 raise ValueError(f"download {name} must be positive, got {getattr(self, name)}")
         if self.timeout_s <= 0 or self.retries < 0 or self.backoff_s < 0:
@@ -164,23 +172,46 @@ class Checked:
 
 def check_image(data: bytes, min_area: int = 100) -> Checked:
     """Decode completely and apply the paper's filters; never raises on bad bytes."""
+    return _decode(data, min_area)[0]
+
+
+def _decode(data: bytes, min_area: int) -> tuple[Checked, Image.Image | None]:
+    """``check_image``'s verdict and the RGB image it decoded (``None`` unless ok)."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             mode, fmt = image.mode, image.format
             image.load()
             rgb = to_rgb(image)
     except (UnidentifiedImageError, Image.DecompressionBombError) as e:
+        # PIL's own message names the buffer object's address: not a fact about the sample
+        message = "cannot identify the image file" if isinstance(e, UnidentifiedImageError) else str(e)
         if data.startswith(_IMAGE_MAGIC):
-            return Checked("corrupt", error=f"image signature but undecodable: {e}"[:200])
+            return Checked("corrupt", error=f"image signature but undecodable: {message}"[:200]), None
         head = data[:64].lstrip().lower()
-        reason = "HTML page, not an image" if head.startswith((b"<!doctype html", b"<html")) else str(e)
-        return Checked("not_image", error=reason[:200])
+        reason = "HTML page, not an image" if head.startswith((b"<!doctype html", b"<html")) else message
+        return Checked("not_image", error=reason[:200]), None
     except (OSError, SyntaxError, ValueError, IndexError, EOFError) as e:
-        return Checked("corrupt", error=f"{type(e).__name__}: {e}"[:200])
+        return Checked("corrupt", error=f"{type(e).__name__}: {e}"[:200]), None
     width, height = rgb.size
     if width * height < min_area:
-        return Checked("too_small", width, height, mode, fmt, f"{width}×{height} < {min_area} pixels")
-    return Checked("ok", width, height, mode, fmt)
+        return Checked("too_small", width, height, mode, fmt, f"{width}×{height} < {min_area} pixels"), None
+    return Checked("ok", width, height, mode, fmt), rgb
+
+
+RESIZED_JPEG_QUALITY = 95  # img2dataset's default
+
+
+def shrink(rgb: Image.Image, shorter: int) -> bytes | None:
+    """JPEG bytes of ``rgb`` with its shorter side cut to ``shorter`` (aspect kept, Lanczos), or
+    ``None`` when it is no larger than that already."""
+    width, height = rgb.size
+    if min(width, height) <= shorter:
+        return None
+    scale = shorter / min(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    buffer = io.BytesIO()
+    rgb.resize(size, Image.Resampling.LANCZOS).save(buffer, "JPEG", quality=RESIZED_JPEG_QUALITY)
+    return buffer.getvalue()
 
 
 def _store(data: bytes, fmt: str | None, store: Path) -> tuple[str, str]:
@@ -196,7 +227,14 @@ def _store(data: bytes, fmt: str | None, store: Path) -> tuple[str, str]:
 
 
 def download_one(sample_id: str, url: str, store: Path, settings: DownloadSettings) -> dict:
-    fetched = fetch(url, settings)
+    """One sample's status row: fetched, checked and stored (``finish``)."""
+    return finish(sample_id, url, fetch(url, settings), store, settings)
+
+
+def finish(sample_id: str, url: str, fetched: Fetched, store: Path, settings: DownloadSettings) -> dict:
+    """The status row of a fetched sample: decoded and checked; an image that passes is stored
+    content-addressed (shrunk first when ``resize_shorter`` is on).  ``width``/``height`` are the
+    image as served."""
     row = {
         "sample_id": sample_id,
         "url": url,
@@ -213,7 +251,7 @@ def download_one(sample_id: str, url: str, store: Path, settings: DownloadSettin
     }
     if fetched.status != "ok":
         return row
-    checked = check_image(fetched.data, settings.min_area)
+    checked, rgb = _decode(fetched.data, settings.min_area)
     row.update(
         status=checked.status,
         width=checked.width,
@@ -222,8 +260,54 @@ def download_one(sample_id: str, url: str, store: Path, settings: DownloadSettin
         error=checked.error,
     )
     if checked.status == "ok":
-        row["image_sha256"], row["image_path"] = _store(fetched.data, checked.format, store)
+        data, fmt = fetched.data, checked.format
+        small = shrink(rgb, settings.resize_shorter) if settings.resize_shorter else None
+        if small is not None:
+            data, fmt = small, "JPEG"
+        row["image_sha256"], row["image_path"] = _store(data, fmt, store)
     return row
+
+
+def _download_rows(
+    rows: list[tuple[str, str]], store: Path, settings: DownloadSettings, progress=None
+) -> list[dict]:
+    """Status rows of ``(sample_id, url)`` pairs, ``settings.concurrency`` requests in flight."""
+    out = []
+    with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="laionet-dl") as pool:
+        for row in pool.map(lambda r: download_one(r[0], r[1], store, settings), rows):
+            out.append(row)
+            if progress is not None:
+                progress(1)
+    return out
+
+
+# Rows a downloading process takes at a time: small enough for even progress, large enough that
+# every process keeps its threads busy.
+PROCESS_CHUNK = 256
+
+
+def _download_chunk(args) -> list[dict]:
+    return _download_rows(*args)
+
+
+def _download_all(
+    rows: list[tuple[str, str]], store: Path, settings: DownloadSettings, progress=None
+) -> list[dict]:
+    """In this process, or over ``settings.processes`` processes (spawned: no forked threads)."""
+    if settings.processes == 1 or len(rows) <= settings.concurrency:
+        return _download_rows(rows, store, settings, progress)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = [rows[i : i + PROCESS_CHUNK] for i in range(0, len(rows), PROCESS_CHUNK)]
+    out = []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(settings.processes, mp_context=context) as pool:
+        for done in pool.map(_download_chunk, [(chunk, store, settings) for chunk in chunks]):
+            out += done
+            if progress is not None:
+                progress(len(done))
+    return out
 
 
 def settled(previous: pl.DataFrame, store: Path) -> pl.DataFrame:
@@ -295,13 +379,7 @@ def download_images(
             .cast(STATUS_SCHEMA)
         )
         todo = todo.join(small, on=["sample_id", "url"], how="anti")
-    rows: list[dict] = []
-    if todo.height:
-        with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="laionet-dl") as pool:
-            for row in pool.map(lambda r: download_one(r[0], r[1], store, settings), todo.iter_rows()):
-                rows.append(row)
-                if progress is not None:
-                    progress(1)
+    rows = _download_all(list(todo.iter_rows()), store, settings, progress) if todo.height else []
     fetched = pl.DataFrame(rows, schema=STATUS_SCHEMA)
     table = (
         pl.concat([kept, small, fetched])

@@ -168,3 +168,68 @@ def test_release_size_below_min_area_is_too_small_without_a_request(tmp_path):
         assert small["attempts"] == 0 and small["error"] == "the release says 9×10 < 100 pixels"
         assert counts["too_small_by_release_size"] == 1 and counts["fetched"] == 2
         assert sum(server.hits.values()) == 2  # the small one was never requested
+
+
+def test_several_processes_give_the_table_of_one(tmp_path, monkeypatch):
+    """Spread over spawned processes (chunks smaller than the sample, so every process works), the
+    status table and the stored files are those of one process."""
+    import laionet_assets.core.images as images
+
+    files = crafted_images()
+    real = sorted(shared_path("data", "imagenet_sample").glob("*.JPEG"))[:6]
+    files.update({p.name: p.read_bytes() for p in real})
+    names = [*files, "absent.jpg"] * 2  # every kind of outcome, each twice
+    with ImageServer(files, {"page.html": "text/html"}) as server:
+        samples = pl.DataFrame(
+            {
+                "sample_id": [f"s{i}" for i in range(len(names))],
+                "url": [server.url(f"img/{n}") for n in names],
+            }
+        )
+        one, _ = download_images(samples, tmp_path / "one", FAST)
+        monkeypatch.setattr(images, "PROCESS_CHUNK", 5)
+        ticks = []
+        many, counts = download_images(
+            samples,
+            tmp_path / "many",
+            DownloadSettings(**{**FAST.__dict__, "processes": 2, "concurrency": 2}),
+            None,
+            ticks.append,
+        )
+    from polars.testing import assert_frame_equal
+
+    assert_frame_equal(many, one)
+    assert sum(ticks) == len(names) == counts["fetched"] and len(ticks) > 2
+    stored = lambda root: sorted(p.relative_to(root) for p in root.rglob("*.*"))  # noqa: E731
+    assert stored(tmp_path / "many") == stored(tmp_path / "one") != []
+
+
+def test_resize_at_download_shrinks_the_shorter_side_and_keeps_small_images(tmp_path):
+    y, x = np.mgrid[0:300, 0:400]  # smooth: what JPEG keeps well
+    big = Image.fromarray(np.stack([x * 255 // 400, y * 255 // 300, (x + y) % 256], -1).astype(np.uint8))
+    files = {"big.png": encode_png(big), **{k: v for k, v in crafted_images().items() if k == "rgb.jpg"}}
+    with ImageServer(files) as server:
+        samples = pl.DataFrame(
+            {"sample_id": ["big", "small"], "url": [server.url("img/big.png"), server.url("img/rgb.jpg")]}
+        )
+        table, _ = download_images(
+            samples, tmp_path, DownloadSettings(**{**FAST.__dict__, "resize_shorter": 120})
+        )
+    big_row, small_row = table.row(0, named=True), table.row(1, named=True)
+    assert (big_row["width"], big_row["height"]) == (400, 300)  # as served
+    with Image.open(tmp_path / big_row["image_path"]) as stored:
+        assert (stored.format, stored.size) == ("JPEG", (160, 120))
+        expected = np.asarray(big.resize((160, 120), Image.Resampling.LANCZOS), dtype=np.float32)
+        assert np.abs(np.asarray(stored, dtype=np.float32) - expected).mean() < 8  # JPEG at quality 95
+    # 50×40 is smaller already: stored as served
+    assert (tmp_path / small_row["image_path"]).read_bytes() == files["rgb.jpg"]
+    with pytest.raises(ValueError, match="resize_shorter"):
+        DownloadSettings(resize_shorter=-1)
+
+
+def encode_png(image: Image.Image) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
