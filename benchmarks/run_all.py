@@ -12,6 +12,7 @@ BENCHES = [
     "benchmarks.bench_shipped",
     "benchmarks.bench_intra_class",
     "benchmarks.bench_download",
+    "benchmarks.bench_download_resize",
     "benchmarks.bench_image_embedding",
     "benchmarks.bench_decode_groups",
     "benchmarks.bench_caption_index",

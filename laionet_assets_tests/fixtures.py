@@ -99,6 +99,9 @@ class ImageServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # as web servers do (nginx's tcp_nodelay): headers and body are two writes, and Nagle's
+            # algorithm would hold the body for the client's delayed ACK on a kept-alive connection
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass
