@@ -77,8 +77,9 @@ class LaionetStorage(dg.ConfigurableResource):
         return asset_file(self.home, dg.AssetKey(name), partition)
 
     def read_asset(self, name: str, columns: list[str] | None = None) -> pl.DataFrame | None:
-        """An asset's stored table, every materialised partition of a partitioned one together
-        (files in key order); ``None`` when nothing is stored."""
+        """An asset's stored table: every materialised partition of a partitioned one together
+        (files in key order), else its single file (an asset stored before it was partitioned);
+        ``None`` when nothing is stored."""
         single = self.asset_path(name)
         files = sorted(single.with_suffix("").glob("*.parquet")) or [single] * single.exists()
         if not files:
