@@ -44,9 +44,10 @@ def downloaded_path(storage: LaionetStorage) -> pl.Expr:
     return pl.lit(str(storage.images) + "/") + pl.col("image_path")
 
 
-def laionet_set(storage: LaionetStorage, laionet_final: pl.DataFrame) -> pl.DataFrame:
-    """``image_id``, ``path``, ``wnid`` and ``image_sha256`` of LAIONet's downloaded images."""
-    return laionet_final.select(
+def downloaded_set(storage: LaionetStorage, rows: pl.DataFrame) -> pl.DataFrame:
+    """``image_id``, ``path``, ``wnid`` and ``image_sha256`` of downloaded images (rows with
+    ``sample_id``, ``wnid``, ``image_path``, ``image_sha256``: LAIONet's, the text-matched rows')."""
+    return rows.select(
         image_id=pl.col("sample_id"),
         path=downloaded_path(storage),
         wnid=pl.col("wnid"),
@@ -209,7 +210,7 @@ def model_predictions(
         context,
         image_models,
         imagenet_synsets,
-        {part: ("laionet", laionet_set(storage, final)) for part, final in finals.items()},
+        {part: ("laionet", downloaded_set(storage, final)) for part, final in finals.items()},
         {part: previous_output(storage.asset_path("model_predictions", part)) for part in finals},
     )
     context.add_output_metadata({**metadata, "parts_in_run": len(finals)})

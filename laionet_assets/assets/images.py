@@ -2,6 +2,7 @@
 labelled folders (ImageNet val, ImageNetV2 a/b/c)."""
 
 import time
+from collections import Counter
 
 import dagster as dg
 import polars as pl
@@ -98,12 +99,12 @@ def laionet_images(
     part fetches only what is new, missing or failed with a retryable status, and OCRs only images
     it has not read before."""
     started = time.perf_counter()
-    outputs, counts = {}, {}
+    outputs, counts = {}, Counter()  # counts summed over the run's parts
     for part in run_parts(context):
         outputs[part], part_counts = _download_part(
             context, part, part_rows(laionet_clean, part), storage, downloader, ocr, imagenet_synsets
         )
-        counts = {k: counts.get(k, 0) + v for k, v in part_counts.items()}
+        counts.update(part_counts)
     download_s = time.perf_counter() - started
     table = pl.concat(list(outputs.values()))
     context.add_output_metadata(
@@ -130,7 +131,7 @@ def laionet_images(
 def laionet_final(context: dg.AssetExecutionContext, laionet_clean: pl.DataFrame, laionet_images):
     """LAIONet as evaluated, per LAION part: ``laionet_clean`` rows whose image downloaded and
     passed the filters and whose recognised text does not contain the synset name (paper §2)."""
-    outputs, counts = {}, {}
+    outputs, counts = {}, Counter()  # counts summed over the run's parts
     for part, images in run_parts(context, laionet_images).items():
         joined = part_rows(laionet_clean, part).join(
             images.select("sample_id", "status", "image_path", "image_sha256", "synset_name_in_image_text"),
@@ -141,13 +142,14 @@ def laionet_final(context: dg.AssetExecutionContext, laionet_clean: pl.DataFrame
         outputs[part] = with_image.filter(pl.col("synset_name_in_image_text").fill_null(False).not_()).drop(
             "status"
         )
-        part_counts = {
-            "rows": outputs[part].height,
-            "dropped_without_image": joined.height - with_image.height,
-            "dropped_synset_name_in_image_text": with_image.height - outputs[part].height,
-            "ocr_unreadable_kept": int(with_image["synset_name_in_image_text"].is_null().sum()),
-        }
-        counts = {k: counts.get(k, 0) + v for k, v in part_counts.items()}
+        counts.update(
+            {
+                "rows": outputs[part].height,
+                "dropped_without_image": joined.height - with_image.height,
+                "dropped_synset_name_in_image_text": with_image.height - outputs[part].height,
+                "ocr_unreadable_kept": int(with_image["synset_name_in_image_text"].is_null().sum()),
+            }
+        )
     classes = pl.concat([o.select("wnid") for o in outputs.values()])["wnid"].n_unique()
     context.add_output_metadata({**counts, "classes": classes})
     return parts_output(context, outputs)

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
-from laionet_assets.assets.evaluation import downloaded_path, folder_set, laionet_set
+from laionet_assets.assets.evaluation import downloaded_path, downloaded_set, folder_set
 from laionet_assets.assets.images import IMAGE_PARTS, V2_SELECTION_FREQUENCY
 from laionet_assets.assets.lib import all_parts, figure, markdown_table, part_rows, parts_output, run_parts
 from laionet_assets.core import image_synset, shipped, stats
@@ -43,13 +43,7 @@ INTRA_CLASS_DATASETS = ("laionet", "imagenet_val", "imagenetv2_a", "imagenetv2_b
 
 def text_matched_set(storage: LaionetStorage, text_matched_images: pl.DataFrame) -> pl.DataFrame:
     """The downloaded images of the text-matched LAION rows (paper §4.3)."""
-    ok = text_matched_images.filter(pl.col("status") == "ok")
-    return ok.select(
-        image_id=pl.col("sample_id"),
-        path=downloaded_path(storage),
-        wnid=pl.col("wnid"),
-        image_sha256=pl.col("image_sha256"),
-    )
+    return downloaded_set(storage, text_matched_images.filter(pl.col("status") == "ok"))
 
 
 def _laionet_rows(
@@ -213,7 +207,7 @@ def image_embeddings(
             cache,
             part,
             "laionet",
-            laionet_set(storage, laionet),
+            downloaded_set(storage, laionet),
             image_encoder.decode_workers,
             sources[part],
         )
