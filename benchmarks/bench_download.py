@@ -2,11 +2,12 @@
 the downloading processes ("per core") at 1, 64 and 512 concurrent requests against a local
 server on 127.0.0.1 that answers each request after 50 ms (standing in for the network), for
 
-- ``urllib_threads``: today's client, ``core.images.download_images`` (a urllib request per
-  sample on a thread pool, one process);
-- ``aiohttp`` and ``httpx``: one asyncio event loop with a pooled asynchronous client (keep-alive
-  connections), each body checked and stored by the same ``core.images.finish``;
-- ``processes_x_threads``: ``download_images`` over 2 spawned processes, each with half the
+- ``urllib_threads``: the pipeline's client before this measurement (a urllib request per sample
+  on a thread pool, one process), kept here as the baseline;
+- ``pipeline_aiohttp``: today's client, ``core.images.download_images`` (aiohttp on one asyncio
+  event loop, pooled keep-alive connections; the checks on a few threads);
+- ``httpx``: the other asynchronous client, on one event loop with its pooled ``AsyncClient``;
+- ``processes_x_aiohttp``: ``download_images`` over 2 spawned processes, each with half the
   concurrency.
 
 Every client does the same work per sample (fetch, decode check, sha256, content-addressed
@@ -57,11 +58,39 @@ def cpu_seconds() -> float:
 
 
 def urllib_threads(samples: pl.DataFrame, store: Path, concurrency: int) -> list[str]:
+    """The pipeline's client before this measurement, kept here as the baseline: a urllib request
+    per sample on a thread pool of ``concurrency``, each body checked and stored by ``finish``."""
+    import urllib.error
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = DownloadSettings(concurrency=concurrency, retries=0)
+    store.mkdir(parents=True, exist_ok=True)
+
+    def one(row: tuple[str, str]) -> str:
+        sample_id, url = row
+        try:
+            with urllib.request.urlopen(url, timeout=settings.timeout_s) as response:
+                fetched = Fetched("ok", response.status, response.read(settings.max_bytes + 1))
+        except urllib.error.HTTPError as exc:
+            fetched = Fetched("http_error", exc.code)
+        except OSError as exc:
+            return f"connection_error: {exc}"
+        return finish(sample_id, url, fetched, store, settings)["status"]
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(one, samples.iter_rows()))
+
+
+def pipeline_aiohttp(samples: pl.DataFrame, store: Path, concurrency: int) -> list[str]:
+    """Today's client: ``core.images.download_images`` (aiohttp on one event loop, the checks on a
+    few threads)."""
     table, _ = download_images(samples, store, DownloadSettings(concurrency=concurrency, retries=0))
     return table["status"].to_list()
 
 
-def processes_x_threads(samples: pl.DataFrame, store: Path, concurrency: int) -> list[str]:
+def processes_x_aiohttp(samples: pl.DataFrame, store: Path, concurrency: int) -> list[str]:
+    """``download_images`` over 2 spawned processes, each an event loop with half the requests."""
     processes = 2 if concurrency > 1 else 1
     settings = DownloadSettings(concurrency=max(1, concurrency // processes), processes=processes, retries=0)
     table, _ = download_images(samples, store, settings)
@@ -98,18 +127,6 @@ def _async_client(open_session, get):
     return run
 
 
-def aiohttp_client():
-    import aiohttp
-
-    async def get(session, url):
-        async with session.get(url) as response:
-            return response.status, await response.read()
-
-    return _async_client(
-        lambda c: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=c, force_close=False)), get
-    )
-
-
 def httpx_client():
     import httpx
 
@@ -123,12 +140,15 @@ def httpx_client():
 
 
 def clients() -> dict:
-    out = {"urllib_threads": urllib_threads, "processes_x_threads": processes_x_threads}
-    for name, make in (("aiohttp", aiohttp_client), ("httpx", httpx_client)):
-        try:
-            out[name] = make()
-        except ImportError as exc:
-            out[name] = f"not installed ({exc.name})"
+    out = {
+        "urllib_threads": urllib_threads,
+        "pipeline_aiohttp": pipeline_aiohttp,
+        "processes_x_aiohttp": processes_x_aiohttp,
+    }
+    try:
+        out["httpx"] = httpx_client()
+    except ImportError as exc:
+        out["httpx"] = f"not installed ({exc.name}): pip install -e .[bench]"
     return out
 
 

@@ -7,13 +7,22 @@ the tests derive from this graph (``laionet_assets.graph``).
 
 import dagster as dg
 
-from laionet_assets.assets import captions, creation, evaluation, images, report, similarity, text_matched
+from laionet_assets.assets import (
+    captions,
+    creation,
+    evaluation,
+    images,
+    report,
+    similarity,
+    sweep,
+    text_matched,
+)
 from laionet_assets.checks import laionet_checks
 from laionet_assets.executors import executor_from_env
 from laionet_assets.profiles import resources_for
 from laionet_assets.sensors import laionet_jobs, laionet_schedules, laionet_sensors
 
-ASSET_MODULES = (creation, images, evaluation, similarity, captions, text_matched, report)
+ASSET_MODULES = (creation, images, evaluation, similarity, sweep, captions, text_matched, report)
 all_assets = dg.load_assets_from_modules(ASSET_MODULES)
 
 defs = dg.Definitions(

@@ -30,6 +30,7 @@ from laionet_assets.core.shipped import SOURCES
 
 RESOURCE, ASSET_CONFIG, PROCESS = "resource", "asset_config", "process"
 IMAGE_RUNNERS = ("image_models", "image_encoder")  # the two resources that run image models
+LAIONET_SELECTIONS = ("laionet", "laionet_sweep_images")  # the two assets that select LAIONet rows
 TYPES = (str, int, float, bool, list, dict)
 _TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
 
@@ -38,7 +39,9 @@ _TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
 class Setting:
     """One knob.  ``target``: a resource key (with ``field``), or a tuple of resource keys that
     share the field (the image models and the image encoder run alike), an asset's op name (its
-    config ``field``), or ``None`` for a process setting read straight from the environment."""
+    config ``field``) or a tuple of op names that share it (LAIONet's selection and its threshold
+    sweep apply one safety policy), or ``None`` for a process setting read straight from the
+    environment."""
 
     name: str
     type: type
@@ -50,6 +53,7 @@ class Setting:
     env_var: str | None = ""  # "" → LAIONET_<NAME>; None → no variable (asset configs: launchpad)
     flag: str | None = ""  # "" → --<name-with-dashes>; None → no CLI flag
     default: Any = None  # process settings only; resource defaults live on the classes and profiles
+    item: type = str  # a list's items
 
     def __post_init__(self):
         assert self.type in TYPES, self.name
@@ -73,7 +77,7 @@ class Setting:
     def parse(self, raw: str) -> Any:
         """The typed value of a string from the environment or the command line."""
         if self.type is list:
-            return [item.strip() for item in raw.split(",") if item.strip()]
+            return [self.item(item.strip()) for item in raw.split(",") if item.strip()]
         if self.type is bool:
             if raw.lower() not in _TRUE + _FALSE:
                 raise ValueError(raw)
@@ -168,14 +172,38 @@ SETTINGS: tuple[Setting, ...] = (
     _a(
         "nsfw_policy",
         str,
-        "laionet",
+        LAIONET_SELECTIONS,
         "nsfw_policy",
         "safety policy: auto (NSFW tag UNLIKELY, else unsafe score <= max), require_unlikely, "
         "allow_missing, max_unsafe_score, or none (releases without a safety signal)",
         choices=NSFW_POLICIES,
     ),
-    _a("max_unsafe_score", float, "laionet", "max_unsafe_score", "highest unsafe score kept (default 0.5)"),
+    _a(
+        "max_unsafe_score",
+        float,
+        LAIONET_SELECTIONS,
+        "max_unsafe_score",
+        "highest unsafe score kept (default 0.5)",
+    ),
     _a("top_k", int, "laionet", "top_k", "rows per class in laionet_top50 (default 50)"),
+    _a(
+        "sweep_thresholds",
+        list,
+        "laionet_sweep_images",
+        "thresholds",
+        "similarity thresholds of laionet_threshold_sweep, comma-separated (default: 0.7,0.74,0.78,0.82,"
+        "0.86,0.9 for CLIP, else the sweep quantiles of the similarities)",
+        item=float,
+    ),
+    _a(
+        "sweep_quantiles",
+        list,
+        "laionet_sweep_images",
+        "quantiles",
+        "for a non-CLIP text encoder: the sweep's thresholds as these quantiles of the candidates' "
+        "similarities (default 0.5,0.6,0.7,0.8,0.9,0.95)",
+        item=float,
+    ),
     _a(
         "caption_index",
         str,
@@ -426,8 +454,9 @@ def asset_run_config(values: Mapping[str, Any], ops: set[str] | None = None) -> 
     config: dict[str, dict] = {}
     for name, value in values.items():
         s = BY_NAME[name]
-        if value is not None and (ops is None or s.target in ops):
-            config.setdefault(s.target, {"config": {}})["config"][s.field] = value
+        for op in s.targets:
+            if value is not None and (ops is None or op in ops):
+                config.setdefault(op, {"config": {}})["config"][s.field] = value
     return {"ops": config} if config else {}
 
 

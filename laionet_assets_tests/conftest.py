@@ -31,10 +31,10 @@ def only_loopback_downloads():
 
     real = images._fetch_once
 
-    def guarded(url, settings):
+    async def guarded(session, url, settings):
         if urlparse(url).hostname not in ("127.0.0.1", "localhost"):
             return images.Fetched("bad_url", error=f"tests reach only 127.0.0.1, not {url}")
-        return real(url, settings)
+        return await real(session, url, settings)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(images, "_fetch_once", guarded)

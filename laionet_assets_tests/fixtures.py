@@ -106,6 +106,12 @@ class ImageServer:
             def log_message(self, *args):
                 pass
 
+            def handle(self):
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):  # a client that stopped reading (size cap)
+                    pass
+
             def _send(self, code: int, body: bytes, ctype: str = "image/jpeg", length: int | None = None):
                 self.send_response(code)
                 self.send_header("Content-Type", ctype)
@@ -119,9 +125,9 @@ class ImageServer:
                 route, args = parts[0], parts[1:]
                 if route == "status":
                     return self._send(int(args[0]), b"error page", "text/html")
-                if route == "redirect":
+                if route in ("redirect", "loop"):  # loop: a redirect to itself, for ever
                     self.send_response(302)
-                    self.send_header("Location", "/img/" + args[0])
+                    self.send_header("Location", self.path if route == "loop" else "/img/" + args[0])
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return None
@@ -136,6 +142,14 @@ class ImageServer:
                 if name not in server.files:
                     return self._send(404, b"not found", "text/html")
                 body, ctype = server.files[name], server.types.get(name, "image/jpeg")
+                if route == "unsized":  # no Content-Length: the body ends when the connection closes
+                    self.send_response(200)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(body)
+                    self.close_connection = True
+                    return None
                 if route == "truncated":
                     self._send(200, body[: len(body) // 2], ctype, length=len(body))
                     self.close_connection = True

@@ -15,7 +15,7 @@ def test_definitions_load_with_the_design_card_assets():
     from laionet_assets.graph import asset_plan
 
     plan = asset_plan()
-    assert keys == set(plan.order) and len(keys) == 35  # the CLI offers every asset of the graph
+    assert keys == set(plan.order) and len(keys) == 39  # the CLI offers every asset of the graph
     text_side = ("lemma_matches", "text_sims", "laion_caption_index")
     image_side = ("laionet_images", "laionet_final", "image_embeddings", "model_predictions")
     assert plan.partitioned == (*text_side, *image_side)
@@ -27,6 +27,8 @@ def test_definitions_load_with_the_design_card_assets():
     assert position["laion_caption_index"] < position["laionet_clean"] < position["laionet_images"]
     assert position["model_predictions"] < position["accuracy"]
     assert position["laionet_images"] < position["text_matched_images"]  # it reuses their downloads
+    assert position["laionet_images"] < position["laionet_sweep_images"]  # so does the sweep
+    assert position["model_predictions"] < position["laionet_threshold_sweep"]  # and their predictions
     for group in plan.together:  # a multi-asset runs as one step: one stage
         assert len({position[a] for a in group}) == 1
     runs = plan.runs(["laionet_images", "accuracy", "imagenet_synsets"], ["p1", "p2"])

@@ -19,7 +19,8 @@ def test_every_resource_setting_names_a_real_field_and_every_asset_setting_a_rea
             for target in s.targets:
                 assert s.field in RESOURCE_CLASSES[target].model_fields, s.name
         elif s.scope == ASSET_CONFIG:
-            assert s.field in configs[s.target].as_field().config_type.fields, s.name
+            for op in s.targets:
+                assert s.field in configs[op].as_field().config_type.fields, s.name
 
 
 def test_names_flags_and_variables_are_unique_and_derived():

@@ -289,7 +289,9 @@ def text_sims(
     return outputs[keys[0]] if len(keys) == 1 else outputs
 
 
-class LaionetConfig(dg.Config):
+class LaionetSelectionConfig(dg.Config):
+    """How LAIONet selects rows: shared by laionet and laionet_sweep_images."""
+
     threshold: float | None = Field(
         default=None, description="keep text_similarity > threshold; default: the text encoder's"
     )
@@ -303,13 +305,16 @@ class LaionetConfig(dg.Config):
         default=core_laionet.DEFAULT_MAX_UNSAFE_SCORE,
         description="highest unsafe score kept (LAION's own cut 0.5; a stricter research choice 0.1)",
     )
-    top_k: int = Field(default=50, description="rows per class in laionet_top50")
 
     _threshold = field_validator("threshold")(classmethod(lambda cls, v: core_laionet.check_threshold(v)))
     _policy = field_validator("nsfw_policy")(classmethod(lambda cls, v: core_laionet.check_nsfw_policy(v)))
     _score = field_validator("max_unsafe_score")(
         classmethod(lambda cls, v: core_laionet.check_unsafe_score(v))
     )
+
+
+class LaionetConfig(LaionetSelectionConfig):
+    top_k: int = Field(default=50, description="rows per class in laionet_top50")
 
 
 def _candidates(lemma_matches: dict[str, pl.DataFrame], text_sims: dict[str, pl.DataFrame]) -> pl.DataFrame:
@@ -344,6 +349,35 @@ def _caption_vector_sources(text_sims: dict[str, pl.DataFrame]) -> dict[str, int
 def _parts_without_safety_signal(storage: LaionetStorage, keys: list[str]) -> list[str]:
     registered = storage.registry.load()
     return [k for k in keys if registered.get(k, {}).get("safety") == "none"]
+
+
+def selection_inputs(
+    config: LaionetSelectionConfig,
+    storage: LaionetStorage,
+    text_encoder: TextEncoderResource,
+    lemma_matches: dict,
+    text_sims: dict,
+) -> tuple[float, pl.DataFrame, list[str], list[str]]:
+    """LAIONet's threshold, its candidates (the single-label rows of every part with their
+    similarity), the text encoder that scored them and the parts without a safety signal; an
+    error when the parts were scored by different encoders, or when a policy would silently drop
+    a part with no safety signal."""
+    threshold = text_encoder.threshold if config.threshold is None else config.threshold
+    candidates = _candidates(lemma_matches, text_sims)
+    encoders = sorted({e for f in text_sims.values() for e in f["encoder"].unique().to_list()})
+    if len(encoders) > 1:
+        raise ValueError(
+            "text_sims partitions were computed with different "
+            f"encoders {encoders}; re-materialise them with one encoder"
+        )
+    unsignalled = _parts_without_safety_signal(storage, sorted(text_sims))
+    if unsignalled and config.nsfw_policy != "none":
+        raise dg.Failure(
+            f"part(s) {', '.join(unsignalled)} come from a release with no safety signal (no NSFW tag, no "
+            f"unsafe score); the '{config.nsfw_policy}' policy would drop every row. Accept them unfiltered "
+            "explicitly with --nsfw-policy none (and --nsfw-policy-required none for the check)"
+        )
+    return threshold, candidates, encoders, unsignalled
 
 
 @dg.multi_asset(
@@ -381,21 +415,9 @@ def laionet(
     rows per class (Appendix B), the coverage-vs-threshold curve (Fig. 3) and class frequencies
     (Fig. 4), each a table with its PNG figure."""
     started = time.perf_counter()
-    threshold = text_encoder.threshold if config.threshold is None else config.threshold
-    candidates = _candidates(lemma_matches, text_sims)
-    encoders = sorted({e for f in text_sims.values() for e in f["encoder"].unique().to_list()})
-    if len(encoders) > 1:
-        raise ValueError(
-            "text_sims partitions were computed with different "
-            f"encoders {encoders}; re-materialise them with one encoder"
-        )
-    unsignalled = _parts_without_safety_signal(storage, sorted(text_sims))
-    if unsignalled and config.nsfw_policy != "none":
-        raise dg.Failure(
-            f"part(s) {', '.join(unsignalled)} come from a release with no safety signal (no NSFW tag, no "
-            f"unsafe score); the '{config.nsfw_policy}' policy would drop every row. Accept them unfiltered "
-            "explicitly with --nsfw-policy none (and --nsfw-policy-required none for the check)"
-        )
+    threshold, candidates, encoders, unsignalled = selection_inputs(
+        config, storage, text_encoder, lemma_matches, text_sims
+    )
     clean, counts = core_laionet.select_laionet(
         candidates, threshold, config.nsfw_policy, config.max_unsafe_score
     )

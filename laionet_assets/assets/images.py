@@ -55,6 +55,9 @@ LAIONET_IMAGES_SCHEMA = {
     "image_text": pl.String,
     "synset_name_in_image_text": pl.Boolean,
 }
+# laionet_final's rule: the image downloaded and passed the checks, and OCR did not find the
+# synset's name in it (unreadable images are kept)
+KEPT_IN_FINAL = (pl.col("status") == "ok") & pl.col("synset_name_in_image_text").fill_null(False).not_()
 # A backfill runs up to this many parts per run: OCR and models load once for all of them.
 IMAGE_PARTS_PER_RUN = 4
 IMAGE_PARTS = {
@@ -63,13 +66,20 @@ IMAGE_PARTS = {
 }
 
 
-def _download_part(context, part, rows, storage, downloader, ocr, imagenet_synsets):
-    """One part's status table (downloads, then OCR) and its counts."""
-    # the part's last table; before partitioning, one table held every part
-    previous = previous_output(storage.asset_path("laionet_images", part))
-    if previous is None:
-        previous = previous_output(storage.asset_path("laionet_images"))
-    progress = Progress(rows.height, f"{part} image downloads", context.log.info)
+def download_and_read(
+    context,
+    label: str,
+    rows: pl.DataFrame,
+    previous: pl.DataFrame | None,
+    storage: LaionetStorage,
+    downloader: ImageDownloader,
+    ocr: OcrFilter,
+    imagenet_synsets: pl.DataFrame,
+):
+    """The status table of ``rows`` (``sample_id``, ``url``, ``wnid``; ``width``/``height`` when
+    known), downloaded then OCRed, reusing ``previous``'s settled downloads and OCR text, and its
+    counts."""
+    progress = Progress(rows.height, f"{label} image downloads", context.log.info)
     table, counts = download_images(
         rows.select("sample_id", "url", *(c for c in ("width", "height") if c in rows.columns)),
         storage.images,
@@ -82,6 +92,15 @@ def _download_part(context, part, rows, storage, downloader, ocr, imagenet_synse
     )
     table, counts["ocr_images_read"] = _ocr(context, table, previous, storage, ocr)
     return table.drop("name"), counts
+
+
+def _download_part(context, part, rows, storage, downloader, ocr, imagenet_synsets):
+    """One part's status table (downloads, then OCR) and its counts."""
+    # the part's last table; before partitioning, one table held every part
+    previous = previous_output(storage.asset_path("laionet_images", part))
+    if previous is None:
+        previous = previous_output(storage.asset_path("laionet_images"))
+    return download_and_read(context, part, rows, previous, storage, downloader, ocr, imagenet_synsets)
 
 
 @dg.asset(group_name=GROUP, kinds={"pillow", "rapidocr"}, **IMAGE_PARTS)
@@ -139,9 +158,7 @@ def laionet_final(context: dg.AssetExecutionContext, laionet_clean: pl.DataFrame
             how="left",
         )
         with_image = joined.filter(pl.col("status") == "ok")
-        outputs[part] = with_image.filter(pl.col("synset_name_in_image_text").fill_null(False).not_()).drop(
-            "status"
-        )
+        outputs[part] = with_image.filter(KEPT_IN_FINAL).drop("status")
         counts.update(
             {
                 "rows": outputs[part].height,

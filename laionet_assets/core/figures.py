@@ -333,3 +333,50 @@ def per_class_difference_figure(
             0.5, 0.5, "no class evaluated on both datasets", ha="center", transform=axes[0][0].transAxes
         )
     return _save(fig, path)
+
+
+def laionet_sweep_figure(table: pl.DataFrame, threshold: float | None, path: Path) -> Path:
+    """LAIONet's threshold trade-off: (a) classes covered and rows vs the text-similarity threshold
+    (rows on a log axis), intra-class similarity (LAIONet's and ImageNet's over the same classes)
+    on a second axis; (b) each model's equal-weight top-1 accuracy and the share of classes
+    significantly less similar than ImageNet's."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    x = table["threshold"].to_numpy()
+    ax = axes[0]
+    ax.plot(x, table["classes_covered"].to_numpy(), "o-", color="black", label="classes covered")
+    ax.set(
+        xlabel="text similarity threshold", ylabel="classes covered", title="(a) coverage, size, similarity"
+    )
+    rows = ax.twinx()
+    rows.plot(x, np.maximum(table["rows"].to_numpy(), 1), "s--", color="tab:grey", label="rows")
+    rows.set_yscale("log")
+    rows.set_ylabel("rows (log)")
+    sim = ax.twinx()
+    sim.spines["right"].set_position(("axes", 1.16))
+    sim.plot(x, table["intra_class_mean"].to_numpy(), "o-", color="tab:blue", label="LAIONet intra-class")
+    sim.plot(
+        x, table["reference_intra_class_mean"].to_numpy(), "o:", color="tab:red", label="ImageNet intra-class"
+    )
+    sim.set_ylabel("mean intra-class similarity")
+    handles = [h for a in (ax, rows, sim) for h in a.get_legend_handles_labels()[0]]
+    ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="lower left")
+    ax2 = axes[1]
+    ax2.plot(
+        x,
+        table["share_lower_than_reference"].to_numpy(),
+        "o-",
+        color="tab:blue",
+        label="classes lower than ImageNet",
+    )
+    for column in [c for c in table.columns if c.startswith("top1_equal_")]:
+        ax2.plot(x, table[column].to_numpy(), "^-", label=f"top-1 {column.removeprefix('top1_equal_')}")
+    ax2.set(
+        xlabel="text similarity threshold", ylabel="share", ylim=(0, 1), title="(b) lower classes, accuracy"
+    )
+    ax2.legend(fontsize=7)
+    if threshold is not None:
+        for a in axes:
+            a.axvline(threshold, color="grey", linestyle="--", linewidth=1)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -43,6 +43,41 @@ def above(similarity: pl.Series, threshold: float) -> np.ndarray:
     return pl.select(similarity > threshold).to_series().to_numpy()
 
 
+def classes_above(
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    similarity: pl.Series,
+    thresholds: Sequence[float],
+    cap: int | None = 100,
+    seed: int = 0,
+    interval: str = "jackknife",
+) -> dict[float, pl.DataFrame]:
+    """Per threshold: the per-class intra-class similarity (``per_class_intra_similarity``, classes
+    with two images or more) of the rows with similarity > threshold."""
+    out = {}
+    for t in thresholds:
+        keep = above(similarity, t)
+        out[float(t)] = stats.per_class_intra_similarity(
+            vectors[keep], labels[keep], cap, seed, interval
+        ).filter(pl.col("n") >= 2)
+    return out
+
+
+def compare_per_threshold(per_threshold: dict[float, pl.DataFrame], reference: pl.DataFrame) -> pl.DataFrame:
+    """Per threshold and per class in both: intra-class similarity minus the reference's, with its
+    95% interval and verdict (``COMPARISON_SCHEMA``)."""
+    frames = [
+        stats.compare_classes(per_class, reference)
+        .join(per_class.select("wnid", "n", "mean"), on="wnid")
+        .join(reference.select("wnid", reference_n="n", reference_mean="mean"), on="wnid")
+        .with_columns(threshold=pl.lit(t))
+        for t, per_class in per_threshold.items()
+    ]
+    if not frames:
+        return pl.DataFrame(schema=COMPARISON_SCHEMA)
+    return pl.concat(frames).select(list(COMPARISON_SCHEMA)).cast(COMPARISON_SCHEMA)
+
+
 def threshold_sweep(
     vectors: np.ndarray,
     labels: np.ndarray,
@@ -56,21 +91,9 @@ def threshold_sweep(
     """Per threshold and per class in both: the text-matched images' intra-class similarity
     (rows with similarity > threshold) minus the reference's (``per_class_intra_similarity``
     rows), with its 95% interval and verdict (``COMPARISON_SCHEMA``)."""
-    frames = []
-    for t in thresholds:
-        keep = above(similarity, t)
-        per_class = stats.per_class_intra_similarity(vectors[keep], labels[keep], cap, seed, interval).filter(
-            pl.col("n") >= 2
-        )
-        comparison = stats.compare_classes(per_class, reference)
-        frames.append(
-            comparison.join(per_class.select("wnid", "n", "mean"), on="wnid")
-            .join(reference.select("wnid", reference_n="n", reference_mean="mean"), on="wnid")
-            .with_columns(threshold=pl.lit(float(t)))
-        )
-    if not frames:
-        return pl.DataFrame(schema=COMPARISON_SCHEMA)
-    return pl.concat(frames).select(list(COMPARISON_SCHEMA)).cast(COMPARISON_SCHEMA)
+    return compare_per_threshold(
+        classes_above(vectors, labels, similarity, thresholds, cap, seed, interval), reference
+    )
 
 
 def sweep_summary(

@@ -1,3 +1,5 @@
+import asyncio
+
 import numpy as np
 import polars as pl
 import pytest
@@ -118,12 +120,26 @@ def status_path(table, sample_id):
     return table.filter(pl.col("sample_id") == sample_id)["image_path"].item()
 
 
-def test_size_cap(tmp_path):
+def test_size_cap_with_and_without_content_length():
     files = crafted_images()
+    size = len(files["rgb.jpg"])
     with ImageServer(files) as server:
         capped = DownloadSettings(max_bytes=100, retries=0)
-        assert fetch(server.url("img/rgb.jpg"), capped).status == "too_large"
-        assert fetch(server.url("img/rgb.jpg"), FAST).status == "ok"
+        declared = fetch(server.url("img/rgb.jpg"), capped)
+        assert (declared.status, declared.error) == ("too_large", f"Content-Length {size} > 100")
+        streamed = fetch(server.url("unsized/rgb.jpg"), capped)  # counted while reading
+        assert (streamed.status, streamed.error) == ("too_large", "body exceeds 100 bytes")
+        assert fetch(server.url("img/rgb.jpg"), FAST).data == files["rgb.jpg"]
+        assert fetch(server.url("unsized/rgb.jpg"), FAST).data == files["rgb.jpg"]
+
+
+def test_redirect_loop_and_malformed_url_get_a_status_not_an_exception():
+    with ImageServer(crafted_images()) as server:
+        looping = fetch(server.url("loop/rgb.jpg"), FAST)
+        assert (looping.status, looping.http_status, looping.attempts) == ("http_error", 302, 1)
+        assert server.hits["/loop/rgb.jpg"] > 1
+    assert fetch("http://127.0.0.1:notaport/x.jpg", FAST).status == "bad_url"
+    assert fetch("http://", FAST).status == "bad_url"
 
 
 def test_retry_backoff_doubles():
@@ -233,3 +249,17 @@ def encode_png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def test_proxies_come_from_the_standard_variables_only_when_set(monkeypatch):
+    from laionet_assets.core.images import client_session
+
+    async def trusts_env(settings):
+        async with client_session(settings) as session:
+            return session.trust_env
+
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert asyncio.run(trusts_env(FAST)) is False
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    assert asyncio.run(trusts_env(FAST)) is True

@@ -1,0 +1,243 @@
+"""LAIONet's threshold trade-off: laionet_sweep_images → laionet_threshold_sweep (``core.sweep``).
+
+The candidates above the lowest threshold are downloaded, OCRed and embedded once (reusing what
+``laionet_images`` fetched and what the LanceDB cache holds); every higher threshold is a
+filter of those rows."""
+
+import time
+
+import dagster as dg
+import polars as pl
+from pydantic import Field, field_validator
+
+from laionet_assets.assets.creation import LaionetSelectionConfig, selection_inputs
+from laionet_assets.assets.evaluation import PREDICTIONS_SCHEMA, downloaded_set, predict
+from laionet_assets.assets.images import KEPT_IN_FINAL, download_and_read
+from laionet_assets.assets.lib import figure, markdown_table, previous_output
+from laionet_assets.assets.similarity import IntraClassConfig, _embed
+from laionet_assets.core import laionet as core_laionet
+from laionet_assets.core import stats
+from laionet_assets.core.figures import laionet_sweep_figure
+from laionet_assets.core.image_embeddings import embedded_rows, load_vectors
+from laionet_assets.core.images import STATUS_SCHEMA
+from laionet_assets.core.sweep import (
+    SWEEP_QUANTILES,
+    accuracy_by_threshold,
+    laionet_sweep,
+    sweep_thresholds,
+    with_accuracy,
+)
+from laionet_assets.core.text_matched import above
+from laionet_assets.executors import GPU_STEP_TAGS
+from laionet_assets.resources import (
+    ImageDownloader,
+    ImageEncoder,
+    ImageModels,
+    LaionetStorage,
+    OcrFilter,
+    TextEncoderResource,
+)
+
+GROUP = "laionet_sweep"
+SWEEP_DATASET = "laionet_sweep"
+
+
+class LaionetSweepConfig(LaionetSelectionConfig):
+    thresholds: list[float] = Field(
+        default=[],
+        description="similarity thresholds swept; empty: 0.70, 0.74, 0.78, 0.82, 0.86, 0.90 for a CLIP text "
+        "encoder, else the quantiles below of the candidates' similarities (LAIONet's threshold is always "
+        "added)",
+    )
+    quantiles: list[float] = Field(
+        default=list(SWEEP_QUANTILES),
+        description="for a non-CLIP text encoder without thresholds: the quantiles of the candidates' "
+        "similarities swept",
+    )
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, v: list[float]) -> list[float]:
+        return sorted({core_laionet.check_threshold(t) for t in v})
+
+
+@dg.multi_asset(
+    group_name=GROUP,
+    outs={
+        "laionet_sweep_images": dg.AssetOut(
+            description="LAIONet's candidates above the sweep's lowest threshold, with their downloaded "
+            "images and OCR flags",
+            kinds={"pillow", "rapidocr"},
+        ),
+        "laionet_sweep_thresholds": dg.AssetOut(
+            description="The thresholds swept and how each was chosen", kinds={"polars"}
+        ),
+    },
+    ins={"lemma_matches": dg.AssetIn(), "text_sims": dg.AssetIn(), "imagenet_synsets": dg.AssetIn()},
+    # laionet_images is read, not loaded: what it fetched is reused
+    deps=["laionet_images"],
+)
+def laionet_sweep_images(
+    context: dg.AssetExecutionContext,
+    config: LaionetSweepConfig,
+    storage: LaionetStorage,
+    text_encoder: TextEncoderResource,
+    downloader: ImageDownloader,
+    ocr: OcrFilter,
+    lemma_matches: dict,
+    text_sims: dict,
+    imagenet_synsets: pl.DataFrame,
+):
+    """The candidates LAIONet's policy keeps (the same single-label rows, safety policy and
+    encoder as ``laionet_clean``) with similarity above the sweep's lowest threshold, downloaded
+    and OCRed as ``laionet_images`` does, into the same content-addressed store: an image that
+    ``laionet_images`` or an earlier sweep fetched is not fetched again.  ``kept``: the image
+    passes the filters of ``laionet_final``."""
+    started = time.perf_counter()
+    threshold, candidates, encoders, _ = selection_inputs(
+        config, storage, text_encoder, lemma_matches, text_sims
+    )
+    policy_ok = candidates.filter(core_laionet.safety_ok(config.nsfw_policy, config.max_unsafe_score))
+    sims = policy_ok["text_similarity"].to_numpy()
+    clip_scale = text_encoder.kind == "open_clip" and bool(text_encoder.pretrained)
+    chosen = sweep_thresholds(sims, clip_scale, threshold, config.thresholds, config.quantiles)
+    thresholds = chosen["threshold"].to_list()
+    rows = policy_ok.filter(above(policy_ok["text_similarity"], thresholds[0]))
+    earlier = [
+        p
+        for p in (
+            previous_output(storage.asset_path("laionet_sweep_images")),
+            storage.read_asset("laionet_images"),
+        )
+        if p is not None and set(STATUS_SCHEMA) <= set(p.columns)
+    ]
+    previous = (
+        pl.concat([p.select(*STATUS_SCHEMA, "image_text") for p in earlier], how="diagonal_relaxed").unique(
+            ["sample_id", "url"], keep="first", maintain_order=True
+        )
+        if earlier
+        else None
+    )
+    table, counts = download_and_read(
+        context, "sweep", rows, previous, storage, downloader, ocr, imagenet_synsets
+    )
+    out = rows.join(table.drop("url", "wnid", "width", "height"), on="sample_id", how="left").with_columns(
+        kept=KEPT_IN_FINAL
+    )
+    context.add_output_metadata(
+        {
+            **counts,
+            "thresholds": dg.MetadataValue.json(thresholds),
+            "lowest_threshold": thresholds[0],
+            "laionet_threshold": threshold,
+            "encoder": encoders[0] if encoders else text_encoder.kind,
+            "kept": int(out["kept"].sum()),
+            "seconds": round(time.perf_counter() - started, 2),
+        },
+        output_name="laionet_sweep_images",
+    )
+    yield dg.Output(out, output_name="laionet_sweep_images")
+    yield dg.Output(
+        chosen, output_name="laionet_sweep_thresholds", metadata={"thresholds": markdown_table(chosen)}
+    )
+
+
+@dg.multi_asset(
+    group_name=GROUP,
+    pool="gpu",
+    op_tags=GPU_STEP_TAGS,
+    outs={
+        "laionet_threshold_sweep": dg.AssetOut(
+            description="Per threshold: LAIONet's size, coverage, intra-class similarity vs ImageNet and "
+            "accuracy",
+            kinds={"polars", "matplotlib"},
+        ),
+        "laionet_sweep_predictions": dg.AssetOut(
+            description="Top-5 wnids of the sweep's images per model (reused by the next sweep)",
+            kinds={"pytorch"},
+        ),
+    },
+    # model_predictions is read, not loaded: the sweep runs without it, and reuses what it holds
+    deps=["model_predictions"],
+)
+def laionet_threshold_sweep(
+    context: dg.AssetExecutionContext,
+    config: IntraClassConfig,
+    storage: LaionetStorage,
+    image_encoder: ImageEncoder,
+    image_models: ImageModels,
+    laionet_sweep_images: pl.DataFrame,
+    laionet_sweep_thresholds: pl.DataFrame,
+    reference_image_embeddings: pl.DataFrame,
+    imagenet_synsets: pl.DataFrame,
+):
+    """Per threshold: LAIONet's rows and classes covered, its images (downloaded, passing the
+    filters), per-class and pooled intra-class similarity, the share of classes significantly
+    lower than ImageNet val (same cap, seed and interval as ``intra_class_stats``) and each
+    model's equal-weight top-1 accuracy.  The images are embedded once (LanceDB cache: LAIONet's
+    own are found there) and predicted once (``model_predictions``' rows are reused); every
+    threshold filters them."""
+    started = time.perf_counter()
+    thresholds = laionet_sweep_thresholds["threshold"].to_list()
+    kept = laionet_sweep_images.filter(pl.col("kept"))
+    images = downloaded_set(storage, kept)
+    model = image_encoder.load()
+    cache = storage.embedding_cache("image")
+    embedded, embed_counts = _embed(
+        context, model, cache, "sweep", SWEEP_DATASET, images, image_encoder.decode_workers, "encode"
+    )
+    vectors, rows = embedded_rows(cache, embedded, SWEEP_DATASET)
+    rows = rows.join(
+        kept.select(image_id="sample_id", text_similarity="text_similarity"), on="image_id", how="left"
+    )
+    imagenet, imagenet_labels = load_vectors(cache, reference_image_embeddings, "imagenet_val")
+    reference = stats.per_class_intra_similarity(
+        imagenet, imagenet_labels, config.cap, config.seed, config.interval
+    ).filter(pl.col("n") >= 2)
+    table, comparisons = laionet_sweep(
+        laionet_sweep_images, rows, vectors, reference, thresholds, config.cap, config.seed, config.interval
+    )
+    earlier = [
+        p
+        for p in (
+            previous_output(storage.asset_path("laionet_sweep_predictions")),
+            storage.read_asset("model_predictions"),
+        )
+        if p is not None and set(PREDICTIONS_SCHEMA) <= set(p.columns)
+    ]
+    previous = pl.concat([p.select(list(PREDICTIONS_SCHEMA)) for p in earlier]) if earlier else None
+    predictions, predict_meta = predict(
+        context,
+        image_models,
+        imagenet_synsets,
+        {SWEEP_DATASET: ("laionet", images)},
+        {SWEEP_DATASET: previous},
+    )
+    predictions = predictions[SWEEP_DATASET]
+    accuracy = accuracy_by_threshold(
+        predictions.filter(pl.col("top5").is_not_null()).rename({"image_id": "sample_id"}),
+        kept.select("sample_id", "text_similarity"),
+        thresholds,
+    )
+    table = with_accuracy(table, accuracy)
+    laionet_threshold = laionet_sweep_thresholds.filter(pl.col("chosen_as") == "LAIONet's threshold")
+    fig = laionet_sweep_figure(
+        table,
+        laionet_threshold["threshold"][0] if laionet_threshold.height else None,
+        storage.report_path("fig_laionet_threshold_sweep.png"),
+    )
+    table.write_parquet(storage.report_path("laionet_threshold_sweep.parquet"))
+    sweep_meta = {
+        "sweep": markdown_table(table),
+        "accuracy": markdown_table(accuracy, 60),
+        "per_class": markdown_table(comparisons, 40),
+        "fig_laionet_threshold_sweep": figure(fig),
+        "cap": config.cap,
+        "seed": config.seed,
+        "interval": config.interval,
+        "encoder": model.encoder_id,
+        "images_embedded": dg.MetadataValue.json(embed_counts),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    yield dg.Output(table, output_name="laionet_threshold_sweep", metadata=sweep_meta)
+    yield dg.Output(predictions, output_name="laionet_sweep_predictions", metadata=predict_meta)
