@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 
 from laionet_assets.cli import main
+from laionet_assets.core.sweep import SWEEP_QUANTILES
 from laionet_assets.resources import LaionetStorage
 
 from .fixtures import SAMPLE_RELEASE, write_part
@@ -275,6 +276,21 @@ def test_demo_materialises_the_whole_graph_offline(home, capsys):
     assert (images["status"] == "ok").sum() > 0 and set(images["status"]) <= {"ok", "http_error", "not_image"}
     html = (home / "reports" / "report.html").read_text()
     assert all(f"fig{n}_" in html for n in (1, 3, 4, 5, 6, 7, 8, 9, 10, 17, 18))
+    # the threshold sweep: a random-weight encoder sweeps quantiles; at LAIONet's own threshold its
+    # images are laionet_final's
+    chosen = pl.read_parquet(home / "assets" / "laionet_sweep_thresholds.parquet")
+    assert chosen["chosen_as"].to_list() == [
+        "LAIONet's threshold",
+        *(f"quantile {q:g}" for q in SWEEP_QUANTILES),
+    ]
+    sweep = pl.read_parquet(home / "assets" / "laionet_threshold_sweep.parquet")
+    at_laionet = sweep.filter(pl.col("threshold") == chosen["threshold"][0]).row(0, named=True)
+    final = LaionetStorage(home=str(home)).read_asset("laionet_final")
+    assert at_laionet["images"] == final.height and at_laionet["classes_covered"] >= final["wnid"].n_unique()
+    assert sweep["rows"].is_sorted(descending=True) and sweep["rows"][-1] < sweep["rows"][0]
+    assert "fig_laionet_threshold_sweep.png" in html and any(
+        c.startswith("top1_equal_") for c in sweep.columns
+    )
 
 
 def test_run_shows_the_release_before_it_starts_and_refuses_an_unfiltered_one(home, capsys):

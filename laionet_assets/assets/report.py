@@ -46,6 +46,10 @@ FIGURES = [
         "fig18_threshold_sweep.png",
         "Fig. 18 (Appendix E): the text-matched dataset vs its similarity threshold",
     ),
+    (
+        "fig_laionet_threshold_sweep.png",
+        "LAIONet vs its text-similarity threshold: coverage, size, intra-class similarity, accuracy",
+    ),
 ]
 
 
@@ -94,6 +98,7 @@ OPTIONAL = (
     "captions_nearest_laion",
     "text_matched_intra_class",
     "per_class_differences",
+    "laionet_threshold_sweep",
 )
 
 
@@ -203,7 +208,7 @@ def report(
                 captions["encoder"][0],
             )
         )
-    image_synset_similarity, captions_nearest_laion, text_matched_intra_class, differences = (
+    image_synset_similarity, captions_nearest_laion, text_matched_intra_class, differences, sweep = (
         previous_output(storage.asset_path(a)) for a in OPTIONAL
     )
     if (
@@ -260,6 +265,8 @@ def report(
         sections["Per class: the 10 classes that lose most recall@1 on LAIONet, per model"] = ranked(
             differences
         )
+    if sweep is not None and sweep.height:
+        sections["LAIONet vs its text-similarity threshold (laionet_threshold_sweep)"] = sweep
     figures = [(name, caption) for name, caption in FIGURES if (reports / name).exists()]
     path = storage.report_path("report.html")
     write_report(path, headline_frame, sections, figures)

@@ -36,7 +36,9 @@ def crafted(seed: int, n: int = 60, classes: int = 5, dim: int = 6):
     centres = rng.normal(size=(classes, dim))
     labels = images["wnid"].to_numpy()
     spread = np.array([0.3 + c for c in range(classes)])[[wnids.index(w) for w in labels]]
-    vectors = centres[[wnids.index(w) for w in labels]] + rng.normal(size=(images.height, dim)) * spread[:, None]
+    vectors = (
+        centres[[wnids.index(w) for w in labels]] + rng.normal(size=(images.height, dim)) * spread[:, None]
+    )
     return candidates, images, vectors
 
 
