@@ -128,3 +128,14 @@ def test_asset_run_config_goes_to_the_ops_in_the_run():
     assert settings.asset_run_config(values) == {
         "ops": {"lemma_matches": {"config": {"mode": "longest"}}, "laionet": {"config": {"top_k": 3}}}
     }
+
+
+def test_list_settings_parse_their_items_and_shared_asset_settings_reach_every_op():
+    assert settings.setting("sweep_thresholds").parse("0.6, 0.8") == [0.6, 0.8]
+    with pytest.raises(ValueError):
+        settings.setting("sweep_quantiles").parse("0.5,half")
+    config = settings.asset_run_config({"nsfw_policy": "none", "sweep_thresholds": [0.6]})["ops"]
+    assert config["laionet"]["config"] == {"nsfw_policy": "none"}
+    assert config["laionet_sweep_images"]["config"] == {"nsfw_policy": "none", "thresholds": [0.6]}
+    only = settings.asset_run_config({"nsfw_policy": "none"}, {"laionet"})["ops"]
+    assert list(only) == ["laionet"]
