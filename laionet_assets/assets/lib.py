@@ -22,6 +22,22 @@ def previous_output(path: Path) -> pl.DataFrame | None:
         return None
 
 
+def reusable_rows(storage, own: str, other: str, columns: list[str], key: list[str]) -> pl.DataFrame | None:
+    """What an asset may reuse instead of computing again: its own last output, then ``other``'s
+    stored table (every partition), those of them that hold ``columns``, as one table (the first
+    row of each ``key`` kept); ``None`` when neither exists."""
+    frames = [
+        p
+        for p in (previous_output(storage.asset_path(own)), storage.read_asset(other))
+        if p is not None and set(columns) <= set(p.columns)
+    ]
+    if not frames:
+        return None
+    return pl.concat([p.select(columns) for p in frames], how="diagonal_relaxed").unique(
+        key, keep="first", maintain_order=True
+    )
+
+
 def figure(path: Path) -> dg.MetadataValue:
     """A PNG figure linked from metadata (the figures stay files a person can open)."""
     return dg.MetadataValue.path(str(path))

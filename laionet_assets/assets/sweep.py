@@ -11,9 +11,9 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from laionet_assets.assets.creation import LaionetSelectionConfig, selection_inputs
-from laionet_assets.assets.evaluation import PREDICTIONS_SCHEMA, downloaded_set, predict
+from laionet_assets.assets.evaluation import IMAGE_KEY, PREDICTIONS_SCHEMA, downloaded_set, predict
 from laionet_assets.assets.images import KEPT_IN_FINAL, download_and_read
-from laionet_assets.assets.lib import figure, markdown_table, previous_output
+from laionet_assets.assets.lib import figure, markdown_table, reusable_rows
 from laionet_assets.assets.similarity import IntraClassConfig, _embed
 from laionet_assets.core import laionet as core_laionet
 from laionet_assets.core import stats
@@ -103,20 +103,12 @@ def laionet_sweep_images(
     chosen = sweep_thresholds(sims, clip_scale, threshold, config.thresholds, config.quantiles)
     thresholds = chosen["threshold"].to_list()
     rows = policy_ok.filter(above(policy_ok["text_similarity"], thresholds[0]))
-    earlier = [
-        p
-        for p in (
-            previous_output(storage.asset_path("laionet_sweep_images")),
-            storage.read_asset("laionet_images"),
-        )
-        if p is not None and set(STATUS_SCHEMA) <= set(p.columns)
-    ]
-    previous = (
-        pl.concat([p.select(*STATUS_SCHEMA, "image_text") for p in earlier], how="diagonal_relaxed").unique(
-            ["sample_id", "url"], keep="first", maintain_order=True
-        )
-        if earlier
-        else None
+    previous = reusable_rows(
+        storage,
+        "laionet_sweep_images",
+        "laionet_images",
+        [*STATUS_SCHEMA, "image_text"],
+        ["sample_id", "url"],
     )
     table, counts = download_and_read(
         context, "sweep", rows, previous, storage, downloader, ocr, imagenet_synsets
@@ -197,15 +189,13 @@ def laionet_threshold_sweep(
     table, comparisons = laionet_sweep(
         laionet_sweep_images, rows, vectors, reference, thresholds, config.cap, config.seed, config.interval
     )
-    earlier = [
-        p
-        for p in (
-            previous_output(storage.asset_path("laionet_sweep_predictions")),
-            storage.read_asset("model_predictions"),
-        )
-        if p is not None and set(PREDICTIONS_SCHEMA) <= set(p.columns)
-    ]
-    previous = pl.concat([p.select(list(PREDICTIONS_SCHEMA)) for p in earlier]) if earlier else None
+    previous = reusable_rows(
+        storage,
+        "laionet_sweep_predictions",
+        "model_predictions",
+        list(PREDICTIONS_SCHEMA),
+        ["model", "model_version", *IMAGE_KEY],
+    )
     predictions, predict_meta = predict(
         context,
         image_models,

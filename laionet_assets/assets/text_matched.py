@@ -10,7 +10,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from laionet_assets.assets.captions import GROUP
-from laionet_assets.assets.lib import figure, markdown_table, previous_output
+from laionet_assets.assets.lib import figure, markdown_table, reusable_rows
 from laionet_assets.assets.similarity import IntraClassConfig
 from laionet_assets.core import stats
 from laionet_assets.core.figures import intra_class_figure, threshold_sweep_figure
@@ -51,20 +51,8 @@ def text_matched_images(
     wanted = captions_nearest_laion.filter(above(captions_nearest_laion["similarity"], config.download_above))
     no_url = int(wanted["url"].null_count())
     wanted = wanted.filter(pl.col("url").is_not_null())
-    earlier = [
-        p
-        for p in (
-            previous_output(storage.asset_path("text_matched_images")),
-            storage.read_asset("laionet_images"),
-        )
-        if p is not None and set(STATUS_SCHEMA) <= set(p.columns)
-    ]
-    previous = (
-        pl.concat([p.select(list(STATUS_SCHEMA)).cast(STATUS_SCHEMA) for p in earlier]).unique(
-            ["sample_id", "url"], keep="first", maintain_order=True
-        )
-        if earlier
-        else None
+    previous = reusable_rows(
+        storage, "text_matched_images", "laionet_images", list(STATUS_SCHEMA), ["sample_id", "url"]
     )
     progress = Progress(wanted.height, "text-matched image downloads", context.log.info)
     table, counts = download_images(
