@@ -17,6 +17,7 @@ from laionet_assets.assets.lib import figure, markdown_table, reusable_rows
 from laionet_assets.assets.similarity import IntraClassConfig, _embed
 from laionet_assets.core import laionet as core_laionet
 from laionet_assets.core import stats
+from laionet_assets.core.atomic import write_parquet_atomic
 from laionet_assets.core.figures import laionet_sweep_figure
 from laionet_assets.core.image_embeddings import embedded_rows, load_vectors
 from laionet_assets.core.images import STATUS_SCHEMA
@@ -179,9 +180,18 @@ def laionet_threshold_sweep(
         context, model, cache, "sweep", SWEEP_DATASET, images, image_encoder.decode_workers, "encode"
     )
     vectors, rows = embedded_rows(cache, embedded, SWEEP_DATASET)
-    rows = rows.join(
-        kept.select(image_id="sample_id", text_similarity="text_similarity"), on="image_id", how="left"
+    rows = rows.join(  # row i is vectors[i]
+        kept.select(image_id="sample_id", text_similarity="text_similarity"),
+        on="image_id",
+        how="left",
+        maintain_order="left",
     )
+    encoders = set(reference_image_embeddings["encoder"].unique().to_list()) - {model.encoder_id}
+    if encoders:
+        raise dg.Failure(
+            f"reference_image_embeddings were computed with {sorted(encoders)}, the sweep with "
+            f"{model.encoder_id}: re-materialise reference_image_embeddings with one image encoder"
+        )
     imagenet, imagenet_labels = load_vectors(cache, reference_image_embeddings, "imagenet_val")
     reference = stats.per_class_intra_similarity(
         imagenet, imagenet_labels, config.cap, config.seed, config.interval
@@ -216,7 +226,7 @@ def laionet_threshold_sweep(
         laionet_threshold["threshold"][0] if laionet_threshold.height else None,
         storage.report_path("fig_laionet_threshold_sweep.png"),
     )
-    table.write_parquet(storage.report_path("laionet_threshold_sweep.parquet"))
+    write_parquet_atomic(table, storage.report_path("laionet_threshold_sweep.parquet"))
     sweep_meta = {
         "sweep": markdown_table(table),
         "accuracy": markdown_table(accuracy, 60),
