@@ -22,6 +22,7 @@ from laionet_assets.core.figures import laionet_sweep_figure
 from laionet_assets.core.image_embeddings import embedded_rows, load_vectors
 from laionet_assets.core.images import STATUS_SCHEMA
 from laionet_assets.core.sweep import (
+    LAIONET_OWN,
     SWEEP_QUANTILES,
     accuracy_by_threshold,
     laionet_sweep,
@@ -220,7 +221,7 @@ def laionet_threshold_sweep(
         thresholds,
     )
     table = with_accuracy(table, accuracy)
-    laionet_threshold = laionet_sweep_thresholds.filter(pl.col("chosen_as") == "LAIONet's threshold")
+    laionet_threshold = laionet_sweep_thresholds.filter(pl.col("chosen_as") == LAIONET_OWN)
     fig = laionet_sweep_figure(
         table,
         laionet_threshold["threshold"][0] if laionet_threshold.height else None,

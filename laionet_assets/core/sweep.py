@@ -27,6 +27,7 @@ from laionet_assets.core.text_matched import above, classes_above, compare_per_t
 
 CLIP_SWEEP = (0.70, 0.74, 0.78, 0.82, 0.86, 0.90)
 SWEEP_QUANTILES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+LAIONET_OWN = "LAIONet's threshold"  # the chosen_as of the threshold laionet_clean used
 
 SWEEP_SCHEMA = {
     "threshold": pl.Float64,
@@ -62,7 +63,7 @@ def sweep_thresholds(
         chosen = [round(float(v), 4) for v in np.quantile(sims, quantiles)] if sims.size else []
         why = [f"quantile {q:g}" for q in quantiles][: len(chosen)]
     reasons = dict(zip(chosen, why))
-    reasons[float(laionet_threshold)] = "LAIONet's threshold"
+    reasons[float(laionet_threshold)] = LAIONET_OWN
     ordered = sorted(reasons)
     return pl.DataFrame(
         {
