@@ -11,6 +11,7 @@ from laionet_assets.assets import (
     captions,
     creation,
     evaluation,
+    gallery,
     images,
     report,
     similarity,
@@ -22,7 +23,7 @@ from laionet_assets.executors import executor_from_env
 from laionet_assets.profiles import resources_for
 from laionet_assets.sensors import laionet_jobs, laionet_schedules, laionet_sensors
 
-ASSET_MODULES = (creation, images, evaluation, similarity, sweep, captions, text_matched, report)
+ASSET_MODULES = (creation, images, evaluation, similarity, sweep, gallery, captions, text_matched, report)
 all_assets = dg.load_assets_from_modules(ASSET_MODULES)
 
 defs = dg.Definitions(

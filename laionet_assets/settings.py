@@ -205,6 +205,20 @@ SETTINGS: tuple[Setting, ...] = (
         item=float,
     ),
     _a(
+        "gallery_images_per_class",
+        int,
+        "laionet_gallery",
+        "images_per_class",
+        "images per class and dataset in the gallery page (default 8)",
+    ),
+    _a(
+        "rating_trials_per_class",
+        int,
+        "laionet_gallery",
+        "trials_per_class",
+        "trials per class in rating_study_pairs.csv (default 4)",
+    ),
+    _a(
         "caption_index",
         str,
         "laion_caption_index",

@@ -291,6 +291,17 @@ def test_demo_materialises_the_whole_graph_offline(home, capsys):
     assert "fig_laionet_threshold_sweep.png" in html and any(
         c.startswith("top1_equal_") for c in sweep.columns
     )
+    # the gallery shows classes both datasets have; the rating study's trials balance LAIONet's side
+    # and name thumbnails that exist beside the report, which links both
+    shown = pl.read_parquet(home / "assets" / "laionet_gallery.parquet")
+    assert shown.height and shown.group_by("wnid").agg(pl.col("dataset").n_unique())["dataset"].min() == 2
+    trials = pl.read_csv(home / "reports" / "rating_study_pairs.csv")
+    assert trials.height and abs(2 * (trials["laionet_side"] == "left").sum() - trials.height) <= 1
+    thumbnails = [c for c in trials.columns if "_thumbnail_" in c]
+    assert len(thumbnails) == 4 and all(
+        (home / "reports" / f).is_file() for c in thumbnails for f in trials[c]
+    )
+    assert "href='gallery.html'" in html and "href='rating_study_pairs.csv'" in html
 
 
 def test_run_shows_the_release_before_it_starts_and_refuses_an_unfiltered_one(home, capsys):

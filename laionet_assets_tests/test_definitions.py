@@ -15,7 +15,7 @@ def test_definitions_load_with_the_design_card_assets():
     from laionet_assets.graph import asset_plan
 
     plan = asset_plan()
-    assert keys == set(plan.order) and len(keys) == 39  # the CLI offers every asset of the graph
+    assert keys == set(plan.order) and len(keys) == 41  # the CLI offers every asset of the graph
     text_side = ("lemma_matches", "text_sims", "laion_caption_index")
     image_side = ("laionet_images", "laionet_final", "image_embeddings", "model_predictions")
     assert plan.partitioned == (*text_side, *image_side)

@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from laionet_assets.assets.evaluation import all_predictions
+from laionet_assets.assets.gallery import GALLERY_PAGE, RATING_CSV
 from laionet_assets.assets.images import LAIONET_IMAGES_SCHEMA
 from laionet_assets.assets.lib import all_parts, figure, previous_output
 from laionet_assets.assets.similarity import embedded_images
@@ -67,7 +68,11 @@ def _fmt(value) -> str:
 
 
 def write_report(
-    path, headline: pl.DataFrame, sections: dict[str, pl.DataFrame], figures: list[tuple[str, str]]
+    path,
+    headline: pl.DataFrame,
+    sections: dict[str, pl.DataFrame],
+    figures: list[tuple[str, str]],
+    links: list[tuple[str, str]] = (),
 ) -> None:
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>LAIONet report</title><style>",
@@ -81,6 +86,10 @@ def write_report(
     ]
     for title, frame in sections.items():
         parts += [f"<h2>{html.escape(title)}</h2>", _html_table(frame)]
+    if links:
+        parts.append("<h2>Pages beside this report</h2><ul>")
+        parts += [f"<li><a href='{name}'>{html.escape(text)}</a></li>" for name, text in links]
+        parts.append("</ul>")
     parts.append("<h2>Figures</h2>")
     for name, caption in figures:
         parts.append(
@@ -121,7 +130,23 @@ def _safety_policy(value: dict) -> str:
     return text
 
 
-@dg.asset(group_name=GROUP, kinds={"html"}, deps=list(OPTIONAL))
+# Files of other assets beside the report, linked from it when they exist.
+LINKS = (
+    (
+        "laionet_gallery",
+        GALLERY_PAGE,
+        "The gallery: per class, thumbnails of LAIONet and ImageNet val with their intra-class similarities",
+    ),
+    (
+        "rating_study_pairs",
+        RATING_CSV,
+        "The rating study's trials (CSV): which pair of images of a class looks more varied, LAIONet's or "
+        "ImageNet's, with CLIP's similarity of each pair",
+    ),
+)
+
+
+@dg.asset(group_name=GROUP, kinds={"html"}, deps=[*OPTIONAL, *(asset for asset, _, _ in LINKS)])
 def report(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,
@@ -269,7 +294,8 @@ def report(
         sections["LAIONet vs its text-similarity threshold (laionet_threshold_sweep)"] = sweep
     figures = [(name, caption) for name, caption in FIGURES if (reports / name).exists()]
     path = storage.report_path("report.html")
-    write_report(path, headline_frame, sections, figures)
+    links = [(name, text) for _, name, text in LINKS if (reports / name).exists()]
+    write_report(path, headline_frame, sections, figures, links)
     context.add_output_metadata(
         {
             "report": dg.MetadataValue.path(str(path)),
