@@ -42,10 +42,13 @@ def root_error_message(error) -> str:
     return error.message.strip().splitlines()[-1]
 
 
-def prepare_home(home: str | None, profile: str | None) -> Path:
-    """Resolve the home folder, write its dagster.yaml, and export the variables the code location reads."""
+def prepare_home(home: str | None, profile: str | None, vocabulary: str | None = None) -> Path:
+    """Resolve the home folder, write its dagster.yaml, and export the variables the code location
+    reads.  Each vocabulary's runs go to its own Dagster instance (``<vocabulary home>/dagster``)."""
+    from laionet_assets.core.vocabularies import DEFAULT_VOCABULARY, vocabulary_home
+
     root = Path(home or settings.process_setting("home")).resolve()
-    dagster_home = root / "dagster"
+    dagster_home = vocabulary_home(root, vocabulary or DEFAULT_VOCABULARY) / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
     template = REPO_ROOT / "dagster.yaml"
@@ -260,7 +263,7 @@ def run_release(
     value (the CLI's flags); resource settings go to ``resources_for``, asset-config settings to
     the run config."""
     chosen = {k: v for k, v in (chosen or {}).items() if v is not None}
-    root = prepare_home(home, profile)
+    root = prepare_home(home, profile, chosen.get("vocabulary") or settings.env_values().get("vocabulary"))
     selection = parse_selection(select)
     from laionet_assets.profiles import current_profile, resources_for
 

@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 
 from laionet_assets.core.atomic import write_parquet_atomic
+from laionet_assets.core.vocabularies import DEFAULT_VOCABULARY, vocabulary_home
 
 
 def table_metadata(frame: pl.DataFrame) -> dict:
@@ -37,9 +38,10 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
     """
 
     home: str = "data"
+    vocabulary: str = DEFAULT_VOCABULARY  # a vocabulary's tables live under its own folder
 
     def _path(self, asset_key: dg.AssetKey, partition: str | None) -> Path:
-        return asset_file(self.home, asset_key, partition)
+        return asset_file(vocabulary_home(self.home, self.vocabulary), asset_key, partition)
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | dict) -> None:
         if obj is None:

@@ -21,6 +21,7 @@ from laionet_assets.core.laionet import (
 from laionet_assets.core.releases import ReleaseRegistry
 from laionet_assets.core.shipped import check_source, encoder_tag
 from laionet_assets.core.textsim import make_text_encoder
+from laionet_assets.core.vocabularies import DEFAULT_VOCABULARY, check_vocabulary, vocabulary_home
 from laionet_assets.io_manager import PolarsParquetIOManager, asset_file, assets_root
 
 
@@ -51,9 +52,18 @@ class LaionetStorage(dg.ConfigurableResource):
     """The LAIONet home folder: assets, LanceDB tables, reports and the release registry."""
 
     home: str = "data"
+    vocabulary: str = DEFAULT_VOCABULARY
+
+    _vocabulary = field_validator("vocabulary")(classmethod(lambda cls, v: check_vocabulary(v)))
 
     @property
     def root(self) -> Path:
+        """The vocabulary's own folder: tables, reports, the release registry."""
+        return vocabulary_home(self.home, self.vocabulary)
+
+    @property
+    def shared(self) -> Path:
+        """``<home>``: what every vocabulary shares (images and caches keyed by content)."""
         return Path(self.home).resolve()
 
     @property
@@ -66,15 +76,15 @@ class LaionetStorage(dg.ConfigurableResource):
 
     @property
     def images(self) -> Path:
-        return self.root / "images"
+        return self.shared / "images"
 
     @property
     def assets(self) -> Path:
-        return assets_root(self.home)
+        return assets_root(self.root)
 
     def asset_path(self, name: str, partition: str | None = None) -> Path:
         """Where the IO manager keeps an asset's (partition's) table."""
-        return asset_file(self.home, dg.AssetKey(name), partition)
+        return asset_file(self.root, dg.AssetKey(name), partition)
 
     def read_asset(self, name: str, columns: list[str] | None = None) -> pl.DataFrame | None:
         """An asset's stored table: every materialised partition of a partitioned one together
@@ -91,8 +101,8 @@ class LaionetStorage(dg.ConfigurableResource):
         return self.reports / name
 
     def embedding_cache(self, kind: str = "caption") -> EmbeddingCache:
-        (self.root / "lancedb").mkdir(parents=True, exist_ok=True)
-        return EmbeddingCache(str(self.root / "lancedb"), kind)
+        (self.shared / "lancedb").mkdir(parents=True, exist_ok=True)
+        return EmbeddingCache(str(self.shared / "lancedb"), kind)
 
 
 class TextEncoderResource(dg.ConfigurableResource):

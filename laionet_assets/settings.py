@@ -334,6 +334,15 @@ SETTINGS: tuple[Setting, ...] = (
         choices=PRECISIONS,
     ),
     _r(
+        "vocabulary",
+        str,
+        ("storage", "io_manager"),
+        "vocabulary",
+        "the classes searched for: imagenet1k (default), cifar100, food101, or a file (class table, or a "
+        "lemma → wnid dictionary in JSON, TSV or a pickled dict); each vocabulary's outputs live in "
+        "<home>/vocabularies/<name>/",
+    ),
+    _r(
         "image_encoder",
         str,
         "image_encoder",

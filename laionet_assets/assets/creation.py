@@ -23,8 +23,8 @@ from laionet_assets.core.matching import (
 )
 from laionet_assets.core.progress import Progress, library_versions
 from laionet_assets.core.release_layouts import CANONICAL_SCHEMA
-from laionet_assets.core.synsets import load_imagenet_synsets
 from laionet_assets.core.textsim import rowwise_cosine
+from laionet_assets.core.vocabularies import label_space, load_vocabulary
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.partitions import laion_parts
 from laionet_assets.resources import LaionetStorage, TextEncoderResource
@@ -33,12 +33,17 @@ GROUP = "laionet_creation"
 
 
 @dg.asset(group_name=GROUP, kinds={"polars", "wordnet"})
-def imagenet_synsets(context: dg.AssetExecutionContext) -> pl.DataFrame:
-    """The 1000 ILSVRC-2012 synsets from WordNet 3.0 in class-index order: wnid, class_index,
-    name, lemmas, definition and the paper's synset text ``"<name> which is <definition>"``."""
+def imagenet_synsets(context: dg.AssetExecutionContext, storage: LaionetStorage) -> pl.DataFrame:
+    """The target vocabulary's classes in class-index order (setting ``vocabulary``; by default
+    the 1000 ILSVRC-2012 synsets from WordNet 3.0): wnid (the class id), class_index, name,
+    lemmas, definition, the paper's synset text ``"<name> which is <definition>"`` and the
+    dataset's own class name."""
     started = time.perf_counter()
-    synsets = load_imagenet_synsets()
+    synsets = load_vocabulary(storage.vocabulary)
     facts = {
+        "vocabulary": storage.vocabulary,
+        "label_space": label_space(synsets) or "its own (ImageNet classifiers are skipped)",
+        "outputs": dg.MetadataValue.path(str(storage.root)),
         "seconds": round(time.perf_counter() - started, 2),
         "wordnet_version": "3.0",
         "versions": dg.MetadataValue.json(library_versions("nltk", "timm", "polars")),

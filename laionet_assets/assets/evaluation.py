@@ -18,8 +18,10 @@ from laionet_assets.core.accuracy import accuracy_table, per_class_recall
 from laionet_assets.core.classifiers import top_k_wnids
 from laionet_assets.core.decoding import MODEL_ERRORS, decode_groups, run_models
 from laionet_assets.core.figures import accuracy_figure, per_class_difference_figure, weighted_accuracy_figure
+from laionet_assets.core.model_specs import LabelSpaceError
 from laionet_assets.core.per_class import correlations, ranked, recall_differences
 from laionet_assets.core.progress import Progress, library_versions
+from laionet_assets.core.vocabularies import label_space
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageModels, LaionetStorage
 
@@ -63,7 +65,15 @@ def folder_set(frame: pl.DataFrame) -> pl.DataFrame:
 def _load_models(context, image_models: ImageModels, imagenet_synsets: pl.DataFrame, skipped: dict) -> list:
     wnids, texts = imagenet_synsets["wnid"].to_list(), imagenet_synsets["synset_text"].to_list()
     models = []
+    own_space = label_space(imagenet_synsets) is None
     for spec in image_models.specs():
+        if own_space and spec.source != "clip":  # zero-shot CLIP scores any vocabulary's texts
+            reason = LabelSpaceError(
+                f"predicts ImageNet-1k's 1000 classes; this vocabulary's {len(wnids)} classes are another "
+                "label space (a clip: zero-shot model can be evaluated on it)"
+            )
+            _skip(context, skipped, spec.name, reason)
+            continue
         try:
             models.append(image_models.load(spec, wnids, texts))
         except (FileNotFoundError, *MODEL_ERRORS) as e:

@@ -12,6 +12,7 @@ from laionet_assets.core.datasets import DATASET_SCHEMA, load_image_folder
 from laionet_assets.core.images import STATUS_SCHEMA, download_images
 from laionet_assets.core.ocr import flag_from_text, ocr_version, recognise_texts
 from laionet_assets.core.progress import Progress, library_versions
+from laionet_assets.core.vocabularies import folder_classes
 from laionet_assets.partitions import laion_parts
 from laionet_assets.resources import ImageDownloader, ImageFolders, LaionetStorage, OcrFilter
 
@@ -188,7 +189,7 @@ def image_folders(
     context: dg.AssetExecutionContext, image_folders: ImageFolders, imagenet_synsets: pl.DataFrame
 ):
     """Index the external labelled image folders; one not configured gives an empty table."""
-    wnids = imagenet_synsets["wnid"].to_list()
+    wnids, folder_names = imagenet_synsets["wnid"].to_list(), folder_classes(imagenet_synsets)
     for name in FOLDER_ASSETS:
         root = getattr(image_folders, name)
         if not root:
@@ -200,7 +201,7 @@ def image_folders(
             continue
         layout = image_folders.imagenet_val_layout if name == "imagenet_val" else "auto"
         labels = image_folders.imagenet_val_labels if name == "imagenet_val" else ""
-        frame, counts = load_image_folder(root, wnids, layout, labels or None)
+        frame, counts = load_image_folder(root, wnids, layout, labels or None, folder_names)
         meta = {"configured": True, "folder": dg.MetadataValue.path(root), **counts}
         if name in V2_SELECTION_FREQUENCY:
             meta["mturk_selection_frequency"] = V2_SELECTION_FREQUENCY[name]

@@ -41,9 +41,15 @@ def detect_layout(root: Path) -> str:
 
 
 def load_image_folder(
-    root: str | Path, imagenet_wnids: list[str], layout: str = "auto", labels_file: str | None = None
+    root: str | Path,
+    imagenet_wnids: list[str],
+    layout: str = "auto",
+    labels_file: str | None = None,
+    folder_names: dict[str, str] | None = None,
 ) -> tuple[pl.DataFrame, dict]:
-    """``image_id`` (path relative to root), ``path``, ``wnid`` per image, and counts by reason."""
+    """``image_id`` (path relative to root), ``path``, ``wnid`` per image, and counts by reason.
+    ``imagenet_wnids``: the vocabulary's class ids in class-index order; ``folder_names``: what a
+    class folder may be called (a vocabulary's class names) → class id, besides the id itself."""
     root = Path(root).expanduser()
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; expected one of {LAYOUTS}")
@@ -68,7 +74,8 @@ def load_image_folder(
             files, skipped = _images(folder)
             counts["not_image_files"] += skipped
             if layout == "wnid_folders":
-                add(files, folder.name if WNID.match(folder.name) else None, folder.name)
+                named = (folder_names or {}).get(folder.name)
+                add(files, named or (folder.name if WNID.match(folder.name) else None), folder.name)
             else:
                 index = int(folder.name) if folder.name.isdigit() else -1
                 add(files, imagenet_wnids[index] if 0 <= index < len(imagenet_wnids) else None, folder.name)

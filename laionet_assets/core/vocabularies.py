@@ -62,6 +62,15 @@ def vocabulary_slug(vocabulary: str) -> str:
     return f"{stem}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
 
 
+def vocabulary_home(home: str | Path, vocabulary: str = DEFAULT_VOCABULARY) -> Path:
+    """Where a vocabulary's outputs live: ``<home>`` for ImageNet-1k, else
+    ``<home>/vocabularies/<slug>``, so tables, reports and (through the CLI) the Dagster instance
+    of two vocabularies never mix.  Downloaded images and the LanceDB caches, keyed by content
+    and encoder, stay shared under ``<home>``."""
+    home = Path(home).expanduser().resolve()
+    return home if vocabulary == DEFAULT_VOCABULARY else home / "vocabularies" / vocabulary_slug(vocabulary)
+
+
 def check_vocabulary(vocabulary: str) -> str:
     """The vocabulary itself, or a ValueError naming the built-in ones (a file must exist)."""
     if vocabulary in BUILTIN or Path(vocabulary).expanduser().is_file():
