@@ -188,13 +188,14 @@ def print_summary(selection: list[str], storage) -> None:
     """The headline sizes of what this run built, read from the storage resource's paths."""
     import polars as pl
 
+    classes = "ImageNet classes" if storage.vocabulary == "imagenet1k" else f"classes of {storage.vocabulary}"
     for asset, label in (
         ("laionet_clean", "LAIONet"),
         ("laionet_final", "LAIONet with images, after the OCR filter"),
     ):
         frame = storage.read_asset(asset, columns=["wnid"]) if asset in selection else None
         if frame is not None:
-            print(f"{label}: {frame.height:,} rows over {frame['wnid'].n_unique()} ImageNet classes")
+            print(f"{label}: {frame.height:,} rows over {frame['wnid'].n_unique()} {classes}")
     nearest = storage.asset_path("captions_nearest_laion")
     if "captions_nearest_laion" in selection and nearest.exists():
         matches = pl.read_parquet(nearest, columns=["wnid", "selected", "threshold"]).filter("selected")

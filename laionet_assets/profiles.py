@@ -146,7 +146,8 @@ def resources_for(
         raise ValueError(f"unknown LAIONET_PROFILE {profile!r}; expected one of {PROFILES}")
     home = home or default_home()
     fields = settings.by_resource(resolve_values(profile, overrides))
-    fields.update(storage={"home": home}, io_manager={"home": home})
+    for key in ("storage", "io_manager"):  # beside their other fields (the vocabulary)
+        fields.setdefault(key, {})["home"] = home
     for key, cls in RESOURCE_CLASSES.items():
         cls(**fields.get(key, {}))  # validate here, with the field names in the error
     return {key: with_defaults(cls, **fields.get(key, {})) for key, cls in RESOURCE_CLASSES.items()}

@@ -348,3 +348,32 @@ def test_embeddings_model_names_what_a_release_ships(home, capsys, monkeypatch):
     assert "embeddings text ViT-L-14/openai; image ViT-L-14/openai" in capsys.readouterr().out
     assert main([*args, "--embeddings-model", "tiny/random-seed0"]) == 0  # the flag wins
     assert "embeddings text tiny/random-seed0; image tiny/random-seed0" in capsys.readouterr().out
+
+
+def test_a_second_vocabulary_runs_the_text_side_in_its_own_home(home, capsys):
+    """``--vocabulary cifar100`` on the sample release: lemma_matches as the paper's loop over
+    CIFAR-100's lemmas, every output under <home>/vocabularies/cifar100/, nothing of ImageNet's."""
+    from laionet_assets.core.vocabularies import load_vocabulary
+    from laionet_assets_tests.core.test_matching import paper_reference
+
+    args = ["run", "--release", str(SAMPLE_RELEASE), "--profile", "tiny", "--home", str(home)]
+    selection = "imagenet_synsets,lemma_matches,text_sims,laionet_clean"
+    assert main([*args, "--vocabulary", "cifar100", "--select", selection]) == 0
+    cifar = home / "vocabularies" / "cifar100"
+    assert (cifar / "dagster").is_dir() and not (home / "assets").exists()  # ImageNet's home untouched
+    classes = pl.read_parquet(cifar / "assets" / "imagenet_synsets.parquet")
+    assert classes.drop("lemmas").equals(load_vocabulary("cifar100").drop("lemmas"))
+    matched = pl.read_parquet(cifar / "assets" / "lemma_matches" / "*.parquet")
+    parts = [pl.read_parquet(p) for p in sorted(SAMPLE_RELEASE.glob("*.parquet"))]
+    expected = {}
+    for part in parts:
+        for row, (lemmas, wnids) in paper_reference(part["TEXT"].to_list(), classes).items():
+            expected[part["SAMPLE_ID"][row]] = (lemmas, wnids)
+    got = {s: (sorted(lem), w) for s, lem, w in matched.select("sample_id", "lemmas", "wnids").iter_rows()}
+    assert got == {str(k): v for k, v in expected.items()} and got
+    clean = pl.read_parquet(cifar / "assets" / "laionet_clean.parquet")
+    assert clean.height and set(clean["wnid"]) <= set(classes["wnid"])
+    # ImageNet's run later goes to <home> itself
+    assert main([*args, "--select", "imagenet_synsets"]) == 0
+    assert pl.read_parquet(home / "assets" / "imagenet_synsets.parquet").height == 1000
+    assert pl.read_parquet(cifar / "assets" / "imagenet_synsets.parquet").height == 100
