@@ -270,7 +270,7 @@ def label_space(vocabulary: pl.DataFrame) -> str | None:
 def folder_classes(vocabulary: pl.DataFrame) -> dict[str, str]:
     """Image-folder name → class id: a class's id, its dataset label, and its name."""
     mapping = {}
-    for column in ("name", "class_name", "wnid"):  # later columns win a clash
+    for column in [c for c in ("name", "class_name", "wnid") if c in vocabulary.columns]:  # later ones win
         mapping.update(dict(zip(vocabulary[column], vocabulary["wnid"], strict=True)))
         mapping.update(
             {k.replace(" ", "_"): v for k, v in zip(vocabulary[column], vocabulary["wnid"], strict=True)}

@@ -169,3 +169,23 @@ def test_unknown_vocabularies_and_dictionary_values(tmp_path):
     with pytest.raises(VocabularyError, match="entry 0 .* is not a wnid"):
         load_vocabulary(str(path))
     assert vocabulary_slug(str(path)) != vocabulary_slug(str(tmp_path / "x" / "d.json"))
+
+
+def test_an_image_folder_may_name_classes_by_the_datasets_class_name(tmp_path):
+    from PIL import Image
+
+    from laionet_assets.core.datasets import load_image_folder
+
+    vocabulary = load_vocabulary("cifar100")
+    for folder in ("maple_tree", "n12268246", "aquarium_fish", "not_a_class"):
+        (tmp_path / folder).mkdir()
+        Image.new("RGB", (4, 4)).save(tmp_path / folder / "0.png")
+    frame, counts = load_image_folder(
+        tmp_path, vocabulary["wnid"].to_list(), folder_names=folder_classes(vocabulary)
+    )
+    assert dict(zip(frame["image_id"], frame["wnid"], strict=True)) == {
+        "maple_tree/0.png": "n12752205",
+        "n12268246/0.png": "n12268246",  # oak, by its id
+        "aquarium_fish/0.png": "cifar100:aquarium_fish",
+    }
+    assert counts["unknown_class_files"] == 1
