@@ -48,7 +48,8 @@ def prepare_home(home: str | None, profile: str | None, vocabulary: str | None =
     from laionet_assets.core.vocabularies import DEFAULT_VOCABULARY, vocabulary_home
 
     root = Path(home or settings.process_setting("home")).resolve()
-    dagster_home = vocabulary_home(root, vocabulary or DEFAULT_VOCABULARY) / "dagster"
+    vocabulary = vocabulary or settings.env_values().get("vocabulary") or DEFAULT_VOCABULARY
+    dagster_home = vocabulary_home(root, vocabulary) / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
     template = REPO_ROOT / "dagster.yaml"
@@ -264,7 +265,7 @@ def run_release(
     value (the CLI's flags); resource settings go to ``resources_for``, asset-config settings to
     the run config."""
     chosen = {k: v for k, v in (chosen or {}).items() if v is not None}
-    root = prepare_home(home, profile, chosen.get("vocabulary") or settings.env_values().get("vocabulary"))
+    root = prepare_home(home, profile, chosen.get("vocabulary"))
     selection = parse_selection(select)
     from laionet_assets.profiles import current_profile, resources_for
 
