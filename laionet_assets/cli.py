@@ -33,6 +33,12 @@ SAMPLE_SETTINGS = {
     "imagenetv2_c": "imagenetv2_c",
     "imagenet_captions": "imagenet_captions.json",
 }
+# The demo's second vocabulary (issue 15: does caption-only selection make other curated datasets
+# more diverse too?): CIFAR-100 on its own small release, web and class-name image folder
+# (scripts/make_sample_cifar100.py), in <home>/vocabularies/cifar100/.
+SECOND_VOCABULARY = "cifar100"
+SECOND_SAMPLE = SAMPLE / SECOND_VOCABULARY
+SECOND_SETTINGS = {"vocabulary": SECOND_VOCABULARY, "imagenet_val": str(SECOND_SAMPLE / "test")}
 
 
 def root_error_message(error) -> str:
@@ -110,11 +116,13 @@ class SampleWeb:
 
 
 def run_demo(profile: str, select: str | None, home: str | None, chosen: dict) -> int:
-    """The bundled sample: its release, its web (served locally) and its image folders."""
+    """The bundled sample: its release, its web (served locally) and its image folders; then,
+    unless a selection or a vocabulary is given, the whole graph again for CIFAR-100 on its own
+    sample (``SECOND_VOCABULARY``)."""
     environment = settings.env_values()
     sample = {k: str(SAMPLE / v) for k, v in SAMPLE_SETTINGS.items() if k not in environment}
     with SampleWeb() as rewrites:
-        return run_release(
+        code = run_release(
             str(SAMPLE_RELEASE),
             "sample",
             profile,
@@ -122,6 +130,18 @@ def run_demo(profile: str, select: str | None, home: str | None, chosen: dict) -
             home,
             {**sample, "url_rewrites": rewrites, **chosen},
         )
+        if select or "vocabulary" in chosen or "vocabulary" in environment:
+            return code
+        print(f"\n== a second vocabulary: {SECOND_VOCABULARY} on its own sample ({SECOND_SAMPLE})")
+        second = run_release(
+            str(SECOND_SAMPLE / "laion_sample"),
+            f"{SECOND_VOCABULARY}-sample",
+            profile,
+            None,
+            home,
+            {"url_rewrites": rewrites, **chosen, **SECOND_SETTINGS},
+        )
+        return max(code, second)
 
 
 RELEASE_LAYOUTS_SELECTION = "lemma_matches,text_sims,laionet_clean"
@@ -210,7 +230,11 @@ def print_summary(selection: list[str], storage) -> None:
     if "report" in selection and report.exists():
         print(f"report: {report}")
     print(f"outputs: {storage.assets}  figures: {storage.reports}")
-    print(f"Dagster UI on these runs: laionet ui --home {storage.root}   (then open http://127.0.0.1:3000)")
+    vocabulary = "" if storage.vocabulary == "imagenet1k" else f"LAIONET_VOCABULARY={storage.vocabulary} "
+    print(
+        f"Dagster UI on these runs: {vocabulary}laionet ui --home {storage.shared}   "
+        "(then open http://127.0.0.1:3000)"
+    )
 
 
 def print_release(scan) -> None:

@@ -302,6 +302,45 @@ def test_demo_materialises_the_whole_graph_offline(home, capsys):
         (home / "reports" / f).is_file() for c in thumbnails for f in trials[c]
     )
     assert "href='gallery.html'" in html and "href='rating_study_pairs.csv'" in html
+    check_second_vocabulary(home, out)
+
+
+def check_second_vocabulary(home, out: str) -> None:
+    """The demo's CIFAR-100 run: the whole graph in its own home, on its own sample; LAIONet as the
+    paper loop over CIFAR-100's lemmas selects it; the class-name folder is the comparison; the
+    ImageNet classifier skipped with the reason; ImageNet's outputs untouched."""
+    from laionet_assets.cli import SECOND_SAMPLE
+    from laionet_assets.core.vocabularies import load_vocabulary
+    from laionet_assets_tests.core.test_matching import paper_reference
+
+    cifar = home / "vocabularies" / "cifar100"
+    assert f"== a second vocabulary: cifar100 on its own sample ({SECOND_SAMPLE})" in out
+    assert f"LAIONET_VOCABULARY=cifar100 laionet ui --home {home}" in out
+    classes = load_vocabulary("cifar100")
+    part = pl.read_parquet(SECOND_SAMPLE / "laion_sample" / "part-00000.parquet")
+    single = {
+        str(part["SAMPLE_ID"][row]): wnids[0]
+        for row, (_, wnids) in paper_reference(part["TEXT"].to_list(), classes).items()
+        if len(wnids) == 1 and part["NSFW"][row] == "UNLIKELY"
+    }
+    clean = pl.read_parquet(cifar / "assets" / "laionet_clean.parquet")
+    assert dict(clean.select("sample_id", "wnid").iter_rows()).items() <= single.items() and clean.height
+    assert f"LAIONet: {clean.height} rows over {clean['wnid'].n_unique()} classes of cifar100" in out
+    folder = pl.read_parquet(cifar / "assets" / "imagenet_val.parquet")  # read by class name
+    names = dict(zip(classes["wnid"], classes["class_name"]))
+    labelled = folder.select("image_id", "wnid").rows()
+    assert folder.height and all(image.split("/")[0] == names[wnid] for image, wnid in labelled)
+    compared = pl.read_parquet(cifar / "assets" / "intra_class_laionet_vs_imagenet.parquet")
+    assert compared.height >= 5 and set(compared["wnid"]) <= set(folder["wnid"]) & set(clean["wnid"])
+    assert (compared["difference"] < 0).mean() > 0.5  # the sample's LAIONet images are the noisier
+    with dg.DagsterInstance.from_config(str(cifar / "dagster")) as instance:
+        meta = instance.get_latest_materialization_event(
+            dg.AssetKey("imagenet_val_predictions")
+        ).asset_materialization.metadata
+    assert "another label space" in str(meta["models_skipped"].value)
+    html = (cifar / "reports" / "report.html").read_text()
+    assert "<td>cifar100</td>" in html and "fig6_" in html
+    assert pl.read_parquet(home / "assets" / "imagenet_synsets.parquet").height == 1000
 
 
 def test_run_shows_the_release_before_it_starts_and_refuses_an_unfiltered_one(home, capsys):

@@ -36,11 +36,11 @@ def colour(wnid: str) -> np.ndarray:
     return np.frombuffer(digest[:3], dtype=np.uint8).astype(np.float64) / 255
 
 
-def image(wnid: str, noise: float, seed: int) -> bytes:
+def image(wnid: str, noise: float, seed: int, size: int = SIZE) -> bytes:
     rng = np.random.default_rng(seed)
     base = colour(wnid)
-    pattern = np.linspace(0, 1, SIZE)[None, :, None] * colour(wnid[::-1])
-    pixels = np.clip(base * 0.6 + pattern * 0.4 + rng.normal(0, noise, (SIZE, SIZE, 3)), 0, 1)
+    pattern = np.linspace(0, 1, size)[None, :, None] * colour(wnid[::-1])
+    pixels = np.clip(base * 0.6 + pattern * 0.4 + rng.normal(0, noise, (size, size, 3)), 0, 1)
     buffer = io.BytesIO()
     Image.fromarray((pixels * 255).astype(np.uint8)).save(buffer, "JPEG", quality=70)
     return buffer.getvalue()

@@ -188,6 +188,11 @@ def report(
         ", ".join(encoders or ["no image encoder"]) + f"; LAIONet's image vectors: {laionet_vectors}"
     )
     headline = [
+        (
+            "vocabulary (the classes searched for; ImageNet val means its image folder)",
+            storage.vocabulary,
+            "imagenet_synsets",
+        ),
         ("safety policy (NSFW tags / unsafe scores)", _safety_policy(clean), "laionet_clean"),
         (
             "caption vectors of the text similarity (rows by source)",
