@@ -5,6 +5,8 @@
     laionet run --release PATH [--name NAME] [--profile P] [--select ASSETS] [--home DIR]
     laionet ui [--home DIR] [--port 3000]
     laionet recover [--home DIR]          # after a killed run: mark it failed, free its gpu slot
+    laionet reexecute RUN_ID [--home DIR] # a failed run from its failure, through LAIONET_EXECUTOR
+    laionet worker [--queue dagster|gpu]  # a Celery worker for LAIONET_EXECUTOR=celery
 
 Runs go through a persistent Dagster instance under ``<home>/dagster`` so they show in the UI.
 """
@@ -54,7 +56,10 @@ def prepare_home(home: str | None, profile: str | None, vocabulary: str | None =
     from laionet_assets.core.vocabularies import DEFAULT_VOCABULARY, vocabulary_home
 
     root = Path(home or settings.process_setting("home")).resolve()
-    vocabulary = vocabulary or settings.env_values().get("vocabulary") or DEFAULT_VOCABULARY
+    try:
+        vocabulary = vocabulary or settings.setting("vocabulary").from_env() or DEFAULT_VOCABULARY
+    except ValueError as exc:
+        raise SystemExit(f"laionet: {exc}") from None
     dagster_home = vocabulary_home(root, vocabulary) / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
@@ -119,7 +124,7 @@ def run_demo(profile: str, select: str | None, home: str | None, chosen: dict) -
     """The bundled sample: its release, its web (served locally) and its image folders; then,
     unless a selection or a vocabulary is given, the whole graph again for CIFAR-100 on its own
     sample (``SECOND_VOCABULARY``)."""
-    environment = settings.env_values()
+    environment = settings.env_names()
     sample = {k: str(SAMPLE / v) for k, v in SAMPLE_SETTINGS.items() if k not in environment}
     with SampleWeb() as rewrites:
         code = run_release(
@@ -388,6 +393,62 @@ def recover(home: str | None) -> int:
     return 0
 
 
+def reexecute(run_id: str, home: str | None) -> int:
+    prepare_home(home, None)
+    import dagster as dg
+
+    from laionet_assets.recovery import reexecute_from_failure
+
+    with dg.DagsterInstance.get() as instance:
+        try:
+            result = reexecute_from_failure(instance, run_id)
+        except ValueError as exc:
+            print(f"laionet: {exc}", file=sys.stderr)
+            return 2
+    steps = sorted({e.step_key for e in result.all_events if e.is_step_success})
+    status = "ok" if result.success else "FAILED"
+    print(f"re-execution {result.run_id} of {run_id}: {status}; steps run: {steps}")
+    return 0 if result.success else 1
+
+
+def worker(
+    home: str | None, profile: str | None, queues: list[str], name: str | None, concurrency: int
+) -> int:
+    """A Celery worker (``laionet_assets.celery_app``) on the settings' broker, after checking it."""
+    prepare_home(home, profile)
+    from laionet_assets.executors import BrokerUnreachable, celery_urls, check_broker
+
+    broker, _ = celery_urls()
+    try:
+        check_broker(broker)
+    except BrokerUnreachable as exc:
+        print(f"laionet: {exc}", file=sys.stderr)
+        return 2
+    args = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "laionet_assets.celery_app",
+        "worker",
+        "--queues",
+        ",".join(queues),
+        "--hostname",
+        f"{name or queues[0]}@%h",
+        "--concurrency",
+        str(concurrency),
+        "--prefetch-multiplier",
+        "1",
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    print(f"Celery worker for queue(s) {', '.join(queues)} on {broker.split('@')[-1]}", flush=True)
+    os.execv(args[0], args)
+    return 0  # pragma: no cover
+
+
 def ui(home: str | None, profile: str | None, host: str, port: int) -> int:
     prepare_home(home, profile)
     exe = Path(sys.executable).with_name("dagster")
@@ -487,6 +548,26 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "recover", parents=[common], help="mark runs whose process died as failed and free their pool slots"
     )
+    again = sub.add_parser(
+        "reexecute",
+        parents=[common],
+        help="re-execute a failed run from its failure (through LAIONET_EXECUTOR, e.g. on Celery workers)",
+    )
+    again.add_argument("run_id")
+    celery = sub.add_parser(
+        "worker",
+        parents=[common],
+        help="start a Celery worker for LAIONET_EXECUTOR=celery on LAIONET_CELERY_BROKER "
+        "(see deploy/celery/)",
+    )
+    celery.add_argument(
+        "--queue",
+        action="append",
+        dest="queues",
+        help="a queue to take steps from: dagster (the default queue) or gpu (GPU-tagged steps); repeatable",
+    )
+    celery.add_argument("--name", help="worker name, before @host (default: its first queue)")
+    celery.add_argument("--concurrency", type=int, default=1, help="steps at once (default 1)")
     sub.add_parser(
         "assets", help="list the assets of the graph in run order (partitioned ones marked [part])"
     )
@@ -514,6 +595,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.command == "recover":
         return recover(args.home)
+    if args.command == "reexecute":
+        return reexecute(args.run_id, args.home)
+    if args.command == "worker":
+        return worker(args.home, args.profile, args.queues or ["dagster"], args.name, args.concurrency)
     return ui(args.home, args.profile, args.host, args.port)
 
 

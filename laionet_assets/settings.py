@@ -137,6 +137,20 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     _p("max_concurrent", int, "steps at once under the multiprocess executor", 2, flag=None),
     _p(
+        "celery_broker",
+        str,
+        "the Celery broker URL of LAIONET_EXECUTOR=celery (checked before a run starts)",
+        "redis://127.0.0.1:6379/0",
+        flag=None,
+    ),
+    _p(
+        "celery_backend",
+        str,
+        "the Celery result backend URL (default: the broker's)",
+        "",
+        flag=None,
+    ),
+    _p(
         "releases_root",
         str,
         "folder or fsspec URL the release sensor watches (default <home>/releases)",
@@ -451,6 +465,13 @@ def env_values(environ: Mapping[str, str] | None = None, scope: str = RESOURCE) 
             if value is not None:
                 values[s.name] = value
     return values
+
+
+def env_names(environ: Mapping[str, str] | None = None) -> set[str]:
+    """The settings whose ``LAIONET_*`` variable is set (not parsed: a bad value is reported where
+    the value is read)."""
+    environ = os.environ if environ is None else environ
+    return {s.name for s in SETTINGS if s.env and environ.get(s.env)}
 
 
 def check_names(values: Mapping[str, Any], scope: str | None = None) -> None:

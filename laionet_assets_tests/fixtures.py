@@ -258,6 +258,8 @@ class Home:
             "LAIONET_HOME": str(root),
             "LAIONET_PROFILE": "tiny",
             "DAGSTER_DISABLE_TELEMETRY": "1",
+            # a loaded 2-core machine can take longer than Dagster's 60 s to answer the daemon
+            "DAGSTER_GRPC_TIMEOUT_SECONDS": "300",
         }
 
     def instance(self) -> dg.DagsterInstance:
