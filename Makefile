@@ -13,7 +13,7 @@ export DAGSTER_DISABLE_TELEMETRY := 1
 
 .PHONY: setup demo test lint bench ui lock clean
 
-setup: $(VENV)/.installed /usr/share/wordnet/data.noun /usr/lib/x86_64-linux-gnu/libGL.so.1
+setup: $(VENV)/.installed /usr/share/wordnet/data.noun /usr/lib/x86_64-linux-gnu/libGL.so.1 /usr/bin/redis-server
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 /usr/lib/x86_64-linux-gnu/libGL.so.1:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libgl1 libglib2.0-0
+
+# Redis for the Celery broker (deploy/celery/). Not started as a service (RUNLEVEL=1): the Celery
+# test starts its own on 127.0.0.1 and a free port, under `timeout`.
+/usr/bin/redis-server:
+	$(SUDO) apt-get update -qq
+	RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server  # not started as a service
 
 # Debian's Chromium for the browser test of the Dagster UI (driven by playwright; never
 # `playwright install`, which downloads a browser of its own).
@@ -57,7 +63,7 @@ ui: setup
 
 # Re-pin the full dependency tree after changing pyproject.toml.
 lock:
-	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra dev --extra cluster --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.lock
 
 clean:
 	rm -rf $(VENV) data/assets data/dagster data/lancedb data/reports data/releases.json

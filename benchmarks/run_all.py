@@ -17,6 +17,7 @@ BENCHES = [
     "benchmarks.bench_decode_groups",
     "benchmarks.bench_caption_index",
     "benchmarks.bench_nearest",
+    "benchmarks.bench_celery",
     "benchmarks.bench_gpu",
     "benchmarks.bench_gpu_decode",
     "benchmarks.bench_gpu_nearest",

@@ -44,3 +44,31 @@ def recover_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         recovered.append(run.run_id)
     return recovered
+
+
+def reexecute_from_failure(instance: dg.DagsterInstance, run_id: str) -> dg.JobExecutionResult:
+    """Re-execute a failed run from its failure: the steps that failed or never finished (a step
+    whose worker was killed), with the parent's tags (its partition) and run config, through the
+    code location's executor (``LAIONET_EXECUTOR``: on Celery, the steps go to the workers).  The
+    failed run's concurrency slots are freed first."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    parent = instance.get_run_by_id(run_id)
+    if parent is None:
+        raise ValueError(f"no run {run_id!r} in the instance at {instance.root_directory}")
+    if parent.status != dg.DagsterRunStatus.FAILURE:
+        raise ValueError(f"run {run_id} is {parent.status.value}, not FAILURE: nothing to re-execute")
+    from dagster._core.storage.tags import TAGS_TO_MAYBE_OMIT_ON_RETRY
+
+    # A step whose process died never gave its pool slot back (the gpu pool has one): the run has
+    # ended, so nothing it holds is still in use.
+    instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+    repository = ReconstructableRepository.for_module("laionet_assets.definitions", "defs")
+    return dg.execute_job(
+        repository.get_reconstructable_job(parent.job_name),
+        instance,
+        run_config=parent.run_config,
+        tags={k: v for k, v in parent.tags.items() if k not in TAGS_TO_MAYBE_OMIT_ON_RETRY},
+        reexecution_options=dg.ReexecutionOptions.from_failure(run_id, instance),
+        raise_on_error=False,
+    )

@@ -123,19 +123,41 @@ def test_launchpad_run_config_overrides_resources(tmp_path):
     assert result.success and seen == {"threshold": 0.7, "model": "tiny", "gates": 42}
 
 
-@pytest.mark.parametrize(
-    "value, error", [("k8s", "needs dagster-k8s"), ("bogus", "unknown LAIONET_EXECUTOR"), (None, None)]
-)
-def test_executor_from_env(monkeypatch, value, error):
+@pytest.mark.parametrize("value, name", [("k8s", "k8s"), ("celery", "celery"), (None, "multiprocess")])
+def test_executor_from_env(monkeypatch, value, name):
     from laionet_assets.executors import executor_from_env
 
-    if value is None:
-        monkeypatch.setenv("LAIONET_MAX_CONCURRENT", "3")
-        assert executor_from_env().name == "multiprocess"
-        return
-    monkeypatch.setenv("LAIONET_EXECUTOR", value)
-    with pytest.raises(ValueError, match=error):
+    monkeypatch.setenv("LAIONET_MAX_CONCURRENT", "3")
+    monkeypatch.setenv("LAIONET_CELERY_BROKER", "redis://127.0.0.1:1/0")
+    if value:
+        monkeypatch.setenv("LAIONET_EXECUTOR", value)
+    executor = executor_from_env()
+    assert executor.name == name
+    if value == "celery":  # the settings' broker, and the backend defaults to it
+        config = executor.config_schema.resolve_config({}).value["config"]
+        assert (config["broker"], config["backend"]) == ("redis://127.0.0.1:1/0",) * 2
+
+
+def test_an_unknown_executor_is_refused(monkeypatch):
+    from laionet_assets.executors import executor_from_env
+
+    monkeypatch.setenv("LAIONET_EXECUTOR", "bogus")
+    with pytest.raises(ValueError, match="unknown LAIONET_EXECUTOR"):
         executor_from_env()
+
+
+def test_an_unreachable_broker_is_named(monkeypatch):
+    import socket
+
+    from laionet_assets.executors import BrokerUnreachable, check_broker
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    with pytest.raises(
+        BrokerUnreachable, match=rf"Celery broker redis://:\*\*@127.0.0.1:{port}/0 is unreachable"
+    ):
+        check_broker(f"redis://:secret@127.0.0.1:{port}/0", timeout=1)
 
 
 def test_gpu_steps_request_a_gpu_on_kubernetes():
