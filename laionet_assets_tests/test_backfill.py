@@ -46,7 +46,7 @@ def test_backfill_a_partition_range(tmp_path, synsets):
         start_new_session=True,
     )
     try:
-        deadline = time.time() + 400
+        deadline = time.time() + 900  # three runs of three steps each, on 2 cores
         with home.instance() as instance:
             while True:
                 runs = instance.get_runs()
