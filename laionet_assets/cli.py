@@ -444,7 +444,9 @@ def worker(
         "--without-gossip",
         "--without-mingle",
     ]
-    print(f"Celery worker for queue(s) {', '.join(queues)} on {broker.split('@')[-1]}", flush=True)
+    from kombu.utils.url import maybe_sanitize_url
+
+    print(f"Celery worker for queue(s) {', '.join(queues)} on {maybe_sanitize_url(broker)}", flush=True)
     os.execv(args[0], args)
     return 0  # pragma: no cover
 
