@@ -56,10 +56,7 @@ def prepare_home(home: str | None, profile: str | None, vocabulary: str | None =
     from laionet_assets.core.vocabularies import DEFAULT_VOCABULARY, vocabulary_home
 
     root = Path(home or settings.process_setting("home")).resolve()
-    try:
-        vocabulary = vocabulary or settings.setting("vocabulary").from_env() or DEFAULT_VOCABULARY
-    except ValueError as exc:
-        raise SystemExit(f"laionet: {exc}") from None
+    vocabulary = vocabulary or settings.setting("vocabulary").from_env() or DEFAULT_VOCABULARY
     dagster_home = vocabulary_home(root, vocabulary) / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"

@@ -52,14 +52,13 @@ def reexecute_from_failure(instance: dg.DagsterInstance, run_id: str) -> dg.JobE
     code location's executor (``LAIONET_EXECUTOR``: on Celery, the steps go to the workers).  The
     failed run's concurrency slots are freed first."""
     from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.storage.tags import TAGS_TO_MAYBE_OMIT_ON_RETRY
 
     parent = instance.get_run_by_id(run_id)
     if parent is None:
         raise ValueError(f"no run {run_id!r} in the instance at {instance.root_directory}")
     if parent.status != dg.DagsterRunStatus.FAILURE:
         raise ValueError(f"run {run_id} is {parent.status.value}, not FAILURE: nothing to re-execute")
-    from dagster._core.storage.tags import TAGS_TO_MAYBE_OMIT_ON_RETRY
-
     # A step whose process died never gave its pool slot back (the gpu pool has one): the run has
     # ended, so nothing it holds is still in use.
     instance.event_log_storage.free_concurrency_slots_for_run(run_id)
