@@ -294,12 +294,14 @@ def run_release(
     root = prepare_home(home, profile, chosen.get("vocabulary"))
     selection = parse_selection(select)
     from laionet_assets.profiles import current_profile, resources_for
+    from laionet_assets.resources import check_model_names
 
     resource_values = {k: v for k, v in chosen.items() if settings.setting(k).scope == RESOURCE}
     asset_values = {k: v for k, v in chosen.items() if settings.setting(k).scope == ASSET_CONFIG}
     profile = profile or current_profile()
     try:
         resources = resources_for(profile, str(root), resource_values)
+        check_model_names(resources)
     except ValueError as exc:
         print(invalid_configuration(exc), file=sys.stderr)
         return 2

@@ -318,10 +318,11 @@ class ImageModels(_ImageRunner):
     def _models(cls, v: list[str]) -> list[str]:
         from laionet_assets.core.model_specs import parse_model_list
 
-        parse_model_list(v)
+        parse_model_list(v, check_architecture=False)  # names: specs(), where the models load
         return v
 
     def specs(self):
+        """The parsed specs, architecture names checked against timm's and open_clip's registries."""
         from laionet_assets.core.model_specs import parse_model_list
 
         return parse_model_list(self.models)
@@ -353,14 +354,29 @@ class ImageEncoder(_ImageRunner):
     def _model(cls, v: str) -> str:
         from laionet_assets.core.model_specs import parse_model_spec
 
-        parse_model_spec(f"clip:{v}")
+        parse_model_spec(f"clip:{v}", check_architecture=False)  # the name: spec(), before loading
         return v
+
+    def spec(self):
+        """The encoder as a ``clip:`` spec, its architecture name checked against open_clip."""
+        from laionet_assets.core.model_specs import parse_model_spec
+
+        return parse_model_spec(f"clip:{self.model}")
 
     def load(self):
         from laionet_assets.core.clip import ClipImageEncoder
 
+        self.spec()
+
         encoder = ClipImageEncoder(self.model, self.pretrained or None, self.device, self.batch_size)
         return encoder.configure(self.precision, self.decoder)
+
+
+def check_model_names(resources: dict) -> None:
+    """The checks resource validation leaves to the steps (model architecture names, which need
+    timm imported), for a caller such as the CLI that wants every error before a run starts."""
+    resources["image_models"].specs()
+    resources["image_encoder"].spec()
 
 
 # Every resource of the code location by its key (profiles.resources_for builds each from these).

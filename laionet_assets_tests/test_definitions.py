@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from laionet_assets.profiles import resources_for
-from laionet_assets.resources import TextEncoderResource
+from laionet_assets.resources import TextEncoderResource, check_model_names
 
 
 def test_definitions_load_with_the_design_card_assets():
@@ -191,3 +191,29 @@ def test_asset_configs_reject_bad_values():
     with pytest.raises(ValidationError, match="outside"):
         TextMatchedImagesConfig(download_above=-3)
     assert TextMatchedConfig(thresholds=[0.8, 0.6, 0.8]).thresholds == [0.6, 0.8]
+
+
+def test_loading_the_code_location_imports_no_model_library():
+    """Every step process loads the definitions; timm alone costs ~15 s there (torch._dynamo
+    through torchvision), so only the steps that run models may import it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, laionet_assets.definitions; "
+        "print(sorted(m for m in ('timm', 'torch', 'open_clip', 'torchvision') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_model_architecture_names_are_checked_where_the_models_load(monkeypatch):
+    monkeypatch.setenv("LAIONET_MODELS", "timm:resnet5O,clip:tiny")
+    monkeypatch.setenv("LAIONET_IMAGE_ENCODER", "ViT-Q-99")
+    resources = resources_for("tiny", "/tmp/x")  # the code location still loads
+    with pytest.raises(ValueError, match="timm has no architecture 'resnet5O'"):
+        resources["image_models"].specs()
+    with pytest.raises(ValueError, match="open_clip has no architecture 'ViT-Q-99'"):
+        resources["image_encoder"].load()
+    with pytest.raises(ValueError, match="timm has no architecture"):
+        check_model_names(resources)

@@ -42,7 +42,10 @@ class ModelSpec:
         return f"{self.source}:{self.model}" + (f":{Path(self.weights).name}" if self.weights else "")
 
 
-def parse_model_spec(text: str) -> ModelSpec:
+def parse_model_spec(text: str, check_architecture: bool = True) -> ModelSpec:
+    """One spec string, its files checked; with ``check_architecture`` also the architecture name
+    against timm's or open_clip's registry (importing timm costs ~15 s, so resource validation,
+    which runs in every step process, leaves it to the step that loads the models)."""
     source, _, rest = text.strip().partition(":")
     if source not in SOURCES or not rest:
         raise ValueError(
@@ -59,6 +62,12 @@ def parse_model_spec(text: str) -> ModelSpec:
     if extra and extra != "random" and looks_like_path(extra):
         if not Path(extra).expanduser().is_file():
             raise ValueError(f"model {text!r}: checkpoint file {extra!r} does not exist")
+    if check_architecture:
+        check_architecture_name(text, source, model)
+    return ModelSpec(source, model, extra)
+
+
+def check_architecture_name(text: str, source: str, model: str) -> None:
     if source == "timm":
         import timm
 
@@ -69,12 +78,11 @@ def parse_model_spec(text: str) -> ModelSpec:
 
         if model not in open_clip.list_models():
             raise ValueError(f"model {text!r}: open_clip has no architecture {model!r}")
-    return ModelSpec(source, model, extra)
 
 
-def parse_model_list(text: str | Sequence[str]) -> list[ModelSpec]:
+def parse_model_list(text: str | Sequence[str], check_architecture: bool = True) -> list[ModelSpec]:
     items = text.split(",") if isinstance(text, str) else list(text)
-    specs = [parse_model_spec(t) for t in items if t.strip()]
+    specs = [parse_model_spec(t, check_architecture) for t in items if t.strip()]
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ValueError(f"model list names a model twice: {names}")
