@@ -19,9 +19,13 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from laionet_assets import settings
 from laionet_assets.settings import ASSET_CONFIG, RESOURCE, SETTINGS
+
+if TYPE_CHECKING:
+    from laionet_assets.core.storage import Location
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = REPO_ROOT / "data" / "sample"
@@ -50,14 +54,17 @@ def root_error_message(error) -> str:
     return error.message.strip().splitlines()[-1]
 
 
-def prepare_home(home: str | None, profile: str | None, vocabulary: str | None = None) -> Path:
-    """Resolve the home folder, write its dagster.yaml, and export the variables the code location
-    reads.  Each vocabulary's runs go to its own Dagster instance (``<vocabulary home>/dagster``)."""
-    from laionet_assets.core.vocabularies import DEFAULT_VOCABULARY, vocabulary_home
+def prepare_home(home: str | None, profile: str | None, vocabulary: str | None = None) -> Location:
+    """Resolve the home (a folder or an fsspec URL, checked before any work), write its Dagster
+    instance's dagster.yaml, and export the variables the code location reads.  Each vocabulary's
+    runs go to its own Dagster instance (``instance_folder``)."""
+    from laionet_assets.core.storage import check_home, home_path
+    from laionet_assets.core.vocabularies import DEFAULT_VOCABULARY
 
-    root = Path(home or settings.process_setting("home")).resolve()
+    root = home_path(home or settings.process_setting("home"))
+    check_home(root)
     vocabulary = vocabulary or settings.setting("vocabulary").from_env() or DEFAULT_VOCABULARY
-    dagster_home = vocabulary_home(root, vocabulary) / "dagster"
+    dagster_home = instance_folder(root, vocabulary)
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
     template = REPO_ROOT / "dagster.yaml"
@@ -68,6 +75,20 @@ def prepare_home(home: str | None, profile: str | None, vocabulary: str | None =
     if profile:
         os.environ["LAIONET_PROFILE"] = profile
     return root
+
+
+def instance_folder(root: Location, vocabulary: str) -> Path:
+    """The CLI's Dagster instance (SQLite) for a home: ``<vocabulary home>/dagster`` on a local
+    home; for a URL home, whose object store cannot hold a database, a local folder named after
+    the URL under ``LAIONET_INSTANCES`` (a cluster's instance is its own Postgres)."""
+    from laionet_assets.core.laion import slug
+    from laionet_assets.core.storage import is_remote
+    from laionet_assets.core.vocabularies import vocabulary_home
+
+    if not is_remote(root):
+        return vocabulary_home(root, vocabulary) / "dagster"
+    local = Path(settings.process_setting("instances")).expanduser() / slug(str(root))
+    return vocabulary_home(local, vocabulary) / "dagster"
 
 
 def parse_selection(select: str | None) -> list[str]:
@@ -209,7 +230,7 @@ def invalid_configuration(exc: ValueError) -> str:
 
 def print_summary(selection: list[str], storage) -> None:
     """The headline sizes of what this run built, read from the storage resource's paths."""
-    import polars as pl
+    from laionet_assets.core.storage import read_parquet
 
     classes = "ImageNet classes" if storage.vocabulary == "imagenet1k" else f"classes of {storage.vocabulary}"
     for asset, label in (
@@ -221,7 +242,7 @@ def print_summary(selection: list[str], storage) -> None:
             print(f"{label}: {frame.height:,} rows over {frame['wnid'].n_unique()} {classes}")
     nearest = storage.asset_path("captions_nearest_laion")
     if "captions_nearest_laion" in selection and nearest.exists():
-        matches = pl.read_parquet(nearest, columns=["wnid", "selected", "threshold"]).filter("selected")
+        matches = read_parquet(nearest, columns=["wnid", "selected", "threshold"]).filter("selected")
         if matches.height:
             print(
                 f"LAION found by caption search alone (nearest to an ImageNet-Captions text, similarity > "
@@ -576,6 +597,16 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     if args.command == "assets":
         return list_assets()
+    from laionet_assets.core.storage import HomeUnreachable
+
+    try:
+        return run_command(args)
+    except HomeUnreachable as exc:  # a URL home's bucket or credentials, before any work
+        print(f"laionet: {exc}", file=sys.stderr)
+        return 2
+
+
+def run_command(args: argparse.Namespace) -> int:
     chosen = chosen_settings(args)  # argparse has parsed and checked each value
     if args.command == "demo":
         profile = args.profile or settings.process_setting("profile")

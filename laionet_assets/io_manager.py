@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 
 from laionet_assets.core.atomic import write_parquet_atomic
+from laionet_assets.core.storage import Location, home_path, read_parquet
 from laionet_assets.core.vocabularies import DEFAULT_VOCABULARY, vocabulary_home
 
 
@@ -18,12 +19,12 @@ def table_metadata(frame: pl.DataFrame) -> dict:
     return {"dagster/row_count": frame.height, "dagster/column_schema": dg.TableSchema(columns=columns)}
 
 
-def assets_root(home: str | Path) -> Path:
+def assets_root(home: str | Path) -> Location:
     """``<home>/assets``: every table asset lives below it."""
-    return Path(home).resolve() / "assets"
+    return home_path(home) / "assets"
 
 
-def asset_file(home: str | Path, asset_key: dg.AssetKey, partition: str | None = None) -> Path:
+def asset_file(home: str | Path, asset_key: dg.AssetKey, partition: str | None = None) -> Location:
     """``<home>/assets/<asset>/<partition>.parquet`` or ``<home>/assets/<asset>.parquet``."""
     base = assets_root(home) / "/".join(asset_key.path)
     return base / f"{partition}.parquet" if partition else base.with_suffix(".parquet")
@@ -40,7 +41,7 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
     home: str = "data"
     vocabulary: str = DEFAULT_VOCABULARY  # a vocabulary's tables live under its own folder
 
-    def _path(self, asset_key: dg.AssetKey, partition: str | None) -> Path:
+    def _path(self, asset_key: dg.AssetKey, partition: str | None) -> Location:
         return asset_file(vocabulary_home(self.home, self.vocabulary), asset_key, partition)
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | dict) -> None:
@@ -83,14 +84,14 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
             for k in keys:
                 path = self._path(key, k)
                 if path.exists():
-                    frames[k] = pl.read_parquet(path)
+                    frames[k] = read_parquet(path)
                 else:
                     context.log.warning(f"{key.to_user_string()}[{k}] has no output at {path}; skipped")
             return frames
         return self._read(self._path(key, None))
 
     @staticmethod
-    def _read(path: Path) -> pl.DataFrame:
+    def _read(path: Location) -> pl.DataFrame:
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist: materialise the upstream asset first")
-        return pl.read_parquet(path)
+        return read_parquet(path)

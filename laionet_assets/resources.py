@@ -20,6 +20,7 @@ from laionet_assets.core.laionet import (
 )
 from laionet_assets.core.releases import ReleaseRegistry
 from laionet_assets.core.shipped import check_source, encoder_tag
+from laionet_assets.core.storage import Location, check_home, home_path, read_parquet
 from laionet_assets.core.textsim import make_text_encoder
 from laionet_assets.core.vocabularies import DEFAULT_VOCABULARY, check_vocabulary, vocabulary_home
 from laionet_assets.io_manager import PolarsParquetIOManager, asset_file, assets_root
@@ -49,25 +50,30 @@ def _check_device(cls, v: str) -> str:
 
 
 class LaionetStorage(dg.ConfigurableResource):
-    """The LAIONet home folder: assets, LanceDB tables, reports and the release registry."""
+    """The LAIONet home: assets, LanceDB tables, reports, the image store and the release registry.
+    ``home`` is a local folder or an fsspec URL (``s3://bucket/laionet``; ``core.storage``); a URL
+    home is checked (bucket, credentials) when a step sets the resource up, before any work."""
 
     home: str = "data"
     vocabulary: str = DEFAULT_VOCABULARY
 
     _vocabulary = field_validator("vocabulary")(classmethod(lambda cls, v: check_vocabulary(v)))
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        check_home(self.home)
+
     @property
-    def root(self) -> Path:
+    def root(self) -> Location:
         """The vocabulary's own folder: tables, reports, the release registry."""
         return vocabulary_home(self.home, self.vocabulary)
 
     @property
-    def shared(self) -> Path:
+    def shared(self) -> Location:
         """``<home>``: what every vocabulary shares (images and caches keyed by content)."""
-        return Path(self.home).resolve()
+        return home_path(self.home)
 
     @property
-    def reports(self) -> Path:
+    def reports(self) -> Location:
         return self.root / "reports"
 
     @property
@@ -75,14 +81,14 @@ class LaionetStorage(dg.ConfigurableResource):
         return ReleaseRegistry(self.root)
 
     @property
-    def images(self) -> Path:
+    def images(self) -> Location:
         return self.shared / "images"
 
     @property
-    def assets(self) -> Path:
+    def assets(self) -> Location:
         return assets_root(self.root)
 
-    def asset_path(self, name: str, partition: str | None = None) -> Path:
+    def asset_path(self, name: str, partition: str | None = None) -> Location:
         """Where the IO manager keeps an asset's (partition's) table."""
         return asset_file(self.root, dg.AssetKey(name), partition)
 
@@ -94,15 +100,14 @@ class LaionetStorage(dg.ConfigurableResource):
         files = sorted(single.with_suffix("").glob("*.parquet")) or [single] * single.exists()
         if not files:
             return None
-        return pl.concat([pl.read_parquet(f, columns=columns) for f in files], how="diagonal_relaxed")
+        return pl.concat([read_parquet(f, columns=columns) for f in files], how="diagonal_relaxed")
 
-    def report_path(self, name: str) -> Path:
+    def report_path(self, name: str) -> Location:
         """A file of the report folder: figures, the report page."""
         return self.reports / name
 
     def embedding_cache(self, kind: str = "caption") -> EmbeddingCache:
-        (self.shared / "lancedb").mkdir(parents=True, exist_ok=True)
-        return EmbeddingCache(str(self.shared / "lancedb"), kind)
+        return EmbeddingCache(self.shared / "lancedb", kind)
 
 
 class TextEncoderResource(dg.ConfigurableResource):

@@ -119,7 +119,20 @@ def _p(name, type_, help, default=None, **kw) -> Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     # process: where outputs live, which profile, how steps execute
-    _p("home", str, "output and Dagster instance folder (default: ./data)", "data"),
+    _p(
+        "home",
+        str,
+        "outputs' home: a folder (default: ./data; the CLI's Dagster instance goes in it too) or an "
+        "fsspec URL such as s3://bucket/laionet (credentials and endpoint from AWS_* variables)",
+        "data",
+    ),
+    _p(
+        "instances",
+        str,
+        "where the CLI keeps the Dagster instance of a URL home (an object store holds no database)",
+        "~/.laionet/instances",
+        flag=None,
+    ),
     _p(
         "profile",
         str,

@@ -7,6 +7,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from laionet_assets.core.storage import read_parquet
+
 
 def markdown_table(frame: pl.DataFrame, limit: int = 50) -> dg.MetadataValue:
     """The first ``limit`` rows as a Markdown table for asset metadata."""
@@ -17,7 +19,7 @@ def previous_output(path: Path) -> pl.DataFrame | None:
     """An asset's last materialised table, for resuming; unreadable or absent → ``None`` (a full
     re-run, never a failure)."""
     try:
-        return pl.read_parquet(path) if path.exists() else None
+        return read_parquet(path) if path.exists() else None
     except Exception:  # noqa: BLE001 - an unreadable previous table means a full re-run
         return None
 

@@ -18,6 +18,7 @@ from laionet_assets.core.figures import intra_class_figure, selection_frequency_
 from laionet_assets.core.image_embeddings import embed_images, file_sha256, load_vectors
 from laionet_assets.core.image_synset import synset_matrix
 from laionet_assets.core.progress import Progress, library_versions
+from laionet_assets.core.storage import read_parquet
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageEncoder, LaionetStorage
 
@@ -54,7 +55,7 @@ def _laionet_rows(
     downloaded: only shipped vectors can serve them, and the OCR filter cannot apply)."""
     final = storage.asset_path("laionet_final", part)
     if final.exists():
-        return pl.read_parquet(final), "laionet_final (downloaded images, OCR filter applied)"
+        return read_parquet(final), "laionet_final (downloaded images, OCR filter applied)"
     return part_rows(laionet_clean, part).with_columns(
         image_path=pl.lit(None, pl.String), image_sha256=pl.lit(None, pl.String)
     ), ("laionet_clean (no image downloaded: no OCR filter)")

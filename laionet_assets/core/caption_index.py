@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from laionet_assets.core.faiss_shards import DEFAULT_NPROBE, DEFAULT_REFINE, FaissShards, PartWriter
 from laionet_assets.core.nearest import exact_nearest
+from laionet_assets.core.storage import is_remote, lance_connect
 
 ANN_MIN_ROWS = 100_000
 CAPTION_SCOPES = ("auto", "all", "matched")  # which captions of a part the index holds
@@ -35,9 +36,13 @@ class CaptionIndex:
     its persisted FAISS shards, one per part (``core.faiss_shards``)."""
 
     def __init__(self, uri: str, encoder_id: str):
-        import lancedb
-
-        self.db = lancedb.connect(uri)
+        if is_remote(uri):  # FAISS maps its shards from a local disk
+            raise ValueError(
+                f"the caption index is kept beside FAISS shards on a local disk; home {uri} is a URL: "
+                "run the caption-search assets (captions_laion_index, captions_nearest_laion) with a "
+                "local LAIONET_HOME"
+            )
+        self.db = lance_connect(Path(uri))
         self.name = index_table_name(encoder_id)
         self.shards_folder = Path(uri).parent / "faiss" / self.name
 

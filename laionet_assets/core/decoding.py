@@ -30,6 +30,7 @@ from laionet_assets.core.choices import check_choice
 from laionet_assets.core.model_specs import LabelSpaceError
 from laionet_assets.core.pixels import load_rgb
 from laionet_assets.core.preprocess import Preprocessing, describe, normalise, resize_crop
+from laionet_assets.core.storage import read_bytes
 
 DECODERS = ("auto", "pil", "tensor")
 PRECISIONS = ("fp32", "bf16")
@@ -158,7 +159,7 @@ def iter_tensor_batches(
 
     def stage_one(i: int, staged: _Staged) -> None:
         try:
-            data = Path(paths[i]).read_bytes()
+            data = read_bytes(paths[i])
             if on_device and data.startswith(_JPEG):
                 staged.jpegs[i] = data
             else:

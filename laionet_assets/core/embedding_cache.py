@@ -8,12 +8,14 @@ killed writer leaves the table at its previous version.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
 
+from laionet_assets.core.storage import lance_connect
 from laionet_assets.core.textsim import TextEncoder, text_hash
 
 _LOOKUP_CHUNK = 4096
@@ -27,12 +29,10 @@ class EmbeddingCache:
     """``kind="caption"``: keys are caption hashes; ``kind="image"``: keys are the sha256 of the
     image file (column ``text_hash`` either way: the content hash of what was embedded)."""
 
-    def __init__(self, uri: str, kind: str = "caption"):
-        import lancedb
-
-        self.uri = uri
+    def __init__(self, folder: str | os.PathLike, kind: str = "caption"):
+        self.uri = str(folder)
         self.kind = kind
-        self.db = lancedb.connect(uri)
+        self.db = lance_connect(folder)
 
     def _table(self, encoder_id: str, dim: int, create: bool):
         name = table_name(encoder_id, self.kind)

@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from laionet_assets.core.atomic import write_atomic, write_text_atomic
+from laionet_assets.core.storage import open_binary
 
 LAIONET = "laionet"
 STRIP_SCHEMA = {
@@ -149,7 +150,7 @@ def write_thumbnail(source: str, target: Path, size: int) -> str:
     from PIL import Image, ImageOps
 
     try:
-        with Image.open(source) as image:
+        with open_binary(source) as f, Image.open(f) as image:
             image = ImageOps.exif_transpose(image)
             image.thumbnail((size, size))
             rgb = image.convert("RGB")

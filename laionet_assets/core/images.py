@@ -28,6 +28,7 @@ from PIL import Image, UnidentifiedImageError
 
 from laionet_assets.core.atomic import write_bytes_atomic
 from laionet_assets.core.pixels import to_rgb
+from laionet_assets.core.storage import existing, home_path, is_remote
 
 STATUSES = (
     "ok",
@@ -313,6 +314,8 @@ def _download_rows(
     (``bench_download``); a process's decoding is bound by its GIL either way, and
     ``settings.processes`` spreads it over cores."""
 
+    remote = is_remote(store)
+
     async def run() -> list[dict]:
         out: list[dict] = [{}] * len(rows)
         todo = iter(enumerate(rows))  # shared by the fetchers: each takes the next row
@@ -320,9 +323,11 @@ def _download_rows(
 
             async def fetcher() -> None:
                 for i, (sample_id, url) in todo:
-                    out[i] = finish(
-                        sample_id, url, await fetch_async(session, url, settings), store, settings
-                    )
+                    fetched = await fetch_async(session, url, settings)
+                    if remote:  # the upload waits on the network: off the loop, as the fetches do
+                        out[i] = await asyncio.to_thread(finish, sample_id, url, fetched, store, settings)
+                    else:
+                        out[i] = finish(sample_id, url, fetched, store, settings)
                     if progress is not None:
                         progress(1)
 
@@ -365,9 +370,7 @@ def settled(previous: pl.DataFrame, store: Path) -> pl.DataFrame:
     """The rows of a previous status table that a re-run keeps as they are."""
     if previous.is_empty():
         return previous
-    present = pl.Series(
-        [p is not None and (store / p).exists() for p in previous["image_path"].to_list()], dtype=pl.Boolean
-    )
+    present = pl.Series(existing(store, previous["image_path"].to_list()), dtype=pl.Boolean)
     retryable = pl.col("status").is_in(RETRYABLE_STATUSES) | (
         (pl.col("status") == "http_error") & pl.col("http_status").is_in(list(RETRYABLE_HTTP))
     )
@@ -391,8 +394,9 @@ def download_images(
     When ``samples`` has the release's ``width`` and ``height``, a sample whose known area is
     below ``min_area`` is ``too_small`` without being fetched.
     """
-    store = Path(store)
-    store.mkdir(parents=True, exist_ok=True)
+    store = home_path(store)  # a local folder, or a URL home's image prefix
+    if not is_remote(store):
+        store.mkdir(parents=True, exist_ok=True)
     wanted = samples.select(pl.col("sample_id").cast(pl.String), pl.col("url").cast(pl.String)).unique(
         maintain_order=True
     )

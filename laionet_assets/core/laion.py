@@ -9,7 +9,6 @@ import io
 import posixpath
 import re
 from dataclasses import asdict, dataclass, field
-from urllib.parse import urlparse
 
 import polars as pl
 
@@ -27,6 +26,7 @@ from laionet_assets.core.release_layouts import (
     reader_of,
     stem,
 )
+from laionet_assets.core.storage import is_remote
 
 DEFAULT_MAX_CAPTION_BYTES = 65_536
 STRING_TYPES = (pl.String, pl.Categorical, pl.Null)
@@ -42,11 +42,6 @@ def slug(text: str) -> str:
 
 def partition_key(release: str, part: str) -> str:
     return f"{slug(release)}-{slug(part)}"
-
-
-def is_remote(location: str) -> bool:
-    scheme = urlparse(str(location)).scheme
-    return len(scheme) > 1 and scheme != "file"
 
 
 def filesystem(location: str):

@@ -17,6 +17,8 @@ import os
 import numpy as np
 from PIL import Image
 
+from laionet_assets.core.storage import open_binary
+
 Image.MAX_IMAGE_PIXELS = 200_000_000  # decompression-bomb guard; larger is refused, never crashes
 
 
@@ -41,6 +43,6 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 
 def load_rgb(path: str | os.PathLike) -> Image.Image:
-    with Image.open(path) as image:
+    with open_binary(path) as f, Image.open(f) as image:
         image.load()
         return to_rgb(image)

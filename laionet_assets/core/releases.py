@@ -12,11 +12,12 @@ from pathlib import Path
 
 from laionet_assets.core.atomic import write_text_atomic
 from laionet_assets.core.laion import Part, Scan, scan_release
+from laionet_assets.core.storage import home_path
 
 
 class ReleaseRegistry:
-    def __init__(self, home: Path):
-        self.path = Path(home) / "releases.json"
+    def __init__(self, home: str | Path):
+        self.path = home_path(home) / "releases.json"
 
     def load(self) -> dict[str, dict]:
         if not self.path.exists():

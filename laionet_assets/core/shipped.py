@@ -88,7 +88,8 @@ def choose_for_parts(
 
 
 def _open_array(handle: dict) -> np.ndarray:
-    from laionet_assets.core.laion import filesystem, is_remote
+    from laionet_assets.core.laion import filesystem
+    from laionet_assets.core.storage import is_remote
 
     location, key = handle["path"], handle.get("key")
     if key is not None or is_remote(location):  # an .npz member or a remote file: read whole

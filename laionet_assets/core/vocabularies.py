@@ -38,6 +38,7 @@ from pathlib import Path
 
 import polars as pl
 
+from laionet_assets.core.storage import Location, home_path
 from laionet_assets.core.synsets import SYNSETS_SCHEMA, imagenet_wnids, load_imagenet_synsets, synset_text
 
 DEFAULT_VOCABULARY = "imagenet1k"
@@ -62,12 +63,12 @@ def vocabulary_slug(vocabulary: str) -> str:
     return f"{stem}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
 
 
-def vocabulary_home(home: str | Path, vocabulary: str = DEFAULT_VOCABULARY) -> Path:
+def vocabulary_home(home: str | Path, vocabulary: str = DEFAULT_VOCABULARY) -> Location:
     """Where a vocabulary's outputs live: ``<home>`` for ImageNet-1k, else
     ``<home>/vocabularies/<slug>``, so tables, reports and (through the CLI) the Dagster instance
     of two vocabularies never mix.  Downloaded images and the LanceDB caches, keyed by content
     and encoder, stay shared under ``<home>``."""
-    home = Path(home).expanduser().resolve()
+    home = home_path(home)
     return home if vocabulary == DEFAULT_VOCABULARY else home / "vocabularies" / vocabulary_slug(vocabulary)
 
 
