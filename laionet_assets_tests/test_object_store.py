@@ -129,6 +129,8 @@ def test_a_failed_write_leaves_no_object_and_the_old_one_whole(s3):
 def test_a_bucket_that_does_not_exist_is_named_before_any_work(s3, tmp_path, capsys):
     with pytest.raises(HomeUnreachable, match="s3://no-such-bucket/home: the bucket does not exist"):
         check_home("s3://no-such-bucket/home")
+    with pytest.raises(HomeUnreachable, match="nosuch://bucket/home: cannot be reached"):
+        check_home("nosuch://bucket/home/")
     storage = LaionetStorage(home="s3://no-such-bucket/home")
     with pytest.raises(dg.DagsterResourceFunctionError) as failed:  # a step's resource set-up
         with dg.build_resources({"storage": storage}):

@@ -96,15 +96,16 @@ def check_home(home: str | os.PathLike) -> None:
     of the home).  A clear ``HomeUnreachable`` naming the URL otherwise; a local home passes."""
     if not is_remote(home):
         return
-    path = home_path(home)
+    named = f"LAIONET_HOME {str(home).rstrip('/')}"
     try:
+        path = home_path(home)
         path.fs.ls(path.path.split("/")[0])  # the bucket: the home itself need not exist yet
     except FileNotFoundError as exc:
-        raise HomeUnreachable(f"LAIONET_HOME {url(path)}: the bucket does not exist ({exc})") from None
+        raise HomeUnreachable(f"{named}: the bucket does not exist ({exc})") from None
     except PermissionError as exc:
-        raise HomeUnreachable(f"LAIONET_HOME {url(path)}: the credentials are refused ({exc})") from None
-    except (OSError, ValueError) as exc:
-        raise HomeUnreachable(f"LAIONET_HOME {url(path)}: cannot be reached ({exc})") from None
+        raise HomeUnreachable(f"{named}: the credentials are refused ({exc})") from None
+    except (OSError, ValueError, ImportError) as exc:  # an unknown scheme, its library not installed
+        raise HomeUnreachable(f"{named}: cannot be reached ({exc})") from None
 
 
 def lance_connect(folder: str | os.PathLike):
