@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from laionet_assets.core.storage import is_remote
+from laionet_assets.core.storage import home_path, is_remote
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
@@ -38,9 +38,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
 
 
 def _upload_atomic(path, write: Callable[[str], None]):
-    from upath import UPath
-
-    path = UPath(path) if isinstance(path, str) else path
+    path = home_path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:

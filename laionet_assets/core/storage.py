@@ -32,11 +32,13 @@ def is_remote(location: str | os.PathLike) -> bool:
 
 
 def home_path(home: str | os.PathLike) -> Location:
-    """A local home resolved to an absolute ``Path``; a URL home as a ``UPath``."""
+    """A local home resolved to an absolute ``Path``; a URL home as a ``UPath``, without fsspec's
+    listings cache: other processes (step workers) write below the home, and a long-lived process
+    (the daemon, the CLI) must see their files, as it would on a disk."""
     if is_remote(home):
         from upath import UPath
 
-        return UPath(str(home).rstrip("/"))
+        return UPath(str(home).rstrip("/"), use_listings_cache=False)
     return Path(home).expanduser().resolve()
 
 
@@ -55,9 +57,7 @@ def read_parquet(path: Location, columns: Sequence[str] | None = None) -> pl.Dat
 def open_binary(location: str | os.PathLike) -> BinaryIO:
     """A file opened for reading, local or at a URL (an image of a URL home's store)."""
     if is_remote(location):
-        import fsspec
-
-        return fsspec.open(str(location), "rb").open()
+        return home_path(location).open("rb")
     return open(location, "rb")
 
 
