@@ -18,6 +18,7 @@ BENCHES = [
     "benchmarks.bench_caption_index",
     "benchmarks.bench_nearest",
     "benchmarks.bench_celery",
+    "benchmarks.bench_object_store",
     "benchmarks.bench_gpu",
     "benchmarks.bench_gpu_decode",
     "benchmarks.bench_gpu_nearest",

@@ -1,6 +1,7 @@
-"""A Celery cluster on this machine for tests and benchmarks: redis-server and ``laionet worker``
+"""A cluster on this machine for tests and benchmarks: redis-server and ``laionet worker``
 processes on 127.0.0.1, each under ``timeout`` so that it stops by itself, and a LAIONet home
-whose runs go to them (``LAIONET_EXECUTOR=celery``)."""
+whose runs go to them (``LAIONET_EXECUTOR=celery``); an S3 server (moto, a thread of this
+process) for an object-store home."""
 
 from __future__ import annotations
 
@@ -128,3 +129,41 @@ class Cluster:
     def stop(self) -> None:
         for proc in self.workers.values():
             kill_group(proc)
+
+
+S3_BUCKET = "laionet"
+
+
+@contextlib.contextmanager
+def moto_s3() -> Iterator[str]:
+    """A moto S3 server on 127.0.0.1 (a thread: it ends with this process) with one bucket,
+    ``S3_BUCKET``, and the standard variables pointing at it, as a cluster's would be (credentials
+    and endpoint from the environment, never from files); its endpoint URL."""
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    variables = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        boto3.client("s3").create_bucket(Bucket=S3_BUCKET)
+        yield endpoint
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        server.stop()

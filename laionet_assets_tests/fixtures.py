@@ -39,8 +39,8 @@ from laionet_assets.core.releases import ReleaseRegistry
 from laionet_assets.definitions import all_assets
 from laionet_assets.graph import asset_plan
 from laionet_assets.partitions import laion_parts
-from laionet_assets.profiles import resources_for
-from laionet_assets.resources import QualityGates
+from laionet_assets.profiles import resources_for, with_defaults
+from laionet_assets.resources import ImageDownloader, OcrFilter, QualityGates
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -237,6 +237,18 @@ class Release:
     def output(self, asset, partition=None):
         base = self.home / "assets" / asset
         return pl.read_parquet(base / f"{partition}.parquet" if partition else base.with_suffix(".parquet"))
+
+
+def sample_chain(home, synsets: pl.DataFrame, rewrites: dict) -> Release:
+    """``lemma_matches`` → ``text_sims`` → ``laionet_clean`` and ``laionet_images`` of the bundled
+    sample under ``home`` (a folder or a URL), the tiny profile, images from the sample's local web
+    (``cli.SampleWeb``'s ``rewrites``), OCR off (~1 s an image on 2 cores); every run must succeed."""
+    release = Release(home, SAMPLE_RELEASE, synsets=synsets, profile="tiny")
+    release.resources["downloader"] = with_defaults(ImageDownloader, url_rewrites=rewrites, concurrency=8)
+    release.resources["ocr"] = with_defaults(OcrFilter, enabled=False)
+    results = release.run(select("lemma_matches", "text_sims", "laionet_clean", "laionet_images"))
+    assert [r.success for r in results] == [True] * len(results)
+    return release
 
 
 # ---------------------------------------------------------------------------- real Dagster processes

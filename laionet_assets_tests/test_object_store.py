@@ -2,7 +2,6 @@
 with LAIONET_HOME an ``s3://`` URL on a local S3 server (moto in server mode on 127.0.0.1, a
 thread of this process), compared output by output with the same chain on a local disk."""
 
-import logging
 import os
 import subprocess
 import sys
@@ -17,50 +16,19 @@ from laionet_assets.cli import SampleWeb, main
 from laionet_assets.core.atomic import write_atomic, write_bytes_atomic, write_parquet_atomic
 from laionet_assets.core.pixels import load_rgb
 from laionet_assets.core.storage import HomeUnreachable, check_home, home_path, read_parquet
-from laionet_assets.profiles import with_defaults
-from laionet_assets.resources import ImageDownloader, LaionetStorage, OcrFilter
+from laionet_assets.resources import LaionetStorage
 
-from .cluster import free_port, wait_for
-from .fixtures import SAMPLE_RELEASE, Release, select
+from .cluster import S3_BUCKET as BUCKET
+from .cluster import free_port, moto_s3, wait_for
+from .fixtures import SAMPLE_RELEASE, sample_chain
 
-CHAIN = select("lemma_matches", "text_sims", "laionet_clean", "laionet_images")
 TABLES = ["lemma_matches", "text_sims", "laionet_clean", "laionet_top50", "laionet_images"]
-BUCKET = "laionet"
 
 
 @pytest.fixture(scope="module")
 def s3():
-    """A moto S3 server on 127.0.0.1 with one bucket, and the standard variables pointing at it
-    (as a cluster's would: credentials and endpoint from the environment, never from files)."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }.items():
-            patch.setenv(name, value)
-        import boto3
-
-        boto3.client("s3").create_bucket(Bucket=BUCKET)
+    with moto_s3() as endpoint:
         yield endpoint
-    server.stop()
-
-
-def chain(home, synsets, rewrites) -> Release:
-    release = Release(home, SAMPLE_RELEASE, synsets=synsets, profile="tiny")
-    release.resources["downloader"] = with_defaults(ImageDownloader, url_rewrites=rewrites, concurrency=8)
-    release.resources["ocr"] = with_defaults(OcrFilter, enabled=False)  # ~1 s an image on 2 cores
-    results = release.run(CHAIN)
-    assert [r.success for r in results] == [True] * len(results)
-    return release
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +36,10 @@ def homes(s3, synsets, tmp_path_factory):
     local = home_path(tmp_path_factory.mktemp("object_store") / "home")
     remote = home_path(f"s3://{BUCKET}/runs/home")
     with SampleWeb() as rewrites:
-        return {"local": chain(local, synsets, rewrites), "s3": chain(remote, synsets, rewrites)}
+        return {
+            "local": sample_chain(local, synsets, rewrites),
+            "s3": sample_chain(remote, synsets, rewrites),
+        }
 
 
 def test_every_output_on_s3_equals_the_local_disk_run(homes):
