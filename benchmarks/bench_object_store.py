@@ -2,7 +2,8 @@
 ``lemma_matches`` → ``text_sims`` → ``laionet_clean`` and ``laionet_images`` (tiny profile, OCR
 off, images from the sample's local web) with ``LAIONET_HOME`` a folder, then an ``s3://`` URL
 on a moto server on 127.0.0.1 (a thread of this process, so it shares the cores), and again
-(what a re-run costs: every table read back, the image store listed, nothing fetched).
+(what a re-run costs: every table read back, the image store listed, nothing fetched), after a
+warm-up run that pays the imports and model loads.
 
     python -m benchmarks.bench_object_store
 """
@@ -34,6 +35,7 @@ def main() -> dict:
     results: dict = {"cores": os.cpu_count(), "server": "moto (threaded) on 127.0.0.1"}
     with tempfile.TemporaryDirectory() as tmp, moto_s3(), SampleWeb() as rewrites:
         homes = {"local": home_path(Path(tmp) / "home"), "s3": home_path(f"s3://{S3_BUCKET}/bench/home")}
+        timed(home_path(Path(tmp) / "warm-up"), synsets, rewrites)  # imports and model loads, once
         for name, home in homes.items():
             first, images = timed(home, synsets, rewrites)
             again, _ = timed(home, synsets, rewrites)
