@@ -14,12 +14,14 @@ from polars.testing import assert_frame_equal
 
 from laionet_assets.cli import SampleWeb, main
 from laionet_assets.core.atomic import write_atomic, write_bytes_atomic, write_parquet_atomic
+from laionet_assets.core.caption_index import CaptionIndex
 from laionet_assets.core.pixels import load_rgb
 from laionet_assets.core.storage import HomeUnreachable, check_home, home_path, read_parquet
 from laionet_assets.resources import LaionetStorage
 
 from .cluster import S3_BUCKET as BUCKET
 from .cluster import free_port, moto_s3, wait_for
+from .core.test_caption_index import clustered
 from .fixtures import SAMPLE_RELEASE, sample_chain
 
 TABLES = ["lemma_matches", "text_sims", "laionet_clean", "laionet_top50", "laionet_images"]
@@ -174,3 +176,23 @@ def test_the_cli_runs_on_an_s3_home(s3, tmp_path, monkeypatch, capsys):
     # the run's Dagster instance is local (LAIONET_INSTANCES), named after the URL
     [instance] = (tmp_path / "instances").iterdir()
     assert instance.name == "s3_laionet_cli_home" and (instance / "dagster" / "dagster.yaml").exists()
+
+
+def test_the_caption_index_and_its_faiss_shards_on_s3_answer_as_on_a_disk(s3, tmp_path):
+    """§4.3's caption search with the home on the bucket: LanceDB's table and the FAISS shards
+    there (re-ranking reads only the candidates' float16 rows, by ranged requests)."""
+    vectors = clustered(4000, seed=2)
+    queries = clustered(200, seed=3)
+    answers = {}
+    for name, uri in (("local", str(tmp_path / "lancedb")), ("s3", f"s3://{BUCKET}/search/lancedb")):
+        index = CaptionIndex(uri, "enc")
+        index.add_part("p0", [str(i) for i in range(2500)], vectors[:2500])
+        index.add_part("p1", [str(i) for i in range(2500, 4000)], vectors[2500:])
+        answers[name] = {engine: index.nearest(queries, engine=engine) for engine in ("faiss", "exact")}
+        shards = index.shards_folder
+    for engine in ("faiss", "exact"):
+        assert_frame_equal(answers["s3"][engine], answers["local"][engine])
+    assert str(shards).startswith(f"s3://{BUCKET}/search/faiss/")
+    names = {p.name for p in shards.iterdir()}
+    assert {"trained.faiss", "p0.faiss", "p0.f16", "p0.ids.parquet", "p1.part.json"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -20,7 +19,7 @@ import pyarrow as pa
 
 from laionet_assets.core.faiss_shards import DEFAULT_NPROBE, DEFAULT_REFINE, FaissShards, PartWriter
 from laionet_assets.core.nearest import exact_nearest
-from laionet_assets.core.storage import is_remote, lance_connect
+from laionet_assets.core.storage import home_path, lance_connect
 
 ANN_MIN_ROWS = 100_000
 CAPTION_SCOPES = ("auto", "all", "matched")  # which captions of a part the index holds
@@ -36,15 +35,9 @@ class CaptionIndex:
     its persisted FAISS shards, one per part (``core.faiss_shards``)."""
 
     def __init__(self, uri: str, encoder_id: str):
-        if is_remote(uri):  # FAISS maps its shards from a local disk
-            raise ValueError(
-                f"the caption index is kept beside FAISS shards on a local disk; home {uri} is a URL: "
-                "run the caption-search assets (captions_laion_index, captions_nearest_laion) with a "
-                "local LAIONET_HOME"
-            )
-        self.db = lance_connect(Path(uri))
+        self.db = lance_connect(uri)
         self.name = index_table_name(encoder_id)
-        self.shards_folder = Path(uri).parent / "faiss" / self.name
+        self.shards_folder = home_path(uri).parent / "faiss" / self.name
 
     def shards(self, dim: int) -> FaissShards:
         return FaissShards(self.shards_folder, dim)

@@ -12,6 +12,10 @@ One folder per encoder:
   candidates exactly; ``<part>.ids.parquet``: the ``sample_id`` of each row;
   ``<part>.part.json``: rows, dim and the training it belongs to, written last.
 
+The folder may be on an object store (a URL home, ``core.storage``): files are uploaded whole,
+and ``search`` reads only the candidates' float16 rows, by ranged requests, instead of a memory
+map.  A shard names its training by a hash of ``trained.faiss``'s bytes, which every store keeps.
+
 A part written again replaces its files (each written to a temp file and renamed, the
 ``.part.json`` last), so re-running a part is idempotent and a part whose run died is simply not there.
 ``search`` merges the parts' codes into one in-memory IVF index (so the coarse quantizer runs
@@ -24,10 +28,12 @@ LAION-400M, the size of the release's own ``text_emb``; the codes alone are 26 G
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
-from pathlib import Path
+import shutil
+import tempfile
 
 import numpy as np
 import polars as pl
@@ -38,6 +44,7 @@ from laionet_assets.core.atomic import (
     write_parquet_atomic,
     write_text_atomic,
 )
+from laionet_assets.core.storage import Location, home_path, is_remote, read_bytes, read_parquet
 
 DEFAULT_NPROBE = 16
 DEFAULT_REFINE = 4
@@ -67,6 +74,24 @@ def _safe(part: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", part)
 
 
+def float16_rows(path: Location, rows: int, dim: int):
+    """``read(indices) → float16 [len(indices), dim]`` of a part's ``.f16`` file: a memory map of a
+    local file; ranged reads of an object (only the candidates' rows travel, never the file)."""
+    if not is_remote(path):
+        store = np.memmap(path, dtype=np.float16, mode="r", shape=(rows, dim))
+        return lambda indices: store[indices]
+    width = 2 * dim
+
+    def read(indices: np.ndarray) -> np.ndarray:
+        if not len(indices):
+            return np.empty((0, dim), np.float16)
+        starts = (np.asarray(indices, np.int64) * width).tolist()
+        blobs = path.fs.cat_ranges([path.path] * len(starts), starts, [s + width for s in starts])
+        return np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(starts), dim)
+
+    return read
+
+
 class PartWriter:
     """Writes one part's shard chunk by chunk; ``close`` publishes it (or nothing was written)."""
 
@@ -77,8 +102,12 @@ class PartWriter:
         self.rows = 0
         self.index = None
         base = shards.folder / _safe(part)
-        self.vectors_tmp = base.with_name(f".{base.name}.f16.{os.getpid()}.tmp")
-        self.vectors_tmp.parent.mkdir(parents=True, exist_ok=True)
+        temp = f".{base.name}.f16.{os.getpid()}.tmp"  # beside the shard, or local for an object store
+        if is_remote(base):
+            self.vectors_tmp = home_path(tempfile.gettempdir()) / temp
+        else:
+            self.vectors_tmp = base.with_name(temp)
+            self.vectors_tmp.parent.mkdir(parents=True, exist_ok=True)
         self.vectors_file = open(self.vectors_tmp, "wb")
 
     def add(self, sample_ids: list[str], vectors: np.ndarray) -> None:
@@ -114,9 +143,11 @@ class PartWriter:
         base = self.shards.folder / _safe(self.part)
         if self.index is None:  # nothing usable in the part: no shard, and any old one is removed
             self.vectors_tmp.unlink(missing_ok=True)
-            Path(f"{base}.part.json").unlink(missing_ok=True)
+            facts = home_path(f"{base}.part.json")
+            if facts.exists():
+                facts.unlink()
             return 0
-        os.replace(self.vectors_tmp, f"{base}.f16")
+        write_atomic(f"{base}.f16", lambda tmp: shutil.move(self.vectors_tmp, tmp))
         write_bytes_atomic(f"{base}.faiss", faiss.serialize_index(self.index).tobytes())
         write_parquet_atomic(pl.DataFrame({"sample_id": pl.concat(self.ids)}), f"{base}.ids.parquet")
         facts = {
@@ -131,19 +162,24 @@ class PartWriter:
 
 class FaissShards:
     def __init__(self, folder: str | os.PathLike, dim: int, train_rows: int = TRAIN_ROWS):
-        self.folder = Path(folder)
+        self.folder = home_path(folder)  # a local folder, or a prefix of a URL home
         self.dim, self.train_rows = dim, train_rows
 
     @property
-    def trained_path(self) -> Path:
+    def trained_path(self) -> Location:
         return self.folder / "trained.faiss"
 
     def trained_id(self) -> str | None:
-        """The trained index's identity (size and time): shards of another training are stale."""
+        """The trained index's identity (a hash of its bytes, the same on a disk and an object
+        store): shards of another training are stale."""
         if not self.trained_path.exists():
             return None
-        st = self.trained_path.stat()
-        return f"{st.st_size}:{st.st_mtime_ns}"
+        return hashlib.blake2b(read_bytes(self.trained_path), digest_size=12).hexdigest()
+
+    def trained_index(self):
+        import faiss
+
+        return faiss.deserialize_index(np.frombuffer(read_bytes(self.trained_path), dtype=np.uint8))
 
     def trained_rows(self) -> int:
         facts = self.folder / "trained.json"
@@ -162,7 +198,7 @@ class FaissShards:
             index.train(np.ascontiguousarray(sample[:rows], np.float32))
             write_atomic(self.trained_path, lambda tmp: faiss.write_index(index, tmp))
             write_text_atomic(self.folder / "trained.json", json.dumps({"rows": rows, "dim": self.dim}))
-        index = faiss.read_index(str(self.trained_path))
+        index = self.trained_index()
         if index.d != self.dim:
             raise ValueError(f"{self.trained_path}: a {index.d}-d index, the vectors are {self.dim}-d")
         return index
@@ -199,16 +235,16 @@ class FaissShards:
         none = np.full(len(queries), -1, np.int64), np.full(len(queries), -np.inf, np.float32), []
         if not parts:
             return none
-        merged = faiss.read_index(str(self.trained_path))
+        merged = self.trained_index()
         stores, ids, offset = [], [], 0
         for part, rows in parts.items():
             base = self.folder / _safe(part)
-            shard = faiss.deserialize_index(np.fromfile(f"{base}.faiss", dtype=np.uint8))
+            shard = faiss.deserialize_index(np.frombuffer(read_bytes(f"{base}.faiss"), dtype=np.uint8))
             merged.merge_from(shard, offset)
-            stores.append(np.memmap(f"{base}.f16", dtype=np.float16, mode="r", shape=(rows, self.dim)))
-            ids.extend(pl.read_parquet(f"{base}.ids.parquet")["sample_id"].to_list())
+            stores.append(float16_rows(home_path(f"{base}.f16"), rows, self.dim))
+            ids.extend(read_parquet(home_path(f"{base}.ids.parquet"))["sample_id"].to_list())
             offset += rows
-        starts = np.cumsum([0] + [len(s) for s in stores])
+        starts = np.cumsum([0, *parts.values()])
         params = faiss.SearchParametersIVF(nprobe=nprobe)
         best = np.full(len(queries), -1, np.int64)
         similarity = np.full(len(queries), -np.inf, np.float32)
@@ -221,7 +257,7 @@ class FaissShards:
                 rows = candidates[inside] - starts[k]
                 order = np.argsort(rows, kind="stable")  # read each file in order
                 picked = np.empty((rows.size, self.dim), np.float32)
-                picked[order] = store[rows[order]]
+                picked[order] = store(rows[order])
                 vectors[inside] = picked
             sims = np.einsum("qkd,qd->qk", vectors, q)
             sims[candidates < 0] = -np.inf
