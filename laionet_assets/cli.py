@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from laionet_assets import settings
+from laionet_assets import DEFINITIONS_MODULE, settings
 from laionet_assets.settings import ASSET_CONFIG, RESOURCE, SETTINGS
 
 if TYPE_CHECKING:
@@ -474,7 +474,7 @@ def worker(
 def ui(home: str | None, profile: str | None, host: str, port: int) -> int:
     prepare_home(home, profile)
     exe = Path(sys.executable).with_name("dagster")
-    args = [str(exe), "dev", "-m", "laionet_assets.definitions", "-h", host, "-p", str(port)]
+    args = [str(exe), "dev", "-m", DEFINITIONS_MODULE, "-h", host, "-p", str(port)]
     print(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
     os.execv(args[0], args)
     return 0  # pragma: no cover

@@ -8,6 +8,8 @@ import os
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
+from laionet_assets import DEFINITIONS_MODULE
+
 ACTIVE = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.CANCELING]
 
 
@@ -62,7 +64,7 @@ def reexecute_from_failure(instance: dg.DagsterInstance, run_id: str) -> dg.JobE
     # A step whose process died never gave its pool slot back (the gpu pool has one): the run has
     # ended, so nothing it holds is still in use.
     instance.event_log_storage.free_concurrency_slots_for_run(run_id)
-    repository = ReconstructableRepository.for_module("laionet_assets.definitions", "defs")
+    repository = ReconstructableRepository.for_module(DEFINITIONS_MODULE, "defs")
     return dg.execute_job(
         repository.get_reconstructable_job(parent.job_name),
         instance,

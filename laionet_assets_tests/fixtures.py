@@ -33,6 +33,7 @@ import polars as pl
 import pytest
 from PIL import Image
 
+from laionet_assets import DEFINITIONS_MODULE
 from laionet_assets.checks import laionet_checks
 from laionet_assets.core.atomic import write_parquet_atomic
 from laionet_assets.core.releases import ReleaseRegistry
@@ -290,7 +291,7 @@ class Home:
             "asset",
             "materialize",
             "-m",
-            "laionet_assets.definitions",
+            DEFINITIONS_MODULE,
             "--select",
             selection,
             "--partition",

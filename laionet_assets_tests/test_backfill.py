@@ -6,6 +6,8 @@ import time
 
 import dagster as dg
 
+from laionet_assets import DEFINITIONS_MODULE
+
 from .fixtures import DAGSTER, REPO, Home, kill_group, split_sample
 
 
@@ -22,7 +24,7 @@ def test_backfill_a_partition_range(tmp_path, synsets):
             "job",
             "backfill",
             "-m",
-            "laionet_assets.definitions",
+            DEFINITIONS_MODULE,
             "-j",
             "laion_part_job",
             "--from",
@@ -38,7 +40,7 @@ def test_backfill_a_partition_range(tmp_path, synsets):
         capture_output=True,
     )
     daemon = subprocess.Popen(
-        [DAGSTER.replace("/dagster", "/dagster-daemon"), "run", "-m", "laionet_assets.definitions"],
+        [DAGSTER.replace("/dagster", "/dagster-daemon"), "run", "-m", DEFINITIONS_MODULE],
         cwd=REPO,
         env=home.env,
         stdout=open(tmp_path / "daemon.log", "w"),

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from laionet_assets import DEFINITIONS_MODULE
 from laionet_assets.settings import SETTINGS
 
 from .fixtures import REPO
@@ -89,7 +90,9 @@ def test_the_grpc_port_and_module_agree():
     module = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["dagster"]["module_name"]
     assert str(deployment["port"]) == exposed == command[command.index("-p") + 1]
     assert deployment["dagsterApiGrpcArgs"] == ["--module-name", module] and command[-1] == module
-    assert find_spec(module) is not None
+    assert find_spec(module) is not None and module == DEFINITIONS_MODULE
+    workspace = yaml.safe_load((REPO / "workspace.yaml").read_text())
+    assert workspace["load_from"][0]["python_module"]["module_name"] == module
 
 
 def test_the_image_installs_the_lock_file_and_runs_as_a_user():
