@@ -85,10 +85,9 @@ def instance_folder(root: Location, vocabulary: str) -> Path:
     from laionet_assets.core.storage import is_remote
     from laionet_assets.core.vocabularies import vocabulary_home
 
-    if not is_remote(root):
-        return vocabulary_home(root, vocabulary) / "dagster"
-    local = Path(settings.process_setting("instances")).expanduser() / slug(str(root))
-    return vocabulary_home(local, vocabulary) / "dagster"
+    if is_remote(root):
+        root = Path(settings.process_setting("instances")).expanduser() / slug(str(root))
+    return vocabulary_home(root, vocabulary) / "dagster"
 
 
 def parse_selection(select: str | None) -> list[str]:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 from .fixtures import REPO, Home, kill_group
 
@@ -155,15 +156,9 @@ def moto_s3() -> Iterator[str]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    before = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
     try:
-        boto3.client("s3").create_bucket(Bucket=S3_BUCKET)
-        yield endpoint
+        with mock.patch.dict(os.environ, variables):  # the variables as they were, afterwards
+            boto3.client("s3").create_bucket(Bucket=S3_BUCKET)
+            yield endpoint
     finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         server.stop()

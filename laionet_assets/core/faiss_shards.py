@@ -143,9 +143,7 @@ class PartWriter:
         base = self.shards.folder / _safe(self.part)
         if self.index is None:  # nothing usable in the part: no shard, and any old one is removed
             self.vectors_tmp.unlink(missing_ok=True)
-            facts = home_path(f"{base}.part.json")
-            if facts.exists():
-                facts.unlink()
+            home_path(f"{base}.part.json").unlink(missing_ok=True)
             return 0
         write_atomic(f"{base}.f16", lambda tmp: shutil.move(self.vectors_tmp, tmp))
         write_bytes_atomic(f"{base}.faiss", faiss.serialize_index(self.index).tobytes())

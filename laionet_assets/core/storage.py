@@ -42,11 +42,6 @@ def home_path(home: str | os.PathLike) -> Location:
     return Path(home).expanduser().resolve()
 
 
-def url(path: Location) -> str:
-    """A location as a person (and LanceDB, and Dagster's metadata) names it."""
-    return str(path)
-
-
 def read_parquet(path: Location, columns: Sequence[str] | None = None) -> pl.DataFrame:
     if is_remote(path):
         with path.open("rb") as f:
@@ -86,7 +81,7 @@ def lance_options(path: Location) -> dict[str, str] | None:
     if not is_remote(path):
         return None
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    if not endpoint or urlparse(url(path)).scheme not in ("s3", "s3a"):
+    if not endpoint or urlparse(str(path)).scheme not in ("s3", "s3a"):
         return {}
     return {"aws_endpoint": endpoint, "allow_http": str(endpoint.startswith("http://")).lower()}
 
@@ -114,6 +109,6 @@ def lance_connect(folder: str | os.PathLike):
     import lancedb
 
     if is_remote(folder):
-        return lancedb.connect(url(folder), storage_options=lance_options(folder))
+        return lancedb.connect(str(folder), storage_options=lance_options(folder))
     Path(folder).mkdir(parents=True, exist_ok=True)
     return lancedb.connect(str(folder))
