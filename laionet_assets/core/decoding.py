@@ -1,7 +1,7 @@
 """Decoding and batching: image files → tensors, and the loop every image model runs (decode,
 forward, collect outputs per image, report failures per image, never fatal).
 
-Two decoders give the same batches:
+Three decoders give the same batches:
 
 * ``pil``: PIL (``core.pixels.load_rgb``) and the model's own torchvision transform, in DataLoader
   worker processes so decoding overlaps the forward pass; batches go to the GPU from pinned memory.
@@ -9,6 +9,8 @@ Two decoders give the same batches:
   libjpeg-turbo on CPU) and the transform as tensor operations there (``core.preprocess``).  Files
   are read by threads one batch ahead.  What is not a three- or one-channel JPEG (PNG, GIF, CMYK),
   and any JPEG the device fails on, is decoded by ``load_rgb`` on the CPU instead, image by image.
+* ``dali``: NVIDIA DALI (``core.dali``) decodes, resizes and crops a batch's JPEGs, on the GPU's
+  hardware JPEG decoders on CUDA, in the reading thread one batch ahead; the same fallbacks.
 
 ``auto`` is ``tensor`` when the model runs on CUDA and its transform is one ``describe`` reads,
 else ``pil``.  ``run_models`` runs several models over one decode pass when they share device,
@@ -32,7 +34,7 @@ from laionet_assets.core.pixels import load_rgb
 from laionet_assets.core.preprocess import Preprocessing, describe, normalise, resize_crop
 from laionet_assets.core.storage import read_bytes
 
-DECODERS = ("auto", "pil", "tensor")
+DECODERS = ("auto", "pil", "tensor", "dali")
 PRECISIONS = ("fp32", "bf16")
 # What a model may raise on a batch that means "this model cannot run here", not "this image is bad".
 MODEL_ERRORS = (LabelSpaceError, RuntimeError, ValueError)
@@ -139,79 +141,127 @@ def _cpu_decode(path: str, data: bytes | None, preprocessing: Preprocessing):
 
 
 @dataclass
-class _Staged:
-    """One batch after the reading threads: ready CPU tensors, raw JPEGs for the device, errors."""
+class Staged:
+    """One batch after the reading threads: ready cropped tensors, raw JPEGs for a batch decoder,
+    errors; ``on_cpu`` decodes one image by the CPU's rules (what a batch decoder does not take)."""
 
+    paths: Sequence[str]
+    preprocessing: Preprocessing
     indices: list[int]
     ready: dict[int, object] = field(default_factory=dict)
     jpegs: dict[int, bytes] = field(default_factory=dict)
     errors: dict[int, str] = field(default_factory=dict)
 
-
-def iter_tensor_batches(
-    paths: Sequence[str], preprocessing: Preprocessing, batch_size: int, device: str, workers: int
-) -> Iterator[tuple[object, list[int], list[str]]]:
-    """(normalised tensor on ``device``, indices, errors) per batch, decoded by torchvision.io on
-    ``device``; files are read (and, on CPU, decoded) by ``workers`` threads one batch ahead."""
-    import torch
-
-    on_device = device.startswith("cuda")
-
-    def stage_one(i: int, staged: _Staged) -> None:
+    def on_cpu(self, i: int, data: bytes | None) -> None:
         try:
-            data = read_bytes(paths[i])
-            if on_device and data.startswith(_JPEG):
-                staged.jpegs[i] = data
-            else:
-                staged.ready[i] = _cpu_decode(paths[i], data, preprocessing)
-        except Exception as e:  # noqa: BLE001 - any read or decode failure is reported per image
-            staged.errors[i] = decode_error(paths[i], e)
+            self.ready[i] = _cpu_decode(self.paths[i], data, self.preprocessing)
+        except Exception as e:  # noqa: BLE001 - any decode failure is reported per image
+            self.errors[i] = decode_error(self.paths[i], e)
 
-    def device_decode(keys: list[int], staged: _Staged) -> None:
-        """Decode ``keys``' JPEGs on the device (one batched call), resize and crop them there."""
+
+class NvJpeg:
+    """The ``tensor`` decoder's batch decode: ``torchvision.io.decode_jpeg`` of a batch's JPEGs on
+    the model's CUDA device in one call, resized and cropped there (on CPU every image is decoded
+    by the reading threads instead).  Runs in the main thread: torchvision serialises device
+    decodes, and one in the reading thread was slower (below)."""
+
+    in_reader = False
+
+    def __init__(self, preprocessing: Preprocessing, device: str):
+        self.preprocessing, self.device = preprocessing, device
+
+    def takes(self, data: bytes) -> bool:
+        return self.device.startswith("cuda") and data.startswith(_JPEG)
+
+    def decode(self, staged: Staged) -> None:
+        import torch
         from torchvision.io import ImageReadMode, decode_jpeg
 
+        keys = list(staged.jpegs)
         raw = [torch.frombuffer(bytearray(staged.jpegs[i]), dtype=torch.uint8) for i in keys]
         try:
-            decoded = decode_jpeg(raw, mode=ImageReadMode.UNCHANGED, device=device)
+            decoded = decode_jpeg(raw, mode=ImageReadMode.UNCHANGED, device=self.device)
         except RuntimeError:  # one bad JPEG fails the whole call: decode them one by one
             decoded = []
             for tensor in raw:
                 try:
-                    decoded.append(decode_jpeg(tensor, mode=ImageReadMode.UNCHANGED, device=device))
+                    decoded.append(decode_jpeg(tensor, mode=ImageReadMode.UNCHANGED, device=self.device))
                 except RuntimeError:
                     decoded.append(None)
         for i, image in zip(keys, map(_as_rgb, decoded)):
             try:
-                if image is not None:
-                    staged.ready[i] = resize_crop(image, preprocessing, device)
-                else:  # CMYK, or nvJPEG failed: the CPU's rules
-                    staged.ready[i] = _cpu_decode(paths[i], staged.jpegs[i], preprocessing)
+                if image is None:  # CMYK, or nvJPEG failed: the CPU's rules
+                    staged.on_cpu(i, staged.jpegs[i])
+                else:
+                    staged.ready[i] = resize_crop(image, self.preprocessing, self.device)
             except Exception as e:  # noqa: BLE001
-                staged.errors[i] = decode_error(paths[i], e)
+                staged.errors[i] = decode_error(staged.paths[i], e)
+        staged.jpegs.clear()
 
-    def stage(indices: list[int]) -> _Staged:
-        """Read a batch's files, decoding on the CPU what the device does not take."""
-        staged = _Staged(indices)
+
+def iter_staged_batches(
+    paths: Sequence[str], preprocessing: Preprocessing, batch_size: int, device: str, workers: int, decoder
+) -> Iterator[tuple[object, list[int], list[str]]]:
+    """(normalised tensor on ``device``, indices, errors) per batch.  ``workers`` threads read a
+    batch's files one batch ahead; what ``decoder.takes`` goes to ``decoder.decode`` as one batch
+    (in the reading thread when ``decoder.in_reader``, else here), the rest is decoded on the CPU
+    by the reading threads."""
+    import torch
+
+    def stage_one(i: int, staged: Staged) -> None:
+        try:
+            data = read_bytes(paths[i])
+        except Exception as e:  # noqa: BLE001 - any read failure is reported per image
+            staged.errors[i] = decode_error(paths[i], e)
+            return
+        if decoder.takes(data):
+            staged.jpegs[i] = data
+        else:
+            staged.on_cpu(i, data)
+
+    def stage(indices: list[int]) -> Staged:
+        """Read a batch's files, decoding on the CPU what the batch decoder does not take."""
+        staged = Staged(paths, preprocessing, indices)
         list(pool.map(lambda i: stage_one(i, staged), indices))
+        if decoder.in_reader and staged.jpegs:
+            decoder.decode(staged)
         return staged
 
     blank = torch.zeros((3, preprocessing.crop, preprocessing.crop), dtype=torch.uint8)
     batches = [list(range(s, min(s + batch_size, len(paths)))) for s in range(0, len(paths), batch_size)]
     with ThreadPoolExecutor(max(1, workers)) as pool, ThreadPoolExecutor(1) as reader:
         # The reader stages batch k + 1 (reads, CPU decodes) while batch k is decoded on the device
-        # here, in one batched call, and the model runs.  (On an H100 host with CLIP ViT-B/32 in
-        # bf16: 3,585 images/s so; 2,771 with the device decode in the reader thread; 1,491 with
-        # one device decode per reading thread, which torchvision serialises.)
+        # and the model runs.  (On an H100 host with CLIP ViT-B/32 in bf16 and the ``tensor``
+        # decoder: 3,585 images/s so; 2,771 with nvJPEG in the reader thread; 1,491 with one device
+        # decode per reading thread, which torchvision serialises.)
         ahead = reader.submit(stage, batches[0]) if batches else None
         for k in range(len(batches)):
             staged = ahead.result()
             ahead = reader.submit(stage, batches[k + 1]) if k + 1 < len(batches) else None
             if staged.jpegs:
-                device_decode(list(staged.jpegs), staged)
+                decoder.decode(staged)
             cropped = [staged.ready.get(i, blank).to(device, non_blocking=True) for i in staged.indices]
             batch = normalise(torch.stack(cropped), preprocessing)
             yield batch, staged.indices, [staged.errors.get(i, "") for i in staged.indices]
+
+
+def iter_tensor_batches(
+    paths: Sequence[str], preprocessing: Preprocessing, batch_size: int, device: str, workers: int
+) -> Iterator[tuple[object, list[int], list[str]]]:
+    """The ``tensor`` decoder's batches: ``torchvision.io`` on ``device`` (nvJPEG on CUDA)."""
+    return iter_staged_batches(
+        paths, preprocessing, batch_size, device, workers, NvJpeg(preprocessing, device)
+    )
+
+
+def iter_dali_batches(
+    paths: Sequence[str], preprocessing: Preprocessing, batch_size: int, device: str, workers: int
+) -> Iterator[tuple[object, list[int], list[str]]]:
+    """The ``dali`` decoder's batches: NVIDIA DALI's decoder and resize (``core.dali``)."""
+    from laionet_assets.core.dali import DaliCrops
+
+    crops = DaliCrops(preprocessing, batch_size, device, max(1, workers))
+    return iter_staged_batches(paths, preprocessing, batch_size, device, workers, crops)
 
 
 class ImageModel:
@@ -278,10 +328,14 @@ def decode_groups(models: Sequence[ImageModel]) -> list[list[int]]:
 
 
 def chosen_decoder(model: ImageModel) -> str:
-    """``pil`` or ``tensor``: what ``model.decoder`` means for this model (``auto``: tensor on CUDA
-    when the transform is a plain resize-crop-normalise)."""
-    if model.preprocessing is None or model.decoder == "pil":
+    """``pil``, ``tensor`` or ``dali``: what ``model.decoder`` means for this model (``auto``:
+    tensor on CUDA when the transform is a plain resize-crop-normalise).  A crop larger than the
+    resize (which ``CenterCrop`` pads) is not ``dali``'s: ``tensor`` takes it."""
+    p = model.preprocessing
+    if p is None or model.decoder == "pil":
         return "pil"
+    if model.decoder == "dali":
+        return "dali" if p.crop <= p.resize else "tensor"
     return "tensor" if model.decoder == "tensor" or model.device.startswith("cuda") else "pil"
 
 
@@ -310,8 +364,9 @@ def run_models(
     assert len({decode_key(m) for m in models}) == 1, "models of one run must share a decode key"
     decoder = chosen_decoder(first)
     n_workers = decode_workers(workers, first.device)
-    if decoder == "tensor":
-        batches = iter_tensor_batches(paths, first.preprocessing, first.batch_size, first.device, n_workers)
+    if decoder in ("tensor", "dali"):
+        staged = iter_tensor_batches if decoder == "tensor" else iter_dali_batches
+        batches = staged(paths, first.preprocessing, first.batch_size, first.device, n_workers)
     else:
         batches = iter_image_batches(
             paths, first.transform, first.input_shape, first.batch_size, first.device, n_workers
