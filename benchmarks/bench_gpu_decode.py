@@ -2,10 +2,11 @@
 
 * CLIP ViT-B/32 image embedding through the pipeline's own loop (``ImageModel.run``): the ``pil``
   decoder (PIL in 12 DataLoader worker processes) against the ``tensor`` decoder (nvJPEG on the
-  GPU, files read by threads), each in fp32 and bf16; images/s overall and steady (after the first
-  batch).  Target: ≥ 5,000 images/s.
-* The tensor decoder against PIL on the real ImageNet images: grey levels of the model inputs,
-  and the cosine of CLIP embeddings made from each.
+  GPU, files read by threads) and the ``dali`` decoder (DALI's mixed backend: the hardware JPEG
+  decoders), each in fp32 and bf16; images/s overall and steady (after the first batch).  Target:
+  ≥ 5,000 images/s.
+* The tensor and dali decoders against PIL on the real ImageNet images: grey levels of the model
+  inputs, and the cosine of CLIP embeddings made from each.
 * Top-1 / top-5 of a real float classifier (``benchmarks.real_models``: the shared MobileNetV2,
   dequantized) on the real images, for each decoder × precision, on the GPU and on the CPU.
 * Four models sharing one preprocessing: one decode pass for all vs one per model, on the GPU.
@@ -13,6 +14,7 @@
 Weights other than MobileNetV2's are random (no hub here): speed does not depend on them.
 
     python -m benchmarks.bench_gpu_decode [--images 4096] [--repeat 4] [--real DIR]
+        [--decoders pil,tensor,dali] [--only-throughput] [--device cpu]
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def main() -> dict:
     parser.add_argument("--real", default=str(SHARED), help="a folder laid out as ../shared")
     parser.add_argument("--device", default="cuda", help="cpu: a smoke test of this script")
     parser.add_argument("--only-throughput", action="store_true", help="the images/s rows alone")
+    parser.add_argument("--decoders", default="pil,tensor,dali", help="dali: where it is installed")
     args = parser.parse_args()
     global DEVICE
     DEVICE = args.device
@@ -90,14 +93,17 @@ def main() -> dict:
     from benchmarks.real_models import float_mobilenet_v2_torchscript
     from laionet_assets.core.classifiers import make_classifier
     from laionet_assets.core.clip import ClipImageEncoder
+    from laionet_assets.core.dali import available as dali_available
     from laionet_assets.core.decoding import (
         decode_workers,
+        iter_dali_batches,
         iter_image_batches,
         iter_tensor_batches,
     )
     from laionet_assets.core.model_specs import parse_model_spec
 
     torch.backends.cuda.matmul.allow_tf32 = False
+    decoders = [d for d in args.decoders.split(",") if d != "dali" or dali_available()]
     workers = decode_workers(-1, "cuda") if DEVICE.startswith("cuda") else 2
     results: dict = {
         "device": torch.cuda.get_device_name() if DEVICE.startswith("cuda") else "cpu",
@@ -112,7 +118,7 @@ def main() -> dict:
         distinct = synthetic_jpegs(folder, args.images)
         paths = distinct * args.repeat
         throughput, outputs = {}, {}
-        for decoder in ("pil", "tensor"):
+        for decoder in decoders:
             for precision in ("fp32", "bf16"):
                 model = ClipImageEncoder("ViT-B-32", None, DEVICE, 256).configure(precision, decoder)
                 model.run(distinct[:512], workers=workers)  # warm-up: kernels, allocator, fork server
@@ -120,18 +126,20 @@ def main() -> dict:
                 outputs[label], _, throughput[label] = _timed_run(model, paths, workers)
                 print(label, throughput[label], flush=True)
         results["clip_vit_b32_embedding_through_ImageModel_run"] = throughput
-        results["tensor_over_pil_bf16_steady"] = round(
-            throughput["tensor_bf16"]["steady_images_per_s"]
-            / max(throughput["pil_bf16"]["steady_images_per_s"], 1e-9),
-            2,
-        )
+        for decoder in set(decoders) - {"pil"}:
+            if "pil" in decoders:
+                results[f"{decoder}_over_pil_bf16_steady"] = round(
+                    throughput[f"{decoder}_bf16"]["steady_images_per_s"]
+                    / max(throughput["pil_bf16"]["steady_images_per_s"], 1e-9),
+                    2,
+                )
 
         if args.only_throughput:
             real_paths = []
         if real_paths:  # real JPEGs (≈ 110 KB, 500 px), repeated: LAION-like entropy, unlike noise
             many = real_paths * max(1, len(paths) // len(real_paths))
             real_throughput = {}
-            for decoder in ("pil", "tensor"):
+            for decoder in decoders:
                 model = ClipImageEncoder("ViT-B-32", None, DEVICE, 256).configure("bf16", decoder)
                 model.run(many[:512], workers=workers)
                 _, _, real_throughput[f"{decoder}_bf16"] = _timed_run(model, many, workers)
@@ -147,24 +155,24 @@ def main() -> dict:
                     )
                 ]
             )
-            gpu = torch.cat(
-                [t.cpu() for t, _, _ in iter_tensor_batches(real_paths, preprocessing, 50, DEVICE, 4)]
-            )
-            levels = ((pil - gpu) * torch.tensor(preprocessing.std).view(1, 3, 1, 1) * 255).abs()
-            results["real_images_nvjpeg_vs_pil_grey_levels"] = {
-                "max": round(float(levels.max()), 2),
-                "mean": round(float(levels.mean()), 4),
-                "share_over_2": round(float((levels > 2.01).float().mean()), 5),
-            }
-            embeddings = {}
-            for decoder in ("pil", "tensor"):
-                embeddings[decoder], _ = model.configure("fp32", decoder).run(real_paths, workers=4)
-            a, b = embeddings["pil"], embeddings["tensor"]
-            cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-            results["real_images_clip_embedding_cosine_tensor_vs_pil"] = {
-                "min": round(float(cosine.min()), 5),
-                "mean": round(float(cosine.mean()), 5),
-            }
+            staged = {"tensor": iter_tensor_batches, "dali": iter_dali_batches}
+            embeddings = {"pil": model.configure("fp32", "pil").run(real_paths, workers=4)[0]}
+            for decoder in set(decoders) & set(staged):
+                batches = staged[decoder](real_paths, preprocessing, 50, DEVICE, 4)
+                gpu = torch.cat([t.cpu() for t, _, _ in batches])
+                levels = ((pil - gpu) * torch.tensor(preprocessing.std).view(1, 3, 1, 1) * 255).abs()
+                results[f"real_images_{decoder}_vs_pil_grey_levels"] = {
+                    "max": round(float(levels.max()), 2),
+                    "mean": round(float(levels.mean()), 4),
+                    "share_over_2": round(float((levels > 2.01).float().mean()), 5),
+                }
+                a = embeddings["pil"]
+                b, _ = model.configure("fp32", decoder).run(real_paths, workers=4)
+                cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+                results[f"real_images_clip_embedding_cosine_{decoder}_vs_pil"] = {
+                    "min": round(float(cosine.min()), 5),
+                    "mean": round(float(cosine.mean()), 5),
+                }
             weights = float_mobilenet_v2_torchscript(real / "models" / "mobilenet_v2_quantized.pt", folder)
             spec = parse_model_spec(f"torchscript:{weights}:{real / 'models' / 'mobilenet_v2_words.txt'}")
             from timm.data import ImageNetInfo  # the wnids in class order, without polars
@@ -172,7 +180,7 @@ def main() -> dict:
             wnids = ImageNetInfo().label_names()
             accuracy = {}
             for device in dict.fromkeys((DEVICE, "cpu")):
-                for decoder in ("pil", "tensor"):
+                for decoder in decoders:
                     for precision in ("fp32", "bf16"):
                         classifier = make_classifier(spec, wnids, [], device, 50, precision, decoder)
                         logits, errors = classifier.run(real_paths, workers=4)
@@ -184,9 +192,10 @@ def main() -> dict:
         if args.only_throughput:
             print(json.dumps(results, indent=1))
             return results
-        models = four_models(DEVICE, 256, "bf16", "tensor")
-        grouped = passes_compared(models, distinct, workers, _sync)
-        results["four_models_one_preprocessing_model_images_per_s_tensor_bf16"] = grouped
+        for decoder in set(decoders) - {"pil"}:
+            models = four_models(DEVICE, 256, "bf16", decoder)
+            grouped = passes_compared(models, distinct, workers, _sync)
+            results[f"four_models_one_preprocessing_model_images_per_s_{decoder}_bf16"] = grouped
     print(json.dumps(results, indent=1))
     return results
 

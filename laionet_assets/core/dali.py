@@ -26,6 +26,16 @@ _JPEG = b"\xff\xd8\xff"
 INPUTS = ("jpegs", "width", "height", "crop_x", "crop_y")
 
 
+def available() -> bool:
+    """Whether DALI is installed (the ``dali`` extra)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("nvidia.dali") is not None
+    except ModuleNotFoundError:  # no nvidia namespace package at all
+        return False
+
+
 def _header(data: bytes) -> tuple[int, int] | None:
     """``(width, height)`` of a one- or three-channel JPEG from its header alone, else ``None``."""
     try:

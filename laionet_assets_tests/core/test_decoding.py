@@ -11,6 +11,7 @@ from PIL import Image
 
 from laionet_assets.core.classifiers import make_classifier, top_k_wnids, torchscript_transform
 from laionet_assets.core.clip import ClipImageEncoder
+from laionet_assets.core.dali import available as dali_available
 from laionet_assets.core.decoding import (
     ImageModel,
     chosen_decoder,
@@ -24,6 +25,7 @@ from laionet_assets.core.model_specs import LabelSpaceError, parse_model_spec
 from laionet_assets.core.preprocess import Preprocessing, centre_crop_origin, describe, shorter_side
 from laionet_assets_tests.fixtures import shared_path
 
+needs_dali = pytest.mark.skipif(not dali_available(), reason="NVIDIA DALI (the dali extra) is not installed")
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 # Four timm architectures with one preprocessing: resize 256 bicubic, crop 224, ImageNet mean/std.
 SHARED_PREPROCESSING = [
@@ -114,11 +116,11 @@ def test_tensor_decoder_matches_pil_within_two_grey_levels_on_real_images(real_i
         assert levels.max() <= 2.01 and levels.mean() < 0.01, (levels.max(), levels.mean())
 
 
+@needs_dali
 def test_dali_decoder_matches_pil_on_real_images(real_images):
     """DALI's resampling is not PIL's: within a grey level with bilinear; with bicubic, PIL rounds
     to uint8 between its horizontal and vertical passes, so sharp edges differ by up to ~20 levels
     on a few pixels in ten thousand."""
-    pytest.importorskip("nvidia.dali")
     paths, _ = real_images
     bounds = ((torchscript_transform(), 1.01, 0.0), (open_clip_transform(), 25, 1e-3))
     for transform, worst, outside in bounds:
@@ -131,11 +133,11 @@ def test_dali_decoder_matches_pil_on_real_images(real_images):
         assert (levels > 2.01).float().mean() <= outside
 
 
+@needs_dali
 def test_dali_decoder_falls_back_to_the_cpus_rules(odd_images, real_images, tmp_path):
     """What DALI is not given (CMYK, PNG, GIF, a corrupt header) or fails on (a JPEG cut in half,
     which fails its whole batch) is decoded as the pil decoder does, with its errors; the next
     batch goes through DALI again."""
-    pytest.importorskip("nvidia.dali")
     whole = Path(real_images[0][0]).read_bytes()
     (tmp_path / "half.jpg").write_bytes(whole[: len(whole) // 2])
     paths = [*odd_images, real_images[0][1], str(tmp_path / "half.jpg"), *real_images[0][2:6]]
@@ -250,11 +252,7 @@ def test_quantized_mobilenet_keeps_its_accuracy_with_the_tensor_and_dali_decoder
     tensor = make_classifier(spec, wnids, [], decoder="tensor", precision="bf16")
     assert chosen_decoder(tensor) == "tensor" and tensor.precision == "fp32"  # int8: no autocast
     decoders = {"pil": make_classifier(spec, wnids, [], decoder="pil"), "tensor": tensor}
-    try:
-        import nvidia.dali  # noqa: F401
-    except ImportError:  # the lock installs it; a hand-made environment may not
-        pass
-    else:
+    if dali_available():  # the lock installs it; a hand-made environment may not
         decoders["dali"] = make_classifier(spec, wnids, [], decoder="dali")
         assert chosen_decoder(decoders["dali"]) == "dali"
     top1 = {}
