@@ -167,17 +167,22 @@ class FaissShards:
     def trained_path(self) -> Location:
         return self.folder / "trained.faiss"
 
-    def trained_id(self) -> str | None:
+    def _trained(self) -> tuple[str | None, bytes | None]:
         """The trained index's identity (a hash of its bytes, the same on a disk and an object
-        store): shards of another training are stale."""
+        store: shards of another training are stale) and its bytes, read once."""
         if not self.trained_path.exists():
-            return None
-        return hashlib.blake2b(read_bytes(self.trained_path), digest_size=12).hexdigest()
+            return None, None
+        raw = read_bytes(self.trained_path)
+        return hashlib.blake2b(raw, digest_size=12).hexdigest(), raw
 
-    def trained_index(self):
+    def trained_id(self) -> str | None:
+        return self._trained()[0]
+
+    def trained_index(self, raw: bytes | None = None):
         import faiss
 
-        return faiss.deserialize_index(np.frombuffer(read_bytes(self.trained_path), dtype=np.uint8))
+        raw = read_bytes(self.trained_path) if raw is None else raw
+        return faiss.deserialize_index(np.frombuffer(raw, dtype=np.uint8))
 
     def trained_rows(self) -> int:
         facts = self.folder / "trained.json"
@@ -204,9 +209,9 @@ class FaissShards:
     def writer(self, part: str, expected_rows: int) -> PartWriter:
         return PartWriter(self, part, expected_rows)
 
-    def parts(self) -> dict[str, int]:
-        """Current parts (of the present training) and their rows."""
-        trained = self.trained_id()
+    def parts(self, trained: str | None = None) -> dict[str, int]:
+        """Current parts (of the present training, or of the one named ``trained``) and their rows."""
+        trained = trained or self.trained_id()
         found = {}
         for path in sorted(self.folder.glob("*.part.json")) if self.folder.exists() else []:
             facts = json.loads(path.read_text())
@@ -227,13 +232,14 @@ class FaissShards:
         stored, and the ``sample_id`` list."""
         import faiss
 
-        current = self.parts()
+        trained, raw = self._trained()  # one read: the parts and the index of the same training
+        current = self.parts(trained) if trained else {}
         parts = {p: current[p] for p in (current if parts is None else parts) if p in current}
         queries = np.ascontiguousarray(queries, np.float32)
         none = np.full(len(queries), -1, np.int64), np.full(len(queries), -np.inf, np.float32), []
         if not parts:
             return none
-        merged = self.trained_index()
+        merged = self.trained_index(raw)
         stores, ids, offset = [], [], 0
         for part, rows in parts.items():
             base = self.folder / _safe(part)
