@@ -106,6 +106,7 @@ class DaliCrops:
     def _run(self, sizes: list[tuple[int, int]], jpegs: list[bytes]):
         """One batch through the pipeline: ``uint8 [n, 3, crop, crop]`` on the device."""
         import torch
+        from nvidia.dali.plugin.pytorch import feed_ndarray
 
         p = self.preprocessing
         resized = [shorter_side(w, h, p.resize) for w, h in sizes]
@@ -123,14 +124,11 @@ class DaliCrops:
         for name, column in zip(INPUTS, columns):
             self.pipeline.feed_input(name, column)
         (out,) = self.pipeline.run()
+        # one copy out of DALI's buffers (reused by its next run), on the CPU or the model's stream
         tensor = out.as_tensor()
-        if not self.device.startswith("cuda"):
-            return torch.from_numpy(np.array(tensor))
-        from nvidia.dali.plugin.pytorch import feed_ndarray
-
         target = torch.empty(tensor.shape(), dtype=torch.uint8, device=self.device)
-        feed_ndarray(tensor, target, cuda_stream=torch.cuda.current_stream(target.device))
-        return target
+        stream = torch.cuda.current_stream(target.device) if target.is_cuda else None
+        return feed_ndarray(tensor, target, cuda_stream=stream)
 
     def decode(self, staged) -> None:
         """Decode ``staged.jpegs`` into ``staged.ready`` (or by the CPU's rules), and empty it."""
