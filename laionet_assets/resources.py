@@ -9,7 +9,7 @@ import polars as pl
 from pydantic import PrivateAttr, field_validator, model_validator
 
 from laionet_assets.core.choices import check_choice
-from laionet_assets.core.decoding import DECODERS, PRECISIONS
+from laionet_assets.core.decoding import PRECISIONS, check_decoder
 from laionet_assets.core.embedding_cache import EmbeddingCache
 from laionet_assets.core.images import DownloadSettings
 from laionet_assets.core.laionet import (
@@ -297,7 +297,7 @@ class ImageFolders(dg.ConfigurableResource):
 class _ImageRunner(dg.ConfigurableResource):
     """Where and how image models run: device (auto → CUDA when available), batch size, decode
     workers (−1: automatic, none on CPU and all cores but two, at most 12, beside a GPU), the
-    decoder (``core.decoding``: auto, pil, tensor) and the precision (fp32, bf16 autocast)."""
+    decoder (``core.decoding``: auto, pil, tensor, dali) and the precision (fp32, bf16 autocast)."""
 
     device: str = "auto"
     batch_size: int = 64
@@ -307,7 +307,7 @@ class _ImageRunner(dg.ConfigurableResource):
 
     _device = field_validator("device")(classmethod(_check_device))
     _batch = positive("batch_size")
-    _decoder = field_validator("decoder")(classmethod(lambda cls, v: check_choice(v, DECODERS, "decoder")))
+    _decoder = field_validator("decoder")(classmethod(lambda cls, v: check_decoder(v)))
     _precision = field_validator("precision")(
         classmethod(lambda cls, v: check_choice(v, PRECISIONS, "precision"))
     )

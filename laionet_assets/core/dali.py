@@ -26,6 +26,12 @@ _JPEG = b"\xff\xd8\xff"
 INPUTS = ("jpegs", "width", "height", "crop_x", "crop_y")
 
 
+MISSING = (
+    "the dali decoder needs NVIDIA DALI: install the dali extra (make setup does; or "
+    "pip install -e '.[dali]' in the checkout)"
+)
+
+
 def available() -> bool:
     """Whether DALI is installed (the ``dali`` extra)."""
     import importlib.util
@@ -52,7 +58,8 @@ class DaliCrops:
     in_reader = True
 
     def __init__(self, preprocessing: Preprocessing, batch_size: int, device: str, threads: int):
-        import nvidia.dali  # noqa: F401 - fail here, naming the missing package, not mid-run
+        if not available():
+            raise ImportError(MISSING)
 
         self.preprocessing, self.batch_size, self.device, self.threads = (
             preprocessing,

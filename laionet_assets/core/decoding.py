@@ -41,6 +41,17 @@ MODEL_ERRORS = (LabelSpaceError, RuntimeError, ValueError)
 _JPEG = b"\xff\xd8\xff"
 
 
+def check_decoder(decoder: str) -> str:
+    """``decoder`` itself, or a ValueError: not one of ``DECODERS``, or ``dali`` where DALI is not
+    installed (said when settings are read, not when the first batch is)."""
+    from laionet_assets.core.dali import MISSING, available
+
+    check_choice(decoder, DECODERS, "decoder")
+    if decoder == "dali" and not available():
+        raise ValueError(MISSING)
+    return decoder
+
+
 def decode_error(path: str, error: Exception) -> str:
     """The per-image error text of a file that does not decode (both decoders)."""
     return f"{Path(path).name}: {type(error).__name__}: {error}"[:300]
@@ -283,7 +294,7 @@ class ImageModel:
     def configure(self, precision: str = "fp32", decoder: str = "auto") -> ImageModel:
         """Set how it runs: ``precision`` (``bf16``: autocast, named in ``version``) and ``decoder``."""
         self.precision = check_choice(precision, PRECISIONS, "precision")
-        self.decoder = check_choice(decoder, DECODERS, "decoder")
+        self.decoder = check_decoder(decoder)
         self._fp32_version = getattr(self, "_fp32_version", self.version)
         suffix = f" [{precision} autocast]" if precision != "fp32" else ""
         self.version = self._fp32_version + suffix

@@ -153,6 +153,18 @@ def test_dali_decoder_falls_back_to_the_cpus_rules(odd_images, real_images, tmp_
     assert levels.tolist() == pytest.approx([0] * sum(decoded), abs=2.01)
 
 
+def test_dali_missing_is_said_when_the_setting_is_read(monkeypatch):
+    from laionet_assets.core import dali
+    from laionet_assets.resources import ImageModels
+
+    monkeypatch.setattr(dali, "available", lambda: False)
+    with pytest.raises(ValueError, match="needs NVIDIA DALI: install the dali extra"):
+        ClipImageEncoder("tiny", None, "cpu", 8).configure(decoder="dali")
+    with pytest.raises(ValueError, match="needs NVIDIA DALI"):
+        ImageModels(decoder="dali")
+    assert ImageModels(decoder="tensor").decoder == "tensor"
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     width=st.integers(1, 400), height=st.integers(1, 400), size=st.integers(1, 300), crop=st.integers(1, 300)
