@@ -63,7 +63,7 @@ ui: setup
 
 # Re-pin the full dependency tree after changing pyproject.toml.
 lock:
-	$(UV) pip compile pyproject.toml --extra dev --extra cluster --extra dali --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra dev --extra cluster --extra nvimgcodec --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.lock
 
 clean:
 	rm -rf $(VENV) data/assets data/dagster data/lancedb data/reports data/releases.json

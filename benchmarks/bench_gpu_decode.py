@@ -2,10 +2,10 @@
 
 * CLIP ViT-B/32 image embedding through the pipeline's own loop (``ImageModel.run``): the ``pil``
   decoder (PIL in 12 DataLoader worker processes) against the ``tensor`` decoder (nvJPEG on the
-  GPU, files read by threads) and the ``dali`` decoder (DALI's mixed backend: the hardware JPEG
+  GPU, files read by threads) and the ``nvimgcodec`` decoder (nvImageCodec: the hardware JPEG
   decoders), each in fp32 and bf16; images/s overall and steady (after the first batch).  Target:
   ≥ 5,000 images/s.
-* The tensor and dali decoders against PIL on the real ImageNet images: grey levels of the model
+* The tensor and nvimgcodec decoders against PIL on the real ImageNet images: grey levels of the model
   inputs, and the cosine of CLIP embeddings made from each.
 * Top-1 / top-5 of a real float classifier (``benchmarks.real_models``: the shared MobileNetV2,
   dequantized) on the real images, for each decoder × precision, on the GPU and on the CPU.
@@ -14,7 +14,7 @@
 Weights other than MobileNetV2's are random (no hub here): speed does not depend on them.
 
     python -m benchmarks.bench_gpu_decode [--images 4096] [--repeat 4] [--real DIR]
-        [--decoders pil,tensor,dali] [--only-throughput] [--device cpu]
+        [--decoders pil,tensor,nvimgcodec] [--only-throughput] [--device cpu]
 """
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ def main() -> dict:
     parser.add_argument("--real", default=str(SHARED), help="a folder laid out as ../shared")
     parser.add_argument("--device", default="cuda", help="cpu: a smoke test of this script")
     parser.add_argument("--only-throughput", action="store_true", help="the images/s rows alone")
-    parser.add_argument("--decoders", default="pil,tensor,dali", help="dali: where it is installed")
+    parser.add_argument(
+        "--decoders", default="pil,tensor,nvimgcodec", help="nvimgcodec: where it is installed"
+    )
     args = parser.parse_args()
     global DEVICE
     DEVICE = args.device
@@ -93,17 +95,17 @@ def main() -> dict:
     from benchmarks.real_models import float_mobilenet_v2_torchscript
     from laionet_assets.core.classifiers import make_classifier
     from laionet_assets.core.clip import ClipImageEncoder
-    from laionet_assets.core.dali import available as dali_available
     from laionet_assets.core.decoding import (
         decode_workers,
-        iter_dali_batches,
         iter_image_batches,
+        iter_nvimgcodec_batches,
         iter_tensor_batches,
     )
     from laionet_assets.core.model_specs import parse_model_spec
+    from laionet_assets.core.nvimagecodec import available as nvimgcodec_available
 
     torch.backends.cuda.matmul.allow_tf32 = False
-    decoders = [d for d in args.decoders.split(",") if d != "dali" or dali_available()]
+    decoders = [d for d in args.decoders.split(",") if d != "nvimgcodec" or nvimgcodec_available()]
     workers = decode_workers(-1, "cuda") if DEVICE.startswith("cuda") else 2
     results: dict = {
         "device": torch.cuda.get_device_name() if DEVICE.startswith("cuda") else "cpu",
@@ -155,7 +157,7 @@ def main() -> dict:
                     )
                 ]
             )
-            staged = {"tensor": iter_tensor_batches, "dali": iter_dali_batches}
+            staged = {"tensor": iter_tensor_batches, "nvimgcodec": iter_nvimgcodec_batches}
             embeddings = {"pil": model.configure("fp32", "pil").run(real_paths, workers=4)[0]}
             for decoder in set(decoders) & set(staged):
                 batches = staged[decoder](real_paths, preprocessing, 50, DEVICE, 4)

@@ -340,8 +340,8 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         IMAGE_RUNNERS,
         "decode_workers",
-        "image decode workers: processes for the pil decoder, threads for the tensor and dali "
-        "decoders (-1: automatic, none on CPU)",
+        "image decode workers: processes for the pil decoder, threads for the tensor and "
+        "nvimgcodec decoders (-1: automatic, none on CPU)",
     ),
     _r(
         "decoder",
@@ -349,8 +349,8 @@ SETTINGS: tuple[Setting, ...] = (
         IMAGE_RUNNERS,
         "decoder",
         "image decoding: pil (PIL and the model's transform in worker processes), tensor "
-        "(torchvision.io on the model's device: nvJPEG on CUDA), dali (NVIDIA DALI: the GPU's "
-        "hardware JPEG decoders on CUDA), or auto (tensor on CUDA, else pil)",
+        "(torchvision.io on the model's device: nvJPEG on CUDA), nvimgcodec (NVIDIA nvImageCodec: "
+        "the GPU's hardware JPEG decoders on CUDA), or auto (tensor on CUDA, else pil)",
         choices=DECODERS,
     ),
     _r(

@@ -9,8 +9,9 @@ Three decoders give the same batches:
   libjpeg-turbo on CPU) and the transform as tensor operations there (``core.preprocess``).  Files
   are read by threads one batch ahead.  What is not a three- or one-channel JPEG (PNG, GIF, CMYK),
   and any JPEG the device fails on, is decoded by ``load_rgb`` on the CPU instead, image by image.
-* ``dali``: NVIDIA DALI (``core.dali``) decodes, resizes and crops a batch's JPEGs, on the GPU's
-  hardware JPEG decoders on CUDA, in the reading thread one batch ahead; the same fallbacks.
+* ``nvimgcodec``: NVIDIA nvImageCodec (``core.nvimagecodec``) decodes a batch's JPEGs in one call,
+  on the GPU's hardware JPEG decoders on CUDA, in the reading thread one batch ahead; the resize
+  and crop are ``tensor``'s; the same fallbacks.
 
 ``auto`` is ``tensor`` when the model runs on CUDA and its transform is one ``describe`` reads,
 else ``pil``.  ``run_models`` runs several models over one decode pass when they share device,
@@ -34,7 +35,7 @@ from laionet_assets.core.pixels import load_rgb
 from laionet_assets.core.preprocess import Preprocessing, describe, normalise, resize_crop
 from laionet_assets.core.storage import read_bytes
 
-DECODERS = ("auto", "pil", "tensor", "dali")
+DECODERS = ("auto", "pil", "tensor", "nvimgcodec")
 PRECISIONS = ("fp32", "bf16")
 # What a model may raise on a batch that means "this model cannot run here", not "this image is bad".
 MODEL_ERRORS = (LabelSpaceError, RuntimeError, ValueError)
@@ -42,12 +43,12 @@ _JPEG = b"\xff\xd8\xff"
 
 
 def check_decoder(decoder: str) -> str:
-    """``decoder`` itself, or a ValueError: not one of ``DECODERS``, or ``dali`` where DALI is not
-    installed (said when settings are read, not when the first batch is)."""
-    from laionet_assets.core.dali import MISSING, available
+    """``decoder`` itself, or a ValueError: not one of ``DECODERS``, or ``nvimgcodec`` where
+    nvImageCodec is not installed (said when settings are read, not when the first batch is)."""
+    from laionet_assets.core.nvimagecodec import MISSING, available
 
     check_choice(decoder, DECODERS, "decoder")
-    if decoder == "dali" and not available():
+    if decoder == "nvimgcodec" and not available():
         raise ValueError(MISSING)
     return decoder
 
@@ -265,14 +266,14 @@ def iter_tensor_batches(
     )
 
 
-def iter_dali_batches(
+def iter_nvimgcodec_batches(
     paths: Sequence[str], preprocessing: Preprocessing, batch_size: int, device: str, workers: int
 ) -> Iterator[tuple[object, list[int], list[str]]]:
-    """The ``dali`` decoder's batches: NVIDIA DALI's decoder and resize (``core.dali``)."""
-    from laionet_assets.core.dali import DaliCrops
+    """The ``nvimgcodec`` decoder's batches: nvImageCodec (``core.nvimagecodec``) on ``device``."""
+    from laionet_assets.core.nvimagecodec import NvImageCodec
 
-    crops = DaliCrops(preprocessing, batch_size, device, max(1, workers))
-    return iter_staged_batches(paths, preprocessing, batch_size, device, workers, crops)
+    codec = NvImageCodec(preprocessing, device, max(1, workers))
+    return iter_staged_batches(paths, preprocessing, batch_size, device, workers, codec)
 
 
 class ImageModel:
@@ -339,15 +340,13 @@ def decode_groups(models: Sequence[ImageModel]) -> list[list[int]]:
 
 
 def chosen_decoder(model: ImageModel) -> str:
-    """``pil``, ``tensor`` or ``dali``: what ``model.decoder`` means for this model (``auto``:
-    tensor on CUDA when the transform is a plain resize-crop-normalise).  A crop larger than the
-    resize (which ``CenterCrop`` pads) is not ``dali``'s: ``tensor`` takes it."""
-    p = model.preprocessing
-    if p is None or model.decoder == "pil":
+    """``pil``, ``tensor`` or ``nvimgcodec``: what ``model.decoder`` means for this model
+    (``auto``: tensor on CUDA when the transform is a plain resize-crop-normalise)."""
+    if model.preprocessing is None or model.decoder == "pil":
         return "pil"
-    if model.decoder == "dali":
-        return "dali" if p.crop <= p.resize else "tensor"
-    return "tensor" if model.decoder == "tensor" or model.device.startswith("cuda") else "pil"
+    if model.decoder in ("tensor", "nvimgcodec"):
+        return model.decoder
+    return "tensor" if model.device.startswith("cuda") else "pil"
 
 
 @dataclass
@@ -375,8 +374,8 @@ def run_models(
     assert len({decode_key(m) for m in models}) == 1, "models of one run must share a decode key"
     decoder = chosen_decoder(first)
     n_workers = decode_workers(workers, first.device)
-    if decoder in ("tensor", "dali"):
-        staged = iter_tensor_batches if decoder == "tensor" else iter_dali_batches
+    if decoder in ("tensor", "nvimgcodec"):
+        staged = iter_tensor_batches if decoder == "tensor" else iter_nvimgcodec_batches
         batches = staged(paths, first.preprocessing, first.batch_size, first.device, n_workers)
     else:
         batches = iter_image_batches(

@@ -82,19 +82,6 @@ def describe(transform) -> Preprocessing | None:
     return Preprocessing(**found) if len(found) == 5 else None
 
 
-def shorter_side(width: int, height: int, size: int) -> tuple[int, int]:
-    """``(width, height)`` after torchvision's ``Resize(size)``: the shorter side to ``size``, the
-    longer scaled and truncated."""
-    if width <= height:
-        return size, int(size * height / width)
-    return int(size * width / height), size
-
-
-def centre_crop_origin(width: int, height: int, crop: int) -> tuple[int, int]:
-    """``(left, top)`` of torchvision's ``CenterCrop(crop)`` in a ``width × height`` image."""
-    return int(round((width - crop) / 2.0)), int(round((height - crop) / 2.0))
-
-
 def resize_crop(image, preprocessing: Preprocessing, device: str = "cpu"):
     """A decoded ``uint8 [3, h, w]`` tensor (on any device) resized and cropped on ``device``, as
     ``uint8 [3, crop, crop]``."""
