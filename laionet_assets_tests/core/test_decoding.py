@@ -105,30 +105,23 @@ def test_describe_reads_each_model_familys_transform():
         assert describe(other) is None
 
 
-def test_tensor_decoder_matches_pil_within_two_grey_levels_on_real_images(real_images):
+STAGED = {"tensor": iter_tensor_batches, "nvimgcodec": iter_nvimgcodec_batches}
+
+
+@pytest.mark.parametrize("decoder", ["tensor", pytest.param("nvimgcodec", marks=needs_nvimgcodec)])
+def test_staged_decoders_match_pil_within_two_grey_levels_on_real_images(real_images, decoder):
+    """On CPU both decode with libjpeg-turbo (nvImageCodec's pixels are PIL's, bit for bit), and
+    resize and crop with the same tensor operations: their model inputs are equal."""
     paths, _ = real_images
     for transform in (torchscript_transform(), open_clip_transform()):
         preprocessing = describe(transform)
         pil, pil_errors = _batches(iter_image_batches(paths, transform, (3, 224, 224), 32, "cpu", 0))
-        tensor, tensor_errors = _batches(iter_tensor_batches(paths, preprocessing, 32, "cpu", 2))
-        levels = _grey_levels(pil, tensor, preprocessing)
-        assert pil_errors == tensor_errors == [""] * len(paths)
+        staged, staged_errors = _batches(STAGED[decoder](paths, preprocessing, 32, "cpu", 2))
+        levels = _grey_levels(pil, staged, preprocessing)
+        assert pil_errors == staged_errors == [""] * len(paths)
         assert levels.max() <= 2.01 and levels.mean() < 0.01, (levels.max(), levels.mean())
-
-
-@needs_nvimgcodec
-def test_nvimgcodec_decoder_matches_pil_within_two_grey_levels_on_real_images(real_images):
-    """On CPU nvImageCodec's pixels are PIL's; the resize and crop are the tensor decoder's."""
-    paths, _ = real_images
-    for transform in (torchscript_transform(), open_clip_transform()):
-        preprocessing = describe(transform)
-        pil, pil_errors = _batches(iter_image_batches(paths, transform, (3, 224, 224), 32, "cpu", 0))
-        codec, codec_errors = _batches(iter_nvimgcodec_batches(paths, preprocessing, 32, "cpu", 2))
-        tensor, _ = _batches(iter_tensor_batches(paths, preprocessing, 32, "cpu", 2))
-        levels = _grey_levels(pil, codec, preprocessing)
-        assert pil_errors == codec_errors == [""] * len(paths)
-        assert levels.max() <= 2.01 and levels.mean() < 0.01, (levels.max(), levels.mean())
-        assert torch.equal(codec, tensor)
+        if decoder != "tensor":
+            assert torch.equal(staged, _batches(iter_tensor_batches(paths, preprocessing, 32, "cpu", 2))[0])
 
 
 @needs_nvimgcodec
