@@ -31,7 +31,7 @@ import numpy as np
 
 from laionet_assets.core.choices import check_choice
 from laionet_assets.core.model_specs import LabelSpaceError
-from laionet_assets.core.pixels import load_rgb
+from laionet_assets.core.pixels import JPEG_MAGIC, load_rgb
 from laionet_assets.core.preprocess import Preprocessing, describe, normalise, resize_crop
 from laionet_assets.core.storage import read_bytes
 
@@ -39,7 +39,6 @@ DECODERS = ("auto", "pil", "tensor", "nvimgcodec")
 PRECISIONS = ("fp32", "bf16")
 # What a model may raise on a batch that means "this model cannot run here", not "this image is bad".
 MODEL_ERRORS = (LabelSpaceError, RuntimeError, ValueError)
-_JPEG = b"\xff\xd8\xff"
 
 
 def check_decoder(decoder: str) -> str:
@@ -140,7 +139,7 @@ def _cpu_decode(path: str, data: bytes | None, preprocessing: Preprocessing):
     import torch
 
     image = None
-    if data is not None and data.startswith(_JPEG):
+    if data is not None and data.startswith(JPEG_MAGIC):
         from torchvision.io import decode_jpeg
 
         try:
@@ -183,7 +182,7 @@ class NvJpeg:
         self.preprocessing, self.device = preprocessing, device
 
     def takes(self, data: bytes) -> bool:
-        return self.device.startswith("cuda") and data.startswith(_JPEG)
+        return self.device.startswith("cuda") and data.startswith(JPEG_MAGIC)
 
     def decode(self, staged: Staged) -> None:
         import torch

@@ -27,7 +27,7 @@ import polars as pl
 from PIL import Image, UnidentifiedImageError
 
 from laionet_assets.core.atomic import write_bytes_atomic
-from laionet_assets.core.pixels import to_rgb
+from laionet_assets.core.pixels import JPEG_MAGIC, to_rgb
 from laionet_assets.core.storage import existing, home_path, is_remote
 
 STATUSES = (
@@ -199,7 +199,7 @@ def fetch(url: str, settings: DownloadSettings, sleep: Callable[[float], None] |
     return asyncio.run(one())
 
 
-_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
+_IMAGE_MAGIC = (JPEG_MAGIC, b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
 
 
 @dataclass

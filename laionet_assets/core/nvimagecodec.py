@@ -16,9 +16,9 @@ import io
 
 from PIL import Image
 
+from laionet_assets.core.pixels import JPEG_MAGIC
 from laionet_assets.core.preprocess import Preprocessing, resize_crop
 
-_JPEG = b"\xff\xd8\xff"
 MISSING = (
     "the nvimgcodec decoder needs NVIDIA nvImageCodec: install the nvimgcodec extra (make setup "
     "does; or pip install -e '.[nvimgcodec]' in the checkout)"
@@ -57,7 +57,7 @@ class NvImageCodec:
         self.decoder = None  # made in the reading thread, where it is used
 
     def takes(self, data: bytes) -> bool:
-        return data.startswith(_JPEG)
+        return data.startswith(JPEG_MAGIC)
 
     def _decoder(self):
         from nvidia import nvimgcodec

@@ -19,6 +19,8 @@ from PIL import Image
 
 from laionet_assets.core.storage import open_binary
 
+JPEG_MAGIC = b"\xff\xd8\xff"  # how a JPEG file begins (the decoders send these to the GPU)
+
 Image.MAX_IMAGE_PIXELS = 200_000_000  # decompression-bomb guard; larger is refused, never crashes
 
 
