@@ -96,16 +96,16 @@ def main() -> dict:
     from laionet_assets.core.classifiers import make_classifier
     from laionet_assets.core.clip import ClipImageEncoder
     from laionet_assets.core.decoding import (
+        STAGED_DECODERS,
         decode_workers,
         iter_image_batches,
-        iter_nvimgcodec_batches,
-        iter_tensor_batches,
     )
     from laionet_assets.core.model_specs import parse_model_spec
     from laionet_assets.core.nvimagecodec import available as nvimgcodec_available
 
     torch.backends.cuda.matmul.allow_tf32 = False
     decoders = [d for d in args.decoders.split(",") if d != "nvimgcodec" or nvimgcodec_available()]
+    staged_decoders = [d for d in decoders if d in STAGED_DECODERS]  # in the order given
     workers = decode_workers(-1, "cuda") if DEVICE.startswith("cuda") else 2
     results: dict = {
         "device": torch.cuda.get_device_name() if DEVICE.startswith("cuda") else "cpu",
@@ -128,7 +128,7 @@ def main() -> dict:
                 outputs[label], _, throughput[label] = _timed_run(model, paths, workers)
                 print(label, throughput[label], flush=True)
         results["clip_vit_b32_embedding_through_ImageModel_run"] = throughput
-        for decoder in set(decoders) - {"pil"}:
+        for decoder in staged_decoders:
             if "pil" in decoders:
                 results[f"{decoder}_over_pil_bf16_steady"] = round(
                     throughput[f"{decoder}_bf16"]["steady_images_per_s"]
@@ -157,10 +157,9 @@ def main() -> dict:
                     )
                 ]
             )
-            staged = {"tensor": iter_tensor_batches, "nvimgcodec": iter_nvimgcodec_batches}
             embeddings = {"pil": model.configure("fp32", "pil").run(real_paths, workers=4)[0]}
-            for decoder in set(decoders) & set(staged):
-                batches = staged[decoder](real_paths, preprocessing, 50, DEVICE, 4)
+            for decoder in staged_decoders:
+                batches = STAGED_DECODERS[decoder](real_paths, preprocessing, 50, DEVICE, 4)
                 gpu = torch.cat([t.cpu() for t, _, _ in batches])
                 levels = ((pil - gpu) * torch.tensor(preprocessing.std).view(1, 3, 1, 1) * 255).abs()
                 results[f"real_images_{decoder}_vs_pil_grey_levels"] = {
@@ -194,7 +193,7 @@ def main() -> dict:
         if args.only_throughput:
             print(json.dumps(results, indent=1))
             return results
-        for decoder in set(decoders) - {"pil"}:
+        for decoder in staged_decoders:
             models = four_models(DEVICE, 256, "bf16", decoder)
             grouped = passes_compared(models, distinct, workers, _sync)
             results[f"four_models_one_preprocessing_model_images_per_s_{decoder}_bf16"] = grouped

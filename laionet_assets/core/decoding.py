@@ -275,6 +275,10 @@ def iter_nvimgcodec_batches(
     return iter_staged_batches(paths, preprocessing, batch_size, device, workers, codec)
 
 
+# The decoders whose batches ``iter_staged_batches`` makes (``pil`` is the DataLoader's).
+STAGED_DECODERS = {"tensor": iter_tensor_batches, "nvimgcodec": iter_nvimgcodec_batches}
+
+
 class ImageModel:
     """One image model: its transform, device, batch size and precision, and ``forward`` on a
     preprocessed batch; ``run`` over files."""
@@ -343,7 +347,7 @@ def chosen_decoder(model: ImageModel) -> str:
     (``auto``: tensor on CUDA when the transform is a plain resize-crop-normalise)."""
     if model.preprocessing is None or model.decoder == "pil":
         return "pil"
-    if model.decoder in ("tensor", "nvimgcodec"):
+    if model.decoder in STAGED_DECODERS:
         return model.decoder
     return "tensor" if model.device.startswith("cuda") else "pil"
 
@@ -373,8 +377,8 @@ def run_models(
     assert len({decode_key(m) for m in models}) == 1, "models of one run must share a decode key"
     decoder = chosen_decoder(first)
     n_workers = decode_workers(workers, first.device)
-    if decoder in ("tensor", "nvimgcodec"):
-        staged = iter_tensor_batches if decoder == "tensor" else iter_nvimgcodec_batches
+    if decoder in STAGED_DECODERS:
+        staged = STAGED_DECODERS[decoder]
         batches = staged(paths, first.preprocessing, first.batch_size, first.device, n_workers)
     else:
         batches = iter_image_batches(

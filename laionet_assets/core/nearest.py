@@ -70,10 +70,9 @@ def exact_nearest(
                 # the memory traffic, which bounds this loop); the max compares rounded values, and
                 # the winners' cosines are recomputed with float32 accumulation below.
                 product = q[block] @ c.T
-                value = product.max(dim=1).values
-                floor = (value.float() - tie).to(dtype)[:, None]
+                value = product.max(dim=1).values.float()
+                floor = (value - tie).to(dtype)[:, None]
                 where = (product >= floor).view(torch.uint8).argmax(dim=1)  # the first within a tie
-                value = value.float()
                 better = value > rank[block] + tie  # a tie keeps the earlier vector
                 rank[block] = torch.where(better, value, rank[block])
                 best_index[block] = torch.where(better, where + offset, best_index[block])

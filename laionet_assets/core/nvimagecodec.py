@@ -6,15 +6,11 @@ pixels are PIL's, bit for bit).  The resize and crop are the ``tensor`` decoder'
 
 It runs in the reading thread, one batch ahead of the model.  What it is not given goes by the
 CPU's rules (``Staged.on_cpu``): a JPEG whose header is not one- or three-channel (CMYK, YCCK) or
-that PIL cannot parse.  An image it fails on comes back as ``None`` (the others of the batch are
+does not parse.  An image it fails on comes back as ``None`` (the others of the batch are
 decoded) and goes by the CPU's rules too, so a bad file gets ``pil``'s error text.
 """
 
 from __future__ import annotations
-
-import io
-
-from PIL import Image
 
 from laionet_assets.core.pixels import JPEG_MAGIC
 from laionet_assets.core.preprocess import Preprocessing, resize_crop
@@ -35,13 +31,17 @@ def available() -> bool:
         return False
 
 
-def _one_or_three_channels(data: bytes) -> bool:
-    """Whether the JPEG header says one or three channels (what ``load_rgb`` keeps as decoded)."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return image.format == "JPEG" and image.mode in ("RGB", "L") and min(image.size) > 0
-    except Exception:  # noqa: BLE001 - PIL's rules then say what is wrong with it
-        return False
+def _code_stream(data: bytes):
+    """nvImageCodec's parse of a JPEG's header, or ``None`` when that header is not one- or
+    three-channel (CMYK, YCCK: ``load_rgb``'s conversions) or does not parse."""
+    from nvidia import nvimgcodec
+
+    try:  # the header is parsed on the first look at it
+        stream = nvimgcodec.CodeStream(data)
+        usable = stream.num_channels in (1, 3) and stream.width > 0 and stream.height > 0
+    except RuntimeError:  # PIL's rules then say what is wrong with it
+        return None
+    return stream if usable else None
 
 
 class NvImageCodec:
@@ -82,16 +82,20 @@ class NvImageCodec:
         import torch
         from nvidia import nvimgcodec
 
-        taken = [i for i, data in staged.jpegs.items() if _one_or_three_channels(data)]
-        for i in set(staged.jpegs) - set(taken):
-            staged.on_cpu(i, staged.jpegs[i])
+        taken, streams = [], []
+        for i, data in staged.jpegs.items():
+            stream = _code_stream(data)
+            if stream is None:
+                staged.on_cpu(i, data)
+            else:
+                taken.append(i)
+                streams.append(stream)
         if taken:
             self.decoder = self.decoder or self._decoder()
             decoder, params = self.decoder
             on_device = self.device.startswith("cuda")
             # on the model's stream (the reading thread's current one), so torch's work follows it
             stream = torch.cuda.current_stream(self.device).cuda_stream if on_device else 0
-            streams = [nvimgcodec.CodeStream(staged.jpegs[i]) for i in taken]
             images = decoder.decode(streams, params=params, cuda_stream=stream)
             for i, image in zip(taken, images):
                 if image is None:  # it could not: the CPU's rules, and pil's error text

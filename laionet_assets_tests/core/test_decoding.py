@@ -10,6 +10,7 @@ from PIL import Image
 from laionet_assets.core.classifiers import make_classifier, top_k_wnids, torchscript_transform
 from laionet_assets.core.clip import ClipImageEncoder
 from laionet_assets.core.decoding import (
+    STAGED_DECODERS,
     ImageModel,
     chosen_decoder,
     decode_groups,
@@ -105,9 +106,6 @@ def test_describe_reads_each_model_familys_transform():
         assert describe(other) is None
 
 
-STAGED = {"tensor": iter_tensor_batches, "nvimgcodec": iter_nvimgcodec_batches}
-
-
 @pytest.mark.parametrize("decoder", ["tensor", pytest.param("nvimgcodec", marks=needs_nvimgcodec)])
 def test_staged_decoders_match_pil_within_two_grey_levels_on_real_images(real_images, decoder):
     """On CPU both decode with libjpeg-turbo (nvImageCodec's pixels are PIL's, bit for bit), and
@@ -116,7 +114,7 @@ def test_staged_decoders_match_pil_within_two_grey_levels_on_real_images(real_im
     for transform in (torchscript_transform(), open_clip_transform()):
         preprocessing = describe(transform)
         pil, pil_errors = _batches(iter_image_batches(paths, transform, (3, 224, 224), 32, "cpu", 0))
-        staged, staged_errors = _batches(STAGED[decoder](paths, preprocessing, 32, "cpu", 2))
+        staged, staged_errors = _batches(STAGED_DECODERS[decoder](paths, preprocessing, 32, "cpu", 2))
         levels = _grey_levels(pil, staged, preprocessing)
         assert pil_errors == staged_errors == [""] * len(paths)
         assert levels.max() <= 2.01 and levels.mean() < 0.01, (levels.max(), levels.mean())
