@@ -55,6 +55,32 @@ def passes_compared(models: list, paths: list[str], workers: int, sync=lambda: N
     return rates
 
 
+def parts_alone(models: list, paths: list[str], workers: int) -> dict:
+    """What decoding once should gain here: with decode time d per image (the decoder alone) and
+    forward time f_k per image for model k (alone, on one decoded batch), one pass per model
+    costs Σ_k (d + f_k) per image and one pass for all d + Σ_k f_k."""
+    import torch
+
+    from laionet_assets.core.decoding import decoded_batches
+
+    start = time.perf_counter()
+    batches = [tensor for tensor, _, _ in decoded_batches(models[0], paths, workers)]
+    decode = (time.perf_counter() - start) / len(paths)
+    forward = []
+    with torch.inference_mode():
+        for model in models:
+            model.forward(batches[0])
+            start = time.perf_counter()
+            for batch in batches:
+                model.forward(batch)
+            forward.append((time.perf_counter() - start) / len(paths))
+    return {
+        "decode_ms_per_image": round(1e3 * decode, 2),
+        "forward_ms_per_image": [round(1e3 * f, 2) for f in forward],
+        "expected_speedup": round(sum(decode + f for f in forward) / (decode + sum(forward)), 2),
+    }
+
+
 def main() -> dict:
     import torch
 
@@ -73,6 +99,7 @@ def main() -> dict:
         for decoder in ("pil", "tensor"):
             models = four_models("cpu", 32, "fp32", decoder)
             results[f"{decoder}_model_images_per_s"] = passes_compared(models, paths, args.workers)
+            results[f"{decoder}_parts_alone"] = parts_alone(models, paths, args.workers)
     print(json.dumps(results, indent=1))
     return results
 

@@ -352,6 +352,19 @@ def chosen_decoder(model: ImageModel) -> str:
     return "tensor" if model.device.startswith("cuda") else "pil"
 
 
+def decoded_batches(model: ImageModel, paths: Sequence[str], workers: int = -1):
+    """(tensor on the model's device, indices, errors) per batch of ``paths``, as ``model`` (and
+    every model of its decode group) takes them, by its ``chosen_decoder``."""
+    decoder = chosen_decoder(model)
+    n_workers = decode_workers(workers, model.device)
+    if decoder in STAGED_DECODERS:
+        staged = STAGED_DECODERS[decoder]
+        return staged(paths, model.preprocessing, model.batch_size, model.device, n_workers)
+    return iter_image_batches(
+        paths, model.transform, model.input_shape, model.batch_size, model.device, n_workers
+    )
+
+
 @dataclass
 class Ran:
     """What ``run_models`` gives: per model its outputs (``None`` where it failed), per image its
@@ -373,17 +386,9 @@ def run_models(
     model raising one of ``MODEL_ERRORS`` stops there and is reported; the others go on."""
     import torch
 
-    first = models[0]
     assert len({decode_key(m) for m in models}) == 1, "models of one run must share a decode key"
-    decoder = chosen_decoder(first)
-    n_workers = decode_workers(workers, first.device)
-    if decoder in STAGED_DECODERS:
-        staged = STAGED_DECODERS[decoder]
-        batches = staged(paths, first.preprocessing, first.batch_size, first.device, n_workers)
-    else:
-        batches = iter_image_batches(
-            paths, first.transform, first.input_shape, first.batch_size, first.device, n_workers
-        )
+    decoder = chosen_decoder(models[0])
+    batches = decoded_batches(models[0], paths, workers)
     outputs: list[np.ndarray | None] = [None] * len(models)
     errors = [""] * len(paths)
     failures: dict[int, Exception] = {}

@@ -64,6 +64,28 @@ def test_decode_failure_is_reported_per_image(mobilenet_spec, sample_images, syn
     assert top_k_wnids(logits, classifier.class_wnids)[1] is None
 
 
+def test_timm_classifier_runs_channels_last_with_the_logits_of_nchw(sample_images, synsets):
+    """Weights and batches are channels-last (faster convolutions); the logits are those of the
+    same weights in NCHW on the same image, one at a time, transformed by hand."""
+    import timm
+
+    classifier = make_classifier(
+        parse_model_spec("timm:mobilenetv3_small_050:random"), synsets["wnid"].to_list(), []
+    )
+    conv = next(m for m in classifier.model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not conv.weight.is_contiguous()
+    paths = sample_images[0][:5]
+    logits, errors = classifier.run(paths, workers=0)
+    reference = timm.create_model("mobilenetv3_small_050", pretrained=False).eval()
+    reference.load_state_dict(classifier.model.state_dict())
+    for i, path in enumerate(paths):
+        with torch.inference_mode():
+            expected = reference(classifier.transform(load_rgb(path)).unsqueeze(0))[0].numpy()
+        assert np.abs(logits[i] - expected).max() <= 1e-5 * np.abs(expected).max()
+    assert errors == [""] * 5
+
+
 def test_label_space_that_is_not_imagenet(tmp_path, synsets, sample_images):
     wnids = synsets["wnid"].to_list()
     (tmp_path / "names.txt").write_text("\n".join(f"class {i}" for i in range(10)))
