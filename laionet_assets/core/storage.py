@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlparse
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 Location = Path  # a local Path or a UPath; both have the pathlib interface used here
 
@@ -43,6 +44,8 @@ def home_path(home: str | os.PathLike) -> Location:
 
 
 def read_parquet(path: Location, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    import polars as pl  # here, not above: the decoders import this module, not polars
+
     if is_remote(path):
         with path.open("rb") as f:
             return pl.read_parquet(f, columns=columns)
