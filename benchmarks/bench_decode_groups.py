@@ -57,7 +57,7 @@ def passes_compared(models: list, paths: list[str], workers: int, sync=lambda: N
 
 def parts_alone(models: list, paths: list[str], workers: int) -> dict:
     """What decoding once should gain here: with decode time d per image (the decoder alone) and
-    forward time f_k per image for model k (alone, on one decoded batch), one pass per model
+    forward time f_k per image for model k (alone, on the decoded batches), one pass per model
     costs Σ_k (d + f_k) per image and one pass for all d + Σ_k f_k."""
     import torch
 
