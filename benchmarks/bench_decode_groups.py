@@ -5,7 +5,7 @@ images in the same run, for the ``pil`` and the ``tensor`` decoder, on the CPU. 
 ImageNet JPEGs of ../shared when present (repeated), else random-pixel 500×375 JPEGs.  Random
 weights (speed does not depend on them); ``model_images_per_s`` counts model × image pairs.
 
-    python -m benchmarks.bench_decode_groups [--images 192] [--workers 2]
+    python -m benchmarks.bench_decode_groups [--images 192] [--workers 2] [--scales 1,2,3]
 """
 
 from __future__ import annotations
@@ -81,25 +81,52 @@ def parts_alone(models: list, paths: list[str], workers: int) -> dict:
     }
 
 
+def enlarged(paths: list[str], folder: str, scale: float) -> list[str]:
+    """Each JPEG of ``paths`` resized by ``scale`` per side (Lanczos; saved at quality 90), in
+    ``folder``: photographs of other sizes, for how the gain grows with the decode's share."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    out = []
+    for path in paths:
+        with Image.open(path) as image:
+            size = (round(image.width * scale), round(image.height * scale))
+            target = str(Path(folder) / Path(path).name)
+            image.convert("RGB").resize(size, Image.Resampling.LANCZOS).save(target, quality=90)
+        out.append(target)
+    return out
+
+
 def main() -> dict:
     import torch
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=192)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--scales", default="1,2,3", help="the real images resized by each, per side")
     args = parser.parse_args()
     results: dict = {"device": "cpu", "torch_threads": torch.get_num_threads(), "models": MODELS}
     with tempfile.TemporaryDirectory() as folder:
         real = sorted(str(p) for p in (SHARED / "data" / "imagenet_sample").glob("*.JPEG"))
-        if real:
-            paths, results["images"] = (real * args.images)[: args.images], "real ImageNet JPEGs, repeated"
+        if not real:
+            results["images"] = "random-pixel 500x375 JPEGs (../shared is absent)"
+            images = {"1": synthetic_jpegs(folder, args.images)}
         else:
-            paths, results["images"] = synthetic_jpegs(folder, args.images), "random-pixel 500x375 JPEGs"
-        results["n_images"] = len(paths)
-        for decoder in ("pil", "tensor"):
-            models = four_models("cpu", 32, "fp32", decoder)
-            results[f"{decoder}_model_images_per_s"] = passes_compared(models, paths, args.workers)
-            results[f"{decoder}_parts_alone"] = parts_alone(models, paths, args.workers)
+            results["images"] = "real ImageNet JPEGs (median 500x375), repeated; xN: resized N× per side"
+            images = {}
+            for scale in args.scales.split(","):
+                distinct = (
+                    real if float(scale) == 1 else enlarged(real, tempfile.mkdtemp(dir=folder), float(scale))
+                )
+                images[scale] = (distinct * args.images)[: args.images]
+        results["n_images"] = args.images
+        for scale, paths in images.items():
+            label = "" if scale == "1" else f"x{scale}_"
+            for decoder in ("pil", "tensor"):
+                models = four_models("cpu", 32, "fp32", decoder)
+                results[f"{label}{decoder}_model_images_per_s"] = passes_compared(models, paths, args.workers)
+                results[f"{label}{decoder}_parts_alone"] = parts_alone(models, paths, args.workers)
     print(json.dumps(results, indent=1))
     return results
 
