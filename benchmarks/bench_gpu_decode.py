@@ -113,6 +113,8 @@ def main() -> dict:
         "decode_workers": workers,
         "torch": torch.__version__,
     }
+    if "nvimgcodec" in args.decoders.split(",") and "nvimgcodec" not in decoders:
+        results["nvimgcodec"] = "skipped: nvImageCodec is not installed"
     real = Path(args.real)
     real_paths = sorted(str(p) for p in (real / "data" / "imagenet_sample").glob("*.JPEG"))
     truth = [Path(p).name.split("_")[0] for p in real_paths]
