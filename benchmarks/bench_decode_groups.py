@@ -81,6 +81,40 @@ def parts_alone(models: list, paths: list[str], workers: int) -> dict:
     }
 
 
+def worker_share(model, paths: list[str]) -> dict:
+    """CPU time per image in a pil decode worker (one process, one thread): the model's whole
+    transform (what workers ran before) against its PIL steps alone (uint8 pixels, what they send
+    now), and the batch's tensor conversion and Normalize that moved to the main process (or the
+    GPU).  Beside a GPU the workers' share bounds the images/s."""
+    import torch
+
+    from laionet_assets.core.decoding import ImageFiles, PixelArrays
+    from laionet_assets.core.preprocess import split_at_tensor, to_model_input
+
+    steps, normalize = split_at_tensor(model.transform)
+    shape = model.input_shape
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        timings = {}
+        for label, files in (
+            ("whole_transform", ImageFiles(paths, model.transform, shape)),
+            ("pixels_only", ImageFiles(paths, PixelArrays(steps), (*shape[1:], shape[0]), "uint8")),
+        ):
+            start = time.perf_counter()
+            items = [files[i][0] for i in range(len(paths))]
+            timings[f"worker_ms_per_image_{label}"] = round(
+                1e3 * (time.perf_counter() - start) / len(paths), 2
+            )
+        start = time.perf_counter()
+        for i in range(0, len(items), model.batch_size):
+            to_model_input(torch.stack(items[i : i + model.batch_size]), normalize)
+        timings["batch_conversion_ms_per_image"] = round(1e3 * (time.perf_counter() - start) / len(paths), 2)
+    finally:
+        torch.set_num_threads(threads)
+    return timings
+
+
 def enlarged(paths: list[str], folder: str, scale: float) -> list[str]:
     """Each JPEG of ``paths`` resized by ``scale`` per side (Lanczos; saved at quality 90), in
     ``folder``: photographs of other sizes, for how the gain grows with the decode's share."""
@@ -127,6 +161,7 @@ def main() -> dict:
                 models = four_models("cpu", 32, "fp32", decoder)
                 results[f"{label}{decoder}_model_images_per_s"] = passes_compared(models, paths, args.workers)
                 results[f"{label}{decoder}_parts_alone"] = parts_alone(models, paths, args.workers)
+            results[f"{label}pil_worker_share"] = worker_share(models[0], paths)
     print(json.dumps(results, indent=1))
     return results
 

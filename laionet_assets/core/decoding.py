@@ -4,7 +4,9 @@ forward, collect outputs per image, report failures per image, never fatal).
 Three decoders give the same batches:
 
 * ``pil``: PIL (``core.pixels.load_rgb``) and the model's own torchvision transform, in DataLoader
-  worker processes so decoding overlaps the forward pass; batches go to the GPU from pinned memory.
+  worker processes so decoding overlaps the forward pass.  The workers send ``uint8`` pixels
+  (the transform's PIL steps); its tensor conversion and Normalize run per batch on the model's
+  device (``iter_image_batches``).  Batches go to the GPU from pinned memory.
 * ``tensor``: ``torchvision.io.decode_jpeg`` on the model's device (nvJPEG on CUDA, batched;
   libjpeg-turbo on CPU) and the transform as tensor operations there (``core.preprocess``).  Files
   are read by threads one batch ahead.  What is not a three- or one-channel JPEG (PNG, GIF, CMYK),
@@ -32,7 +34,14 @@ import numpy as np
 from laionet_assets.core.choices import check_choice
 from laionet_assets.core.model_specs import LabelSpaceError
 from laionet_assets.core.pixels import JPEG_MAGIC, load_rgb
-from laionet_assets.core.preprocess import Preprocessing, describe, normalise, resize_crop
+from laionet_assets.core.preprocess import (
+    Preprocessing,
+    describe,
+    normalise,
+    resize_crop,
+    split_at_tensor,
+    to_model_input,
+)
 from laionet_assets.core.storage import read_bytes
 
 DECODERS = ("auto", "pil", "tensor", "nvimgcodec")
@@ -58,10 +67,11 @@ def decode_error(path: str, error: Exception) -> str:
 
 
 class ImageFiles:
-    """A torch-style dataset of image files → (tensor, index, error); bad files give error text."""
+    """A torch-style dataset of image files → (tensor, index, error); bad files give error text and
+    a zero tensor of ``shape`` and ``dtype``."""
 
-    def __init__(self, paths: Sequence[str], transform, shape: tuple[int, ...]):
-        self.paths, self.transform, self.shape = list(paths), transform, shape
+    def __init__(self, paths: Sequence[str], transform, shape: tuple[int, ...], dtype: str = "float32"):
+        self.paths, self.transform, self.shape, self.dtype = list(paths), transform, shape, dtype
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -72,7 +82,23 @@ class ImageFiles:
         try:
             return self.transform(load_rgb(self.paths[i])), i, ""
         except Exception as e:  # noqa: BLE001 - any decode failure is reported per image
-            return torch.zeros(self.shape), i, decode_error(self.paths[i], e)
+            return (
+                torch.zeros(self.shape, dtype=getattr(torch, self.dtype)),
+                i,
+                decode_error(self.paths[i], e),
+            )
+
+
+class PixelArrays:
+    """PIL steps, then the image's pixels as ``uint8 [h, w, 3]`` (what a tensor conversion reads)."""
+
+    def __init__(self, steps):
+        self.steps = steps
+
+    def __call__(self, image):
+        import torch
+
+        return torch.from_numpy(np.array(self.steps(image), dtype=np.uint8))
 
 
 def _collate(batch):
@@ -110,11 +136,20 @@ def worker_context(transform):
 
 
 def iter_image_batches(paths: Sequence[str], transform, shape, batch_size: int, device: str, workers: int):
-    """(tensor on device, indices, errors) per batch, decoded in ``workers`` processes."""
+    """(tensor on device, indices, errors) per batch, decoded in ``workers`` processes.  When the
+    transform splits at its tensor conversion (``split_at_tensor``), the workers run its PIL steps
+    and send ``uint8`` pixels (a quarter of the bytes), and the conversion and ``Normalize`` run
+    once per batch on ``device`` (the transform's own result, bit for bit on CPU); else the
+    workers run the whole transform."""
     from torch.utils.data import DataLoader
 
+    split = split_at_tensor(transform)
+    if split is None:
+        files = ImageFiles(paths, transform, shape)
+    else:
+        files = ImageFiles(paths, PixelArrays(split[0]), (shape[1], shape[2], shape[0]), "uint8")
     loader = DataLoader(
-        ImageFiles(paths, transform, shape),
+        files,
         batch_size=batch_size,
         num_workers=workers,
         collate_fn=_collate,
@@ -124,7 +159,8 @@ def iter_image_batches(paths: Sequence[str], transform, shape, batch_size: int, 
         multiprocessing_context=worker_context(transform) if workers else None,
     )
     for tensor, indices, errors in loader:
-        yield tensor.to(device, non_blocking=True), indices, errors
+        tensor = tensor.to(device, non_blocking=True)
+        yield (tensor if split is None else to_model_input(tensor, split[1])), indices, errors
 
 
 def _as_rgb(image):

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 # Steps that leave an RGB PIL image's pixels as they are: load_rgb already gives RGB, and the
 # tensor conversion is part of every Preprocessing.
-_NEUTRAL_STEPS = frozenset({"ToTensor", "MaybeToTensor", "MaybeConvertMode", "_convert_to_rgb"})
+_TO_TENSOR = frozenset({"ToTensor", "MaybeToTensor"})
+_NEUTRAL_STEPS = _TO_TENSOR | {"MaybeConvertMode", "_convert_to_rgb"}
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
 
 
@@ -53,6 +54,10 @@ def _square(size) -> int | None:
     return int(size[0]) if len(size) == 1 or (len(size) == 2 and size[0] == size[1]) else None
 
 
+def _name(step) -> str:
+    return getattr(step, "__name__", type(step).__name__)
+
+
 def describe(transform) -> Preprocessing | None:
     """The preprocessing of a torchvision ``Compose`` of Resize(shorter side), CenterCrop(square),
     a tensor conversion and Normalize, in that order; ``None`` for anything else (such a model
@@ -62,7 +67,7 @@ def describe(transform) -> Preprocessing | None:
         return None
     found: dict = {}
     for step in steps:
-        name = getattr(step, "__name__", type(step).__name__)
+        name = _name(step)
         if name == "Resize" and not found:
             size = step.size
             if getattr(step, "max_size", None) is not None or not (isinstance(size, int) or len(size) == 1):
@@ -106,3 +111,28 @@ def normalise(batch, preprocessing: Preprocessing):
     mean = torch.tensor(p.mean, device=device).view(1, 3, 1, 1) * 255.0
     std = torch.tensor(p.std, device=device).view(1, 3, 1, 1) * 255.0
     return (batch.float() - mean) / std
+
+
+def split_at_tensor(transform):
+    """A transform ``describe`` reads whose last two steps are the tensor conversion and
+    ``Normalize``, split there: ``(its PIL steps as one Compose, its Normalize)``; else ``None``.
+    The PIL steps give the pixels ``to_model_input`` finishes (the pil decoder's workers send
+    those, a quarter of float32's bytes)."""
+    from torchvision import transforms
+
+    if describe(transform) is None:
+        return None
+    steps = list(transform.transforms)
+    names = [_name(step) for step in steps]
+    if names[-1] == "Normalize" and names[-2] in _TO_TENSOR and not _TO_TENSOR & set(names[:-2]):
+        return transforms.Compose(steps[:-2]), steps[-1]
+    return None
+
+
+def to_model_input(pixels, normalize):
+    """``uint8 [n, h, w, 3]`` pixels → what the transform gives for each: its tensor conversion
+    (channels first, then to the default float type ÷ 255, as torchvision's ``to_tensor``) and its
+    own ``normalize`` step, on the pixels' device, once for the batch (equal bit for bit on CPU)."""
+    import torch
+
+    return normalize(pixels.permute(0, 3, 1, 2).contiguous().to(torch.get_default_dtype()).div(255))

@@ -106,6 +106,52 @@ def test_describe_reads_each_model_familys_transform():
         assert describe(other) is None
 
 
+def test_pil_workers_send_pixels_and_the_batch_is_each_images_own_transform(
+    real_images, odd_images, monkeypatch
+):
+    """The pil decoder's workers run a transform's PIL steps and send uint8 pixels; the tensor
+    conversion and Normalize run once per batch.  The slow obvious way: each model family's
+    transform applied to one image at a time.  Equal bit for bit, with workers and without; a
+    transform that does not split (a step after Normalize) runs whole in the workers."""
+    import timm
+    from timm.data import create_transform, resolve_data_config
+    from torchvision import transforms
+
+    from laionet_assets.core import decoding
+    from laionet_assets.core.pixels import load_rgb
+    from laionet_assets.core.preprocess import split_at_tensor
+
+    sent = []  # what each batch's items hold, recorded where they are collated (workers=0)
+    collate = decoding._collate
+
+    def recording(batch):
+        sent.append(batch[0][0].dtype)
+        return collate(batch)
+
+    timm_transform = create_transform(**resolve_data_config({}, model=timm.create_model("lcnet_050")))
+    paths = real_images[0][:10] + odd_images
+    for transform in (timm_transform, open_clip_transform(), torchscript_transform(64, 56)):
+        shape = (3, transform.transforms[1].size[0], transform.transforms[1].size[0])
+        assert split_at_tensor(transform) is not None
+        expected = torch.stack([transform(load_rgb(p)) for p in paths[:15]])
+        for workers in (0, 2):
+            with monkeypatch.context() as patch:
+                if not workers:
+                    patch.setattr(decoding, "_collate", recording)
+                batch, errors = _batches(iter_image_batches(paths, transform, shape, 4, "cpu", workers))
+            assert [bool(e) for e in errors] == [False] * 15 + [True]
+            assert batch.dtype == torch.float32 and torch.equal(batch[:15], expected)
+    assert set(sent) == {torch.uint8}
+    whole = transforms.Compose(
+        [*torchscript_transform(64, 56).transforms, transforms.Lambda(lambda t: t * 2)]
+    )
+    assert split_at_tensor(whole) is None
+    monkeypatch.setattr(decoding, "_collate", recording)
+    batch, _ = _batches(iter_image_batches(paths[:3], whole, (3, 56, 56), 4, "cpu", 0))
+    assert torch.equal(batch, torch.stack([whole(load_rgb(p)) for p in paths[:3]]))
+    assert sent[-1] == torch.float32
+
+
 @pytest.mark.parametrize("decoder", ["tensor", pytest.param("nvimgcodec", marks=needs_nvimgcodec)])
 def test_staged_decoders_match_pil_within_two_grey_levels_on_real_images(real_images, decoder):
     """On CPU both decode with libjpeg-turbo (nvImageCodec's pixels are PIL's, bit for bit), and
