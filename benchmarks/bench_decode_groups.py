@@ -88,18 +88,17 @@ def worker_share(model, paths: list[str]) -> dict:
     GPU).  Beside a GPU the workers' share bounds the images/s."""
     import torch
 
-    from laionet_assets.core.decoding import ImageFiles, PixelArrays
-    from laionet_assets.core.preprocess import split_at_tensor, to_model_input
+    from laionet_assets.core.decoding import ImageFiles, worker_files
+    from laionet_assets.core.preprocess import to_model_input
 
-    steps, normalize = split_at_tensor(model.transform)
-    shape = model.input_shape
+    pixels, normalize = worker_files(paths, model.transform, model.input_shape)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         timings = {}
         for label, files in (
-            ("whole_transform", ImageFiles(paths, model.transform, shape)),
-            ("pixels_only", ImageFiles(paths, PixelArrays(steps), (*shape[1:], shape[0]), "uint8")),
+            ("whole_transform", ImageFiles(paths, model.transform, model.input_shape)),
+            ("pixels_only", pixels),
         ):
             start = time.perf_counter()
             items = [files[i][0] for i in range(len(paths))]

@@ -135,6 +135,17 @@ def worker_context(transform):
     return context
 
 
+def worker_files(paths: Sequence[str], transform, shape: tuple[int, ...]):
+    """(what the pil decoder's workers read, the ``Normalize`` that finishes their batches or
+    ``None``): the transform's PIL steps giving ``uint8 [h, w, 3]`` pixels when it splits at its
+    tensor conversion (``split_at_tensor``), else the whole transform giving ``shape``."""
+    split = split_at_tensor(transform)
+    if split is None:
+        return ImageFiles(paths, transform, shape), None
+    steps, normalize = split
+    return ImageFiles(paths, PixelArrays(steps), (shape[1], shape[2], shape[0]), "uint8"), normalize
+
+
 def iter_image_batches(paths: Sequence[str], transform, shape, batch_size: int, device: str, workers: int):
     """(tensor on device, indices, errors) per batch, decoded in ``workers`` processes.  When the
     transform splits at its tensor conversion (``split_at_tensor``), the workers run its PIL steps
@@ -143,11 +154,7 @@ def iter_image_batches(paths: Sequence[str], transform, shape, batch_size: int, 
     workers run the whole transform."""
     from torch.utils.data import DataLoader
 
-    split = split_at_tensor(transform)
-    if split is None:
-        files = ImageFiles(paths, transform, shape)
-    else:
-        files = ImageFiles(paths, PixelArrays(split[0]), (shape[1], shape[2], shape[0]), "uint8")
+    files, normalize = worker_files(paths, transform, shape)
     loader = DataLoader(
         files,
         batch_size=batch_size,
@@ -160,7 +167,7 @@ def iter_image_batches(paths: Sequence[str], transform, shape, batch_size: int, 
     )
     for tensor, indices, errors in loader:
         tensor = tensor.to(device, non_blocking=True)
-        yield (tensor if split is None else to_model_input(tensor, split[1])), indices, errors
+        yield (tensor if normalize is None else to_model_input(tensor, normalize)), indices, errors
 
 
 def _as_rgb(image):
