@@ -39,10 +39,10 @@ def images_per_s(model, batch, seconds: float, sync) -> float:
 def compare(
     name: str, device: str, rounds: int, seconds: float, precision: str = "fp32", batch_size: int = 32
 ) -> dict:
-    import contextlib
-
     import timm
     import torch
+
+    from laionet_assets.core.decoding import precision_autocast
 
     sync = torch.cuda.synchronize if device.startswith("cuda") else lambda: None
     torch.manual_seed(0)
@@ -53,12 +53,7 @@ def compare(
     batch = torch.randn(batch_size, 3, 224, 224, device=device)
     batch_nhwc = batch.contiguous(memory_format=torch.channels_last)
     best = {"nchw": 0.0, "channels_last": 0.0}
-    autocast = (
-        torch.autocast(device.split(":")[0], dtype=torch.bfloat16)
-        if precision == "bf16"
-        else contextlib.nullcontext()
-    )
-    with torch.inference_mode(), autocast:
+    with torch.inference_mode(), precision_autocast(precision, device):
         for _ in range(rounds):
             best["nchw"] = max(best["nchw"], images_per_s(nchw, batch, seconds, sync))
             best["channels_last"] = max(best["channels_last"], images_per_s(nhwc, batch_nhwc, seconds, sync))

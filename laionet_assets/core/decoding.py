@@ -61,6 +61,16 @@ def check_decoder(decoder: str) -> str:
     return decoder
 
 
+def precision_autocast(precision: str, device: str):
+    """What a ``precision`` means for a forward pass on ``device``: ``bf16`` autocasts to bfloat16,
+    ``fp32`` runs as is."""
+    import torch
+
+    if precision == "bf16":
+        return torch.autocast(device.split(":")[0], dtype=torch.bfloat16)
+    return nullcontext()
+
+
 def decode_error(path: str, error: Exception) -> str:
     """The per-image error text of a file that does not decode (both decoders)."""
     return f"{Path(path).name}: {type(error).__name__}: {error}"[:300]
@@ -348,11 +358,7 @@ class ImageModel:
         return self
 
     def autocast(self):
-        import torch
-
-        if self.precision == "bf16":
-            return torch.autocast(self.device.split(":")[0], dtype=torch.bfloat16)
-        return nullcontext()
+        return precision_autocast(self.precision, self.device)
 
     @property
     def preprocessing(self) -> Preprocessing | None:
