@@ -64,7 +64,7 @@ def parts_alone(models: list, paths: list[str], workers: int) -> dict:
     from laionet_assets.core.decoding import decoded_batches
 
     start = time.perf_counter()
-    batches = [tensor for tensor, _, _ in decoded_batches(models[0], paths, workers)]
+    batches = [tensor for tensor, _, _ in decoded_batches(models, paths, workers)]
     decode = (time.perf_counter() - start) / len(paths)
     forward = []
     with torch.inference_mode():
@@ -107,7 +107,8 @@ def worker_share(model, paths: list[str]) -> dict:
             )
         start = time.perf_counter()
         for i in range(0, len(items), model.batch_size):
-            to_model_input(torch.stack(items[i : i + model.batch_size]), normalize)
+            pixels = torch.stack(items[i : i + model.batch_size]).permute(0, 3, 1, 2)
+            to_model_input(pixels, normalize, model.memory_format)
         timings["batch_conversion_ms_per_image"] = round(1e3 * (time.perf_counter() - start) / len(paths), 2)
     finally:
         torch.set_num_threads(threads)

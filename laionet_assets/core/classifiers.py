@@ -26,7 +26,10 @@ class TimmClassifier(Classifier):
     """A timm model; its weights and every batch in channels-last order (NHWC), which oneDNN and
     cuDNN convolutions run without reordering each layer: 1.3–1.5× the images/s of NCHW for
     ResNet-18 and EfficientNet-B0 on 2 CPU cores (``benchmarks/bench_memory_format``), the same
-    for a ViT, and logits equal to NCHW's within 1e-6 of their scale."""
+    for a ViT, and logits equal to NCHW's within 1e-6 of their scale.  A decode group of timm
+    models gets its batches in that layout already (``decoding.group_memory_format``)."""
+
+    memory_format = "channels_last"
 
     def __init__(
         self, spec: ModelSpec, imagenet_wnids: Sequence[str], device: str = "auto", batch_size: int = 64

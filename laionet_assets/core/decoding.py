@@ -37,7 +37,6 @@ from laionet_assets.core.pixels import JPEG_MAGIC, load_rgb
 from laionet_assets.core.preprocess import (
     Preprocessing,
     describe,
-    normalise,
     resize_crop,
     split_at_tensor,
     to_model_input,
@@ -156,12 +155,20 @@ def worker_files(paths: Sequence[str], transform, shape: tuple[int, ...]):
     return ImageFiles(paths, PixelArrays(steps), (shape[1], shape[2], shape[0]), "uint8"), normalize
 
 
-def iter_image_batches(paths: Sequence[str], transform, shape, batch_size: int, device: str, workers: int):
+def iter_image_batches(
+    paths: Sequence[str],
+    transform,
+    shape,
+    batch_size: int,
+    device: str,
+    workers: int,
+    memory_format: str = "contiguous_format",
+):
     """(tensor on device, indices, errors) per batch, decoded in ``workers`` processes.  When the
     transform splits at its tensor conversion (``split_at_tensor``), the workers run its PIL steps
     and send ``uint8`` pixels (a quarter of the bytes), and the conversion and ``Normalize`` run
-    once per batch on ``device`` (the transform's own result, bit for bit on CPU); else the
-    workers run the whole transform."""
+    once per batch on ``device`` (the transform's own result, bit for bit on CPU) in
+    ``memory_format``; else the workers run the whole transform."""
     from torch.utils.data import DataLoader
 
     files, normalize = worker_files(paths, transform, shape)
@@ -177,7 +184,9 @@ def iter_image_batches(paths: Sequence[str], transform, shape, batch_size: int, 
     )
     for tensor, indices, errors in loader:
         tensor = tensor.to(device, non_blocking=True)
-        yield (tensor if normalize is None else to_model_input(tensor, normalize)), indices, errors
+        if normalize is not None:  # uint8 [n, h, w, 3] from the workers
+            tensor = to_model_input(tensor.permute(0, 3, 1, 2), normalize, memory_format)
+        yield tensor, indices, errors
 
 
 def _as_rgb(image):
@@ -264,12 +273,18 @@ class NvJpeg:
 
 
 def iter_staged_batches(
-    paths: Sequence[str], preprocessing: Preprocessing, batch_size: int, device: str, workers: int, decoder
+    paths: Sequence[str],
+    preprocessing: Preprocessing,
+    batch_size: int,
+    device: str,
+    workers: int,
+    decoder,
+    memory_format: str = "contiguous_format",
 ) -> Iterator[tuple[object, list[int], list[str]]]:
-    """(normalised tensor on ``device``, indices, errors) per batch.  ``workers`` threads read a
-    batch's files one batch ahead; what ``decoder.takes`` goes to ``decoder.decode`` as one batch
-    (in the reading thread when ``decoder.in_reader``, else here), the rest is decoded on the CPU
-    by the reading threads."""
+    """(normalised tensor on ``device`` in ``memory_format``, indices, errors) per batch.
+    ``workers`` threads read a batch's files one batch ahead; what ``decoder.takes`` goes to
+    ``decoder.decode`` as one batch (in the reading thread when ``decoder.in_reader``, else here),
+    the rest is decoded on the CPU by the reading threads."""
     import torch
 
     def stage_one(i: int, staged: Staged) -> None:
@@ -292,6 +307,7 @@ def iter_staged_batches(
         return staged
 
     blank = torch.zeros((3, preprocessing.crop, preprocessing.crop), dtype=torch.uint8)
+    normalize = preprocessing.normalize()
     batches = [list(range(s, min(s + batch_size, len(paths)))) for s in range(0, len(paths), batch_size)]
     with ThreadPoolExecutor(max(1, workers)) as pool, ThreadPoolExecutor(1) as reader:
         # The reader stages batch k + 1 (reads, CPU decodes) while batch k is decoded on the device
@@ -305,27 +321,36 @@ def iter_staged_batches(
             if staged.jpegs:
                 decoder.decode(staged)
             cropped = [staged.ready.get(i, blank).to(device, non_blocking=True) for i in staged.indices]
-            batch = normalise(torch.stack(cropped), preprocessing)
+            batch = to_model_input(torch.stack(cropped), normalize, memory_format)
             yield batch, staged.indices, [staged.errors.get(i, "") for i in staged.indices]
 
 
 def iter_tensor_batches(
-    paths: Sequence[str], preprocessing: Preprocessing, batch_size: int, device: str, workers: int
+    paths: Sequence[str],
+    preprocessing: Preprocessing,
+    batch_size: int,
+    device: str,
+    workers: int,
+    memory_format="contiguous_format",
 ) -> Iterator[tuple[object, list[int], list[str]]]:
     """The ``tensor`` decoder's batches: ``torchvision.io`` on ``device`` (nvJPEG on CUDA)."""
-    return iter_staged_batches(
-        paths, preprocessing, batch_size, device, workers, NvJpeg(preprocessing, device)
-    )
+    decoder = NvJpeg(preprocessing, device)
+    return iter_staged_batches(paths, preprocessing, batch_size, device, workers, decoder, memory_format)
 
 
 def iter_nvimgcodec_batches(
-    paths: Sequence[str], preprocessing: Preprocessing, batch_size: int, device: str, workers: int
+    paths: Sequence[str],
+    preprocessing: Preprocessing,
+    batch_size: int,
+    device: str,
+    workers: int,
+    memory_format="contiguous_format",
 ) -> Iterator[tuple[object, list[int], list[str]]]:
     """The ``nvimgcodec`` decoder's batches: nvImageCodec (``core.nvimagecodec``) on ``device``."""
     from laionet_assets.core.nvimagecodec import NvImageCodec
 
     codec = NvImageCodec(preprocessing, device, max(1, workers))
-    return iter_staged_batches(paths, preprocessing, batch_size, device, workers, codec)
+    return iter_staged_batches(paths, preprocessing, batch_size, device, workers, codec, memory_format)
 
 
 # The decoders whose batches ``iter_staged_batches`` makes (``pil`` is the DataLoader's).
@@ -344,6 +369,8 @@ class ImageModel:
     input_shape: tuple[int, ...] = (3, 224, 224)
     precision: str = "fp32"
     decoder: str = "auto"
+    # The input layout its forward pass runs fastest on (a torch memory format's name).
+    memory_format: str = "contiguous_format"
 
     def forward(self, batch):  # pragma: no cover - interface
         raise NotImplementedError
@@ -401,16 +428,25 @@ def chosen_decoder(model: ImageModel) -> str:
     return "tensor" if model.device.startswith("cuda") else "pil"
 
 
-def decoded_batches(model: ImageModel, paths: Sequence[str], workers: int = -1):
-    """(tensor on the model's device, indices, errors) per batch of ``paths``, as ``model`` (and
-    every model of its decode group) takes them, by its ``chosen_decoder``."""
+def group_memory_format(models: Sequence[ImageModel]) -> str:
+    """The layout a decode group's batches are made in: the one its models share (timm's
+    channels-last), else contiguous, so a shared batch is laid out once, not once per model."""
+    formats = {model.memory_format for model in models}
+    return formats.pop() if len(formats) == 1 else "contiguous_format"
+
+
+def decoded_batches(models: Sequence[ImageModel], paths: Sequence[str], workers: int = -1):
+    """(tensor on the models' device, indices, errors) per batch of ``paths``, as a decode group
+    (``decode_groups``) takes them: by the first model's ``chosen_decoder``, in
+    ``group_memory_format``."""
+    model, memory_format = models[0], group_memory_format(models)
     decoder = chosen_decoder(model)
     n_workers = decode_workers(workers, model.device)
     if decoder in STAGED_DECODERS:
         staged = STAGED_DECODERS[decoder]
-        return staged(paths, model.preprocessing, model.batch_size, model.device, n_workers)
+        return staged(paths, model.preprocessing, model.batch_size, model.device, n_workers, memory_format)
     return iter_image_batches(
-        paths, model.transform, model.input_shape, model.batch_size, model.device, n_workers
+        paths, model.transform, model.input_shape, model.batch_size, model.device, n_workers, memory_format
     )
 
 
@@ -437,7 +473,7 @@ def run_models(
 
     assert len({decode_key(m) for m in models}) == 1, "models of one run must share a decode key"
     decoder = chosen_decoder(models[0])
-    batches = decoded_batches(models[0], paths, workers)
+    batches = decoded_batches(models, paths, workers)
     outputs: list[np.ndarray | None] = [None] * len(models)
     errors = [""] * len(paths)
     failures: dict[int, Exception] = {}

@@ -5,8 +5,9 @@ antialiasing), centre-crop a square, scale to [0, 1], normalise by a mean and st
 numbers differ (timm: resize ⌊224 / crop_pct⌋, bicubic; open_clip: 224, bicubic, CLIP's mean and
 std; TorchScript: 256, bilinear).  ``describe`` reads them off a torchvision ``Compose``; two
 models with equal :class:`Preprocessing` see identical input tensors, so they can share one
-decode pass (``core.decoding.run_models``), and ``resize_crop`` then ``normalise`` apply it to
-decoded ``uint8`` tensors on any device (the tensor decoder's path).
+decode pass (``core.decoding.run_models``), and ``resize_crop`` then ``to_model_input`` (with
+``Preprocessing.normalize``) apply it to decoded ``uint8`` tensors on any device (the tensor
+decoder's path).
 
 ``resize_crop`` follows torchvision's PIL semantics: the output size of ``Resize`` and the crop
 offsets come from the same torchvision functions, the resize runs on ``uint8`` with antialiasing
@@ -36,6 +37,13 @@ class Preprocessing:
     interpolation: str
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+
+    def normalize(self):
+        """Its scaling and normalisation as the torchvision ``Normalize`` step ``to_model_input``
+        finishes a batch with (the mean and std a transform's own step has, to 6 decimals)."""
+        from torchvision import transforms
+
+        return transforms.Normalize(self.mean, self.std)
 
     def __str__(self) -> str:
         return (
@@ -103,16 +111,6 @@ def resize_crop(image, preprocessing: Preprocessing, device: str = "cpu"):
     return F.center_crop(resized, [p.crop, p.crop])
 
 
-def normalise(batch, preprocessing: Preprocessing):
-    """``uint8 [n, 3, crop, crop]`` → float32 scaled to [0, 1] and normalised, on its device."""
-    import torch
-
-    p, device = preprocessing, batch.device
-    mean = torch.tensor(p.mean, device=device).view(1, 3, 1, 1) * 255.0
-    std = torch.tensor(p.std, device=device).view(1, 3, 1, 1) * 255.0
-    return (batch.float() - mean) / std
-
-
 def split_at_tensor(transform):
     """A transform ``describe`` reads whose last two steps are the tensor conversion and
     ``Normalize``, split there: ``(its PIL steps as one Compose, its Normalize)``; else ``None``.
@@ -129,10 +127,14 @@ def split_at_tensor(transform):
     return None
 
 
-def to_model_input(pixels, normalize):
-    """``uint8 [n, h, w, 3]`` pixels → what the transform gives for each: its tensor conversion
-    (channels first, then to the default float type ÷ 255, as torchvision's ``to_tensor``) and its
-    own ``normalize`` step, on the pixels' device, once for the batch (equal bit for bit on CPU)."""
+def to_model_input(pixels, normalize, memory_format: str = "contiguous_format"):
+    """``uint8 [n, 3, h, w]`` pixels (any strides) → what a transform gives for each: its tensor
+    conversion (to the default float type ÷ 255, as torchvision's ``to_tensor``) and its
+    ``normalize`` step, on the pixels' device, once for the batch, laid out in ``memory_format``
+    (a ``torch`` memory format's name; the layout is set on the uint8 pixels, a quarter of
+    float32's bytes to move).  Equal bit for bit to the transform on CPU, in either layout.  The
+    one place every decoder turns pixels into model input."""
     import torch
 
-    return normalize(pixels.permute(0, 3, 1, 2).contiguous().to(torch.get_default_dtype()).div(255))
+    pixels = pixels.contiguous(memory_format=getattr(torch, memory_format))
+    return normalize(pixels.to(torch.get_default_dtype()).div(255))

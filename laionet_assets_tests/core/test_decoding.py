@@ -14,6 +14,7 @@ from laionet_assets.core.decoding import (
     ImageModel,
     chosen_decoder,
     decode_groups,
+    group_memory_format,
     iter_image_batches,
     iter_nvimgcodec_batches,
     iter_tensor_batches,
@@ -70,9 +71,11 @@ def _grey_levels(a, b, preprocessing: Preprocessing):
     return ((a - b) * torch.tensor(preprocessing.std).view(1, 3, 1, 1) * 255).abs()
 
 
-def _batches(iterator):
+def _batches(iterator, memory_format: str = "contiguous_format"):
+    """All batches as one tensor, and the errors; every batch laid out in ``memory_format``."""
     tensors, errors = [], []
     for tensor, _, batch_errors in iterator:
+        assert tensor.is_contiguous(memory_format=getattr(torch, memory_format))
         tensors.append(tensor)
         errors += batch_errors
     return torch.cat(tensors), errors
@@ -111,8 +114,9 @@ def test_pil_workers_send_pixels_and_the_batch_is_each_images_own_transform(
 ):
     """The pil decoder's workers run a transform's PIL steps and send uint8 pixels; the tensor
     conversion and Normalize run once per batch.  The slow obvious way: each model family's
-    transform applied to one image at a time.  Equal bit for bit, with workers and without; a
-    transform that does not split (a step after Normalize) runs whole in the workers."""
+    transform applied to one image at a time.  Equal bit for bit, with workers and without, in
+    either layout the batch is asked for; a transform that does not split (a step after
+    Normalize) runs whole in the workers."""
     import timm
     from timm.data import create_transform, resolve_data_config
     from torchvision import transforms
@@ -134,11 +138,12 @@ def test_pil_workers_send_pixels_and_the_batch_is_each_images_own_transform(
         shape = (3, transform.transforms[1].size[0], transform.transforms[1].size[0])
         assert split_at_tensor(transform) is not None
         expected = torch.stack([transform(load_rgb(p)) for p in paths[:15]])
-        for workers in (0, 2):
+        for workers, layout in ((0, "contiguous_format"), (2, "contiguous_format"), (0, "channels_last")):
             with monkeypatch.context() as patch:
                 if not workers:
                     patch.setattr(decoding, "_collate", recording)
-                batch, errors = _batches(iter_image_batches(paths, transform, shape, 4, "cpu", workers))
+                batches = iter_image_batches(paths, transform, shape, 4, "cpu", workers, layout)
+                batch, errors = _batches(batches, layout)
             assert [bool(e) for e in errors] == [False] * 15 + [True]
             assert batch.dtype == torch.float32 and torch.equal(batch[:15], expected)
     assert set(sent) == {torch.uint8}
@@ -164,8 +169,9 @@ def test_staged_decoders_match_pil_within_two_grey_levels_on_real_images(real_im
         levels = _grey_levels(pil, staged, preprocessing)
         assert pil_errors == staged_errors == [""] * len(paths)
         assert levels.max() <= 2.01 and levels.mean() < 0.01, (levels.max(), levels.mean())
-        if decoder != "tensor":
-            assert torch.equal(staged, _batches(iter_tensor_batches(paths, preprocessing, 32, "cpu", 2))[0])
+        # nvImageCodec's inputs are the tensor decoder's; either one's are the same in channels-last.
+        laid_out = iter_tensor_batches(paths, preprocessing, 32, "cpu", 2, "channels_last")
+        assert torch.equal(staged, _batches(laid_out, "channels_last")[0])
 
 
 @needs_nvimgcodec
@@ -239,9 +245,16 @@ def test_one_decode_pass_gives_each_model_exactly_its_own_outputs(synsets, real_
         for name in SHARED_PREPROCESSING
     ]
     assert decode_groups(models) == [[0, 1, 2, 3]]
+    assert group_memory_format(models) == "channels_last"  # timm's: laid out once for the group
+    layouts, forward = [], models[1].forward
+    models[1].forward = lambda batch: (
+        layouts.append(batch.is_contiguous(memory_format=torch.channels_last)) or forward(batch)
+    )
     seen = []
     ran = run_models(models, paths, workers=0, progress=seen.append)
+    del models[1].forward
     assert sum(seen) == len(paths) and not ran.failures and ran.decoder == "pil"
+    assert layouts and all(layouts)
     for model, grouped in zip(models, ran.outputs):
         alone, errors = model.run(paths, workers=0)
         np.testing.assert_array_equal(grouped, alone)
@@ -265,6 +278,7 @@ def test_a_model_that_fails_leaves_its_group_running(synsets, real_images):
     )
     good.batch_size = 8
     bad = _WrongLabelSpace(good.transform)
+    assert group_memory_format([bad, good]) == "contiguous_format"  # no layout both prefer
     ran = run_models([bad, good], real_images[0][:10], workers=0)
     assert [(k, type(e).__name__) for k, e in ran.failures] == [(0, "LabelSpaceError")]
     assert ran.outputs[0] is None and np.isfinite(ran.outputs[1]).all()
