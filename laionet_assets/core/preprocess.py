@@ -20,11 +20,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 # Steps that leave an RGB PIL image's pixels as they are: load_rgb already gives RGB, and the
 # tensor conversion is part of every Preprocessing.
 _TO_TENSOR = frozenset({"ToTensor", "MaybeToTensor"})
 _NEUTRAL_STEPS = _TO_TENSOR | {"MaybeConvertMode", "_convert_to_rgb"}
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
+
+
+def _shortest(values) -> str:
+    """float32 numbers in the fewest digits that give them back: [0.485, 0.456, 0.406]."""
+    return "[" + ", ".join(str(np.float32(v)) for v in values) + "]"
 
 
 @dataclass(frozen=True)
@@ -38,9 +45,16 @@ class Preprocessing:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
 
+    def __post_init__(self) -> None:
+        # mean and std as the float32 numbers normalisation computes with: timm gives float32
+        # tensors (0.48500001…), TorchScript models Python floats (0.485), equal once in float32;
+        # CLIP's eight digits (0.48145466) survive, so ``normalize`` is the transform's own step.
+        for name in ("mean", "std"):
+            object.__setattr__(self, name, tuple(float(np.float32(v)) for v in getattr(self, name)))
+
     def normalize(self):
-        """Its scaling and normalisation as the torchvision ``Normalize`` step ``to_model_input``
-        finishes a batch with (the mean and std a transform's own step has, to 6 decimals)."""
+        """Its normalisation as the torchvision ``Normalize`` step ``to_model_input`` finishes a
+        batch with (a transform's own step computes with the same float32 numbers)."""
         from torchvision import transforms
 
         return transforms.Normalize(self.mean, self.std)
@@ -48,13 +62,8 @@ class Preprocessing:
     def __str__(self) -> str:
         return (
             f"resize {self.resize} {self.interpolation}, crop {self.crop}, "
-            f"mean {list(self.mean)}, std {list(self.std)}"
+            f"mean {_shortest(self.mean)}, std {_shortest(self.std)}"
         )
-
-
-def _channels(values) -> tuple[float, ...]:
-    # 6 decimals: timm gives float32 tensors (0.48500001…), TorchScript models Python floats (0.485).
-    return tuple(round(float(v), 6) for v in values)
 
 
 def _square(size) -> int | None:
@@ -89,7 +98,7 @@ def describe(transform) -> Preprocessing | None:
             if found["crop"] is None:
                 return None
         elif name == "Normalize" and "crop" in found and "mean" not in found:
-            found.update(mean=_channels(step.mean), std=_channels(step.std))
+            found.update(mean=tuple(step.mean), std=tuple(step.std))
         elif name not in _NEUTRAL_STEPS:
             return None
     return Preprocessing(**found) if len(found) == 5 else None
