@@ -2,7 +2,7 @@
 # The GPU checks of issue 14 in one device call (after benchmarks/gpu_wheels.sh here):
 #   run(command="bash benchmarks/gpu_run.sh", carry=[".whl"], timeout_s=540)
 # Installs the carried wheels, then writes to $OUT (JSON, one file per benchmark, and a log):
-# CLIP ViT-B/32 images/s with the pil (12 CPU workers), tensor and nvimgcodec decoders in the same
+# CLIP ViT-B/32 images/s with the pil (12 CPU workers), tensor, tensor+cpu and nvimgcodec decoders in the same
 # run (target 5,000), and channels-last against NCHW for timm classifiers in bf16.  Each step has
 # its own time limit, so one that hangs leaves the others' results.
 set -uo pipefail
@@ -18,7 +18,7 @@ bench() {  # name, time limit, module and arguments
     timeout "$limit" python3 -W ignore -m "$@" > "$OUT/$name.json" 2>> "$OUT/log.txt"
     echo "$name: exit $?" | tee -a "$OUT/log.txt"
 }
-bench decode 300 benchmarks.bench_gpu_decode --only-throughput --decoders pil,tensor,nvimgcodec --images 4096 --repeat 2
+bench decode 300 benchmarks.bench_gpu_decode --only-throughput --decoders pil,tensor,tensor+cpu,nvimgcodec --images 4096 --repeat 2
 bench memory_format 150 benchmarks.bench_memory_format --device cuda --precision bf16 --batch 256 \
     --models resnet50,efficientnet_b0,convnext_tiny,vit_base_patch16_224
 tail -n 30 "$OUT"/*.json

@@ -297,7 +297,8 @@ class ImageFolders(dg.ConfigurableResource):
 class _ImageRunner(dg.ConfigurableResource):
     """Where and how image models run: device (auto → CUDA when available), batch size, decode
     workers (−1: automatic, none on CPU and all cores but two, at most 12, beside a GPU), the
-    decoder (``core.decoding``: auto, pil, tensor, nvimgcodec) and the precision (fp32, bf16 autocast)."""
+    decoder (``core.decoding``: auto, pil, tensor, tensor+cpu, nvimgcodec) and the precision
+    (fp32, bf16 autocast)."""
 
     device: str = "auto"
     batch_size: int = 64

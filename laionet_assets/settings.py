@@ -349,8 +349,10 @@ SETTINGS: tuple[Setting, ...] = (
         IMAGE_RUNNERS,
         "decoder",
         "image decoding: pil (PIL and the model's transform in worker processes), tensor "
-        "(torchvision.io on the model's device: nvJPEG on CUDA), nvimgcodec (NVIDIA nvImageCodec: "
-        "the GPU's hardware JPEG decoders on CUDA), or auto (tensor on CUDA, else pil)",
+        "(torchvision.io on the model's device: nvJPEG on CUDA), tensor+cpu (tensor, with the "
+        "reading threads decoding a self-balancing share of the JPEGs on the CPU), nvimgcodec "
+        "(NVIDIA nvImageCodec: the GPU's hardware JPEG decoders on CUDA), or auto (tensor on "
+        "CUDA, else pil)",
         choices=DECODERS,
     ),
     _r(

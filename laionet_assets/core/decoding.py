@@ -1,7 +1,7 @@
 """Decoding and batching: image files → tensors, and the loop every image model runs (decode,
 forward, collect outputs per image, report failures per image, never fatal).
 
-Three decoders give the same batches:
+Four decoders give the same batches:
 
 * ``pil``: PIL (``core.pixels.load_rgb``) and the model's own torchvision transform, in DataLoader
   worker processes so decoding overlaps the forward pass.  The workers send ``uint8`` pixels
@@ -14,6 +14,10 @@ Three decoders give the same batches:
 * ``nvimgcodec``: NVIDIA nvImageCodec (``core.nvimagecodec``) decodes a batch's JPEGs in one call,
   on the GPU's hardware JPEG decoders on CUDA, in the reading thread one batch ahead; the resize
   and crop are ``tensor``'s; the same fallbacks.
+* ``tensor+cpu``: ``tensor``, with the reading threads decoding JPEGs on the CPU (libjpeg-turbo)
+  while the device decodes and the model runs: once a batch is read they decode its images until
+  it is taken, and nvJPEG gets the rest (``Staged.claim``), so the CPU's share balances itself.
+  Which decoder an image gets depends on timing; both are within ``tensor``'s stated tolerance.
 
 ``auto`` is ``tensor`` when the model runs on CUDA and its transform is one ``describe`` reads,
 else ``pil``.  ``run_models`` runs several models over one decode pass when they share device,
@@ -23,10 +27,12 @@ under ``torch.autocast`` (bfloat16); ``fp32`` is plain float32.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +49,7 @@ from laionet_assets.core.preprocess import (
 )
 from laionet_assets.core.storage import read_bytes
 
-DECODERS = ("auto", "pil", "tensor", "nvimgcodec")
+DECODERS = ("auto", "pil", "tensor", "tensor+cpu", "nvimgcodec")
 PRECISIONS = ("fp32", "bf16")
 # What a model may raise on a batch that means "this model cannot run here", not "this image is bad".
 MODEL_ERRORS = (LabelSpaceError, RuntimeError, ValueError)
@@ -195,12 +201,11 @@ def _as_rgb(image):
     return image.expand(3, -1, -1) if image is not None and image.shape[0] in (1, 3) else None
 
 
-def _cpu_decode(path: str, data: bytes | None, preprocessing: Preprocessing):
-    """One image as a cropped ``uint8 [3, crop, crop]`` CPU tensor: libjpeg-turbo for a one- or
+def _cpu_pixels(path: str, data: bytes | None):
+    """One image decoded on the CPU as ``uint8 [3, h, w]``: libjpeg-turbo for a one- or
     three-channel JPEG, else ``load_rgb``'s rules."""
     import torch
 
-    image = None
     if data is not None and data.startswith(JPEG_MAGIC):
         from torchvision.io import decode_jpeg
 
@@ -208,15 +213,19 @@ def _cpu_decode(path: str, data: bytes | None, preprocessing: Preprocessing):
             image = _as_rgb(decode_jpeg(torch.frombuffer(bytearray(data), dtype=torch.uint8)))
         except RuntimeError:
             image = None
-    if image is None:
-        image = torch.from_numpy(np.array(load_rgb(path))).permute(2, 0, 1)
-    return resize_crop(image, preprocessing, "cpu")
+        if image is not None:
+            return image
+    return torch.from_numpy(np.array(load_rgb(path))).permute(2, 0, 1)
 
 
 @dataclass
 class Staged:
     """One batch after the reading threads: ready cropped tensors, raw JPEGs for a batch decoder,
-    errors; ``on_cpu`` decodes one image by the CPU's rules (what a batch decoder does not take)."""
+    errors; ``on_cpu`` decodes one image by the CPU's rules (what a batch decoder does not take).
+
+    With CPU assist, the reading threads also decode (``assist``) the batch's JPEGs on the CPU
+    until the batch decoder claims the rest (``claim``): ``decoded`` holds those images whole, to be
+    resized and cropped on the model's device like the batch decoder's own."""
 
     paths: Sequence[str]
     preprocessing: Preprocessing
@@ -224,12 +233,41 @@ class Staged:
     ready: dict[int, object] = field(default_factory=dict)
     jpegs: dict[int, bytes] = field(default_factory=dict)
     errors: dict[int, str] = field(default_factory=dict)
+    decoded: dict[int, object] = field(default_factory=dict)
+    assisting: list = field(default_factory=list)  # futures of ``assist``
+    claimed: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def on_cpu(self, i: int, data: bytes | None) -> None:
         try:
-            self.ready[i] = _cpu_decode(self.paths[i], data, self.preprocessing)
+            self.ready[i] = resize_crop(_cpu_pixels(self.paths[i], data), self.preprocessing, "cpu")
         except Exception as e:  # noqa: BLE001 - any decode failure is reported per image
             self.errors[i] = decode_error(self.paths[i], e)
+
+    def assist(self, i: int) -> None:
+        """In a reading thread: decode JPEG ``i`` on the CPU, unless the batch decoder has claimed
+        the batch (then it is the batch decoder's)."""
+        with self.lock:
+            data = None if self.claimed else self.jpegs.pop(i, None)
+        if data is None:
+            return
+        try:
+            self.decoded[i] = _cpu_pixels(self.paths[i], data)
+        except Exception as e:  # noqa: BLE001
+            self.errors[i] = decode_error(self.paths[i], e)
+
+    def claim(self, device: str) -> None:
+        """The batch decoder takes what the reading threads have not started on; the images they
+        did decode are resized and cropped on ``device``."""
+        with self.lock:
+            self.claimed = True
+        wait(self.assisting)  # those already started finish; the rest return at once
+        for i, image in self.decoded.items():
+            try:
+                self.ready[i] = resize_crop(image, self.preprocessing, device)
+            except Exception as e:  # noqa: BLE001
+                self.errors[i] = decode_error(self.paths[i], e)
+        self.decoded.clear()
 
 
 class NvJpeg:
@@ -280,11 +318,15 @@ def iter_staged_batches(
     workers: int,
     decoder,
     memory_format: str = "contiguous_format",
+    cpu_assist: bool = False,
 ) -> Iterator[tuple[object, list[int], list[str]]]:
     """(normalised tensor on ``device`` in ``memory_format``, indices, errors) per batch.
     ``workers`` threads read a batch's files one batch ahead; what ``decoder.takes`` goes to
     ``decoder.decode`` as one batch (in the reading thread when ``decoder.in_reader``, else here),
-    the rest is decoded on the CPU by the reading threads."""
+    the rest is decoded on the CPU by the reading threads.  With ``cpu_assist`` (a decoder that
+    runs here), the reading threads, once a batch is read, go on decoding its JPEGs on the CPU
+    until this thread takes the batch; the batch decoder gets the rest (``Staged.claim``), so the
+    CPU's share adjusts itself to how long the device's decode and the model take."""
     import torch
 
     def stage_one(i: int, staged: Staged) -> None:
@@ -304,6 +346,8 @@ def iter_staged_batches(
         list(pool.map(lambda i: stage_one(i, staged), indices))
         if decoder.in_reader and staged.jpegs:
             decoder.decode(staged)
+        elif cpu_assist:
+            staged.assisting = [pool.submit(staged.assist, i) for i in list(staged.jpegs)]
         return staged
 
     blank = torch.zeros((3, preprocessing.crop, preprocessing.crop), dtype=torch.uint8)
@@ -318,6 +362,7 @@ def iter_staged_batches(
         for k in range(len(batches)):
             staged = ahead.result()
             ahead = reader.submit(stage, batches[k + 1]) if k + 1 < len(batches) else None
+            staged.claim(device)
             if staged.jpegs:
                 decoder.decode(staged)
             cropped = [staged.ready.get(i, blank).to(device, non_blocking=True) for i in staged.indices]
@@ -331,11 +376,15 @@ def iter_tensor_batches(
     batch_size: int,
     device: str,
     workers: int,
-    memory_format="contiguous_format",
+    memory_format: str = "contiguous_format",
+    cpu_assist: bool = False,
 ) -> Iterator[tuple[object, list[int], list[str]]]:
-    """The ``tensor`` decoder's batches: ``torchvision.io`` on ``device`` (nvJPEG on CUDA)."""
+    """The ``tensor`` decoder's batches: ``torchvision.io`` on ``device`` (nvJPEG on CUDA); with
+    ``cpu_assist`` (``tensor+cpu``) the reading threads' libjpeg-turbo decodes a share of them."""
     decoder = NvJpeg(preprocessing, device)
-    return iter_staged_batches(paths, preprocessing, batch_size, device, workers, decoder, memory_format)
+    return iter_staged_batches(
+        paths, preprocessing, batch_size, device, workers, decoder, memory_format, cpu_assist
+    )
 
 
 def iter_nvimgcodec_batches(
@@ -354,7 +403,11 @@ def iter_nvimgcodec_batches(
 
 
 # The decoders whose batches ``iter_staged_batches`` makes (``pil`` is the DataLoader's).
-STAGED_DECODERS = {"tensor": iter_tensor_batches, "nvimgcodec": iter_nvimgcodec_batches}
+STAGED_DECODERS = {
+    "tensor": iter_tensor_batches,
+    "tensor+cpu": partial(iter_tensor_batches, cpu_assist=True),
+    "nvimgcodec": iter_nvimgcodec_batches,
+}
 
 
 class ImageModel:

@@ -225,6 +225,71 @@ def test_tensor_decoder_falls_back_to_load_rgb_and_reports_the_same_errors(odd_i
     assert levels.amax(dim=(1, 2, 3)).tolist() == pytest.approx([0] * 5, abs=2.01)
 
 
+class _BatchDecoderOnCpu:
+    """A batch decoder that takes every JPEG on the CPU (as ``NvJpeg`` does on CUDA) and decodes
+    it by the CPU's rules, counting them; its first call waits until the reading threads have
+    decoded an image themselves (``assisted``), so both share the work."""
+
+    in_reader = False
+
+    def __init__(self, assisted):
+        self.assisted, self.decoded = assisted, 0
+
+    def takes(self, data: bytes) -> bool:
+        return data.startswith(b"\xff\xd8\xff")
+
+    def decode(self, staged) -> None:
+        assert self.assisted.wait(timeout=30), "the reading threads decoded nothing"
+        for i, data in staged.jpegs.items():
+            staged.on_cpu(i, data)
+            self.decoded += 1
+        staged.jpegs.clear()
+
+
+def test_cpu_assist_shares_a_batch_between_the_reading_threads_and_the_batch_decoder(
+    real_images, odd_images, monkeypatch
+):
+    """tensor+cpu: the reading threads decode JPEGs until the batch decoder claims the batch.  The
+    slow obvious way: every image decoded by the CPU's rules.  Equal bit for bit (on CPU both are
+    libjpeg-turbo and one resize), with the same errors, however the work was shared."""
+    import threading
+
+    from laionet_assets.core import decoding
+    from laionet_assets.core.decoding import Staged, iter_staged_batches
+
+    preprocessing = describe(torchscript_transform(64, 56))
+    paths = real_images[0][:30] + odd_images
+    # Deterministically: two images assisted, the batch claimed, a late assist does nothing.
+    staged = Staged(paths, preprocessing, [0, 1, 2, 3])
+    staged.jpegs = {i: Path(paths[i]).read_bytes() for i in range(4)}
+    staged.assist(0), staged.assist(1)
+    staged.claim("cpu")
+    staged.assist(2)
+    assert set(staged.ready) == {0, 1} and set(staged.jpegs) == {2, 3}
+
+    assisted, event, assist = [], threading.Event(), Staged.assist
+
+    def recording(self, i):
+        assist(self, i)
+        if i in self.decoded or i in self.errors:  # decoded, or failed (the corrupt one)
+            assisted.append(i)
+            event.set()
+
+    monkeypatch.setattr(decoding.Staged, "assist", recording)
+    expected, expected_errors = _batches(iter_tensor_batches(paths, preprocessing, 4, "cpu", 2))
+    batch_decoder = _BatchDecoderOnCpu(event)
+    shared, errors = _batches(
+        iter_staged_batches(paths, preprocessing, 4, "cpu", 2, batch_decoder, cpu_assist=True)
+    )
+    assert torch.equal(shared, expected) and errors == expected_errors
+    assert errors[-1].startswith("corrupt.jpg: ") and not any(errors[:-1])
+    jpegs = [p for p in paths if Path(p).read_bytes().startswith(b"\xff\xd8\xff")]
+    assert assisted and len(set(assisted)) + batch_decoder.decoded == len(jpegs)
+    assert chosen_decoder(ClipImageEncoder("tiny", None, "cpu", 8).configure(decoder="tensor+cpu")) == (
+        "tensor+cpu"
+    )
+
+
 def test_decode_groups_gather_models_with_one_preprocessing(synsets):
     wnids = synsets["wnid"].to_list()
     models = [
