@@ -15,6 +15,7 @@ BENCHES = [
     "benchmarks.bench_download_resize",
     "benchmarks.bench_image_embedding",
     "benchmarks.bench_decode_groups",
+    "benchmarks.bench_cpu_assist",
     "benchmarks.bench_memory_format",
     "benchmarks.bench_caption_index",
     "benchmarks.bench_nearest",
