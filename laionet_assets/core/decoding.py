@@ -11,13 +11,13 @@ Four decoders give the same batches:
   libjpeg-turbo on CPU) and the transform as tensor operations there (``core.preprocess``).  Files
   are read by threads one batch ahead.  What is not a three- or one-channel JPEG (PNG, GIF, CMYK),
   and any JPEG the device fails on, is decoded by ``load_rgb`` on the CPU instead, image by image.
-* ``nvimgcodec``: NVIDIA nvImageCodec (``core.nvimagecodec``) decodes a batch's JPEGs in one call,
-  on the GPU's hardware JPEG decoders on CUDA, in the reading thread one batch ahead; the resize
-  and crop are ``tensor``'s; the same fallbacks.
 * ``tensor+cpu``: ``tensor``, with the reading threads decoding JPEGs on the CPU (libjpeg-turbo)
   while the device decodes and the model runs: once a batch is read they decode its images until
   it is taken, and nvJPEG gets the rest (``Staged.claim``), so the CPU's share balances itself.
   Which decoder an image gets depends on timing; both are within ``tensor``'s stated tolerance.
+* ``nvimgcodec``: NVIDIA nvImageCodec (``core.nvimagecodec``) decodes a batch's JPEGs in one call,
+  on the GPU's hardware JPEG decoders on CUDA, in the reading thread one batch ahead; the resize
+  and crop are ``tensor``'s; the same fallbacks.
 
 ``auto`` is ``tensor`` when the model runs on CUDA and its transform is one ``describe`` reads,
 else ``pil``.  ``run_models`` runs several models over one decode pass when they share device,
@@ -393,7 +393,7 @@ def iter_nvimgcodec_batches(
     batch_size: int,
     device: str,
     workers: int,
-    memory_format="contiguous_format",
+    memory_format: str = "contiguous_format",
 ) -> Iterator[tuple[object, list[int], list[str]]]:
     """The ``nvimgcodec`` decoder's batches: nvImageCodec (``core.nvimagecodec``) on ``device``."""
     from laionet_assets.core.nvimagecodec import NvImageCodec
