@@ -225,7 +225,7 @@ class Staged:
 
     With CPU assist, the reading threads also decode (``assist``) the batch's JPEGs on the CPU
     until the batch decoder claims the rest (``claim``): ``decoded`` holds those images whole, to be
-    resized and cropped on the model's device like the batch decoder's own."""
+    resized and cropped on the model's device like the batch decoder's own (``collect``)."""
 
     paths: Sequence[str]
     preprocessing: Preprocessing
@@ -256,12 +256,16 @@ class Staged:
         except Exception as e:  # noqa: BLE001
             self.errors[i] = decode_error(self.paths[i], e)
 
-    def claim(self, device: str) -> None:
-        """The batch decoder takes what the reading threads have not started on; the images they
-        did decode are resized and cropped on ``device``."""
+    def claim(self) -> None:
+        """The batch decoder takes what the reading threads have not started on (``jpegs`` holds
+        it from here on); the images they are decoding still come (``collect``)."""
         with self.lock:
             self.claimed = True
-        wait(self.assisting)  # those already started finish; the rest return at once
+
+    def collect(self, device: str) -> None:
+        """After ``claim``: the images the reading threads decoded, resized and cropped on
+        ``device`` (waiting for those they are still decoding; the rest return at once)."""
+        wait(self.assisting)
         for i, image in self.decoded.items():
             try:
                 self.ready[i] = resize_crop(image, self.preprocessing, device)
@@ -362,9 +366,10 @@ def iter_staged_batches(
         for k in range(len(batches)):
             staged = ahead.result()
             ahead = reader.submit(stage, batches[k + 1]) if k + 1 < len(batches) else None
-            staged.claim(device)
+            staged.claim()
             if staged.jpegs:
                 decoder.decode(staged)
+            staged.collect(device)  # after the device's decode: what the CPU had begun ends meanwhile
             cropped = [staged.ready.get(i, blank).to(device, non_blocking=True) for i in staged.indices]
             batch = to_model_input(torch.stack(cropped), normalize, memory_format)
             yield batch, staged.indices, [staged.errors.get(i, "") for i in staged.indices]

@@ -263,8 +263,9 @@ def test_cpu_assist_shares_a_batch_between_the_reading_threads_and_the_batch_dec
     staged = Staged(paths, preprocessing, [0, 1, 2, 3])
     staged.jpegs = {i: Path(paths[i]).read_bytes() for i in range(4)}
     staged.assist(0), staged.assist(1)
-    staged.claim("cpu")
+    staged.claim()
     staged.assist(2)
+    staged.collect("cpu")
     assert set(staged.ready) == {0, 1} and set(staged.jpegs) == {2, 3}
 
     assisted, event, assist = [], threading.Event(), Staged.assist
