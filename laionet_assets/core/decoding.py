@@ -267,11 +267,16 @@ class Staged:
         ``device`` (waiting for those they are still decoding; the rest return at once)."""
         wait(self.assisting)
         for i, image in self.decoded.items():
-            try:
-                self.ready[i] = resize_crop(image, self.preprocessing, device)
-            except Exception as e:  # noqa: BLE001
-                self.errors[i] = decode_error(self.paths[i], e)
+            self.crop(i, image, device)
         self.decoded.clear()
+
+    def crop(self, i: int, image, device: str) -> None:
+        """Image ``i``'s decoded ``uint8 [3, h, w]`` pixels resized and cropped on ``device`` into
+        ``ready``; a failure is its error."""
+        try:
+            self.ready[i] = resize_crop(image, self.preprocessing, device)
+        except Exception as e:  # noqa: BLE001 - reported per image
+            self.errors[i] = decode_error(self.paths[i], e)
 
 
 class NvJpeg:
@@ -304,13 +309,10 @@ class NvJpeg:
                 except RuntimeError:
                     decoded.append(None)
         for i, image in zip(keys, map(_as_rgb, decoded)):
-            try:
-                if image is None:  # CMYK, or nvJPEG failed: the CPU's rules
-                    staged.on_cpu(i, staged.jpegs[i])
-                else:
-                    staged.ready[i] = resize_crop(image, self.preprocessing, self.device)
-            except Exception as e:  # noqa: BLE001
-                staged.errors[i] = decode_error(staged.paths[i], e)
+            if image is None:  # CMYK, or nvJPEG failed: the CPU's rules
+                staged.on_cpu(i, staged.jpegs[i])
+            else:
+                staged.crop(i, image, self.device)
         staged.jpegs.clear()
 
 
