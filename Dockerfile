@@ -26,7 +26,7 @@ RUN pip install --no-cache-dir uv==0.9.30 \
 COPY laionet_assets ./laionet_assets
 COPY dagster.yaml workspace.yaml ./
 RUN uv pip install --system --no-cache --no-deps . \
-    && python -c "from laionet_assets.core.wordnet import ensure_wordnet; ensure_wordnet()"
+    && python -c "from laionet_assets.core.text.wordnet import ensure_wordnet; ensure_wordnet()"
 
 RUN useradd --create-home --uid 10001 laionet \
     && mkdir -p "$DAGSTER_HOME" "$LAIONET_HOME" "$HF_HOME" \

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from laionet_assets.core.caption_index import CaptionIndex, recall_at_1
+from laionet_assets.core.search.caption_index import CaptionIndex, recall_at_1
 
 SETTINGS = [(32, 10), (64, 20), (128, 40)]
 

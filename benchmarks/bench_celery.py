@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks.common import synthetic_captions
-from laionet_assets.core.synsets import load_imagenet_synsets
+from laionet_assets.core.text.synsets import load_imagenet_synsets
 from laionet_assets_tests.cluster import Cluster, redis_broker
 from laionet_assets_tests.fixtures import Home
 

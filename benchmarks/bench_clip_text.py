@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import seed_captions
-from laionet_assets.core.clip import Clip
+from laionet_assets.core.models.clip import Clip
 
 
 def main() -> dict:

@@ -32,7 +32,7 @@ class ModelThreadDecoder:
         self.decoded = 0
 
     def takes(self, data: bytes) -> bool:
-        from laionet_assets.core.pixels import JPEG_MAGIC
+        from laionet_assets.core.images.pixels import JPEG_MAGIC
 
         return data.startswith(JPEG_MAGIC)
 
@@ -45,8 +45,8 @@ class ModelThreadDecoder:
 
 def images_per_s(paths: list[str], batch: int, threads: int, cpu_assist: bool) -> tuple[float, float]:
     """(images/s, share decoded by the reading threads) of one pass over ``paths``."""
-    from laionet_assets.core.decoding import iter_staged_batches
-    from laionet_assets.core.preprocess import Preprocessing
+    from laionet_assets.core.images.decoders import iter_staged_batches
+    from laionet_assets.core.images.preprocess import Preprocessing
 
     preprocessing = Preprocessing(256, 224, "bilinear", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
     decoder = ModelThreadDecoder()

@@ -1,5 +1,5 @@
 """Decode once (issue 14): four classifiers sharing one preprocessing (resize 256 bicubic, crop
-224, ImageNet mean/std) run as one decode group (``core.decoding.run_models``: each batch decoded
+224, ImageNet mean/std) run as one decode group (``core.models.runner.run_models``: each batch decoded
 once, every model run on it) against one pass per model (each decoding for itself), on the same
 images in the same run, for the ``pil`` and the ``tensor`` decoder, on the CPU.  Images: the real
 ImageNet JPEGs of ../shared when present (repeated), else random-pixel 500×375 JPEGs.  Random
@@ -23,9 +23,9 @@ MODELS = ["mobilenetv3_small_050", "mobilenetv3_small_075", "mobilenetv3_small_1
 
 def four_models(device: str, batch_size: int, precision: str, decoder: str) -> list:
     """``MODELS`` as random-weight classifiers, one decode group."""
-    from laionet_assets.core.classifiers import make_classifier
-    from laionet_assets.core.decoding import decode_groups
-    from laionet_assets.core.model_specs import parse_model_spec
+    from laionet_assets.core.models.classifiers import make_classifier
+    from laionet_assets.core.models.runner import decode_groups
+    from laionet_assets.core.models.specs import parse_model_spec
 
     wnids = [f"n{i:08d}" for i in range(1000)]
     models = [
@@ -40,7 +40,7 @@ def four_models(device: str, batch_size: int, precision: str, decoder: str) -> l
 
 def passes_compared(models: list, paths: list[str], workers: int, sync=lambda: None) -> dict:
     """Model-images/s of one decode pass per model against one pass for all (after a warm-up)."""
-    from laionet_assets.core.decoding import run_models
+    from laionet_assets.core.models.runner import run_models
 
     run_models(models, paths[:32], workers)  # warm-up
     rates = {}
@@ -61,7 +61,7 @@ def parts_alone(models: list, paths: list[str], workers: int) -> dict:
     costs Σ_k (d + f_k) per image and one pass for all d + Σ_k f_k."""
     import torch
 
-    from laionet_assets.core.decoding import decoded_batches
+    from laionet_assets.core.models.runner import decoded_batches
 
     start = time.perf_counter()
     batches = [tensor for tensor, _, _ in decoded_batches(models, paths, workers)]
@@ -88,8 +88,8 @@ def worker_share(model, paths: list[str]) -> dict:
     GPU).  Beside a GPU the workers' share bounds the images/s."""
     import torch
 
-    from laionet_assets.core.decoding import ImageFiles, worker_files
-    from laionet_assets.core.preprocess import to_model_input
+    from laionet_assets.core.images.decoders import ImageFiles, worker_files
+    from laionet_assets.core.images.preprocess import to_model_input
 
     pixels, normalize = worker_files(paths, model.transform, model.input_shape)
     threads = torch.get_num_threads()

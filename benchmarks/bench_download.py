@@ -4,7 +4,7 @@ server on 127.0.0.1 that answers each request after 50 ms (standing in for the n
 
 - ``urllib_threads``: the pipeline's client before this measurement (a urllib request per sample
   on a thread pool, one process), kept here as the baseline;
-- ``pipeline_aiohttp``: today's client, ``core.images.download_images`` (aiohttp on one asyncio
+- ``pipeline_aiohttp``: today's client, ``core.images.download.download_images`` (aiohttp on one asyncio
   event loop, pooled keep-alive connections; the checks on a few threads);
 - ``httpx``: the other asynchronous client, on one event loop with its pooled ``AsyncClient``;
 - ``processes_x_aiohttp``: ``download_images`` over 2 spawned processes, each with half the
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import polars as pl
 
-from laionet_assets.core.images import DownloadSettings, Fetched, download_images, finish
+from laionet_assets.core.images.download import DownloadSettings, Fetched, download_images, finish
 
 LATENCY_S = 0.05
 FILES = 256
@@ -83,7 +83,7 @@ def urllib_threads(samples: pl.DataFrame, store: Path, concurrency: int) -> list
 
 
 def pipeline_aiohttp(samples: pl.DataFrame, store: Path, concurrency: int) -> list[str]:
-    """Today's client: ``core.images.download_images`` (aiohttp on one event loop, the checks on a
+    """Today's client: ``core.images.download.download_images`` (aiohttp on one event loop, the checks on a
     few threads)."""
     table, _ = download_images(samples, store, DownloadSettings(concurrency=concurrency, retries=0))
     return table["status"].to_list()

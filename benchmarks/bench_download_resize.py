@@ -3,7 +3,7 @@ cut to N pixels (``--download-resize N``: Lanczos, JPEG quality 95, as img2datas
 model's own preprocessing, against the original bytes (the paper's choice, the default).
 
 The real float MobileNetV2 of ``benchmarks.real_models`` on the 100 real ImageNet images of
-../shared, each stored through ``core.images.finish`` with and without the resize, then
+../shared, each stored through ``core.images.download.finish`` with and without the resize, then
 classified from the stored file. Also the stored bytes. N = 512 (img2dataset's usual size) and
 smaller sides that do cut these ~500×375 images.
 
@@ -24,9 +24,9 @@ SIDES = (0, 512, 320, 256)  # 0: the original bytes
 
 
 def main() -> dict:
-    from laionet_assets.core.classifiers import make_classifier, top_k_wnids
-    from laionet_assets.core.images import DownloadSettings, Fetched, finish
-    from laionet_assets.core.model_specs import parse_model_spec
+    from laionet_assets.core.images.download import DownloadSettings, Fetched, finish
+    from laionet_assets.core.models.classifiers import make_classifier, top_k_wnids
+    from laionet_assets.core.models.specs import parse_model_spec
 
     images = sorted((SHARED / "data" / "imagenet_sample").glob("*.JPEG"))
     if not images:

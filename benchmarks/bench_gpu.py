@@ -52,9 +52,9 @@ def main(images: int = 4096, skip_forward: bool = False) -> dict:
         print(json.dumps(out))
         return out
     from benchmarks.common import synthetic_captions, synthetic_jpegs
-    from laionet_assets.core.classifiers import TimmClassifier
-    from laionet_assets.core.clip import Clip, ClipImageEncoder
-    from laionet_assets.core.model_specs import parse_model_spec
+    from laionet_assets.core.models.classifiers import TimmClassifier
+    from laionet_assets.core.models.clip import Clip, ClipImageEncoder
+    from laionet_assets.core.models.specs import parse_model_spec
 
     torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32
     results: dict = {

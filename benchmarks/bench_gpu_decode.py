@@ -64,7 +64,7 @@ def _timed_run(model, paths, workers):
 
 
 def _top1_top5(logits, class_wnids, truth):
-    from laionet_assets.core.classifiers import top_k_wnids
+    from laionet_assets.core.models.classifiers import top_k_wnids
 
     top = top_k_wnids(logits, class_wnids)
     return [
@@ -93,15 +93,11 @@ def main() -> dict:
         return {}
     from benchmarks.common import synthetic_jpegs
     from benchmarks.real_models import float_mobilenet_v2_torchscript
-    from laionet_assets.core.classifiers import make_classifier
-    from laionet_assets.core.clip import ClipImageEncoder
-    from laionet_assets.core.decoding import (
-        STAGED_DECODERS,
-        decode_workers,
-        iter_image_batches,
-    )
-    from laionet_assets.core.model_specs import parse_model_spec
-    from laionet_assets.core.nvimagecodec import available as nvimgcodec_available
+    from laionet_assets.core.images.decoders import STAGED_DECODERS, decode_workers, iter_image_batches
+    from laionet_assets.core.images.nvimagecodec import available as nvimgcodec_available
+    from laionet_assets.core.models.classifiers import make_classifier
+    from laionet_assets.core.models.clip import ClipImageEncoder
+    from laionet_assets.core.models.specs import parse_model_spec
 
     torch.backends.cuda.matmul.allow_tf32 = False
     decoders = [d for d in args.decoders.split(",") if d != "nvimgcodec" or nvimgcodec_available()]

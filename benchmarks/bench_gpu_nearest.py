@@ -1,5 +1,5 @@
 """Exact nearest-caption search on a GPU (issue 12's target: ≥ 20,000 queries/s at 10M stored
-vectors): ``core.nearest.exact_nearest`` streaming the stored vectors once, in chunks from host
+vectors): ``core.search.nearest.exact_nearest`` streaming the stored vectors once, in chunks from host
 memory, with every query resident, in float16 with float32 accumulation; its answers against
 float32 products on a sample of the queries.  Prints a skip where CUDA is absent.
 
@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from laionet_assets.core.nearest import exact_nearest
+from laionet_assets.core.search.nearest import exact_nearest
 
 CHUNK = 1 << 20
 

@@ -10,7 +10,7 @@ import tempfile
 import time
 
 from benchmarks.common import synthetic_jpegs
-from laionet_assets.core.clip import ClipImageEncoder
+from laionet_assets.core.models.clip import ClipImageEncoder
 
 
 def main() -> dict:

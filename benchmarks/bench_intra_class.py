@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from laionet_assets.core.stats import (
+from laionet_assets.core.analysis.stats import (
     intra_class_similarity,
     normalize_rows,
     pair_similarities,

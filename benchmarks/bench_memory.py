@@ -23,8 +23,8 @@ import numpy as np
 import polars as pl
 
 from benchmarks.common import synthetic_captions
-from laionet_assets.core.release_layouts import RELEASE_LAYOUTS
-from laionet_assets.core.release_samples import DATACOMP_ARRAYS, EMBEDDINGS_DIMS, vector_paths, write_release
+from laionet_assets.core.releases.layouts import RELEASE_LAYOUTS
+from laionet_assets.core.releases.samples import DATACOMP_ARRAYS, EMBEDDINGS_DIMS, vector_paths, write_release
 
 CHILD = r"""
 import json, resource, sys, time, polars as pl
@@ -33,9 +33,10 @@ if mode == "baseline":
     t = time.perf_counter()
     rows = pl.read_parquet(path).height
 else:
-    from laionet_assets.core.laion import read_part, scan_release
-    from laionet_assets.core.matching import match_captions
-    from laionet_assets.core.synsets import load_imagenet_synsets
+    from laionet_assets.core.releases.scan import scan_release
+    from laionet_assets.core.releases.read import read_part
+    from laionet_assets.core.text.matching import match_captions
+    from laionet_assets.core.text.synsets import load_imagenet_synsets
     synsets = load_imagenet_synsets()
     [part] = [p for p in scan_release(sys.argv[3]).parts if p.path == path]
     t = time.perf_counter()

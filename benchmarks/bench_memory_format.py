@@ -42,7 +42,7 @@ def compare(
     import timm
     import torch
 
-    from laionet_assets.core.decoding import precision_autocast
+    from laionet_assets.core.images.decoders import precision_autocast
 
     sync = torch.cuda.synchronize if device.startswith("cuda") else lambda: None
     torch.manual_seed(0)

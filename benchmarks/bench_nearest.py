@@ -1,7 +1,7 @@
 """Nearest-caption engines on the same stored vectors and queries, in one run (issue 12): the
-persisted FAISS shards (``core.faiss_shards``, IVF-PQ with exact re-ranking, built part by part as
+persisted FAISS shards (``core.search.faiss_shards``, IVF-PQ with exact re-ranking, built part by part as
 ``laion_caption_index`` builds them), LanceDB's IVF-PQ (today's ``ivf_pq`` engine, the baseline)
-and the exact chunked matrix products (``core.nearest.exact_nearest``), with each approximate
+and the exact chunked matrix products (``core.search.nearest.exact_nearest``), with each approximate
 engine's recall@1 against exact search.
 
     python -m benchmarks.bench_nearest [--rows 1000000] [--queries 100000]
@@ -23,9 +23,9 @@ import time
 import numpy as np
 
 from benchmarks.bench_caption_index import clustered
-from laionet_assets.core.caption_index import CaptionIndex
-from laionet_assets.core.faiss_shards import DEFAULT_NPROBE, DEFAULT_REFINE
-from laionet_assets.core.nearest import exact_nearest
+from laionet_assets.core.search.caption_index import CaptionIndex
+from laionet_assets.core.search.faiss_shards import DEFAULT_NPROBE, DEFAULT_REFINE
+from laionet_assets.core.search.nearest import exact_nearest
 
 SWEEP = [(4, 2), (8, 2), (8, 4), (16, 4), (16, 10), (32, 10)]
 PART_ROWS = 100_000

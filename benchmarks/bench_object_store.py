@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from laionet_assets.cli import SampleWeb
-from laionet_assets.core.storage import home_path
-from laionet_assets.core.synsets import load_imagenet_synsets
+from laionet_assets.core.io.storage import home_path
+from laionet_assets.core.text.synsets import load_imagenet_synsets
 from laionet_assets_tests.cluster import S3_BUCKET, moto_s3
 from laionet_assets_tests.fixtures import sample_chain
 

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from benchmarks.common import seed_captions
-from laionet_assets.core.clip import Clip
-from laionet_assets.core.shipped import normalise, read_rows
-from laionet_assets.core.textsim import rowwise_cosine
+from laionet_assets.core.models.clip import Clip
+from laionet_assets.core.releases.shipped import normalise, read_rows
+from laionet_assets.core.text.similarity import rowwise_cosine
 
 
 def write_vectors(path: Path, rows: int, dim: int = 512, chunk: int = 262_144) -> None:

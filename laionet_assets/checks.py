@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from laionet_assets.core.expectations import laionet_expectations, validate_frame
-from laionet_assets.core.laionet import safety_ok
+from laionet_assets.core.text.selection import safety_ok
 from laionet_assets.resources import QualityGates
 
 

@@ -25,7 +25,7 @@ from laionet_assets import DEFINITIONS_MODULE, settings
 from laionet_assets.settings import ASSET_CONFIG, RESOURCE, SETTINGS
 
 if TYPE_CHECKING:
-    from laionet_assets.core.storage import Location
+    from laionet_assets.core.io.storage import Location
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = REPO_ROOT / "data" / "sample"
@@ -58,8 +58,8 @@ def prepare_home(home: str | None, profile: str | None, vocabulary: str | None =
     """Resolve the home (a folder or an fsspec URL, checked before any work), write its Dagster
     instance's dagster.yaml, and export the variables the code location reads.  Each vocabulary's
     runs go to its own Dagster instance (``instance_folder``)."""
-    from laionet_assets.core.storage import check_home, home_path
-    from laionet_assets.core.vocabularies import DEFAULT_VOCABULARY
+    from laionet_assets.core.io.storage import check_home, home_path
+    from laionet_assets.core.text.vocabularies import DEFAULT_VOCABULARY
 
     root = home_path(home or settings.process_setting("home"))
     check_home(root)
@@ -81,9 +81,9 @@ def instance_folder(root: Location, vocabulary: str) -> Path:
     """The CLI's Dagster instance (SQLite) for a home: ``<vocabulary home>/dagster`` on a local
     home; for a URL home, whose object store cannot hold a database, a local folder named after
     the URL under ``LAIONET_INSTANCES`` (a cluster's instance is its own Postgres)."""
-    from laionet_assets.core.laion import slug
-    from laionet_assets.core.storage import is_remote
-    from laionet_assets.core.vocabularies import vocabulary_home
+    from laionet_assets.core.io.storage import is_remote
+    from laionet_assets.core.releases.scan import slug
+    from laionet_assets.core.text.vocabularies import vocabulary_home
 
     if is_remote(root):
         root = Path(settings.process_setting("instances")).expanduser() / slug(str(root))
@@ -175,8 +175,8 @@ def run_release_layouts(profile: str, home: str | None, chosen: dict) -> int:
     ``<home>/release-layouts/``, then one table comparing them."""
     import polars as pl
 
-    from laionet_assets.core.atomic import write_parquet_atomic
-    from laionet_assets.core.release_layouts import RELEASE_LAYOUTS
+    from laionet_assets.core.io.atomic import write_parquet_atomic
+    from laionet_assets.core.releases.layouts import RELEASE_LAYOUTS
 
     base = Path(home or settings.process_setting("home")).resolve() / "release-layouts"
     results, synsets, status = [], None, 0
@@ -229,7 +229,7 @@ def invalid_configuration(exc: ValueError) -> str:
 
 def print_summary(selection: list[str], storage) -> None:
     """The headline sizes of what this run built, read from the storage resource's paths."""
-    from laionet_assets.core.storage import read_parquet
+    from laionet_assets.core.io.storage import read_parquet
 
     classes = "ImageNet classes" if storage.vocabulary == "imagenet1k" else f"classes of {storage.vocabulary}"
     for asset, label in (
@@ -262,7 +262,7 @@ def print_summary(selection: list[str], storage) -> None:
 def print_release(scan) -> None:
     """What will be read, before anything runs: per layout, the parts (partition key ← file), the
     column mapping, the safety signal and the shipped embeddings; files skipped or waiting."""
-    from laionet_assets.core.release_layouts import RELEASE_LAYOUTS
+    from laionet_assets.core.releases.layouts import RELEASE_LAYOUTS
 
     by_layout: dict[str, list] = {}
     for part in scan.parts:
@@ -596,7 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     if args.command == "assets":
         return list_assets()
-    from laionet_assets.core.storage import HomeUnreachable
+    from laionet_assets.core.io.storage import HomeUnreachable
 
     try:
         return run_command(args)

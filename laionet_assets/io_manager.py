@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from laionet_assets.core.atomic import write_parquet_atomic
-from laionet_assets.core.storage import Location, home_path, read_parquet
-from laionet_assets.core.vocabularies import DEFAULT_VOCABULARY, vocabulary_home
+from laionet_assets.core.io.atomic import write_parquet_atomic
+from laionet_assets.core.io.storage import Location, home_path, read_parquet
+from laionet_assets.core.text.vocabularies import DEFAULT_VOCABULARY, vocabulary_home
 
 
 def table_metadata(frame: pl.DataFrame) -> dict:

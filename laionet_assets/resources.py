@@ -9,20 +9,20 @@ import polars as pl
 from pydantic import PrivateAttr, field_validator, model_validator
 
 from laionet_assets.core.choices import check_choice
-from laionet_assets.core.decoding import PRECISIONS, check_decoder
-from laionet_assets.core.embedding_cache import EmbeddingCache
-from laionet_assets.core.images import DownloadSettings
-from laionet_assets.core.laionet import (
+from laionet_assets.core.images.decoders import PRECISIONS, check_decoder
+from laionet_assets.core.images.download import DownloadSettings
+from laionet_assets.core.io.storage import Location, check_home, home_path, read_parquet
+from laionet_assets.core.releases.registry import ReleaseRegistry
+from laionet_assets.core.releases.shipped import check_source, encoder_tag
+from laionet_assets.core.text.embedding_cache import EmbeddingCache
+from laionet_assets.core.text.selection import (
     DEFAULT_MAX_UNSAFE_SCORE,
     check_nsfw_policy,
     check_threshold,
     check_unsafe_score,
 )
-from laionet_assets.core.releases import ReleaseRegistry
-from laionet_assets.core.shipped import check_source, encoder_tag
-from laionet_assets.core.storage import Location, check_home, home_path, read_parquet
-from laionet_assets.core.textsim import make_text_encoder
-from laionet_assets.core.vocabularies import DEFAULT_VOCABULARY, check_vocabulary, vocabulary_home
+from laionet_assets.core.text.similarity import make_text_encoder
+from laionet_assets.core.text.vocabularies import DEFAULT_VOCABULARY, check_vocabulary, vocabulary_home
 from laionet_assets.io_manager import PolarsParquetIOManager, asset_file, assets_root
 
 
@@ -51,7 +51,7 @@ def _check_device(cls, v: str) -> str:
 
 class LaionetStorage(dg.ConfigurableResource):
     """The LAIONet home: assets, LanceDB tables, reports, the image store and the release registry.
-    ``home`` is a local folder or an fsspec URL (``s3://bucket/laionet``; ``core.storage``); a URL
+    ``home`` is a local folder or an fsspec URL (``s3://bucket/laionet``; ``core.io.storage``); a URL
     home is checked (bucket, credentials) when a step sets the resource up, before any work."""
 
     home: str = "data"
@@ -151,9 +151,9 @@ class TextEncoderResource(dg.ConfigurableResource):
 
     @model_validator(mode="after")
     def _model_exists(self):
-        from laionet_assets.core.clip import TINY, open_clip_architectures
-        from laionet_assets.core.loading import looks_like_path
-        from laionet_assets.core.textsim import BUNDLED_MINILM
+        from laionet_assets.core.models.clip import TINY, open_clip_architectures
+        from laionet_assets.core.models.loading import looks_like_path
+        from laionet_assets.core.text.similarity import BUNDLED_MINILM
 
         if self.kind == "open_clip":
             known = open_clip_architectures()
@@ -218,7 +218,7 @@ class ImageDownloader(dg.ConfigurableResource):
     with backoff, size cap, minimum area, URL prefix rewrites (a mirror or a local cache), and the
     optional resize of stored images."""
 
-    # Defaults are the core's (laionet_assets.core.images.DownloadSettings).
+    # Defaults are the core's (laionet_assets.core.images.download.DownloadSettings).
     concurrency: int = DownloadSettings.concurrency
     processes: int = DownloadSettings.processes
     timeout_s: float = DownloadSettings.timeout_s
@@ -255,7 +255,7 @@ class OcrFilter(dg.ConfigurableResource):
     min_score: float = 0.5
 
     def load(self):
-        from laionet_assets.core.ocr import OcrEngine
+        from laionet_assets.core.images.ocr import OcrEngine
 
         return OcrEngine(self.min_score)
 
@@ -264,7 +264,7 @@ class ImageFolders(dg.ConfigurableResource):
     """External labelled datasets (image folders, the ImageNet-Captions file); an empty path means
     "not configured" (skipped, said so).
 
-    Layouts: see ``laionet_assets.core.datasets`` (``auto`` detects wnid or index folders)."""
+    Layouts: see ``laionet_assets.core.images.folders`` (``auto`` detects wnid or index folders)."""
 
     imagenet_val: str = ""
     imagenet_val_layout: str = "auto"
@@ -276,7 +276,7 @@ class ImageFolders(dg.ConfigurableResource):
 
     @model_validator(mode="after")
     def _folders_exist(self):
-        from laionet_assets.core.datasets import LAYOUTS
+        from laionet_assets.core.images.folders import LAYOUTS
 
         if self.imagenet_val_layout not in LAYOUTS:
             raise ValueError(
@@ -297,7 +297,7 @@ class ImageFolders(dg.ConfigurableResource):
 class _ImageRunner(dg.ConfigurableResource):
     """Where and how image models run: device (auto → CUDA when available), batch size, decode
     workers (−1: automatic, none on CPU and all cores but two, at most 12, beside a GPU), the
-    decoder (``core.decoding``: auto, pil, tensor, tensor+cpu, nvimgcodec) and the precision
+    decoder (``core.images.decoders``: auto, pil, tensor, tensor+cpu, nvimgcodec) and the precision
     (fp32, bf16 autocast)."""
 
     device: str = "auto"
@@ -315,27 +315,27 @@ class _ImageRunner(dg.ConfigurableResource):
 
 
 class ImageModels(_ImageRunner):
-    """The classifiers ``model_predictions`` evaluates (``laionet_assets.core.model_specs`` spec strings)."""
+    """The classifiers ``model_predictions`` evaluates (``laionet_assets.core.models.specs`` spec strings)."""
 
     models: list[str] = ["timm:mobilenetv3_small_050:random", "clip:tiny"]
 
     @field_validator("models")
     @classmethod
     def _models(cls, v: list[str]) -> list[str]:
-        from laionet_assets.core.model_specs import parse_model_list
+        from laionet_assets.core.models.specs import parse_model_list
 
         parse_model_list(v, check_architecture=False)  # names: specs(), where the models load
         return v
 
     def specs(self):
         """The parsed specs, architecture names checked against timm's and open_clip's registries."""
-        from laionet_assets.core.model_specs import parse_model_list
+        from laionet_assets.core.models.specs import parse_model_list
 
         return parse_model_list(self.models)
 
     def load(self, spec, imagenet_wnids, synset_texts):
         """One classifier of ``specs()``, set up to run as configured here."""
-        from laionet_assets.core.classifiers import make_classifier
+        from laionet_assets.core.models.classifiers import make_classifier
 
         return make_classifier(
             spec, imagenet_wnids, synset_texts, self.device, self.batch_size, self.precision, self.decoder
@@ -358,19 +358,19 @@ class ImageEncoder(_ImageRunner):
     @field_validator("model")
     @classmethod
     def _model(cls, v: str) -> str:
-        from laionet_assets.core.model_specs import parse_model_spec
+        from laionet_assets.core.models.specs import parse_model_spec
 
         parse_model_spec(f"clip:{v}", check_architecture=False)  # the name: spec(), before loading
         return v
 
     def spec(self):
         """The encoder as a ``clip:`` spec, its architecture name checked against open_clip."""
-        from laionet_assets.core.model_specs import parse_model_spec
+        from laionet_assets.core.models.specs import parse_model_spec
 
         return parse_model_spec(f"clip:{self.model}")
 
     def load(self):
-        from laionet_assets.core.clip import ClipImageEncoder
+        from laionet_assets.core.models.clip import ClipImageEncoder
 
         self.spec()
 

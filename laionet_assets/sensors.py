@@ -7,7 +7,7 @@ import dagster as dg
 
 from laionet_assets.assets.captions import laion_caption_index
 from laionet_assets.assets.creation import lemma_matches, text_sims
-from laionet_assets.core.discovery import find_parts
+from laionet_assets.core.releases.discovery import find_parts
 from laionet_assets.partitions import laion_parts
 from laionet_assets.resources import LaionetStorage
 from laionet_assets.settings import process_setting

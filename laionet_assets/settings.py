@@ -20,13 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from laionet_assets.core.caption_index import CAPTION_SCOPES, SEARCH_ENGINES
-from laionet_assets.core.datasets import LAYOUTS
-from laionet_assets.core.decoding import DECODERS, PRECISIONS
-from laionet_assets.core.laionet import NSFW_POLICIES
-from laionet_assets.core.matching import MODES
-from laionet_assets.core.release_layouts import LAYOUT_CHOICES
-from laionet_assets.core.shipped import SOURCES
+from laionet_assets.core.images.decoders import DECODERS, PRECISIONS
+from laionet_assets.core.images.folders import LAYOUTS
+from laionet_assets.core.releases.layouts import LAYOUT_CHOICES
+from laionet_assets.core.releases.shipped import SOURCES
+from laionet_assets.core.search.caption_index import CAPTION_SCOPES, SEARCH_ENGINES
+from laionet_assets.core.text.matching import MODES
+from laionet_assets.core.text.selection import NSFW_POLICIES
 
 RESOURCE, ASSET_CONFIG, PROCESS = "resource", "asset_config", "process"
 IMAGE_RUNNERS = ("image_models", "image_encoder")  # the two resources that run image models

@@ -11,7 +11,7 @@ from laionet_assets_tests.fixtures import shared_path  # noqa: F401 - re-exporte
 
 @pytest.fixture(scope="session")
 def synsets() -> pl.DataFrame:
-    from laionet_assets.core.synsets import load_imagenet_synsets
+    from laionet_assets.core.text.synsets import load_imagenet_synsets
 
     return load_imagenet_synsets()
 
@@ -27,7 +27,7 @@ def only_loopback_downloads():
     images.example.org included) is answered ``bad_url`` without touching the network."""
     from urllib.parse import urlparse
 
-    from laionet_assets.core import images
+    from laionet_assets.core.images import download as images
 
     real = images._fetch_once
 

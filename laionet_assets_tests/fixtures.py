@@ -35,8 +35,8 @@ from PIL import Image
 
 from laionet_assets import DEFINITIONS_MODULE
 from laionet_assets.checks import laionet_checks
-from laionet_assets.core.atomic import write_parquet_atomic
-from laionet_assets.core.releases import ReleaseRegistry
+from laionet_assets.core.io.atomic import write_parquet_atomic
+from laionet_assets.core.releases.registry import ReleaseRegistry
 from laionet_assets.definitions import all_assets
 from laionet_assets.graph import asset_plan
 from laionet_assets.partitions import laion_parts

@@ -7,7 +7,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from laionet_assets.core.atomic import write_parquet_atomic
+from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.definitions import all_assets
 from laionet_assets.profiles import resources_for, with_defaults
 from laionet_assets.resources import ImageFolders

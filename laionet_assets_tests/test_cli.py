@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from laionet_assets.cli import main
-from laionet_assets.core.sweep import SWEEP_QUANTILES
+from laionet_assets.core.analysis.sweep import SWEEP_QUANTILES
 from laionet_assets.resources import LaionetStorage
 
 from .fixtures import SAMPLE_RELEASE, write_part
@@ -310,8 +310,8 @@ def check_second_vocabulary(home, out: str) -> None:
     paper loop over CIFAR-100's lemmas selects it; the class-name folder is the comparison; the
     ImageNet classifier skipped with the reason; ImageNet's outputs untouched."""
     from laionet_assets.cli import SECOND_SAMPLE
-    from laionet_assets.core.vocabularies import load_vocabulary
-    from laionet_assets_tests.core.test_matching import paper_reference
+    from laionet_assets.core.text.vocabularies import load_vocabulary
+    from laionet_assets_tests.core.text.test_matching import paper_reference
 
     cifar = home / "vocabularies" / "cifar100"
     assert f"== a second vocabulary: cifar100 on its own sample ({SECOND_SAMPLE})" in out
@@ -392,8 +392,8 @@ def test_embeddings_model_names_what_a_release_ships(home, capsys, monkeypatch):
 def test_a_second_vocabulary_runs_the_text_side_in_its_own_home(home, capsys):
     """``--vocabulary cifar100`` on the sample release: lemma_matches as the paper's loop over
     CIFAR-100's lemmas, every output under <home>/vocabularies/cifar100/, nothing of ImageNet's."""
-    from laionet_assets.core.vocabularies import load_vocabulary
-    from laionet_assets_tests.core.test_matching import paper_reference
+    from laionet_assets.core.text.vocabularies import load_vocabulary
+    from laionet_assets_tests.core.text.test_matching import paper_reference
 
     args = ["run", "--release", str(SAMPLE_RELEASE), "--profile", "tiny", "--home", str(home)]
     selection = "imagenet_synsets,lemma_matches,text_sims,laionet_clean"

@@ -5,7 +5,7 @@ import time
 
 import polars as pl
 
-from laionet_assets.core.embedding_cache import EmbeddingCache
+from laionet_assets.core.text.embedding_cache import EmbeddingCache
 
 from . import fixtures
 from .fixtures import Home, kill_group

@@ -11,8 +11,8 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from polars.testing import assert_frame_equal
 
-from laionet_assets.core.atomic import write_parquet_atomic
-from laionet_assets.core.image_embeddings import load_vectors
+from laionet_assets.core.io.atomic import write_parquet_atomic
+from laionet_assets.core.models.image_embeddings import load_vectors
 from laionet_assets.definitions import all_assets
 from laionet_assets.graph import asset_plan
 from laionet_assets.partitions import laion_parts

@@ -13,15 +13,15 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from laionet_assets.cli import SampleWeb, main
-from laionet_assets.core.atomic import write_atomic, write_bytes_atomic, write_parquet_atomic
-from laionet_assets.core.caption_index import CaptionIndex
-from laionet_assets.core.pixels import load_rgb
-from laionet_assets.core.storage import HomeUnreachable, check_home, home_path, read_parquet
+from laionet_assets.core.images.pixels import load_rgb
+from laionet_assets.core.io.atomic import write_atomic, write_bytes_atomic, write_parquet_atomic
+from laionet_assets.core.io.storage import HomeUnreachable, check_home, home_path, read_parquet
+from laionet_assets.core.search.caption_index import CaptionIndex
 from laionet_assets.resources import LaionetStorage
+from laionet_assets_tests.core.search.test_caption_index import clustered
 
 from .cluster import S3_BUCKET as BUCKET
 from .cluster import free_port, moto_s3, wait_for
-from .core.test_caption_index import clustered
 from .fixtures import SAMPLE_RELEASE, sample_chain
 
 TABLES = ["lemma_matches", "text_sims", "laionet_clean", "laionet_top50", "laionet_images"]
@@ -128,7 +128,7 @@ def test_refused_credentials_are_named_before_any_work(tmp_path):
     try:
         wait_for(lambda: _answers(port), "moto server", 60, [server])
         code = (
-            "import os, sys; from laionet_assets.core.storage import check_home\n"
+            "import os, sys; from laionet_assets.core.io.storage import check_home\n"
             "try:\n    check_home('s3://laionet/home')\n"
             "except ValueError as e:\n    print(e); sys.exit(2)\n"
         )

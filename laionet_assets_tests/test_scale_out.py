@@ -56,7 +56,7 @@ def test_concurrent_partition_runs_equal_serial_runs(tmp_path, synsets):
         starts = sorted(r.start_time for r in records)
         ends = sorted(r.end_time for r in records)
         assert starts[1] < ends[0], "two runs overlapped in time"
-    from laionet_assets.core.embedding_cache import EmbeddingCache
+    from laionet_assets.core.text.embedding_cache import EmbeddingCache
 
     cache = EmbeddingCache(str(parallel.root / "lancedb"))
     encoder_id = pl.read_parquet(parallel.output("text_sims", keys[0]))["encoder"][0]

@@ -8,10 +8,11 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from laionet_assets.core import release_samples
-from laionet_assets.core.laion import read_part, scan_release
-from laionet_assets.core.release_layouts import RELEASE_LAYOUTS
-from laionet_assets.core.releases import ReleaseRegistry
+from laionet_assets.core.releases.layouts import RELEASE_LAYOUTS
+from laionet_assets.core.releases.read import read_part
+from laionet_assets.core.releases.registry import ReleaseRegistry
+from laionet_assets.core.releases import samples as release_samples
+from laionet_assets.core.releases.scan import scan_release
 from laionet_assets.resources import LaionetStorage
 from laionet_assets.sensors import laion_release_sensor, laionet_refresh_schedule
 

@@ -6,10 +6,11 @@ import polars as pl
 import pytest
 
 from laionet_assets.cli import root_error_message
-from laionet_assets.core.atomic import write_parquet_atomic
-from laionet_assets.core.laion import read_part, scan_release
-from laionet_assets.core.release_samples import canonical_rows, write_release
-from laionet_assets.core.releases import ReleaseRegistry
+from laionet_assets.core.io.atomic import write_parquet_atomic
+from laionet_assets.core.releases.read import read_part
+from laionet_assets.core.releases.registry import ReleaseRegistry
+from laionet_assets.core.releases.samples import canonical_rows, write_release
+from laionet_assets.core.releases.scan import scan_release
 from laionet_assets.profiles import resources_for
 
 from .fixtures import SAMPLE_RELEASE, Release, select
@@ -42,7 +43,7 @@ def model_vectors(encoder, poison: bool = False):
 def tiny_encoder(tmp_path, seed=0):
     if seed == 0:
         return resources_for("tiny", str(tmp_path / "scratch"))["text_encoder"].load()
-    from laionet_assets.core.clip import Clip
+    from laionet_assets.core.models.clip import Clip
 
     return Clip("tiny", None, "cpu", seed=seed)
 
@@ -196,7 +197,7 @@ def laionet_release(tmp_path, synsets, rows, photos, seed=0, **settings):
     folder = tmp_path / "release"
     encoder = resources_for("tiny", str(tmp_path / "scratch"))["image_encoder"].load()
     if seed:
-        from laionet_assets.core.clip import ClipImageEncoder
+        from laionet_assets.core.models.clip import ClipImageEncoder
 
         encoder = ClipImageEncoder("tiny", None, "cpu", seed=seed)
     texts = tiny_encoder(tmp_path)
@@ -281,7 +282,7 @@ def downloaded(release, photos):
     """laionet_final as if every LAIONet row's image had downloaded: the photo its row was given."""
     import shutil
 
-    from laionet_assets.core.image_embeddings import file_sha256
+    from laionet_assets.core.models.image_embeddings import file_sha256
 
     clean = release.output("laionet_clean")
     (release.home / "images").mkdir(parents=True, exist_ok=True)

@@ -16,8 +16,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from laionet_assets.core.atomic import write_parquet_atomic
-from laionet_assets.core.releases import ReleaseRegistry
+from laionet_assets.core.io.atomic import write_parquet_atomic
+from laionet_assets.core.releases.registry import ReleaseRegistry
 
 from .fixtures import REPO, SAMPLE_RELEASE
 

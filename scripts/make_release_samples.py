@@ -15,9 +15,10 @@ from pathlib import Path
 
 import polars as pl
 
-from laionet_assets.core.laion import read_part, scan_release
-from laionet_assets.core.release_layouts import RELEASE_LAYOUTS
-from laionet_assets.core.release_samples import canonical_rows, write_release
+from laionet_assets.core.releases.layouts import RELEASE_LAYOUTS
+from laionet_assets.core.releases.read import read_part
+from laionet_assets.core.releases.samples import canonical_rows, write_release
+from laionet_assets.core.releases.scan import scan_release
 
 ROOT = Path(__file__).resolve().parents[1] / "data" / "sample"
 

@@ -105,8 +105,8 @@ def build() -> pl.DataFrame:
 
 
 def main() -> None:
-    from laionet_assets.core.matching import match_captions
-    from laionet_assets.core.vocabularies import load_vocabulary
+    from laionet_assets.core.text.matching import match_captions
+    from laionet_assets.core.text.vocabularies import load_vocabulary
 
     classes = load_vocabulary("cifar100")
     frame = build()

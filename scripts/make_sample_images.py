@@ -47,8 +47,8 @@ def image(wnid: str, noise: float, seed: int, size: int = SIZE) -> bytes:
 
 
 def main() -> None:
-    from laionet_assets.core.matching import match_captions
-    from laionet_assets.core.synsets import load_imagenet_synsets
+    from laionet_assets.core.text.matching import match_captions
+    from laionet_assets.core.text.synsets import load_imagenet_synsets
 
     synsets = load_imagenet_synsets()
     wnids = synsets["wnid"].to_list()

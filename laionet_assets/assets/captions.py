@@ -9,8 +9,19 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from laionet_assets.assets.lib import figure, markdown_table
-from laionet_assets.core import shipped
-from laionet_assets.core.caption_index import (
+from laionet_assets.core.analysis.captions import (
+    CAPTIONS_SCHEMA,
+    binned_proportions,
+    load_imagenet_captions,
+    synset_rank_stats,
+)
+from laionet_assets.core.choices import check_choice
+from laionet_assets.core.io.progress import Progress, library_versions
+from laionet_assets.core.models.loading import resolve_device
+from laionet_assets.core.releases.read import DEFAULT_MAX_CAPTION_BYTES, read_part
+from laionet_assets.core.releases import shipped
+from laionet_assets.core.report.figures import text_synset_figure
+from laionet_assets.core.search.caption_index import (
     ANN_MIN_ROWS,
     CAPTION_SCOPES,
     SEARCH_ENGINES,
@@ -18,21 +29,10 @@ from laionet_assets.core.caption_index import (
     match_nearest,
     recall_at_1,
 )
-from laionet_assets.core.captions import (
-    CAPTIONS_SCHEMA,
-    binned_proportions,
-    load_imagenet_captions,
-    synset_rank_stats,
-)
-from laionet_assets.core.choices import check_choice
-from laionet_assets.core.embedding_cache import encode_with_cache
-from laionet_assets.core.faiss_shards import DEFAULT_NPROBE, DEFAULT_REFINE
-from laionet_assets.core.figures import text_synset_figure
-from laionet_assets.core.laion import DEFAULT_MAX_CAPTION_BYTES, read_part
-from laionet_assets.core.laionet import check_threshold
-from laionet_assets.core.loading import resolve_device
-from laionet_assets.core.progress import Progress, library_versions
-from laionet_assets.core.textsim import text_hash
+from laionet_assets.core.search.faiss_shards import DEFAULT_NPROBE, DEFAULT_REFINE
+from laionet_assets.core.text.embedding_cache import encode_with_cache
+from laionet_assets.core.text.selection import check_threshold
+from laionet_assets.core.text.similarity import text_hash
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.partitions import laion_parts
 from laionet_assets.resources import ImageFolders, LaionetStorage, TextEncoderResource, positive

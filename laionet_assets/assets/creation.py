@@ -8,12 +8,14 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from laionet_assets.assets.lib import figure, markdown_table
-from laionet_assets.core import laionet as core_laionet
-from laionet_assets.core import shipped
-from laionet_assets.core.embedding_cache import encode_with_cache
-from laionet_assets.core.figures import class_frequency_figure, coverage_figure
-from laionet_assets.core.laion import DEFAULT_MAX_CAPTION_BYTES, read_part
-from laionet_assets.core.matching import (
+from laionet_assets.core.io.progress import Progress, library_versions
+from laionet_assets.core.releases.layouts import CANONICAL_SCHEMA
+from laionet_assets.core.releases.read import DEFAULT_MAX_CAPTION_BYTES, read_part
+from laionet_assets.core.releases import shipped
+from laionet_assets.core.report.figures import class_frequency_figure, coverage_figure
+from laionet_assets.core.text import selection as core_laionet
+from laionet_assets.core.text.embedding_cache import encode_with_cache
+from laionet_assets.core.text.matching import (
     MODES,
     always_multilabel_classes,
     check_mode,
@@ -21,10 +23,8 @@ from laionet_assets.core.matching import (
     match_captions,
     matchable_classes,
 )
-from laionet_assets.core.progress import Progress, library_versions
-from laionet_assets.core.release_layouts import CANONICAL_SCHEMA
-from laionet_assets.core.textsim import rowwise_cosine
-from laionet_assets.core.vocabularies import label_space, load_vocabulary
+from laionet_assets.core.text.similarity import rowwise_cosine
+from laionet_assets.core.text.vocabularies import label_space, load_vocabulary
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.partitions import laion_parts
 from laionet_assets.resources import LaionetStorage, TextEncoderResource

@@ -14,14 +14,18 @@ from laionet_assets.assets.lib import (
     previous_output,
     run_parts,
 )
-from laionet_assets.core.accuracy import accuracy_table, per_class_recall
-from laionet_assets.core.classifiers import top_k_wnids
-from laionet_assets.core.decoding import MODEL_ERRORS, decode_groups, run_models
-from laionet_assets.core.figures import accuracy_figure, per_class_difference_figure, weighted_accuracy_figure
-from laionet_assets.core.model_specs import LabelSpaceError
-from laionet_assets.core.per_class import correlations, ranked, recall_differences
-from laionet_assets.core.progress import Progress, library_versions
-from laionet_assets.core.vocabularies import label_space
+from laionet_assets.core.analysis.accuracy import accuracy_table, per_class_recall
+from laionet_assets.core.analysis.per_class import correlations, ranked, recall_differences
+from laionet_assets.core.io.progress import Progress, library_versions
+from laionet_assets.core.models.classifiers import top_k_wnids
+from laionet_assets.core.models.runner import MODEL_ERRORS, decode_groups, run_models
+from laionet_assets.core.models.specs import LabelSpaceError
+from laionet_assets.core.report.figures import (
+    accuracy_figure,
+    per_class_difference_figure,
+    weighted_accuracy_figure,
+)
+from laionet_assets.core.text.vocabularies import label_space
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageModels, LaionetStorage
 

@@ -1,6 +1,6 @@
 """What people see: laionet_gallery (thumbnail strips per class, one HTML page) and
 rating_study_pairs (a CSV of seeded trials for a "which pair looks more varied" study), from the
-images the intra-class similarity embedded (``core.gallery``)."""
+images the intra-class similarity embedded (``core.report.gallery``)."""
 
 import os
 import time
@@ -13,10 +13,10 @@ from pydantic import Field
 from laionet_assets.assets.evaluation import downloaded_path
 from laionet_assets.assets.lib import all_parts, markdown_table
 from laionet_assets.assets.similarity import embedded_images
-from laionet_assets.core import gallery
-from laionet_assets.core.atomic import write_atomic
-from laionet_assets.core.image_embeddings import embedded_rows
-from laionet_assets.core.progress import Progress
+from laionet_assets.core.io.atomic import write_atomic
+from laionet_assets.core.io.progress import Progress
+from laionet_assets.core.models.image_embeddings import embedded_rows
+from laionet_assets.core.report import gallery
 from laionet_assets.resources import LaionetStorage
 
 GROUP = "laionet_gallery"

@@ -8,11 +8,11 @@ import dagster as dg
 import polars as pl
 
 from laionet_assets.assets.lib import markdown_table, part_rows, parts_output, previous_output, run_parts
-from laionet_assets.core.datasets import DATASET_SCHEMA, load_image_folder
-from laionet_assets.core.images import STATUS_SCHEMA, download_images
-from laionet_assets.core.ocr import flag_from_text, ocr_version, recognise_texts
-from laionet_assets.core.progress import Progress, library_versions
-from laionet_assets.core.vocabularies import folder_classes
+from laionet_assets.core.images.download import STATUS_SCHEMA, download_images
+from laionet_assets.core.images.folders import DATASET_SCHEMA, load_image_folder
+from laionet_assets.core.images.ocr import flag_from_text, ocr_version, recognise_texts
+from laionet_assets.core.io.progress import Progress, library_versions
+from laionet_assets.core.text.vocabularies import folder_classes
 from laionet_assets.partitions import laion_parts
 from laionet_assets.resources import ImageDownloader, ImageFolders, LaionetStorage, OcrFilter
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from laionet_assets.core.storage import read_parquet
+from laionet_assets.core.io.storage import read_parquet
 
 
 def markdown_table(frame: pl.DataFrame, limit: int = 50) -> dg.MetadataValue:

@@ -11,9 +11,9 @@ from laionet_assets.assets.gallery import GALLERY_PAGE, RATING_CSV
 from laionet_assets.assets.images import LAIONET_IMAGES_SCHEMA
 from laionet_assets.assets.lib import all_parts, figure, previous_output
 from laionet_assets.assets.similarity import embedded_images
-from laionet_assets.core.atomic import write_text_atomic
-from laionet_assets.core.figures import recall_vs_disparity_figure
-from laionet_assets.core.per_class import correlations, ranked
+from laionet_assets.core.analysis.per_class import correlations, ranked
+from laionet_assets.core.io.atomic import write_text_atomic
+from laionet_assets.core.report.figures import recall_vs_disparity_figure
 from laionet_assets.resources import LaionetStorage
 
 GROUP = "laionet_report"

@@ -12,13 +12,14 @@ from pydantic import Field, field_validator
 from laionet_assets.assets.evaluation import downloaded_path, downloaded_set, folder_set
 from laionet_assets.assets.images import IMAGE_PARTS, V2_SELECTION_FREQUENCY
 from laionet_assets.assets.lib import all_parts, figure, markdown_table, part_rows, parts_output, run_parts
-from laionet_assets.core import image_synset, shipped, stats
-from laionet_assets.core.decoding import chosen_decoder
-from laionet_assets.core.figures import intra_class_figure, selection_frequency_figure
-from laionet_assets.core.image_embeddings import embed_images, file_sha256, load_vectors
-from laionet_assets.core.image_synset import synset_matrix
-from laionet_assets.core.progress import Progress, library_versions
-from laionet_assets.core.storage import read_parquet
+from laionet_assets.core.analysis import image_synset, stats
+from laionet_assets.core.analysis.image_synset import synset_matrix
+from laionet_assets.core.io.progress import Progress, library_versions
+from laionet_assets.core.io.storage import read_parquet
+from laionet_assets.core.models.image_embeddings import embed_images, file_sha256, load_vectors
+from laionet_assets.core.models.runner import chosen_decoder
+from laionet_assets.core.releases import shipped
+from laionet_assets.core.report.figures import intra_class_figure, selection_frequency_figure
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageEncoder, LaionetStorage
 

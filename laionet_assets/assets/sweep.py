@@ -1,4 +1,4 @@
-"""LAIONet's threshold trade-off: laionet_sweep_images → laionet_threshold_sweep (``core.sweep``).
+"""LAIONet's threshold trade-off: laionet_sweep_images → laionet_threshold_sweep (``core.analysis.sweep``).
 
 The candidates above the lowest threshold are downloaded, OCRed and embedded once (reusing what
 ``laionet_images`` fetched and what the LanceDB cache holds); every higher threshold is a
@@ -15,13 +15,8 @@ from laionet_assets.assets.evaluation import IMAGE_KEY, PREDICTIONS_SCHEMA, down
 from laionet_assets.assets.images import KEPT_IN_FINAL, download_and_read
 from laionet_assets.assets.lib import figure, markdown_table, reusable_rows
 from laionet_assets.assets.similarity import IntraClassConfig, _embed
-from laionet_assets.core import laionet as core_laionet
-from laionet_assets.core import stats
-from laionet_assets.core.atomic import write_parquet_atomic
-from laionet_assets.core.figures import laionet_sweep_figure
-from laionet_assets.core.image_embeddings import embedded_rows, load_vectors
-from laionet_assets.core.images import STATUS_SCHEMA
-from laionet_assets.core.sweep import (
+from laionet_assets.core.analysis import stats
+from laionet_assets.core.analysis.sweep import (
     LAIONET_OWN,
     SWEEP_QUANTILES,
     accuracy_by_threshold,
@@ -29,7 +24,12 @@ from laionet_assets.core.sweep import (
     sweep_thresholds,
     with_accuracy,
 )
-from laionet_assets.core.text_matched import above
+from laionet_assets.core.analysis.text_matched import above
+from laionet_assets.core.images.download import STATUS_SCHEMA
+from laionet_assets.core.io.atomic import write_parquet_atomic
+from laionet_assets.core.models.image_embeddings import embedded_rows, load_vectors
+from laionet_assets.core.report.figures import laionet_sweep_figure
+from laionet_assets.core.text import selection as core_laionet
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import (
     ImageDownloader,

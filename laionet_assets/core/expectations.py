@@ -9,7 +9,7 @@ import logging
 
 import polars as pl
 
-from laionet_assets.core.laionet import LAIONET_SCHEMA
+from laionet_assets.core.text.selection import LAIONET_SCHEMA
 
 
 def laionet_expectations(wnids: list[str]) -> list:

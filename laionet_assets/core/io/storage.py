@@ -1,0 +1,117 @@
+"""Where LAIONet's home lives: a local folder, or an fsspec URL (``s3://bucket/laionet``,
+``gs://…``, ``memory://…``) for a cluster whose workers share no disk.  The one place that turns a
+home into a path and reads or lists files below it; writes go through ``core.io.atomic``.
+
+A local home is a ``pathlib.Path``; a URL home is a ``upath.UPath`` with the same interface
+(``/``, ``exists``, ``glob``, ``open``), backed by the URL's fsspec filesystem.  Credentials and
+endpoints come from the standard variables of each store (``AWS_ACCESS_KEY_ID``,
+``AWS_ENDPOINT_URL``, …, or the machine's role), never from project files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    import polars as pl
+
+Location = Path  # a local Path or a UPath; both have the pathlib interface used here
+
+
+class HomeUnreachable(ValueError):
+    """A URL home whose bucket does not exist or whose credentials are refused."""
+
+
+def is_remote(location: str | os.PathLike) -> bool:
+    """A URL with a scheme other than ``file``; a Windows drive letter is not one."""
+    scheme = urlparse(str(location)).scheme
+    return len(scheme) > 1 and scheme != "file"
+
+
+def home_path(home: str | os.PathLike) -> Location:
+    """A local home resolved to an absolute ``Path``; a URL home as a ``UPath``, without fsspec's
+    listings cache: other processes (step workers) write below the home, and a long-lived process
+    (the daemon, the CLI) must see their files, as it would on a disk."""
+    if is_remote(home):
+        from upath import UPath
+
+        return UPath(str(home).rstrip("/"), use_listings_cache=False)
+    return Path(home).expanduser().resolve()
+
+
+def read_parquet(path: Location, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    import polars as pl  # here, not above: the decoders import this module, not polars
+
+    if is_remote(path):
+        with path.open("rb") as f:
+            return pl.read_parquet(f, columns=columns)
+    return pl.read_parquet(path, columns=columns)
+
+
+def open_binary(location: str | os.PathLike) -> BinaryIO:
+    """A file opened for reading, local or at a URL (an image of a URL home's store)."""
+    if is_remote(location):
+        return home_path(location).open("rb")
+    return open(location, "rb")
+
+
+def read_bytes(location: str | os.PathLike) -> bytes:
+    with open_binary(location) as f:
+        return f.read()
+
+
+def existing(folder: Location, names: Sequence[str | None]) -> list[bool]:
+    """Whether each ``folder / name`` exists: one stat each on a local disk, one listing of the
+    folder on an object store (a request per file there would be a round trip per image)."""
+    if not is_remote(folder):
+        return [name is not None and (folder / name).exists() for name in names]
+    prefix = folder.path.rstrip("/") + "/"
+    try:
+        found = {p.removeprefix(prefix) for p in folder.fs.find(folder.path)}
+    except FileNotFoundError:
+        found = set()
+    return [name is not None and name in found for name in names]
+
+
+def lance_options(path: Location) -> dict[str, str] | None:
+    """LanceDB's ``storage_options`` for a URL home: the endpoint of ``AWS_ENDPOINT_URL`` (a local
+    or S3-compatible server), plain HTTP allowed when it is an ``http://`` one.  LanceDB reads the
+    credentials and region from the same variables itself."""
+    if not is_remote(path):
+        return None
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if not endpoint or urlparse(str(path)).scheme not in ("s3", "s3a"):
+        return {}
+    return {"aws_endpoint": endpoint, "allow_http": str(endpoint.startswith("http://")).lower()}
+
+
+def check_home(home: str | os.PathLike) -> None:
+    """Before any work: a URL home's bucket exists and the credentials are accepted (one listing
+    of the home).  A clear ``HomeUnreachable`` naming the URL otherwise; a local home passes."""
+    if not is_remote(home):
+        return
+    named = f"LAIONET_HOME {str(home).rstrip('/')}"
+    try:
+        path = home_path(home)
+        path.fs.ls(path.path.split("/")[0])  # the bucket: the home itself need not exist yet
+    except FileNotFoundError as exc:
+        raise HomeUnreachable(f"{named}: the bucket does not exist ({exc})") from None
+    except PermissionError as exc:
+        raise HomeUnreachable(f"{named}: the credentials are refused ({exc})") from None
+    except (OSError, ValueError, ImportError) as exc:  # an unknown scheme, its library not installed
+        raise HomeUnreachable(f"{named}: cannot be reached ({exc})") from None
+
+
+def lance_connect(folder: str | os.PathLike):
+    """A LanceDB database in ``folder``: a local folder (created), or a URL home's prefix through
+    LanceDB's own object-store client."""
+    import lancedb
+
+    if is_remote(folder):
+        return lancedb.connect(str(folder), storage_options=lance_options(folder))
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return lancedb.connect(str(folder))

@@ -1,0 +1,382 @@
+"""PNG figures a person can open (matplotlib, Agg backend). Writes are atomic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from laionet_assets.core.io.atomic import write_atomic
+
+
+def _save(fig, path: Path) -> Path:
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png"))
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def coverage_figure(
+    similarities: np.ndarray, curve: pl.DataFrame, threshold: float, encoder: str, path: Path
+) -> Path:
+    """Paper Fig. 3: (a) similarity density, (b) classes covered and (c) rows kept vs threshold."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    if len(similarities):
+        axes[0].hist(similarities, bins=50, density=True, color="tab:blue", alpha=0.8)
+    else:
+        axes[0].text(0.5, 0.5, "no single-label candidates", ha="center", transform=axes[0].transAxes)
+    axes[0].set(xlabel="caption ↔ synset text similarity", ylabel="density", title="(a) similarities")
+    axes[1].plot(curve["threshold"], curve["classes_covered"], color="tab:green")
+    axes[1].set(xlabel="threshold", ylabel="ImageNet classes covered", title="(b) class coverage")
+    axes[2].plot(curve["threshold"], curve["rows_kept"], color="tab:orange")
+    axes[2].set(xlabel="threshold", ylabel="rows kept", yscale="symlog", title="(c) dataset size")
+    for ax in axes:
+        ax.axvline(threshold, color="black", linestyle="--", linewidth=1)
+    fig.suptitle(f"LAIONet selection by text similarity ({encoder}); dashed: threshold {threshold}")
+    return _save(fig, path)
+
+
+def class_frequency_figure(frequencies: pl.DataFrame, path: Path) -> Path:
+    """Paper Fig. 4: relative class frequencies of LAIONet, classes sorted by frequency."""
+    plt = _pyplot()
+    present = frequencies.filter(pl.col("count") > 0)
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    ax.bar(np.arange(present.height), present["relative_frequency"].to_numpy(), width=1.0, color="tab:blue")
+    ax.set(
+        yscale="log",
+        xlabel=f"class rank ({present.height} classes present)",
+        ylabel="relative frequency",
+        title="LAIONet class frequencies",
+    )
+    top = "\n".join(f"{name}: {count}" for name, count in present.select("name", "count").head(5).iter_rows())
+    if top:
+        ax.text(
+            0.98,
+            0.95,
+            "most frequent\n" + top,
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=8,
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.9},
+        )
+    return _save(fig, path)
+
+
+def _diagonal(ax, values):
+    values = [v for v in values if np.isfinite(v)]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    pad = max(0.02, (high - low) * 0.1)
+    ax.plot([low - pad, high + pad], [low - pad, high + pad], color="grey", linestyle="--", linewidth=1)
+
+
+def accuracy_figure(table: pl.DataFrame, path: Path) -> Path:
+    """Paper Fig. 1: equally weighted accuracy on ImageNet val (x) vs LAIONet (y), one point per model."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    wide = table.filter(pl.col("dataset") == "laionet").join(
+        table.filter(pl.col("dataset") == "imagenet_val"), on="model", suffix="_val"
+    )
+    for ax, k in zip(axes, ("1", "5")):
+        col = f"top{k}_equal"
+        if wide.height:
+            x, y = wide[f"{col}_val"].to_numpy(), wide[col].to_numpy()
+            ax.errorbar(
+                x,
+                y,
+                xerr=[x - wide[f"{col}_low_val"].to_numpy(), wide[f"{col}_high_val"].to_numpy() - x],
+                yerr=[y - wide[f"{col}_low"].to_numpy(), wide[f"{col}_high"].to_numpy() - y],
+                fmt="o",
+                capsize=3,
+            )
+            for name, xi, yi in zip(wide["model"], x, y):
+                ax.annotate(name, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            _diagonal(ax, list(x) + list(y))
+        else:
+            ax.text(0.5, 0.5, "no model evaluated on both datasets", ha="center", transform=ax.transAxes)
+        ax.set(xlabel=f"ImageNet val top-{k} accuracy", ylabel=f"LAIONet top-{k} accuracy", title=f"top {k}")
+    fig.suptitle(
+        "Accuracy of ImageNet models: ImageNet vs LAIONet (mean per-class recall over LAIONet's classes)"
+    )
+    return _save(fig, path)
+
+
+def weighted_accuracy_figure(table: pl.DataFrame, path: Path, dataset: str = "laionet") -> Path:
+    """Paper Fig. 5: LAION-weighted vs equally weighted accuracy on one dataset."""
+    plt = _pyplot()
+    rows = table.filter(pl.col("dataset") == dataset)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    for ax, k in zip(axes, ("1", "5")):
+        x, y = rows[f"top{k}_equal"].to_numpy(), rows[f"top{k}_laion"].to_numpy()
+        ax.scatter(x, y)
+        for name, xi, yi in zip(rows["model"], x, y):
+            ax.annotate(name, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        _diagonal(ax, list(x) + list(y))
+        ax.set(
+            xlabel=f"equally weighted top-{k}",
+            ylabel=f"LAION-weighted top-{k}",
+            title=f"top {k} on {dataset}",
+        )
+    return _save(fig, path)
+
+
+def intra_class_figure(
+    pooled_a: np.ndarray,
+    pooled_b: np.ndarray,
+    comparison: pl.DataFrame,
+    names: tuple[str, str],
+    path: Path,
+    quantity: str = "intra-class similarity",
+    unit: str = "pairs",
+    title: str = "",
+) -> Path:
+    """Paper Figs. 6, 10 and 17: (a) the pooled values of two datasets, (b) per-class difference of
+    class means a − b with 95% bounds, sorted."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    _pooled_histograms(axes[0], (pooled_a, pooled_b), names, quantity, unit)
+    axes[0].set_title("(a) pooled over classes")
+    c = comparison.sort("difference")
+    x = np.arange(c.height)
+    axes[1].plot(x, c["difference"].to_numpy(), color="black", label=f"{names[0]} − {names[1]}")
+    axes[1].plot(x, c["ci_high"].to_numpy(), color="tab:blue", linewidth=0.8, label="upper 95%")
+    axes[1].plot(x, c["ci_low"].to_numpy(), color="tab:red", linewidth=0.8, label="lower 95%")
+    axes[1].axhline(0, color="grey", linestyle="--", linewidth=1)
+    lower = int((c["verdict"] == "significantly lower").sum()) if c.height else 0
+    axes[1].set(
+        xlabel=f"class (sorted; {lower}/{c.height} significantly lower)",
+        ylabel="difference of class means",
+        title="(b) per class",
+    )
+    axes[1].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def _pooled_histograms(
+    ax,
+    pooled: tuple[np.ndarray, np.ndarray],
+    names: tuple[str, str],
+    quantity: str = "intra-class similarity",
+    unit: str = "pairs",
+) -> None:
+    both = np.concatenate(pooled)
+    bins = np.linspace(both.min(), both.max() + 1e-9, 61) if both.size else np.linspace(-1, 1, 61)
+    for values, name in zip(pooled, names):
+        if values.size:
+            ax.hist(values, bins=bins, density=True, alpha=0.55, label=f"{name} ({values.size:,} {unit})")
+    ax.set(xlabel=quantity, ylabel="density")
+    if both.size:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, f"no common classes with {unit}", ha="center", transform=ax.transAxes)
+
+
+def recall_vs_disparity_figure(points: pl.DataFrame, path: Path) -> Path:
+    """Paper Fig. 7: per-class LAIONet recall vs intra-class similarity disparity, one panel per model."""
+    plt = _pyplot()
+    models = points["model"].unique(maintain_order=True).to_list()[:4] if points.height else []
+    fig, axes = plt.subplots(1, max(1, len(models)), figsize=(4.2 * max(1, len(models)), 3.8), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        p = points.filter(pl.col("model") == model)
+        ax.scatter(p["difference"].to_numpy(), p["recall1"].to_numpy(), s=10, alpha=0.7)
+        ax.set(xlabel="intra-class similarity: LAIONet − ImageNet", ylabel="LAIONet recall@1", title=model)
+    if not models:
+        axes[0][0].text(
+            0.5,
+            0.5,
+            "no classes with both recall and similarity",
+            ha="center",
+            transform=axes[0][0].transAxes,
+        )
+    return _save(fig, path)
+
+
+def selection_frequency_figure(
+    table: pl.DataFrame, path: Path, pooled_b_c: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0))
+) -> Path:
+    """Paper Fig. 8: (a) pooled pair similarities of ImageNetV2 b and c (b's resampled to c's number
+    per class); (b, c) share of classes significantly lower vs MTurk selection frequency."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    _pooled_histograms(axes[0], pooled_b_c, ("ImageNetV2 b (0.73)", "ImageNetV2 c (0.93)"))
+    axes[0].set_title("(a) pooled over classes")
+    for ax, other, colour in ((axes[1], "laionet", "tab:blue"), (axes[2], "imagenet_val", "tab:red")):
+        rows = table.filter(pl.col("other") == other).sort("selection_frequency")
+        x = rows["selection_frequency"].to_numpy()
+        ax.plot(x, rows["other_lower"].to_numpy(), "o-", color=colour, label=f"{other} lower")
+        ax.plot(x, rows["v2_lower"].to_numpy(), "o-", color="tab:green", label="ImageNetV2 lower")
+        for version, xi in zip(rows["version"], x):
+            ax.annotate(version, (xi, 0), fontsize=8, xytext=(0, 3), textcoords="offset points")
+        ax.set(
+            xlabel="average MTurk selection frequency",
+            ylabel="share of classes significantly lower",
+            title=f"{other} vs ImageNetV2",
+            ylim=(0, 1),
+        )
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def text_synset_figure(intended_similarity: np.ndarray, bins: pl.DataFrame, encoder: str, path: Path) -> Path:
+    """Paper Fig. 9: (a) text-to-synset similarity; (b) per bin, mean share of unintended synsets
+    more similar than the intended one, with its 95% interval."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    if intended_similarity.size:
+        axes[0].hist(intended_similarity, bins=40, color="tab:blue", alpha=0.8)
+    axes[0].set(
+        xlabel="similarity of text and its synset text", ylabel="texts", title="(a) text-to-synset similarity"
+    )
+    filled = bins.filter(pl.col("n") > 0)
+    centres = ((filled["low_edge"] + filled["high_edge"]) / 2).to_numpy()
+    axes[1].plot(centres, filled["mean"].to_numpy(), "o-", color="black", label="mean")
+    axes[1].fill_between(
+        centres,
+        filled["ci_low"].fill_null(filled["mean"]).to_numpy(),
+        filled["ci_high"].fill_null(filled["mean"]).to_numpy(),
+        color="grey",
+        alpha=0.3,
+        label="95% interval",
+    )
+    axes[1].set(
+        xlabel="similarity of text and its synset text",
+        ylabel="share of other synsets more similar",
+        title="(b) unintended synsets more similar",
+    )
+    axes[1].legend(fontsize=8)
+    fig.suptitle(f"ImageNet-Captions texts vs the 1000 synset texts ({encoder})")
+    return _save(fig, path)
+
+
+def threshold_sweep_figure(summary: pl.DataFrame, threshold: float, reference: str, path: Path) -> Path:
+    """Paper Fig. 18: (a) classes covered by the text-matched dataset vs the similarity threshold;
+    (b) share of compared classes with significantly lower intra-class similarity in the
+    text-matched dataset (blue) and in the reference (red)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    x = summary["threshold"].to_numpy()
+    axes[0].plot(x, summary["classes_covered"].to_numpy(), "o-", color="black")
+    axes[0].set(xlabel="text similarity threshold", ylabel="classes covered", title="(a) class coverage")
+    compared = summary.filter(pl.col("classes_compared") > 0)
+    axes[1].plot(
+        compared["threshold"].to_numpy(),
+        compared["text_matched_lower"].to_numpy(),
+        "o-",
+        color="tab:blue",
+        label="text-matched LAION lower",
+    )
+    axes[1].plot(
+        compared["threshold"].to_numpy(),
+        compared["reference_lower"].to_numpy(),
+        "o-",
+        color="tab:red",
+        label=f"{reference} lower",
+    )
+    axes[1].set(
+        xlabel="text similarity threshold",
+        ylabel="share of classes significantly lower",
+        ylim=(0, 1),
+        title="(b) intra-class similarity",
+    )
+    for ax in axes:
+        ax.axvline(threshold, color="grey", linestyle="--", linewidth=1)
+    axes[1].legend(fontsize=8)
+    return _save(fig, path)
+
+
+def per_class_difference_figure(
+    differences: pl.DataFrame, correlations: pl.DataFrame, path: Path, top: int = 12
+) -> Path:
+    """Per model (up to four, one row each): the classes that lose most and least recall@1 on
+    LAIONet with their 95% intervals, and recall difference vs intra-class similarity difference
+    with Spearman's ρ."""
+    plt = _pyplot()
+    models = differences["model"].unique(maintain_order=True).to_list()[:4] if differences.height else []
+    fig, axes = plt.subplots(max(1, len(models)), 2, figsize=(13, 4.6 * max(1, len(models))), squeeze=False)
+    rho = {r["model"]: r for r in correlations.iter_rows(named=True)}
+    for (bars, scatter), model in zip(axes, models):
+        rows = differences.filter(pl.col("model") == model).sort("rank")
+        shown = pl.concat([rows.head(top), rows.tail(top)]).unique("wnid", maintain_order=True)
+        y = np.arange(shown.height)
+        d = shown["difference"].to_numpy()
+        err = np.vstack([d - shown["ci_low"].to_numpy(), shown["ci_high"].to_numpy() - d])
+        bars.barh(y, d, xerr=err, color=np.where(d < 0, "tab:red", "tab:blue"), alpha=0.8)
+        bars.set_yticks(y, shown["wnid"].to_list(), fontsize=7)
+        bars.invert_yaxis()
+        bars.axvline(0, color="black", lw=0.8)
+        bars.set(xlabel="recall@1: LAIONet − ImageNet", title=f"{model}: most and least loss")
+        both = rows.drop_nulls("intra_class_difference")
+        scatter.scatter(both["intra_class_difference"].to_numpy(), both["difference"].to_numpy(), s=10)
+        r = rho.get(model, {})
+        scatter.set(
+            xlabel="intra-class similarity: LAIONet − ImageNet",
+            ylabel="recall@1: LAIONet − ImageNet",
+            title=f"Spearman ρ = {r.get('rho', float('nan')):.2f} "
+            f"[{r.get('low', float('nan')):.2f}, {r.get('high', float('nan')):.2f}], n = {r.get('n', 0)}",
+        )
+    if not models:
+        axes[0][0].text(
+            0.5, 0.5, "no class evaluated on both datasets", ha="center", transform=axes[0][0].transAxes
+        )
+    return _save(fig, path)
+
+
+def laionet_sweep_figure(table: pl.DataFrame, threshold: float | None, path: Path) -> Path:
+    """LAIONet's threshold trade-off: (a) classes covered and rows vs the text-similarity threshold
+    (rows on a log axis), intra-class similarity (LAIONet's and ImageNet's over the same classes)
+    on a second axis; (b) each model's equal-weight top-1 accuracy and the share of classes
+    significantly less similar than ImageNet's."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    x = table["threshold"].to_numpy()
+    ax = axes[0]
+    ax.plot(x, table["classes_covered"].to_numpy(), "o-", color="black", label="classes covered")
+    ax.set(
+        xlabel="text similarity threshold", ylabel="classes covered", title="(a) coverage, size, similarity"
+    )
+    rows = ax.twinx()
+    rows.plot(x, np.maximum(table["rows"].to_numpy(), 1), "s--", color="tab:grey", label="rows")
+    rows.set_yscale("log")
+    rows.set_ylabel("rows (log)")
+    sim = ax.twinx()
+    sim.spines["right"].set_position(("axes", 1.16))
+    sim.plot(x, table["intra_class_mean"].to_numpy(), "o-", color="tab:blue", label="LAIONet intra-class")
+    sim.plot(
+        x, table["reference_intra_class_mean"].to_numpy(), "o:", color="tab:red", label="ImageNet intra-class"
+    )
+    sim.set_ylabel("mean intra-class similarity")
+    handles = [h for a in (ax, rows, sim) for h in a.get_legend_handles_labels()[0]]
+    ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="lower left")
+    ax2 = axes[1]
+    ax2.plot(
+        x,
+        table["share_lower_than_reference"].to_numpy(),
+        "o-",
+        color="tab:blue",
+        label="classes lower than ImageNet",
+    )
+    for column in [c for c in table.columns if c.startswith("top1_equal_")]:
+        ax2.plot(x, table[column].to_numpy(), "^-", label=f"top-1 {column.removeprefix('top1_equal_')}")
+    ax2.set(
+        xlabel="text similarity threshold", ylabel="share", ylim=(0, 1), title="(b) lower classes, accuracy"
+    )
+    ax2.legend(fontsize=7)
+    if threshold is not None:
+        for a in axes:
+            a.axvline(threshold, color="grey", linestyle="--", linewidth=1)
+    fig.tight_layout()
+    return _save(fig, path)
