@@ -23,8 +23,8 @@ import polars as pl
 
 from benchmarks.common import synthetic_captions
 from laionet_assets.core.text.synsets import load_imagenet_synsets
-from laionet_assets_tests.cluster import Cluster, redis_broker
-from laionet_assets_tests.fixtures import Home
+from laionet_assets.testing.cluster import Cluster, redis_broker
+from laionet_assets.testing.fixtures import Home
 
 PARTS = 4
 

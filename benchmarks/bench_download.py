@@ -43,7 +43,7 @@ CONCURRENCY = (1, 64, 512)
 def serve(files, queue):
     from http.server import ThreadingHTTPServer
 
-    from laionet_assets_tests.fixtures import ImageServer
+    from laionet_assets.testing.web import ImageServer
 
     ThreadingHTTPServer.request_queue_size = 1024  # its listen backlog: 512 connections at once
     with ImageServer(files) as server:
@@ -154,7 +154,7 @@ def clients() -> dict:
 
 def main(requests: int = 8192) -> dict:
     # imported here: spawned downloaders import this module again, and the fixtures import Dagster
-    from laionet_assets_tests.fixtures import crafted_images
+    from laionet_assets.testing.web import crafted_images
 
     files = {
         f"{i}.jpg": crafted_images()["rgb.jpg"] + bytes(i % 7) + i.to_bytes(4, "big") for i in range(FILES)

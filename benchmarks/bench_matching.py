@@ -17,7 +17,7 @@ import polars as pl  # noqa: E402
 from benchmarks.common import synthetic_captions  # noqa: E402
 from laionet_assets.core.text.matching import match_captions  # noqa: E402
 from laionet_assets.core.text.synsets import load_imagenet_synsets  # noqa: E402
-from laionet_assets_tests.core.text.test_matching import paper_reference  # noqa: E402  (the paper's loop)
+from laionet_assets.testing.reference import paper_reference  # noqa: E402  (the paper's loop)
 
 
 def main() -> dict:

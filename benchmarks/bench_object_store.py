@@ -16,11 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from laionet_assets.cli import SampleWeb
+from laionet_assets.cli.demo import sample_web
 from laionet_assets.core.io.storage import home_path
 from laionet_assets.core.text.synsets import load_imagenet_synsets
-from laionet_assets_tests.cluster import S3_BUCKET, moto_s3
-from laionet_assets_tests.fixtures import sample_chain
+from laionet_assets.testing.cluster import S3_BUCKET, moto_s3
+from laionet_assets.testing.fixtures import sample_chain
 
 
 def timed(home, synsets, rewrites) -> tuple[float, int]:
@@ -33,7 +33,7 @@ def timed(home, synsets, rewrites) -> tuple[float, int]:
 def main() -> dict:
     synsets = load_imagenet_synsets()
     results: dict = {"cores": os.cpu_count(), "server": "moto (threaded) on 127.0.0.1"}
-    with tempfile.TemporaryDirectory() as tmp, moto_s3(), SampleWeb() as rewrites:
+    with tempfile.TemporaryDirectory() as tmp, moto_s3(), sample_web() as rewrites:
         homes = {"local": home_path(Path(tmp) / "home"), "s3": home_path(f"s3://{S3_BUCKET}/bench/home")}
         timed(home_path(Path(tmp) / "warm-up"), synsets, rewrites)  # imports and model loads, once
         for name, home in homes.items():

@@ -6,7 +6,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from laionet_assets_tests.fixtures import shared_path  # noqa: F401 - re-exported for fixtures below
+from laionet_assets.testing.fixtures import shared_path  # noqa: F401 - re-exported for fixtures below
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,7 @@ import time
 import dagster as dg
 
 from laionet_assets import DEFINITIONS_MODULE
-
-from .fixtures import DAGSTER, REPO, Home, kill_group, split_sample
+from laionet_assets.testing.fixtures import DAGSTER, REPO, Home, kill_group, split_sample
 
 
 def test_backfill_a_partition_range(tmp_path, synsets):

@@ -11,7 +11,7 @@ from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.definitions import all_assets
 from laionet_assets.profiles import resources_for, with_defaults
 from laionet_assets.resources import ImageFolders
-from laionet_assets_tests.fixtures import select
+from laionet_assets.testing.fixtures import select
 
 
 def test_caption_assets(tmp_path, synsets):
@@ -56,9 +56,7 @@ def test_caption_assets(tmp_path, synsets):
 
 
 def test_nearest_laion_captions_against_brute_force(tmp_path, synsets):
-    from laionet_assets_tests.fixtures import Release
-
-    from .fixtures import SAMPLE_RELEASE
+    from laionet_assets.testing.fixtures import SAMPLE_RELEASE, Release
 
     release = Release(tmp_path / "home", SAMPLE_RELEASE, synsets, profile="offline")
     for key in release.keys:
@@ -118,7 +116,7 @@ def test_nearest_laion_captions_against_brute_force(tmp_path, synsets):
 def test_appendix_assets_run_empty_without_imagenet_captions(tmp_path, synsets):
     """A deployment without ImageNet-Captions (or without images yet) runs the §4.3 and Appendix D
     assets to empty tables and figures instead of failing the refresh job."""
-    from laionet_assets.assets.similarity import EMBEDDED_SCHEMA
+    from laionet_assets.defs.similarity.embeddings import EMBEDDED_SCHEMA
 
     home = tmp_path / "home"
     write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")

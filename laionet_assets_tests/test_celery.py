@@ -17,8 +17,8 @@ import pytest
 from dagster._core.events import DagsterEventType
 from dagster._core.execution.stats import StepEventStatus
 
-from .cluster import LAIONET, Cluster, free_port, redis_broker, wait_for
-from .fixtures import REPO, Home, kill_group, split_sample
+from laionet_assets.testing.cluster import LAIONET, Cluster, free_port, redis_broker, wait_for
+from laionet_assets.testing.fixtures import REPO, Home, kill_group, split_sample
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None or shutil.which("timeout") is None,
@@ -49,7 +49,7 @@ def serial_tables(tmp_path, synsets, release: Path, keys: list[str]) -> dict:
     """lemma_matches and text_sims of each part, materialised one partition after another in
     this process (no Celery)."""
     from laionet_assets.definitions import all_assets
-    from laionet_assets.partitions import laion_parts
+    from laionet_assets.defs.partitions import laion_parts
     from laionet_assets.profiles import resources_for
 
     home = Home(tmp_path / "serial", synsets)

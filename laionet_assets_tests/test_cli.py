@@ -9,8 +9,7 @@ import pytest
 from laionet_assets.cli import main
 from laionet_assets.core.analysis.sweep import SWEEP_QUANTILES
 from laionet_assets.resources import LaionetStorage
-
-from .fixtures import SAMPLE_RELEASE, write_part
+from laionet_assets.testing.fixtures import SAMPLE_RELEASE, write_part
 
 
 @pytest.fixture
@@ -309,9 +308,9 @@ def check_second_vocabulary(home, out: str) -> None:
     """The demo's CIFAR-100 run: the whole graph in its own home, on its own sample; LAIONet as the
     paper loop over CIFAR-100's lemmas selects it; the class-name folder is the comparison; the
     ImageNet classifier skipped with the reason; ImageNet's outputs untouched."""
-    from laionet_assets.cli import SECOND_SAMPLE
+    from laionet_assets.cli.demo import SECOND_SAMPLE
     from laionet_assets.core.text.vocabularies import load_vocabulary
-    from laionet_assets_tests.core.text.test_matching import paper_reference
+    from laionet_assets.testing.reference import paper_reference
 
     cifar = home / "vocabularies" / "cifar100"
     assert f"== a second vocabulary: cifar100 on its own sample ({SECOND_SAMPLE})" in out
@@ -393,7 +392,7 @@ def test_a_second_vocabulary_runs_the_text_side_in_its_own_home(home, capsys):
     """``--vocabulary cifar100`` on the sample release: lemma_matches as the paper's loop over
     CIFAR-100's lemmas, every output under <home>/vocabularies/cifar100/, nothing of ImageNet's."""
     from laionet_assets.core.text.vocabularies import load_vocabulary
-    from laionet_assets_tests.core.text.test_matching import paper_reference
+    from laionet_assets.testing.reference import paper_reference
 
     args = ["run", "--release", str(SAMPLE_RELEASE), "--profile", "tiny", "--home", str(home)]
     selection = "imagenet_synsets,lemma_matches,text_sims,laionet_clean"

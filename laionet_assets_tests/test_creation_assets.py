@@ -9,13 +9,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from laionet_assets.cli import root_error_message
+from laionet_assets.cli.run import root_error_message
 from laionet_assets.core.releases.layouts import RELEASE_LAYOUTS
 from laionet_assets.core.releases.registry import ReleaseRegistry
 from laionet_assets.core.text.selection import LAIONET_COLUMNS
 from laionet_assets.resources import QualityGates
-
-from .fixtures import DEFS, SAMPLE_RELEASE, Release, write_part
+from laionet_assets.testing.fixtures import DEFS, SAMPLE_RELEASE, Release, write_part
 
 
 def checks_of(result) -> dict[str, bool]:

@@ -163,7 +163,7 @@ def test_an_unreachable_broker_is_named(monkeypatch):
 def test_gpu_steps_request_a_gpu_on_kubernetes():
     import json
 
-    from laionet_assets.assets.creation import text_sims
+    from laionet_assets.defs.creation.assets import text_sims
 
     config = json.loads(text_sims.op.tags["dagster-k8s/config"])  # Dagster keeps tag values as strings
     assert config["container_config"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
@@ -171,7 +171,7 @@ def test_gpu_steps_request_a_gpu_on_kubernetes():
 
 
 def test_asset_configs_reject_bad_values():
-    from laionet_assets.assets.creation import LaionetConfig, LemmaMatchConfig
+    from laionet_assets.defs.creation.assets import LaionetConfig, LemmaMatchConfig
     from laionet_assets.resources import QualityGates
 
     with pytest.raises(ValidationError, match="unknown matching mode 'fuzzy'"):
@@ -182,7 +182,7 @@ def test_asset_configs_reject_bad_values():
         LaionetConfig(threshold=-2.0)
     with pytest.raises(ValidationError, match="unknown NSFW policy 'y'"):
         QualityGates(nsfw_policy_required="y")
-    from laionet_assets.assets.text_matched import TextMatchedConfig, TextMatchedImagesConfig
+    from laionet_assets.defs.text_only.text_matched import TextMatchedConfig, TextMatchedImagesConfig
 
     with pytest.raises(ValidationError, match="outside"):
         TextMatchedConfig(thresholds=[0.6, 1.5])

@@ -14,8 +14,7 @@ import yaml
 
 from laionet_assets import DEFINITIONS_MODULE
 from laionet_assets.settings import SETTINGS
-
-from .fixtures import REPO
+from laionet_assets.testing.fixtures import REPO
 
 VALUES = yaml.safe_load((REPO / "deploy" / "k8s" / "values.yaml").read_text())
 DOCKERFILE = (REPO / "Dockerfile").read_text()

@@ -6,10 +6,9 @@ import time
 import polars as pl
 
 from laionet_assets.core.text.embedding_cache import EmbeddingCache
-
-from . import fixtures
-from .fixtures import Home, kill_group
-from .fixtures import run_to_end as run
+from laionet_assets.testing import fixtures
+from laionet_assets.testing.fixtures import Home, kill_group
+from laionet_assets.testing.fixtures import run_to_end as run
 
 
 def write_part(path, n):

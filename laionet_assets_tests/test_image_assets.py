@@ -13,13 +13,14 @@ from polars.testing import assert_frame_equal
 
 from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.core.models.image_embeddings import load_vectors
-from laionet_assets.definitions import all_assets
+from laionet_assets.definitions import all_assets, defs
+from laionet_assets.defs.partitions import IMAGE_SIDE as IMAGE_SIDE_TAGGED
+from laionet_assets.defs.partitions import laion_parts
 from laionet_assets.graph import asset_plan
-from laionet_assets.partitions import laion_parts
 from laionet_assets.profiles import resources_for, with_defaults
 from laionet_assets.resources import ImageDownloader, ImageFolders, ImageModels, LaionetStorage
-from laionet_assets.sensors import IMAGE_PART_ASSETS
-from laionet_assets_tests.fixtures import ImageServer, crafted_images, encode, select, shared_path
+from laionet_assets.testing.fixtures import select, shared_path
+from laionet_assets.testing.web import ImageServer, crafted_images, encode
 
 IMAGE_SIDE = [
     "laionet_images",
@@ -46,6 +47,8 @@ IMAGE_SIDE = [
 # the text-matched rows of each of the first 8 classes: LAIONet's three variants (already fetched by
 # laionet_images) and the original photo (new); one more below download_above, one without a URL, one 404
 TEXT_MATCH_SIMILARITY = {0: 0.86, 1: 0.75, 2: 0.72, "orig": 0.65}
+
+IMAGE_PART_ASSETS = tuple(k.to_user_string() for k in IMAGE_SIDE_TAGGED.resolve(defs.resolve_asset_graph()))
 
 
 def crafted_text_matches(sample, base: str) -> pl.DataFrame:

@@ -12,17 +12,17 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from laionet_assets.cli import SampleWeb, main
+from laionet_assets.cli import main
+from laionet_assets.cli.demo import sample_web
 from laionet_assets.core.images.pixels import load_rgb
 from laionet_assets.core.io.atomic import write_atomic, write_bytes_atomic, write_parquet_atomic
 from laionet_assets.core.io.storage import HomeUnreachable, check_home, home_path, read_parquet
 from laionet_assets.core.search.caption_index import CaptionIndex
 from laionet_assets.resources import LaionetStorage
+from laionet_assets.testing.cluster import S3_BUCKET as BUCKET
+from laionet_assets.testing.cluster import free_port, moto_s3, wait_for
+from laionet_assets.testing.fixtures import SAMPLE_RELEASE, sample_chain
 from laionet_assets_tests.core.search.test_caption_index import clustered
-
-from .cluster import S3_BUCKET as BUCKET
-from .cluster import free_port, moto_s3, wait_for
-from .fixtures import SAMPLE_RELEASE, sample_chain
 
 TABLES = ["lemma_matches", "text_sims", "laionet_clean", "laionet_top50", "laionet_images"]
 
@@ -37,7 +37,7 @@ def s3():
 def homes(s3, synsets, tmp_path_factory):
     local = home_path(tmp_path_factory.mktemp("object_store") / "home")
     remote = home_path(f"s3://{BUCKET}/runs/home")
-    with SampleWeb() as rewrites:
+    with sample_web() as rewrites:
         return {
             "local": sample_chain(local, synsets, rewrites),
             "s3": sample_chain(remote, synsets, rewrites),

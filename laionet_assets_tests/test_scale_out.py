@@ -6,7 +6,7 @@ import time
 
 import polars as pl
 
-from .fixtures import Home, kill_group, split_sample
+from laionet_assets.testing.fixtures import Home, kill_group, split_sample
 
 
 def run_all(home: Home, keys, concurrency: int, tmp_path, timeout: float = 600):

@@ -8,16 +8,15 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from laionet_assets.core.releases import samples as release_samples
 from laionet_assets.core.releases.layouts import RELEASE_LAYOUTS
 from laionet_assets.core.releases.read import read_part
 from laionet_assets.core.releases.registry import ReleaseRegistry
-from laionet_assets.core.releases import samples as release_samples
 from laionet_assets.core.releases.scan import scan_release
+from laionet_assets.defs.creation.sensors import laion_release_sensor, laionet_refresh_schedule
 from laionet_assets.resources import LaionetStorage
-from laionet_assets.sensors import laion_release_sensor, laionet_refresh_schedule
-
-from . import fixtures
-from .fixtures import SAMPLE_RELEASE
+from laionet_assets.testing import fixtures
+from laionet_assets.testing.fixtures import SAMPLE_RELEASE
 
 
 def write_part(path, texts):

@@ -34,7 +34,7 @@ def test_names_flags_and_variables_are_unique_and_derived():
 
 
 def test_cli_flags_are_generated_from_the_table():
-    from laionet_assets.cli import add_setting_flags
+    from laionet_assets.cli.parser import add_setting_flags
 
     parser = argparse.ArgumentParser()
     add_setting_flags(parser)
@@ -52,7 +52,7 @@ def test_cli_flags_are_generated_from_the_table():
             '{"https://a/": "http://127.0.0.1/"}',
         ]
     )
-    from laionet_assets.cli import chosen_settings
+    from laionet_assets.cli.parser import chosen_settings
 
     assert chosen_settings(args) == {
         "models": ["clip:tiny", "timm:resnet50"],

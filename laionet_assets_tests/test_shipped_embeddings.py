@@ -5,15 +5,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from laionet_assets.cli import root_error_message
+from laionet_assets.cli.run import root_error_message
 from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.core.releases.read import read_part
 from laionet_assets.core.releases.registry import ReleaseRegistry
 from laionet_assets.core.releases.samples import canonical_rows, write_release
 from laionet_assets.core.releases.scan import scan_release
 from laionet_assets.profiles import resources_for
-
-from .fixtures import SAMPLE_RELEASE, Release, select
+from laionet_assets.testing.fixtures import SAMPLE_RELEASE, Release, select
 
 TINY_TAG = "tiny/random-seed0"  # how a release names the tiny profile's random CLIP
 
@@ -188,7 +187,7 @@ def image_vectors(text_encoder, encoder, files):
 
 @pytest.fixture(scope="module")
 def photos():
-    from .fixtures import shared_path
+    from laionet_assets.testing.fixtures import shared_path
 
     return sorted(shared_path("data", "imagenet_sample").glob("*.JPEG"))[:6]
 

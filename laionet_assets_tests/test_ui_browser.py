@@ -18,8 +18,7 @@ import pytest
 
 from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.core.releases.registry import ReleaseRegistry
-
-from .fixtures import REPO, SAMPLE_RELEASE
+from laionet_assets.testing.fixtures import REPO, SAMPLE_RELEASE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [

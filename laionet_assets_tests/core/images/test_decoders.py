@@ -25,7 +25,7 @@ from laionet_assets.core.models.runner import (
     run_models,
 )
 from laionet_assets.core.models.specs import LabelSpaceError, parse_model_spec
-from laionet_assets_tests.fixtures import shared_path
+from laionet_assets.testing.fixtures import shared_path
 
 needs_nvimgcodec = pytest.mark.skipif(
     not nvimgcodec_available(), reason="NVIDIA nvImageCodec (the nvimgcodec extra) is not installed"
@@ -256,8 +256,8 @@ def test_cpu_assist_shares_a_batch_between_the_reading_threads_and_the_batch_dec
     libjpeg-turbo and one resize), with the same errors, however the work was shared."""
     import threading
 
-    from laionet_assets.core.images.decoders import Staged, iter_staged_batches
     from laionet_assets.core.images import decoders as decoding
+    from laionet_assets.core.images.decoders import Staged, iter_staged_batches
 
     preprocessing = describe(torchscript_transform(64, 56))
     paths = real_images[0][:30] + odd_images

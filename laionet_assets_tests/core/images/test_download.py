@@ -7,7 +7,8 @@ from PIL import Image
 
 from laionet_assets.core.images.download import DownloadSettings, check_image, download_images, fetch
 from laionet_assets.core.images.pixels import load_rgb, to_rgb
-from laionet_assets_tests.fixtures import ImageServer, crafted_images, shared_path
+from laionet_assets.testing.fixtures import shared_path
+from laionet_assets.testing.web import ImageServer, crafted_images
 
 FAST = DownloadSettings(concurrency=8, timeout_s=2.0, retries=2, backoff_s=0.01)
 

@@ -1,7 +1,7 @@
 import pytest
 
 from laionet_assets.core.images.folders import load_image_folder
-from laionet_assets_tests.fixtures import shared_path
+from laionet_assets.testing.fixtures import shared_path
 
 
 def touch(path, data=b"x"):

@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
 
 from laionet_assets.core.images.ocr import OcrEngine, flag_synset_names, normalize, synset_name_in_text
-from laionet_assets_tests.fixtures import shared_path
+from laionet_assets.testing.fixtures import shared_path
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from laionet_assets.core.models.specs import (
     parse_model_spec,
     read_class_order,
 )
-from laionet_assets_tests.fixtures import shared_path
+from laionet_assets.testing.fixtures import shared_path
 
 
 @pytest.fixture(scope="module")

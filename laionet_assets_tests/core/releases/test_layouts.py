@@ -15,8 +15,8 @@ from laionet_assets.core.releases.samples import canonical_rows, write_release
 from laionet_assets.core.releases.scan import scan_release
 from laionet_assets.core.text.matching import match_captions
 from laionet_assets.core.text.selection import safety_ok
-from laionet_assets_tests.core.text.test_matching import paper_reference
-from laionet_assets_tests.fixtures import SAMPLE_RELEASE
+from laionet_assets.testing.fixtures import SAMPLE_RELEASE
+from laionet_assets.testing.reference import paper_reference
 
 ALL = list(RELEASE_LAYOUTS)
 # What the release's own id column holds for a row of canonical id i (the layouts' id rules).

@@ -10,7 +10,7 @@ from laionet_assets.core.releases.layouts import BadPartError
 from laionet_assets.core.releases.read import read_part
 from laionet_assets.core.releases.registry import ReleaseRegistry
 from laionet_assets.core.releases.scan import partition_key, scan_release
-from laionet_assets_tests.fixtures import write_part
+from laionet_assets.testing.fixtures import write_part
 
 
 def test_reads_the_laion_columns_into_the_canonical_schema(tmp_path):

@@ -18,7 +18,7 @@ from laionet_assets.core.text.vocabularies import (
     read_pickled_dictionary,
     vocabulary_slug,
 )
-from laionet_assets_tests.core.text.test_matching import as_dict, paper_reference
+from laionet_assets.testing.reference import as_dict, paper_reference
 
 CRANE_BIRD, CRANE_MACHINE = "n02012849", "n03126707"
 HUSKY_DICT, HUSKY_ILSVRC = "n02112837", "n02110185"

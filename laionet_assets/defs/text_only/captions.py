@@ -8,7 +8,6 @@ import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
-from laionet_assets.assets.lib import figure, markdown_table
 from laionet_assets.core.analysis.captions import (
     CAPTIONS_SCHEMA,
     binned_proportions,
@@ -18,8 +17,8 @@ from laionet_assets.core.analysis.captions import (
 from laionet_assets.core.choices import check_choice
 from laionet_assets.core.io.progress import Progress, library_versions
 from laionet_assets.core.models.loading import resolve_device
-from laionet_assets.core.releases.read import DEFAULT_MAX_CAPTION_BYTES, read_part
 from laionet_assets.core.releases import shipped
+from laionet_assets.core.releases.read import DEFAULT_MAX_CAPTION_BYTES, read_part
 from laionet_assets.core.report.figures import text_synset_figure
 from laionet_assets.core.search.caption_index import (
     ANN_MIN_ROWS,
@@ -33,8 +32,9 @@ from laionet_assets.core.search.faiss_shards import DEFAULT_NPROBE, DEFAULT_REFI
 from laionet_assets.core.text.embedding_cache import encode_with_cache
 from laionet_assets.core.text.selection import check_threshold
 from laionet_assets.core.text.similarity import text_hash
+from laionet_assets.defs.lib import figure, markdown_table
+from laionet_assets.defs.partitions import TEXT_PART
 from laionet_assets.executors import GPU_STEP_TAGS
-from laionet_assets.partitions import laion_parts
 from laionet_assets.resources import ImageFolders, LaionetStorage, TextEncoderResource, positive
 
 GROUP = "laionet_text_only"
@@ -206,7 +206,7 @@ def _index_all(
 
 @dg.asset(
     group_name=GROUP,
-    partitions_def=laion_parts,
+    **TEXT_PART,
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
     kinds={"lancedb"},
 )

@@ -6,14 +6,14 @@ import time
 import dagster as dg
 import polars as pl
 
-from laionet_assets.assets.evaluation import all_predictions
-from laionet_assets.assets.gallery import GALLERY_PAGE, RATING_CSV
-from laionet_assets.assets.images import LAIONET_IMAGES_SCHEMA
-from laionet_assets.assets.lib import all_parts, figure, previous_output
-from laionet_assets.assets.similarity import embedded_images
 from laionet_assets.core.analysis.per_class import correlations, ranked
 from laionet_assets.core.io.atomic import write_text_atomic
 from laionet_assets.core.report.figures import recall_vs_disparity_figure
+from laionet_assets.defs.evaluation.assets import all_predictions
+from laionet_assets.defs.images.assets import LAIONET_IMAGES_SCHEMA
+from laionet_assets.defs.lib import all_parts, figure, previous_output
+from laionet_assets.defs.report.gallery import GALLERY_PAGE, RATING_CSV
+from laionet_assets.defs.similarity.embeddings import embedded_images
 from laionet_assets.resources import LaionetStorage
 
 GROUP = "laionet_report"

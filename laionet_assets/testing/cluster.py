@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
-from .fixtures import REPO, Home, kill_group
+from laionet_assets.testing.fixtures import REPO, Home, kill_group
 
 LAIONET = str(Path(sys.executable).with_name("laionet"))
 LIFETIME_S = "1800"  # the longest any server or worker started here may live

@@ -7,13 +7,13 @@ from collections import Counter
 import dagster as dg
 import polars as pl
 
-from laionet_assets.assets.lib import markdown_table, part_rows, parts_output, previous_output, run_parts
 from laionet_assets.core.images.download import STATUS_SCHEMA, download_images
 from laionet_assets.core.images.folders import DATASET_SCHEMA, load_image_folder
 from laionet_assets.core.images.ocr import flag_from_text, ocr_version, recognise_texts
 from laionet_assets.core.io.progress import Progress, library_versions
 from laionet_assets.core.text.vocabularies import folder_classes
-from laionet_assets.partitions import laion_parts
+from laionet_assets.defs.lib import markdown_table, part_rows, parts_output, previous_output, run_parts
+from laionet_assets.defs.partitions import IMAGE_PART
 from laionet_assets.resources import ImageDownloader, ImageFolders, LaionetStorage, OcrFilter
 
 GROUP = "laionet_images"
@@ -59,12 +59,6 @@ LAIONET_IMAGES_SCHEMA = {
 # laionet_final's rule: the image downloaded and passed the checks, and OCR did not find the
 # synset's name in it (unreadable images are kept)
 KEPT_IN_FINAL = (pl.col("status") == "ok") & pl.col("synset_name_in_image_text").fill_null(False).not_()
-# A backfill runs up to this many parts per run: OCR and models load once for all of them.
-IMAGE_PARTS_PER_RUN = 4
-IMAGE_PARTS = {
-    "partitions_def": laion_parts,
-    "backfill_policy": dg.BackfillPolicy.multi_run(max_partitions_per_run=IMAGE_PARTS_PER_RUN),
-}
 
 
 def download_and_read(
@@ -104,7 +98,7 @@ def _download_part(context, part, rows, storage, downloader, ocr, imagenet_synse
     return download_and_read(context, part, rows, previous, storage, downloader, ocr, imagenet_synsets)
 
 
-@dg.asset(group_name=GROUP, kinds={"pillow", "rapidocr"}, **IMAGE_PARTS)
+@dg.asset(group_name=GROUP, kinds={"pillow", "rapidocr"}, **IMAGE_PART)
 def laionet_images(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,
@@ -147,7 +141,7 @@ def laionet_images(
     return parts_output(context, outputs)
 
 
-@dg.asset(group_name=GROUP, kinds={"polars"}, **IMAGE_PARTS)
+@dg.asset(group_name=GROUP, kinds={"polars"}, **IMAGE_PART)
 def laionet_final(context: dg.AssetExecutionContext, laionet_clean: pl.DataFrame, laionet_images):
     """LAIONet as evaluated, per LAION part: ``laionet_clean`` rows whose image downloaded and
     passed the filters and whose recognised text does not contain the synset name (paper §2)."""

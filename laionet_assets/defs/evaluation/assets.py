@@ -5,15 +5,6 @@ import time
 import dagster as dg
 import polars as pl
 
-from laionet_assets.assets.images import IMAGE_PARTS
-from laionet_assets.assets.lib import (
-    all_parts,
-    figure,
-    markdown_table,
-    parts_output,
-    previous_output,
-    run_parts,
-)
 from laionet_assets.core.analysis.accuracy import accuracy_table, per_class_recall
 from laionet_assets.core.analysis.per_class import correlations, ranked, recall_differences
 from laionet_assets.core.io.progress import Progress, library_versions
@@ -26,6 +17,15 @@ from laionet_assets.core.report.figures import (
     weighted_accuracy_figure,
 )
 from laionet_assets.core.text.vocabularies import label_space
+from laionet_assets.defs.lib import (
+    all_parts,
+    figure,
+    markdown_table,
+    parts_output,
+    previous_output,
+    run_parts,
+)
+from laionet_assets.defs.partitions import IMAGE_PART
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageModels, LaionetStorage
 
@@ -205,7 +205,7 @@ def predict(
     return out, metadata
 
 
-@dg.asset(group_name=GROUP, pool="gpu", op_tags=GPU_STEP_TAGS, kinds={"pytorch", "timm"}, **IMAGE_PARTS)
+@dg.asset(group_name=GROUP, pool="gpu", op_tags=GPU_STEP_TAGS, kinds={"pytorch", "timm"}, **IMAGE_PART)
 def model_predictions(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,

@@ -76,6 +76,3 @@ def laionet_schema_and_ranges(
             "results": dg.MetadataValue.json(result["results"]),
         },
     )
-
-
-laionet_checks = [laionet_class_coverage, laionet_nsfw_removed, laionet_schema_and_ranges]

@@ -9,9 +9,6 @@ import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
-from laionet_assets.assets.captions import GROUP
-from laionet_assets.assets.lib import figure, markdown_table, reusable_rows
-from laionet_assets.assets.similarity import IntraClassConfig
 from laionet_assets.core.analysis import stats
 from laionet_assets.core.analysis.text_matched import SWEEP, above, sweep_summary, threshold_sweep
 from laionet_assets.core.images.download import STATUS_SCHEMA, download_images
@@ -19,6 +16,9 @@ from laionet_assets.core.io.progress import Progress
 from laionet_assets.core.models.image_embeddings import embedded_rows, load_vectors
 from laionet_assets.core.report.figures import intra_class_figure, threshold_sweep_figure
 from laionet_assets.core.text.selection import check_threshold
+from laionet_assets.defs.lib import figure, markdown_table, reusable_rows
+from laionet_assets.defs.similarity.intra_class import IntraClassConfig
+from laionet_assets.defs.text_only.captions import GROUP
 from laionet_assets.resources import ImageDownloader, LaionetStorage
 
 

@@ -10,11 +10,6 @@ import dagster as dg
 import polars as pl
 from pydantic import Field, field_validator
 
-from laionet_assets.assets.creation import LaionetSelectionConfig, selection_inputs
-from laionet_assets.assets.evaluation import IMAGE_KEY, PREDICTIONS_SCHEMA, downloaded_set, predict
-from laionet_assets.assets.images import KEPT_IN_FINAL, download_and_read
-from laionet_assets.assets.lib import figure, markdown_table, reusable_rows
-from laionet_assets.assets.similarity import IntraClassConfig, _embed
 from laionet_assets.core.analysis import stats
 from laionet_assets.core.analysis.sweep import (
     LAIONET_OWN,
@@ -30,6 +25,12 @@ from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.core.models.image_embeddings import embedded_rows, load_vectors
 from laionet_assets.core.report.figures import laionet_sweep_figure
 from laionet_assets.core.text import selection as core_laionet
+from laionet_assets.defs.creation.assets import LaionetSelectionConfig, selection_inputs
+from laionet_assets.defs.evaluation.assets import IMAGE_KEY, PREDICTIONS_SCHEMA, downloaded_set, predict
+from laionet_assets.defs.images.assets import KEPT_IN_FINAL, download_and_read
+from laionet_assets.defs.lib import figure, markdown_table, reusable_rows
+from laionet_assets.defs.similarity.embeddings import embed_dataset
+from laionet_assets.defs.similarity.intra_class import IntraClassConfig
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import (
     ImageDownloader,
@@ -177,7 +178,7 @@ def laionet_threshold_sweep(
     images = downloaded_set(storage, kept)
     model = image_encoder.load()
     cache = storage.embedding_cache("image")
-    embedded, embed_counts = _embed(
+    embedded, embed_counts = embed_dataset(
         context, model, cache, "sweep", SWEEP_DATASET, images, image_encoder.decode_workers, "encode"
     )
     vectors, rows = embedded_rows(cache, embedded, SWEEP_DATASET)

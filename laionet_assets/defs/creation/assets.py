@@ -7,11 +7,10 @@ import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
-from laionet_assets.assets.lib import figure, markdown_table
 from laionet_assets.core.io.progress import Progress, library_versions
+from laionet_assets.core.releases import shipped
 from laionet_assets.core.releases.layouts import CANONICAL_SCHEMA
 from laionet_assets.core.releases.read import DEFAULT_MAX_CAPTION_BYTES, read_part
-from laionet_assets.core.releases import shipped
 from laionet_assets.core.report.figures import class_frequency_figure, coverage_figure
 from laionet_assets.core.text import selection as core_laionet
 from laionet_assets.core.text.embedding_cache import encode_with_cache
@@ -25,8 +24,9 @@ from laionet_assets.core.text.matching import (
 )
 from laionet_assets.core.text.similarity import rowwise_cosine
 from laionet_assets.core.text.vocabularies import label_space, load_vocabulary
+from laionet_assets.defs.lib import figure, markdown_table
+from laionet_assets.defs.partitions import TEXT_PART
 from laionet_assets.executors import GPU_STEP_TAGS
-from laionet_assets.partitions import laion_parts
 from laionet_assets.resources import LaionetStorage, TextEncoderResource
 
 GROUP = "laionet_creation"
@@ -80,7 +80,7 @@ class LemmaMatchConfig(dg.Config):
 
 @dg.asset(
     group_name=GROUP,
-    partitions_def=laion_parts,
+    **TEXT_PART,
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
     kinds={"polars"},
 )
@@ -207,7 +207,7 @@ def _score_shipped(
 
 @dg.asset(
     group_name=GROUP,
-    partitions_def=laion_parts,
+    **TEXT_PART,
     # Batched: a backfill runs up to 8 parts per run, so the encoder loads once for all of them.
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=TEXT_SIMS_PARTS_PER_RUN),
     pool="gpu",

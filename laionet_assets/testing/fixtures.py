@@ -1,49 +1,31 @@
 """Helpers shared by the test modules, in one place: paths to ../shared, crafted images and the
 local image server, a release materialised the way the CLI does it, and real Dagster processes
 against a persistent instance.
-
-The image server: A local HTTP server on 127.0.0.1 for download tests: real images, errors, slow and truncated
-responses.  Routes:
-
-* ``/img/<name>``: the bytes registered under ``name`` (content type from ``types``);
-* ``/status/<code>``: that HTTP status;
-* ``/flaky/<n>/<name>``: 503 for the first ``n`` requests of that path, then the image;
-* ``/slow/<seconds>/<name>``: the image after a delay;
-* ``/truncated/<name>``: a Content-Length larger than the body, then the connection closes;
-* ``/redirect/<name>``: 302 to ``/img/<name>``.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import threading
-import time
-from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import polars as pl
 import pytest
-from PIL import Image
 
 from laionet_assets import DEFINITIONS_MODULE
-from laionet_assets.checks import laionet_checks
 from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.core.releases.registry import ReleaseRegistry
-from laionet_assets.definitions import all_assets
+from laionet_assets.definitions import all_assets, all_checks
+from laionet_assets.defs.partitions import laion_parts
 from laionet_assets.graph import asset_plan
-from laionet_assets.partitions import laion_parts
 from laionet_assets.profiles import resources_for, with_defaults
 from laionet_assets.resources import ImageDownloader, OcrFilter, QualityGates
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 SAMPLE_RELEASE = REPO / "data" / "sample" / "laion_sample"
 
@@ -67,116 +49,9 @@ def select(*names: str) -> list[str]:
 # ---------------------------------------------------------------------------- images and the local web
 
 
-def encode(image: Image.Image, fmt: str) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, fmt)
-    return buffer.getvalue()
-
-
-def crafted_images() -> dict[str, bytes]:
-    rng = np.random.default_rng(0)
-    rgb = Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8))
-    jpeg = encode(rgb, "JPEG")
-    return {
-        "rgb.jpg": jpeg,
-        "cmyk.jpg": encode(rgb.convert("CMYK"), "JPEG"),
-        "palette.png": encode(rgb.convert("P"), "PNG"),
-        "rgba.png": encode(rgb.convert("RGBA"), "PNG"),
-        "gray16.png": encode(Image.fromarray((np.arange(400, dtype=np.uint16).reshape(20, 20) * 150)), "PNG"),
-        "one_by_one.png": encode(Image.new("RGB", (1, 1)), "PNG"),
-        "nine_by_eleven.png": encode(Image.new("RGB", (9, 11)), "PNG"),
-        "ten_by_ten.png": encode(Image.new("RGB", (10, 10)), "PNG"),
-        "cut.jpg": jpeg[: len(jpeg) // 2],
-        "page.html": b"<!DOCTYPE html><html><body>Not an image</body></html>",
-        "garbage.jpg": b"\xff\xd8\xff" + bytes(200),
-    }
-
-
-class ImageServer:
-    def __init__(self, files: dict[str, bytes], types: dict[str, str] | None = None):
-        self.files, self.types = dict(files), dict(types or {})
-        self.hits: Counter[str] = Counter()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # as web servers do (nginx's tcp_nodelay): headers and body are two writes, and Nagle's
-            # algorithm would hold the body for the client's delayed ACK on a kept-alive connection
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args):
-                pass
-
-            def handle(self):
-                try:
-                    super().handle()
-                except (BrokenPipeError, ConnectionResetError):  # a client that stopped reading (size cap)
-                    pass
-
-            def _send(self, code: int, body: bytes, ctype: str = "image/jpeg", length: int | None = None):
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body) if length is None else length))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                server.hits[self.path] += 1
-                parts = self.path.strip("/").split("/")
-                route, args = parts[0], parts[1:]
-                if route == "status":
-                    return self._send(int(args[0]), b"error page", "text/html")
-                if route in ("redirect", "loop"):  # loop: a redirect to itself, for ever
-                    self.send_response(302)
-                    self.send_header("Location", self.path if route == "loop" else "/img/" + args[0])
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return None
-                if route == "flaky":
-                    if server.hits[self.path] <= int(args[0]):
-                        return self._send(503, b"busy", "text/plain")
-                    args = args[1:]
-                if route == "slow":
-                    time.sleep(float(args[0]))
-                    args = args[1:]
-                name = args[-1] if args else ""
-                if name not in server.files:
-                    return self._send(404, b"not found", "text/html")
-                body, ctype = server.files[name], server.types.get(name, "image/jpeg")
-                if route == "unsized":  # no Content-Length: the body ends when the connection closes
-                    self.send_response(200)
-                    self.send_header("Content-Type", ctype)
-                    self.send_header("Connection", "close")
-                    self.end_headers()
-                    self.wfile.write(body)
-                    self.close_connection = True
-                    return None
-                if route == "truncated":
-                    self._send(200, body[: len(body) // 2], ctype, length=len(body))
-                    self.close_connection = True
-                    return None
-                return self._send(200, body, ctype)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> "ImageServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def url(self, route: str) -> str:
-        return f"{self.base}/{route.lstrip('/')}"
-
-
 # ---------------------------------------------------------------------------- a release, in process
 
-DEFS = [*all_assets, *laionet_checks]
+DEFS = [*all_assets, *all_checks]
 
 
 class Release:
@@ -243,7 +118,7 @@ class Release:
 def sample_chain(home, synsets: pl.DataFrame, rewrites: dict) -> Release:
     """``lemma_matches`` → ``text_sims`` → ``laionet_clean`` and ``laionet_images`` of the bundled
     sample under ``home`` (a folder or a URL), the tiny profile, images from the sample's local web
-    (``cli.SampleWeb``'s ``rewrites``), OCR off (~1 s an image on 2 cores); every run must succeed."""
+    (``cli.demo.sample_web``'s ``rewrites``), OCR off (~1 s an image on 2 cores); every run must succeed."""
     release = Release(home, SAMPLE_RELEASE, synsets=synsets, profile="tiny")
     release.resources["downloader"] = with_defaults(ImageDownloader, url_rewrites=rewrites, concurrency=8)
     release.resources["ocr"] = with_defaults(OcrFilter, enabled=False)

@@ -10,13 +10,13 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from laionet_assets.assets.evaluation import downloaded_path
-from laionet_assets.assets.lib import all_parts, markdown_table
-from laionet_assets.assets.similarity import embedded_images
 from laionet_assets.core.io.atomic import write_atomic
 from laionet_assets.core.io.progress import Progress
 from laionet_assets.core.models.image_embeddings import embedded_rows
 from laionet_assets.core.report import gallery
+from laionet_assets.defs.evaluation.assets import downloaded_path
+from laionet_assets.defs.lib import all_parts, markdown_table
+from laionet_assets.defs.similarity.embeddings import embedded_images
 from laionet_assets.resources import LaionetStorage
 
 GROUP = "laionet_gallery"

@@ -5,43 +5,11 @@ import json
 
 import dagster as dg
 
-from laionet_assets.assets.captions import laion_caption_index
-from laionet_assets.assets.creation import lemma_matches, text_sims
 from laionet_assets.core.releases.discovery import find_parts
-from laionet_assets.partitions import laion_parts
+from laionet_assets.defs.creation.jobs import part_job, refresh_job
+from laionet_assets.defs.partitions import laion_parts
 from laionet_assets.resources import LaionetStorage
 from laionet_assets.settings import process_setting
-
-part_job = dg.define_asset_job(
-    "laion_part_job",
-    selection=dg.AssetSelection.assets(lemma_matches, text_sims, laion_caption_index),
-    partitions_def=laion_parts,
-    description="lemma_matches, text_sims and the caption index for one LAION part",
-)
-# the image side of a part: downloads, OCR filter, embeddings, predictions
-IMAGE_PART_ASSETS = ("laionet_images", "laionet_final", "image_embeddings", "model_predictions")
-image_side = dg.AssetSelection.assets(*IMAGE_PART_ASSETS)
-refresh_job = dg.define_asset_job(
-    "laionet_refresh_job",
-    # everything downstream of the parts' union and the external inputs, multi-asset siblings
-    # included, short of the per-part image side and what reads it
-    selection=dg.AssetSelection.assets("laionet_clean", "imagenet_val", "imagenet_captions")
-    .required_multi_asset_neighbors()
-    .downstream()
-    - image_side.downstream(),
-    description="Rebuild LAIONet (and its checks) from every materialised part",
-)
-image_part_job = dg.define_asset_job(
-    "laionet_image_part_job",
-    selection=image_side,
-    partitions_def=laion_parts,
-    description="The image side of one LAION part: downloads, OCR filter, image embeddings, predictions",
-)
-evaluation_job = dg.define_asset_job(
-    "laionet_evaluation_job",
-    selection=image_side.downstream(include_self=False).required_multi_asset_neighbors(),
-    description="Accuracy, intra-class similarity and the report over every part's image side",
-)
 
 
 def releases_root(storage: LaionetStorage) -> str:
@@ -117,8 +85,3 @@ def laionet_refresh_schedule(context: dg.ScheduleEvaluationContext):
     if latest_laionet is not None and latest_laionet.timestamp >= latest_part.timestamp:
         return dg.SkipReason("LAIONet is newer than every materialised part")
     return dg.RunRequest(run_key=f"refresh@{latest_part.timestamp:.0f}")
-
-
-laionet_sensors = [laion_release_sensor]
-laionet_schedules = [laionet_refresh_schedule]
-laionet_jobs = [part_job, refresh_job, image_part_job, evaluation_job]

@@ -1,0 +1,137 @@
+"""``laionet demo``: the bundled sample release, its web (served on 127.0.0.1) and its labelled image
+folders; ``--release-layouts``: the text side on the sample of every release layout."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from laionet_assets import settings
+
+if TYPE_CHECKING:
+    pass
+
+from laionet_assets.cli.home import REPO_ROOT
+from laionet_assets.cli.run import run_release
+from laionet_assets.testing.web import ImageServer
+
+SAMPLE = REPO_ROOT / "data" / "sample"
+
+
+SAMPLE_RELEASE = SAMPLE / "laion_sample"
+
+
+SAMPLE_WEB_PREFIX = "https://images.example.org/"
+
+
+# The demo's labelled data: defaults the environment and flags still override.
+SAMPLE_SETTINGS = {
+    "imagenet_val": "imagenet_val",
+    "imagenetv2_a": "imagenetv2_a",
+    "imagenetv2_b": "imagenetv2_b",
+    "imagenetv2_c": "imagenetv2_c",
+    "imagenet_captions": "imagenet_captions.json",
+}
+
+
+# The demo's second vocabulary (issue 15: does caption-only selection make other curated datasets
+# more diverse too?): CIFAR-100 on its own small release, web and class-name image folder
+# (scripts/make_sample_cifar100.py), in <home>/vocabularies/cifar100/.
+SECOND_VOCABULARY = "cifar100"
+
+
+SECOND_SAMPLE = SAMPLE / SECOND_VOCABULARY
+
+
+SECOND_SETTINGS = {"vocabulary": SECOND_VOCABULARY, "imagenet_val": str(SECOND_SAMPLE / "test")}
+
+
+@contextmanager
+def sample_web():
+    """The demo's stand-in for the web: data/sample/web served on 127.0.0.1; yields the URL rewrite
+    that sends the sample release's host there."""
+    with ImageServer(folder=SAMPLE / "web") as server:
+        yield {SAMPLE_WEB_PREFIX: server.url("")}
+
+
+def run_demo(profile: str, select: str | None, home: str | None, chosen: dict) -> int:
+    """The bundled sample: its release, its web (served locally) and its image folders; then,
+    unless a selection or a vocabulary is given, the whole graph again for CIFAR-100 on its own
+    sample (``SECOND_VOCABULARY``)."""
+    environment = settings.env_names()
+    sample = {k: str(SAMPLE / v) for k, v in SAMPLE_SETTINGS.items() if k not in environment}
+    with sample_web() as rewrites:
+        code = run_release(
+            str(SAMPLE_RELEASE),
+            "sample",
+            profile,
+            select,
+            home,
+            {**sample, "url_rewrites": rewrites, **chosen},
+        )
+        if select or "vocabulary" in chosen or "vocabulary" in environment:
+            return code
+        print(f"\n== a second vocabulary: {SECOND_VOCABULARY} on its own sample ({SECOND_SAMPLE})")
+        second = run_release(
+            str(SECOND_SAMPLE / "laion_sample"),
+            f"{SECOND_VOCABULARY}-sample",
+            profile,
+            None,
+            home,
+            {"url_rewrites": rewrites, **chosen, **SECOND_SETTINGS},
+        )
+        return max(code, second)
+
+
+RELEASE_LAYOUTS_SELECTION = "lemma_matches,text_sims,laionet_clean"
+
+
+def run_release_layouts(profile: str, home: str | None, chosen: dict) -> int:
+    """``laionet demo --release-layouts``: lemma_matches through laionet_clean on the sample of
+    every release layout (data/sample/releases/<layout>), each in its own home under
+    ``<home>/release-layouts/``, then one table comparing them."""
+    import polars as pl
+
+    from laionet_assets.core.io.atomic import write_parquet_atomic
+    from laionet_assets.core.releases.layouts import RELEASE_LAYOUTS
+
+    base = Path(home or settings.process_setting("home")).resolve() / "release-layouts"
+    results, synsets, status = [], None, 0
+    for layout, spec in RELEASE_LAYOUTS.items():
+        layout_home = base / layout
+        values = dict(chosen)
+        if spec.safety == "none":  # an explicit choice, recorded in metadata: never a silent pass
+            values.setdefault("nsfw_policy", "none")
+            values.setdefault("nsfw_policy_required", "none")
+        if synsets is not None and not (layout_home / "assets" / "imagenet_synsets.parquet").exists():
+            write_parquet_atomic(synsets, layout_home / "assets" / "imagenet_synsets.parquet")  # WordNet once
+        print(f"\n== {layout}: {spec.release}")
+        code = run_release(
+            str(SAMPLE / "releases" / layout),
+            layout,
+            profile,
+            RELEASE_LAYOUTS_SELECTION,
+            str(layout_home),
+            values,
+        )
+        status = max(status, code)
+        assets = layout_home / "assets"
+        if synsets is None and (assets / "imagenet_synsets.parquet").exists():
+            synsets = pl.read_parquet(assets / "imagenet_synsets.parquet")
+        matched = pl.read_parquet(assets / "lemma_matches" / "*.parquet") if code == 0 else None
+        clean = pl.read_parquet(assets / "laionet_clean.parquet") if code == 0 else None
+        results.append(
+            {
+                "layout": layout,
+                "safety": spec.safety,
+                "policy": values.get("nsfw_policy", "auto"),
+                "matched_captions": None if matched is None else matched.height,
+                "laionet_rows": None if clean is None else clean.height,
+                "laionet_classes": None if clean is None else clean["wnid"].n_unique(),
+            }
+        )
+    print()
+    with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        print(pl.DataFrame(results))
+    return status

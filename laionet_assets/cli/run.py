@@ -1,0 +1,229 @@
+"""``laionet run``: register a release's parts as partitions and materialise the selection stage by
+stage through the home's Dagster instance, printing what will be read, each run's outcome and the
+headline sizes of what was built."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from laionet_assets import settings
+from laionet_assets.settings import ASSET_CONFIG, RESOURCE
+
+if TYPE_CHECKING:
+    pass
+
+from laionet_assets.cli.home import prepare_home
+
+
+def root_error_message(error) -> str:
+    """The user's own message (file, column, row) under Dagster's step-failure wrappers."""
+    while (error.cls_name or "").startswith("Dagster") and getattr(error, "cause", None) is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[-1]
+
+
+def parse_selection(select: str | None) -> list[str]:
+    from laionet_assets.graph import asset_plan
+
+    plan = asset_plan()
+    if not select:
+        return list(plan.order)
+    try:
+        return plan.select([s.strip() for s in select.split(",") if s.strip()])
+    except ValueError as exc:
+        raise SystemExit(f"laionet: {exc}") from None
+
+
+def quiet_libraries() -> None:
+    """Keep the CLI's output to its own summary: library warnings and download bars go."""
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    warnings.filterwarnings("ignore", message=".*currently in (beta|preview).*")
+    warnings.filterwarnings("ignore", message="The multilingual functions are not available")
+    # lemma_matches (1 part per run) and text_sims (8) in one per-part run: Dagster says it uses 1.
+    warnings.filterwarnings("ignore", message=".*varying BackfillPolicies.*")
+
+
+def invalid_configuration(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)  # pydantic's ValidationError is a ValueError too
+    message = (
+        "; ".join(e["msg"].removeprefix("Value error, ") for e in errors()) if callable(errors) else str(exc)
+    )
+    return f"laionet: invalid configuration: {message}"
+
+
+def print_summary(selection: list[str], storage) -> None:
+    """The headline sizes of what this run built, read from the storage resource's paths."""
+    from laionet_assets.core.io.storage import read_parquet
+
+    classes = "ImageNet classes" if storage.vocabulary == "imagenet1k" else f"classes of {storage.vocabulary}"
+    for asset, label in (
+        ("laionet_clean", "LAIONet"),
+        ("laionet_final", "LAIONet with images, after the OCR filter"),
+    ):
+        frame = storage.read_asset(asset, columns=["wnid"]) if asset in selection else None
+        if frame is not None:
+            print(f"{label}: {frame.height:,} rows over {frame['wnid'].n_unique()} {classes}")
+    nearest = storage.asset_path("captions_nearest_laion")
+    if "captions_nearest_laion" in selection and nearest.exists():
+        matches = read_parquet(nearest, columns=["wnid", "selected", "threshold"]).filter("selected")
+        if matches.height:
+            print(
+                f"LAION found by caption search alone (nearest to an ImageNet-Captions text, similarity > "
+                f"{matches['threshold'][0]}): {matches.height:,} rows "
+                f"over {matches['wnid'].n_unique()} ImageNet classes"
+            )
+    report = storage.report_path("report.html")
+    if "report" in selection and report.exists():
+        print(f"report: {report}")
+    print(f"outputs: {storage.assets}  figures: {storage.reports}")
+    vocabulary = "" if storage.vocabulary == "imagenet1k" else f"LAIONET_VOCABULARY={storage.vocabulary} "
+    print(
+        f"Dagster UI on these runs: {vocabulary}laionet ui --home {storage.shared}   "
+        "(then open http://127.0.0.1:3000)"
+    )
+
+
+def print_release(scan) -> None:
+    """What will be read, before anything runs: per layout, the parts (partition key ← file), the
+    column mapping, the safety signal and the shipped embeddings; files skipped or waiting."""
+    from laionet_assets.core.releases.layouts import RELEASE_LAYOUTS
+
+    by_layout: dict[str, list] = {}
+    for part in scan.parts:
+        by_layout.setdefault(part.layout, []).append(part)
+    for layout, parts in by_layout.items():
+        known = RELEASE_LAYOUTS.get(layout)
+        print(f"  {parts[0].describe(known.release if known else '')}")
+        if known and known.note:
+            print(f"    note: {known.note}")
+        for part in parts[:8]:
+            print(f"    {part.key} <- {part.file}")
+        if len(parts) > 8:
+            print(f"    … and {len(parts) - 8} more")
+    for part, missing in scan.waiting.items():
+        print(f"  waiting (not run): {part}: missing {', '.join(missing)}")
+    for part, problem in scan.unreadable.items():
+        print(f"  skipped (unreadable): {problem}")
+
+
+def safety_problem(scan, asset_values: dict, selection: list[str]) -> str | None:
+    """A release without any safety signal needs ``--nsfw-policy none``, said before anything runs."""
+    policy = asset_values.get("nsfw_policy", "auto")
+    bare = [p.key for p in scan.parts if p.safety == "none"]
+    if bare and policy != "none" and "laionet_clean" in selection:
+        return (
+            f"layout {scan.parts[0].layout} has no safety signal (no NSFW tag, no unsafe score) for "
+            f"{len(bare)} part(s); the '{policy}' policy would drop every row. Choose --nsfw-policy none "
+            "(and --nsfw-policy-required none) to accept its rows unfiltered; this is recorded in the "
+            "asset metadata and the report"
+        )
+    return None
+
+
+def run_release(
+    release: str,
+    name: str | None,
+    profile: str | None,
+    select: str | None,
+    home: str | None,
+    chosen: dict | None = None,
+    layout: str | None = None,
+    columns: str | None = None,
+    embeddings_model: str | None = None,
+) -> int:
+    """Register a release's parts and materialise the selection.  ``chosen``: setting name →
+    value (the CLI's flags); resource settings go to ``resources_for``, asset-config settings to
+    the run config."""
+    chosen = {k: v for k, v in (chosen or {}).items() if v is not None}
+    root = prepare_home(home, profile, chosen.get("vocabulary"))
+    selection = parse_selection(select)
+    from laionet_assets.profiles import current_profile, resources_for
+    from laionet_assets.resources import check_model_names
+
+    resource_values = {k: v for k, v in chosen.items() if settings.setting(k).scope == RESOURCE}
+    asset_values = {k: v for k, v in chosen.items() if settings.setting(k).scope == ASSET_CONFIG}
+    profile = profile or current_profile()
+    try:
+        resources = resources_for(profile, str(root), resource_values)
+        check_model_names(resources)
+    except ValueError as exc:
+        print(invalid_configuration(exc), file=sys.stderr)
+        return 2
+    import dagster as dg
+
+    from laionet_assets.definitions import all_assets, all_checks
+    from laionet_assets.defs.partitions import laion_parts
+    from laionet_assets.graph import asset_plan
+
+    storage, plan = resources["storage"], asset_plan()
+    try:
+        scan = storage.registry.register(
+            release,
+            name,
+            layout or settings.process_setting("layout"),
+            columns or settings.process_setting("columns") or None,
+            embeddings_model or settings.process_setting("embeddings_model") or None,
+        )
+    except ValueError as exc:  # BadPartError, LayoutError, a bad --columns
+        print(f"laionet: {exc}", file=sys.stderr)
+        return 2
+    keys = [p.key for p in scan.parts]
+    print(f"release {release}: {len(keys)} part(s); profile {profile}; home {root}")
+    print_release(scan)
+    problem = safety_problem(scan, asset_values, selection)
+    if problem:
+        print(f"laionet: {problem}", file=sys.stderr)
+        return 2
+    if not keys:
+        print("laionet: no complete part to run", file=sys.stderr)
+        return 2
+    instance = dg.DagsterInstance.get()
+    instance.add_dynamic_partitions(laion_parts.name, keys)
+
+    definitions = [*all_assets, *all_checks]
+    failures: list[str] = []
+    log_level = settings.process_setting("log_level")
+
+    def materialize(names: list[str], partition_key: str | None = None) -> None:
+        started = time.perf_counter()
+        run_config = {
+            "loggers": {"console": {"config": {"log_level": log_level}}},
+            **settings.asset_run_config(asset_values, {plan.ops[n] for n in names}),
+        }
+        result = dg.materialize(
+            definitions,
+            selection=names,
+            partition_key=partition_key,
+            instance=instance,
+            resources=resources,
+            raise_on_error=False,
+            tags={"laionet/cli": "run"},
+            run_config=run_config,
+        )
+        label = f"{','.join(names)}" + (f" [{partition_key}]" if partition_key else "")
+        status = "ok" if result.success else "FAILED"
+        print(f"  {label}: {status} in {time.perf_counter() - started:.1f} s (run {result.run_id[:8]})")
+        if not result.success:
+            for event in result.all_events:
+                if event.is_step_failure:
+                    print(f"    {event.step_key}: {root_error_message(event.step_failure_data.error)}")
+            failures.append(label)
+
+    needs_upstream = any(a in selection and a not in plan.upstream for a in plan.order)
+    missing = [a for a in plan.upstream if a not in selection and not storage.asset_path(a).exists()]
+    if needs_upstream and missing:
+        print(f"  {', '.join(missing)} has no output under this home yet: materialising it first")
+        selection = plan.select([*selection, *missing])
+    for names, key in plan.runs(selection, keys):
+        materialize(names, key)
+    print_summary(selection, storage)
+    if failures:
+        print(f"{len(failures)} run(s) failed: {failures}", file=sys.stderr)
+        return 1
+    return 0
