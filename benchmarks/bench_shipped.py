@@ -21,8 +21,9 @@ import torch
 
 from benchmarks.common import seed_captions
 from laionet_assets.core.models.clip import Clip
-from laionet_assets.core.releases.shipped import normalise, read_rows
+from laionet_assets.core.releases.shipped import read_rows
 from laionet_assets.core.text.similarity import rowwise_cosine
+from laionet_assets.core.vectors import unit_rows
 
 
 def write_vectors(path: Path, rows: int, dim: int = 512, chunk: int = 262_144) -> None:
@@ -46,10 +47,10 @@ def main() -> dict:
         write_vectors(npy, args.rows)
         results["npy_mib"] = round(npy.stat().st_size / 2**20)
         rows = np.random.default_rng(1).permutation(args.rows)
-        synsets = normalise(np.random.default_rng(2).standard_normal((1000, 512)).astype(np.float32))
+        synsets = unit_rows(np.random.default_rng(2).standard_normal((1000, 512)).astype(np.float32))
         classes = np.random.default_rng(3).integers(0, 1000, args.rows)
         start = time.perf_counter()
-        vectors = normalise(read_rows({"path": str(npy)}, rows))
+        vectors = unit_rows(read_rows({"path": str(npy)}, rows))
         sims = rowwise_cosine(vectors, synsets[classes])
         seconds = time.perf_counter() - start
         assert sims.shape == (args.rows,)

@@ -44,8 +44,8 @@ def instance_folder(root: Location, vocabulary: str) -> Path:
     """The CLI's Dagster instance (SQLite) for a home: ``<vocabulary home>/dagster`` on a local
     home; for a URL home, whose object store cannot hold a database, a local folder named after
     the URL under ``LAIONET_INSTANCES`` (a cluster's instance is its own Postgres)."""
+    from laionet_assets.core.io.names import slug
     from laionet_assets.core.io.storage import is_remote
-    from laionet_assets.core.releases.scan import slug
     from laionet_assets.core.text.vocabularies import vocabulary_home
 
     if is_remote(root):

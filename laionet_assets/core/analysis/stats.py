@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from laionet_assets.core.vectors import unit_rows
+
 # Per class: images, distinct pairs, mean pair similarity with its sd, se and 95% interval.
 CLASS_STATS_SCHEMA = {
     "wnid": pl.String,
@@ -33,14 +35,6 @@ CLASS_STATS_SCHEMA = {
 
 Z95 = 1.959963984540054
 INTERVALS = ("jackknife", "pairs")
-
-
-def normalize_rows(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    if np.any(norms == 0):
-        raise ValueError("an embedding is all zeros and has no direction")
-    return x / norms
 
 
 def pair_mean(x: np.ndarray) -> float:
@@ -77,7 +71,7 @@ def intra_class_similarity(x: np.ndarray, interval: str = "jackknife") -> dict:
     """n, pairs, mean, sd, se and the 95% interval of one class's intra-class similarity."""
     if interval not in INTERVALS:
         raise ValueError(f"unknown interval {interval!r}; expected one of {INTERVALS}")
-    x = normalize_rows(x)
+    x = unit_rows(x, np.float64)
     n = x.shape[0]
     pairs = n * (n - 1) // 2
     mean, sd = pair_mean(x), pair_sd(x)
@@ -203,7 +197,7 @@ def pooled_pair_similarities(
     in each class, ``a``'s pairs are sampled with replacement to match ``b``'s number."""
     ia, ib = capped_class_indices(a_labels, cap, seed), capped_class_indices(b_labels, cap, seed)
     common = set(ia) & set(ib)
-    pairs = lambda x, idx: {w: pair_similarities(normalize_rows(x[idx[w]])) for w in common}  # noqa: E731
+    pairs = lambda x, idx: {w: pair_similarities(unit_rows(x[idx[w]], np.float64)) for w in common}  # noqa: E731
     return matched_resample(pairs(a, ia), pairs(b, ib), seed)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from laionet_assets.core.io.atomic import write_bytes_atomic, write_parquet_atomic, write_text_atomic
+from laionet_assets.core.vectors import unit_rows
 
 UUID = {
     "laion400m": "5b54c5d5-bbcf-484d-a2ce-0d6f73df1a36",
@@ -36,7 +37,7 @@ def _spark_name(layout: str, i: int) -> str:
 
 def _unit_vectors(n: int, dim: int, seed: int) -> np.ndarray:
     v = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
-    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float16)
+    return unit_rows(v).astype(np.float16)
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:

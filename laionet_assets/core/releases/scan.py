@@ -5,11 +5,11 @@ each part and names its partitions.  Reading one part is ``core.releases.read``.
 from __future__ import annotations
 
 import posixpath
-import re
 from dataclasses import asdict, dataclass, field
 
 import polars as pl
 
+from laionet_assets.core.io.names import slug
 from laionet_assets.core.releases.layouts import (
     PART_SUFFIXES,
     RELEASE_LAYOUTS,
@@ -23,14 +23,6 @@ from laionet_assets.core.releases.layouts import (
     reader_of,
     stem,
 )
-
-
-def slug(text: str) -> str:
-    """Partition-key-safe form of a name: lower case, ``[a-z0-9_-]`` only."""
-    s = re.sub(r"[^a-z0-9_-]+", "_", text.lower()).strip("_-")
-    if not s:
-        raise ValueError(f"{text!r} has no characters usable in a partition key")
-    return s
 
 
 def partition_key(release: str, part: str) -> str:

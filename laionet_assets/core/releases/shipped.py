@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from laionet_assets.core.choices import check_choice
+from laionet_assets.core.vectors import unit_rows
 
 SOURCES = ("encode", "release", "auto")
 PARITY_MIN_COSINE = 0.99  # float16 storage of unit vectors costs < 1e-3; another model is far below
@@ -147,7 +148,7 @@ def read_frame_rows(frame: pl.DataFrame, handles: dict[str, dict]) -> tuple[pl.D
         bad = unusable_rows(vectors)
         dropped += int(bad.sum())
         frames.append(rows.filter(pl.Series(~bad)).with_columns(vector_key=vector_key(handle)))
-        blocks.append(normalise(vectors[~bad]))
+        blocks.append(unit_rows(vectors[~bad]))
     if not frames:
         return frame.with_columns(vector_key=pl.lit(None, pl.String)), np.zeros((0, 1), np.float32), 0
     return pl.concat(frames), np.concatenate(blocks), dropped
@@ -158,10 +159,6 @@ def unusable_rows(vectors: np.ndarray) -> np.ndarray:
     finite = np.isfinite(vectors).all(axis=1)
     norms = np.linalg.norm(np.where(finite[:, None], vectors, 0), axis=1)
     return ~finite | (norms < 1e-6)
-
-
-def normalise(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def parity(
@@ -175,7 +172,7 @@ def parity(
             "passed": False,
             "reason": f"dimension {shipped.shape[1]} shipped vs {encoded.shape[1]} encoded",
         }
-    cosine = np.einsum("ij,ij->i", normalise(shipped), normalise(encoded))
+    cosine = np.einsum("ij,ij->i", unit_rows(shipped, allow_zero=True), unit_rows(encoded, allow_zero=True))
     if statistic not in ("min", "median"):
         raise ValueError(f"parity statistic {statistic!r}; expected min or median")
     return {

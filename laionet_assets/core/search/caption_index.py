@@ -11,12 +11,12 @@ most similar caption per query by cosine similarity, exactly or through the inde
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from laionet_assets.core.io.names import table_name
 from laionet_assets.core.io.storage import home_path, lance_connect
 from laionet_assets.core.search.faiss_shards import DEFAULT_NPROBE, DEFAULT_REFINE, FaissShards, PartWriter
 from laionet_assets.core.search.nearest import exact_nearest
@@ -26,17 +26,13 @@ CAPTION_SCOPES = ("auto", "all", "matched")  # which captions of a part the inde
 SEARCH_ENGINES = ("auto", "exact", "faiss", "ivf_pq")
 
 
-def index_table_name(encoder_id: str) -> str:
-    return "laion_caption_index__" + re.sub(r"[^a-z0-9]+", "_", encoder_id.lower()).strip("_")
-
-
 class CaptionIndex:
     """The LanceDB table of one encoder's indexed captions, and beside it (``<uri>/../faiss/<table>``)
     its persisted FAISS shards, one per part (``core.search.faiss_shards``)."""
 
     def __init__(self, uri: str, encoder_id: str):
         self.db = lance_connect(uri)
-        self.name = index_table_name(encoder_id)
+        self.name = table_name("laion_caption_index", encoder_id)
         self.shards_folder = home_path(uri).parent / "faiss" / self.name
 
     def shards(self, dim: int) -> FaissShards:

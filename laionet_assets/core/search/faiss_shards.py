@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 
@@ -44,6 +43,7 @@ from laionet_assets.core.io.atomic import (
     write_parquet_atomic,
     write_text_atomic,
 )
+from laionet_assets.core.io.names import slug
 from laionet_assets.core.io.storage import Location, home_path, is_remote, read_bytes, read_parquet
 
 DEFAULT_NPROBE = 16
@@ -68,10 +68,6 @@ def ivf_pq(dim: int, expected_rows: int, train_rows: int):
         s for s in ((dim // 8, dim // 4) if dim >= 128 else (dim // 2,)) + (1,) if s >= 1 and dim % s == 0
     )
     return faiss.IndexIVFPQ(quantizer, dim, lists, sub, 8, faiss.METRIC_INNER_PRODUCT)
-
-
-def _safe(part: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", part)
 
 
 def float16_rows(path: Location, rows: int, dim: int):
@@ -101,7 +97,7 @@ class PartWriter:
         self.ids: list[pl.Series] = []
         self.rows = 0
         self.index = None
-        base = shards.folder / _safe(part)
+        base = shards.folder / slug(part, "file")
         temp = f".{base.name}.f16.{os.getpid()}.tmp"  # beside the shard, or local for an object store
         if is_remote(base):
             self.vectors_tmp = home_path(tempfile.gettempdir()) / temp
@@ -140,7 +136,7 @@ class PartWriter:
         self.vectors_file.close()
         if self.index is None and self.pending:
             self._start()
-        base = self.shards.folder / _safe(self.part)
+        base = self.shards.folder / slug(self.part, "file")
         if self.index is None:  # nothing usable in the part: no shard, and any old one is removed
             self.vectors_tmp.unlink(missing_ok=True)
             home_path(f"{base}.part.json").unlink(missing_ok=True)
@@ -242,7 +238,7 @@ class FaissShards:
         merged = self.trained_index(raw)
         stores, ids, offset = [], [], 0
         for part, rows in parts.items():
-            base = self.folder / _safe(part)
+            base = self.folder / slug(part, "file")
             shard = faiss.deserialize_index(np.frombuffer(read_bytes(f"{base}.faiss"), dtype=np.uint8))
             merged.merge_from(shard, offset)
             stores.append(float16_rows(home_path(f"{base}.f16"), rows, self.dim))

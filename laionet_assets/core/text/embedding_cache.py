@@ -1,33 +1,33 @@
-"""Caption embeddings cached in LanceDB, keyed by encoder and caption hash.
+"""Embeddings cached in LanceDB, keyed by encoder and the content hash of what was embedded.
 
-One table per encoder (``caption_embeddings__<encoder slug>``) with columns ``text_hash`` (128-bit
-blake2b of the caption, hex) and ``vector``.  Inserts are ``merge_insert`` on ``text_hash``
-(insert-if-absent), so a caption is stored once however often or concurrently it is written, and a
-killed writer leaves the table at its previous version.
+One table per encoder and kind (``caption_embeddings__<encoder>``, ``image_embeddings__<encoder>``)
+with columns ``content_hash`` (a caption's 128-bit blake2b, or an image file's sha256, hex) and
+``vector``.  Inserts are ``merge_insert`` on ``content_hash`` (insert-if-absent), so a vector is
+stored once however often or concurrently it is written, and a killed writer leaves the table at
+its previous version.  A table written under the column's earlier name, ``text_hash``, is renamed
+in place when first opened (a change of Lance's metadata alone).
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
 
+from laionet_assets.core.io.names import table_name
 from laionet_assets.core.io.storage import lance_connect
 from laionet_assets.core.text.similarity import TextEncoder, text_hash
 
 _LOOKUP_CHUNK = 4096
-
-
-def table_name(encoder_id: str, kind: str = "caption") -> str:
-    return f"{kind}_embeddings__" + re.sub(r"[^a-z0-9]+", "_", encoder_id.lower()).strip("_")
+KEY = "content_hash"  # the content hash of what was embedded
+FORMER_KEY = "text_hash"  # the same column in tables written by earlier versions
 
 
 class EmbeddingCache:
     """``kind="caption"``: keys are caption hashes; ``kind="image"``: keys are the sha256 of the
-    image file (column ``text_hash`` either way: the content hash of what was embedded)."""
+    image file."""
 
     def __init__(self, folder: str | os.PathLike, kind: str = "caption"):
         self.uri = str(folder)
@@ -35,19 +35,23 @@ class EmbeddingCache:
         self.db = lance_connect(folder)
 
     def _table(self, encoder_id: str, dim: int, create: bool):
-        name = table_name(encoder_id, self.kind)
+        name = table_name(f"{self.kind}_embeddings", encoder_id)
         try:
-            return self.db.open_table(name)
+            table = self.db.open_table(name)
         except (FileNotFoundError, ValueError):
             if not create:
                 return None
-        schema = pa.schema([("text_hash", pa.string()), ("vector", pa.list_(pa.float32(), dim))])
+        else:
+            if FORMER_KEY in table.schema.names:
+                table.alter_columns({"path": FORMER_KEY, "rename": KEY})
+            return table
+        schema = pa.schema([(KEY, pa.string()), ("vector", pa.list_(pa.float32(), dim))])
         return self.db.create_table(name, schema=schema, exist_ok=True)
 
     def hashes(self, encoder_id: str) -> list[str]:
         """Every stored key (for consistency checks)."""
         table = self._table(encoder_id, 0, create=False)
-        return [] if table is None else table.to_arrow().column("text_hash").to_pylist()
+        return [] if table is None else table.to_arrow().column(KEY).to_pylist()
 
     def count(self, encoder_id: str) -> int:
         table = self._table(encoder_id, 0, create=False)
@@ -61,13 +65,13 @@ class EmbeddingCache:
         unique = sorted(set(hashes))
         for start in range(0, len(unique), _LOOKUP_CHUNK):
             chunk = unique[start : start + _LOOKUP_CHUNK]
-            where = "text_hash IN (" + ",".join(f"'{h}'" for h in chunk) + ")"
-            rows = table.search().where(where).select(["text_hash", "vector"]).limit(None).to_arrow()
+            where = f"{KEY} IN (" + ",".join(f"'{h}'" for h in chunk) + ")"
+            rows = table.search().where(where).select([KEY, "vector"]).limit(None).to_arrow()
             if rows.num_rows == 0:
                 continue
             dim = rows.schema.field("vector").type.list_size
             vectors = rows.column("vector").combine_chunks().flatten().to_numpy().reshape(rows.num_rows, dim)
-            found.update(zip(rows.column("text_hash").to_pylist(), vectors))
+            found.update(zip(rows.column(KEY).to_pylist(), vectors))
         return found
 
     def add(self, encoder_id: str, hashes: Sequence[str], vectors: np.ndarray) -> int:
@@ -78,13 +82,13 @@ class EmbeddingCache:
         table = self._table(encoder_id, dim, create=True)
         data = pa.table(
             {
-                "text_hash": pa.array(list(hashes), pa.string()),
+                KEY: pa.array(list(hashes), pa.string()),
                 "vector": pa.FixedSizeListArray.from_arrays(
                     pa.array(vectors.astype(np.float32).ravel()), dim
                 ),
             }
         )
-        result = table.merge_insert("text_hash").when_not_matched_insert_all().execute(data)
+        result = table.merge_insert(KEY).when_not_matched_insert_all().execute(data)
         return int(result.num_inserted_rows)
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import polars as pl
 
+from laionet_assets.core.io.names import slug
 from laionet_assets.core.io.storage import Location, home_path
 from laionet_assets.core.text.synsets import (
     SYNSETS_SCHEMA,
@@ -64,7 +65,7 @@ def vocabulary_slug(vocabulary: str) -> str:
     if vocabulary in BUILTIN:
         return vocabulary
     path = Path(vocabulary).expanduser().resolve()
-    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem) or "vocabulary"
+    stem = slug(path.stem, "folder") or "vocabulary"
     return f"{stem}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
 
 

@@ -24,6 +24,7 @@ from laionet_assets.core.text.matching import (
 )
 from laionet_assets.core.text.similarity import rowwise_cosine
 from laionet_assets.core.text.vocabularies import label_space, load_vocabulary
+from laionet_assets.core.vectors import unit_rows
 from laionet_assets.defs.lib import figure, markdown_table
 from laionet_assets.defs.partitions import TEXT_PART
 from laionet_assets.executors import GPU_STEP_TAGS
@@ -181,7 +182,7 @@ def _score_shipped(
     and a failed check fails the part."""
     vectors = shipped.read_rows(handle, single["part_row"].to_numpy())
     unusable = shipped.unusable_rows(vectors)
-    single, vectors = single.filter(pl.Series(~unusable)), shipped.normalise(vectors[~unusable])
+    single, vectors = single.filter(pl.Series(~unusable)), unit_rows(vectors[~unusable])
     sample = shipped.parity_sample(single.height)
     check = shipped.parity(vectors[sample], encoder.encode(single["text"].gather(sample).to_list()))
     where = shipped.array_name(handle)

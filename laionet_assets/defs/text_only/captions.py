@@ -32,6 +32,7 @@ from laionet_assets.core.search.faiss_shards import DEFAULT_NPROBE, DEFAULT_REFI
 from laionet_assets.core.text.embedding_cache import encode_with_cache
 from laionet_assets.core.text.selection import check_threshold
 from laionet_assets.core.text.similarity import text_hash
+from laionet_assets.core.vectors import unit_rows
 from laionet_assets.defs.lib import figure, markdown_table
 from laionet_assets.defs.partitions import TEXT_PART
 from laionet_assets.executors import GPU_STEP_TAGS
@@ -183,7 +184,7 @@ def _index_all(
         if handle is not None:
             vectors = shipped.read_rows(handle, chunk["part_row"].to_numpy())
             bad = shipped.unusable_rows(vectors)
-            chunk, vectors = chunk.filter(pl.Series(~bad)), shipped.normalise(vectors[~bad])
+            chunk, vectors = chunk.filter(pl.Series(~bad)), unit_rows(vectors[~bad])
             facts["dropped_unusable_vector"] += int(bad.sum())
         else:
             vectors = encoder.encode(chunk["text"].to_list())

@@ -13,10 +13,10 @@ from laionet_assets.core.analysis.stats import (
     compare_means,
     intra_class_similarity,
     leave_one_out_means,
-    normalize_rows,
     pair_mean,
     pair_sd,
 )
+from laionet_assets.core.vectors import unit_rows
 
 
 def pair_sims(x):
@@ -31,7 +31,7 @@ embeddings = arrays(
 @settings(max_examples=80, deadline=None)
 @given(x=embeddings)
 def test_mean_and_sd_equal_the_double_loop(x):
-    x = normalize_rows(x)
+    x = unit_rows(x, np.float64)
     sims = pair_sims(x)
     assert pair_mean(x) == pytest.approx(sims.mean(), abs=1e-9)
     assert pair_sd(x) == pytest.approx(sims.std(), abs=1e-6)
@@ -40,14 +40,14 @@ def test_mean_and_sd_equal_the_double_loop(x):
 @settings(max_examples=50, deadline=None)
 @given(x=embeddings)
 def test_leave_one_out_means_equal_recomputation(x):
-    x = normalize_rows(x)
+    x = unit_rows(x, np.float64)
     expected = [pair_sims(np.delete(x, i, axis=0)).mean() for i in range(len(x))]
     np.testing.assert_allclose(leave_one_out_means(x), expected, atol=1e-9)
 
 
 def test_intervals():
     rng = np.random.default_rng(0)
-    x = normalize_rows(rng.normal(size=(40, 8)) + 1.0)
+    x = unit_rows(rng.normal(size=(40, 8)) + 1.0, np.float64)
     sims = pair_sims(x)
     paper = intra_class_similarity(x, "pairs")
     assert paper["pairs"] == 780 and paper["se"] == pytest.approx(sims.std() / np.sqrt(780))
@@ -69,7 +69,7 @@ def test_verdicts():
 
 def test_bad_input():
     with pytest.raises(ValueError, match="all zeros"):
-        normalize_rows(np.zeros((3, 4)))
+        unit_rows(np.zeros((3, 4)), np.float64)
     with pytest.raises(ValueError, match="unknown interval"):
         intra_class_similarity(np.eye(3), "bootstrap-ish")
     assert np.isnan(intra_class_similarity(np.eye(2, 4))["se"])
@@ -80,8 +80,8 @@ def test_per_class_stats_and_comparison():
 
     rng = np.random.default_rng(1)
     centre = rng.normal(size=16)
-    tight = normalize_rows(centre + 0.2 * rng.normal(size=(60, 16)))
-    loose = normalize_rows(centre + 2.0 * rng.normal(size=(60, 16)))
+    tight = unit_rows(centre + 0.2 * rng.normal(size=(60, 16)), np.float64)
+    loose = unit_rows(centre + 2.0 * rng.normal(size=(60, 16)), np.float64)
     x = np.vstack([tight, loose, tight[:5]])
     labels = ["a"] * 60 + ["b"] * 60 + ["c"] * 5
     stats = per_class_intra_similarity(x, labels, cap=50, seed=3)
@@ -95,9 +95,10 @@ def test_per_class_stats_and_comparison():
 
 
 def test_pair_similarities_against_double_loop():
-    from laionet_assets.core.analysis.stats import normalize_rows, pair_similarities
+    from laionet_assets.core.analysis.stats import pair_similarities
+    from laionet_assets.core.vectors import unit_rows
 
-    x = normalize_rows(np.random.default_rng(3).normal(size=(37, 8)))
+    x = unit_rows(np.random.default_rng(3).normal(size=(37, 8)), np.float64)
     expected = [float(x[i] @ x[j]) for i in range(37) for j in range(i + 1, 37)]
     got = pair_similarities(x, chunk=5)  # several chunks, rows and columns offset
     assert sorted(got) == pytest.approx(sorted(expected), abs=1e-12) and got.size == 37 * 36 // 2

@@ -164,3 +164,25 @@ def test_sentence_transformer_by_local_folder(tmp_path, minilm):
 def test_missing_sentence_transformer_folder():
     with pytest.raises(FileNotFoundError, match="does not exist"):
         SentenceTransformerEncoder("/no/such/folder/model")
+
+
+def test_a_cache_table_with_the_former_key_column_keeps_reading(tmp_path):
+    """A table whose key column is named ``text_hash`` (homes of earlier versions) is found, read and
+    extended under ``content_hash``, its vectors intact."""
+    import lancedb
+    import pyarrow as pa
+
+    old = np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)
+    db = lancedb.connect(str(tmp_path / "lancedb"))
+    db.create_table(
+        "caption_embeddings__tiny",
+        pa.table(
+            {"text_hash": ["a", "b"], "vector": pa.FixedSizeListArray.from_arrays(pa.array(old.ravel()), 2)}
+        ),
+    )
+    cache = EmbeddingCache(str(tmp_path / "lancedb"))
+    found = cache.lookup("tiny", ["a", "b", "c"])
+    assert sorted(found) == ["a", "b"] and found["b"].tolist() == [0.0, 1.0]
+    assert cache.add("tiny", ["b", "c"], np.array([[9.0, 9.0], [0.6, 0.8]], np.float32)) == 1
+    assert sorted(cache.hashes("tiny")) == ["a", "b", "c"]
+    assert db.open_table("caption_embeddings__tiny").schema.names == ["content_hash", "vector"]
