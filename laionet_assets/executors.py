@@ -29,7 +29,7 @@ def check_broker(url: str, timeout: float = 5.0) -> None:
     except Exception as exc:  # kombu raises the transport's own errors (socket, redis, amqp)
         raise BrokerUnreachable(
             f"Celery broker {maybe_sanitize_url(url)} is unreachable ({type(exc).__name__}: {exc}); "
-            "start it, or point LAIONET_CELERY_BROKER at it"
+            f"start it, or point {setting('celery_broker').env} at it"
         ) from None
 
 
@@ -62,11 +62,11 @@ def executor_from_env():
     try:
         name = process_setting("executor")
     except ValueError as exc:
-        raise ValueError(f"unknown LAIONET_EXECUTOR: {exc}") from None
+        raise ValueError(f"unknown {setting('executor').env}: {exc}") from None
     if name == "multiprocess":
         steps = process_setting("max_concurrent")
         if steps < 1:
-            raise ValueError(f"LAIONET_MAX_CONCURRENT={steps!r} is not a positive integer")
+            raise ValueError(f"{setting('max_concurrent').env}={steps!r} is not a positive integer")
         return dg.multiprocess_executor.configured({"max_concurrent": steps})
     if name == "in_process":
         return dg.in_process_executor
@@ -75,7 +75,8 @@ def executor_from_env():
             from dagster_k8s import k8s_job_executor
         except ImportError as exc:
             raise ValueError(
-                "LAIONET_EXECUTOR=k8s needs dagster-k8s: pip install -e .[cluster] (see deploy/k8s/)"
+                f"{setting('executor').env}=k8s needs dagster-k8s: pip install -e .[cluster] "
+                "(see deploy/k8s/)"
             ) from exc
         return k8s_job_executor
     if name == "celery":
@@ -83,9 +84,10 @@ def executor_from_env():
             return celery_executor_from_env()
         except ImportError as exc:
             raise ValueError(
-                "LAIONET_EXECUTOR=celery needs dagster-celery: pip install -e .[cluster] (see deploy/celery/)"
+                f"{setting('executor').env}=celery needs dagster-celery: pip install -e .[cluster] "
+                "(see deploy/celery/)"
             ) from exc
-    raise ValueError(f"unknown LAIONET_EXECUTOR {name!r}; expected one of {EXECUTORS}")
+    raise ValueError(f"unknown {setting('executor').env} {name!r}; expected one of {EXECUTORS}")
 
 
 # Tags that place GPU steps on GPU nodes or workers; inert on the local executors.

@@ -1,16 +1,15 @@
 """The Parquet IO manager: every table asset is a polars frame in one Parquet file per asset
-(partition), written atomically, described by Dagster's standard table metadata."""
+(partition) at the storage resource's ``table_path``, written atomically, described by Dagster's
+standard table metadata."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
 from laionet_assets.core.io.atomic import write_parquet_atomic
-from laionet_assets.core.io.storage import Location, home_path, read_parquet
-from laionet_assets.core.text.vocabularies import DEFAULT_VOCABULARY, vocabulary_home
+from laionet_assets.core.io.storage import Location, read_parquet
+from laionet_assets.resources import LaionetStorage
 
 
 def table_metadata(frame: pl.DataFrame) -> dict:
@@ -19,18 +18,7 @@ def table_metadata(frame: pl.DataFrame) -> dict:
     return {"dagster/row_count": frame.height, "dagster/column_schema": dg.TableSchema(columns=columns)}
 
 
-def assets_root(home: str | Path) -> Location:
-    """``<home>/assets``: every table asset lives below it."""
-    return home_path(home) / "assets"
-
-
-def asset_file(home: str | Path, asset_key: dg.AssetKey, partition: str | None = None) -> Location:
-    """``<home>/assets/<asset>/<partition>.parquet`` or ``<home>/assets/<asset>.parquet``."""
-    base = assets_root(home) / "/".join(asset_key.path)
-    return base / f"{partition}.parquet" if partition else base.with_suffix(".parquet")
-
-
-class PolarsParquetIOManager(dg.ConfigurableIOManager):
+class PolarsParquetIOManager(dg.IOManager):
     """polars frames as Parquet under ``<home>/assets/`` (see :func:`asset_file`).  A run over a
     partition range returns ``{partition_key: frame}`` and gets one file per partition.
 
@@ -38,11 +26,11 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
     the partitions that have been materialised; missing ones are logged, never fatal.
     """
 
-    home: str = "data"
-    vocabulary: str = DEFAULT_VOCABULARY  # a vocabulary's tables live under its own folder
+    def __init__(self, storage: LaionetStorage):
+        self.storage = storage  # the home and vocabulary the tables live under
 
     def _path(self, asset_key: dg.AssetKey, partition: str | None) -> Location:
-        return asset_file(vocabulary_home(self.home, self.vocabulary), asset_key, partition)
+        return self.storage.table_path(asset_key.path, partition)
 
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | dict) -> None:
         if obj is None:
@@ -95,3 +83,13 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist: materialise the upstream asset first")
         return read_parquet(path)
+
+
+@dg.io_manager(
+    required_resource_keys={"storage"},
+    description="polars frames as Parquet under the storage resource's home (its vocabulary's folder)",
+)
+def parquet_io_manager(init_context: dg.InitResourceContext) -> PolarsParquetIOManager:
+    """The IO manager on the run's own storage resource, so a home or vocabulary chosen for a run
+    (environment, flag or launchpad) places its tables too: both are configured once, on storage."""
+    return PolarsParquetIOManager(init_context.resources.storage)

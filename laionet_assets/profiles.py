@@ -24,7 +24,18 @@ from typing import Any
 from pydantic import Field
 
 from laionet_assets import settings
-from laionet_assets.resources import RESOURCE_CLASSES, default_home
+from laionet_assets.io_manager import parquet_io_manager
+from laionet_assets.resources import (
+    ImageDownloader,
+    ImageEncoder,
+    ImageFolders,
+    ImageModels,
+    LaionetStorage,
+    OcrFilter,
+    QualityGates,
+    TextEncoderResource,
+    default_home,
+)
 
 _SMALL_MODELS = ("timm:mobilenetv3_small_050:random", "clip:tiny")
 
@@ -116,6 +127,17 @@ def with_defaults(cls, **values):
     return type(cls.__name__, (cls,), namespace)()
 
 
+# Every configurable resource of the code location by its key (the IO manager is built on storage).
+RESOURCE_CLASSES = {
+    "storage": LaionetStorage,
+    "text_encoder": TextEncoderResource,
+    "quality_gates": QualityGates,
+    "image_models": ImageModels,
+    "image_encoder": ImageEncoder,
+    "image_folders": ImageFolders,
+    "downloader": ImageDownloader,
+    "ocr": OcrFilter,
+}
 RESOURCE_KEYS = {cls.__name__: key for key, cls in RESOURCE_CLASSES.items()}
 
 
@@ -146,8 +168,9 @@ def resources_for(
         raise ValueError(f"unknown LAIONET_PROFILE {profile!r}; expected one of {PROFILES}")
     home = home or default_home()
     fields = settings.by_resource(resolve_values(profile, overrides))
-    for key in ("storage", "io_manager"):  # beside their other fields (the vocabulary)
-        fields.setdefault(key, {})["home"] = home
+    fields.setdefault("storage", {})["home"] = home  # beside its other fields (the vocabulary)
     for key, cls in RESOURCE_CLASSES.items():
         cls(**fields.get(key, {}))  # validate here, with the field names in the error
-    return {key: with_defaults(cls, **fields.get(key, {})) for key, cls in RESOURCE_CLASSES.items()}
+    resources = {key: with_defaults(cls, **fields.get(key, {})) for key, cls in RESOURCE_CLASSES.items()}
+    # the tables go where the storage resource says: one home, one vocabulary, configured once
+    return {**resources, "io_manager": parquet_io_manager}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
+from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -21,9 +24,8 @@ from laionet_assets.core.text.selection import (
     check_threshold,
     check_unsafe_score,
 )
-from laionet_assets.core.text.similarity import make_text_encoder
+from laionet_assets.core.text.similarity import check_text_encoder_kind, make_text_encoder
 from laionet_assets.core.text.vocabularies import DEFAULT_VOCABULARY, check_vocabulary, vocabulary_home
-from laionet_assets.io_manager import PolarsParquetIOManager, asset_file, assets_root
 
 
 def default_home() -> str:
@@ -86,11 +88,18 @@ class LaionetStorage(dg.ConfigurableResource):
 
     @property
     def assets(self) -> Location:
-        return assets_root(self.root)
+        """``<vocabulary home>/assets``: every table asset lives below it."""
+        return self.root / "assets"
+
+    def table_path(self, key_path: Sequence[str], partition: str | None = None) -> Location:
+        """Where the IO manager keeps an asset's table: ``assets/<asset>/<partition>.parquet`` for
+        a partition, ``assets/<asset>.parquet`` for an unpartitioned asset."""
+        base = self.assets / "/".join(key_path)
+        return base / f"{partition}.parquet" if partition else base.with_suffix(".parquet")
 
     def asset_path(self, name: str, partition: str | None = None) -> Location:
         """Where the IO manager keeps an asset's (partition's) table."""
-        return asset_file(self.root, dg.AssetKey(name), partition)
+        return self.table_path(dg.AssetKey(name).path, partition)
 
     def read_asset(self, name: str, columns: list[str] | None = None) -> pl.DataFrame | None:
         """An asset's stored table: every materialised partition of a partitioned one together
@@ -134,14 +143,7 @@ class TextEncoderResource(dg.ConfigurableResource):
         """How a release would name this encoder's model (``ViT-B-32/openai``), if it can be known."""
         return encoder_tag(self.kind, self.model, self.pretrained)
 
-    @field_validator("kind")
-    @classmethod
-    def _kind(cls, v: str) -> str:
-        if v not in ("open_clip", "sentence_transformers"):
-            raise ValueError(
-                f"unknown text encoder kind {v!r}; expected 'open_clip' or 'sentence_transformers'"
-            )
-        return v
+    _kind = field_validator("kind")(classmethod(lambda cls, v: check_text_encoder_kind(v)))
 
     _threshold = field_validator("threshold")(classmethod(lambda cls, v: check_threshold(v)))
 
@@ -213,39 +215,42 @@ class QualityGates(dg.ConfigurableResource):
     _score = field_validator("max_unsafe_score_required")(classmethod(lambda cls, v: check_unsafe_score(v)))
 
 
-class ImageDownloader(dg.ConfigurableResource):
-    """How ``laionet_images`` fetches: concurrency (per process) and processes, timeout, retries
-    with backoff, size cap, minimum area, URL prefix rewrites (a mirror or a local cache), and the
-    optional resize of stored images."""
+def fields_of(config: type, exclude: tuple[str, ...] = ()) -> dict:
+    """A class namespace declaring, as resource fields, the fields of a core settings dataclass
+    (type and default each), so a resource over core settings never re-declares them."""
+    hints = typing.get_type_hints(config)
+    namespace: dict = {"__annotations__": {}}
+    for f in dataclasses.fields(config):
+        if f.name in exclude:
+            continue
+        namespace["__annotations__"][f.name] = hints[f.name]
+        namespace[f.name] = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    return namespace
 
-    # Defaults are the core's (laionet_assets.core.images.download.DownloadSettings).
-    concurrency: int = DownloadSettings.concurrency
-    processes: int = DownloadSettings.processes
-    timeout_s: float = DownloadSettings.timeout_s
-    retries: int = DownloadSettings.retries
-    backoff_s: float = DownloadSettings.backoff_s
-    max_bytes: int = DownloadSettings.max_bytes
-    min_area: int = DownloadSettings.min_area
-    url_rewrites: dict[str, str] = {}
-    resize_shorter: int = DownloadSettings.resize_shorter
 
+class _Downloader(dg.ConfigurableResource):
     @model_validator(mode="after")
     def _valid(self):
         self.settings()
         return self
 
     def settings(self) -> DownloadSettings:
-        return DownloadSettings(
-            concurrency=self.concurrency,
-            processes=self.processes,
-            timeout_s=self.timeout_s,
-            retries=self.retries,
-            backoff_s=self.backoff_s,
-            max_bytes=self.max_bytes,
-            min_area=self.min_area,
-            url_rewrites=dict(self.url_rewrites),
-            resize_shorter=self.resize_shorter,
-        )
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        return DownloadSettings(**{**values, "url_rewrites": dict(values["url_rewrites"])})
+
+
+# Its fields are DownloadSettings' (core.images.download), less the User-Agent the project sends.
+ImageDownloader = type(
+    "ImageDownloader",
+    (_Downloader,),
+    {
+        "__module__": __name__,
+        "__doc__": """How ``laionet_images`` fetches: concurrency (per process) and processes, timeout,
+    retries with backoff, size cap, minimum area, URL prefix rewrites (a mirror or a local cache),
+    and the optional resize of stored images.""",
+        **fields_of(DownloadSettings, exclude=("user_agent",)),
+    },
+)
 
 
 class OcrFilter(dg.ConfigurableResource):
@@ -278,10 +283,7 @@ class ImageFolders(dg.ConfigurableResource):
     def _folders_exist(self):
         from laionet_assets.core.images.folders import LAYOUTS
 
-        if self.imagenet_val_layout not in LAYOUTS:
-            raise ValueError(
-                f"unknown imagenet_val_layout {self.imagenet_val_layout!r}; expected one of {LAYOUTS}"
-            )
+        check_choice(self.imagenet_val_layout, LAYOUTS, "imagenet_val_layout")
         for name in ("imagenet_val", "imagenetv2_a", "imagenetv2_b", "imagenetv2_c"):
             value = getattr(self, name)
             if value and not Path(value).expanduser().is_dir():
@@ -383,17 +385,3 @@ def check_model_names(resources: dict) -> None:
     timm imported), for a caller such as the CLI that wants every error before a run starts."""
     resources["image_models"].specs()
     resources["image_encoder"].spec()
-
-
-# Every resource of the code location by its key (profiles.resources_for builds each from these).
-RESOURCE_CLASSES = {
-    "storage": LaionetStorage,
-    "io_manager": PolarsParquetIOManager,
-    "text_encoder": TextEncoderResource,
-    "quality_gates": QualityGates,
-    "image_models": ImageModels,
-    "image_encoder": ImageEncoder,
-    "image_folders": ImageFolders,
-    "downloader": ImageDownloader,
-    "ocr": OcrFilter,
-}

@@ -27,6 +27,7 @@ from laionet_assets.core.releases.shipped import SOURCES
 from laionet_assets.core.search.caption_index import CAPTION_SCOPES, SEARCH_ENGINES
 from laionet_assets.core.text.matching import MODES
 from laionet_assets.core.text.selection import NSFW_POLICIES
+from laionet_assets.core.text.similarity import TEXT_ENCODER_KINDS
 
 RESOURCE, ASSET_CONFIG, PROCESS = "resource", "asset_config", "process"
 IMAGE_RUNNERS = ("image_models", "image_encoder")  # the two resources that run image models
@@ -270,7 +271,7 @@ SETTINGS: tuple[Setting, ...] = (
         "text_encoder",
         "kind",
         "caption/synset text encoder family",
-        choices=("open_clip", "sentence_transformers"),
+        choices=TEXT_ENCODER_KINDS,
     ),
     _r(
         "text_model",
@@ -366,7 +367,7 @@ SETTINGS: tuple[Setting, ...] = (
     _r(
         "vocabulary",
         str,
-        ("storage", "io_manager"),
+        "storage",
         "vocabulary",
         "the classes searched for: imagenet1k (default), cifar100, food101, or a file (class table, or a "
         "lemma → wnid dictionary in JSON, TSV or a pickled dict); each vocabulary's outputs live in "

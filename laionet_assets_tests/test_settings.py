@@ -5,8 +5,7 @@ import argparse
 import pytest
 
 from laionet_assets import settings
-from laionet_assets.profiles import PROFILE_RECORDS, resources_for
-from laionet_assets.resources import RESOURCE_CLASSES
+from laionet_assets.profiles import PROFILE_RECORDS, RESOURCE_CLASSES, resources_for
 from laionet_assets.settings import ASSET_CONFIG, PROCESS, RESOURCE, SETTINGS
 
 
@@ -139,3 +138,28 @@ def test_list_settings_parse_their_items_and_shared_asset_settings_reach_every_o
     assert config["laionet_sweep_images"]["config"] == {"nsfw_policy": "none", "thresholds": [0.6]}
     only = settings.asset_run_config({"nsfw_policy": "none"}, {"laionet"})["ops"]
     assert list(only) == ["laionet"]
+
+
+def test_a_vocabulary_chosen_for_a_run_places_its_tables(tmp_path):
+    """Home and vocabulary are configured once, on the storage resource: a run's config that
+    changes the vocabulary moves the IO manager's tables with it."""
+    import dagster as dg
+    import polars as pl
+
+    from laionet_assets.profiles import resources_for
+
+    resources = resources_for("tiny", str(tmp_path))
+
+    @dg.asset
+    def toy() -> pl.DataFrame:
+        return pl.DataFrame({"a": [1]})
+
+    result = dg.materialize(
+        [toy],
+        resources={"storage": resources["storage"], "io_manager": resources["io_manager"]},
+        run_config={"resources": {"storage": {"config": {"vocabulary": "cifar100"}}}},
+    )
+    assert result.success
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.parquet")] == [
+        "vocabularies/cifar100/assets/toy.parquet"
+    ]

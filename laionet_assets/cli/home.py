@@ -33,10 +33,10 @@ def prepare_home(home: str | None, profile: str | None, vocabulary: str | None =
     template = REPO_ROOT / "dagster.yaml"
     if not config.exists() and template.exists():
         shutil.copyfile(template, config)
-    os.environ["LAIONET_HOME"] = str(root)
+    os.environ[settings.setting("home").env] = str(root)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     if profile:
-        os.environ["LAIONET_PROFILE"] = profile
+        os.environ[settings.setting("profile").env] = profile
     return root
 
 

@@ -82,7 +82,11 @@ def print_summary(selection: list[str], storage) -> None:
     if "report" in selection and report.exists():
         print(f"report: {report}")
     print(f"outputs: {storage.assets}  figures: {storage.reports}")
-    vocabulary = "" if storage.vocabulary == "imagenet1k" else f"LAIONET_VOCABULARY={storage.vocabulary} "
+    vocabulary = (
+        ""
+        if storage.vocabulary == "imagenet1k"
+        else f"{settings.setting('vocabulary').env}={storage.vocabulary} "
+    )
     print(
         f"Dagster UI on these runs: {vocabulary}laionet ui --home {storage.shared}   "
         "(then open http://127.0.0.1:3000)"

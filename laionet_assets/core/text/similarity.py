@@ -18,6 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
+from laionet_assets.core.choices import check_choice
 from laionet_assets.core.models.clip import Clip
 from laionet_assets.core.models.loading import file_fingerprint, resolve_device
 
@@ -69,14 +70,20 @@ class SentenceTransformerEncoder:
         return out
 
 
+TEXT_ENCODER_KINDS = ("open_clip", "sentence_transformers")
+
+
+def check_text_encoder_kind(kind: str) -> str:
+    return check_choice(kind, TEXT_ENCODER_KINDS, "text encoder kind")
+
+
 def make_text_encoder(
     kind: str, model: str, pretrained: str | None = None, device: str = "auto", batch_size: int = 256
 ) -> TextEncoder:
+    check_text_encoder_kind(kind)
     if kind == "open_clip":
         return Clip(model, pretrained=pretrained, device=device, batch_size=batch_size)
-    if kind == "sentence_transformers":
-        return SentenceTransformerEncoder(model, device=device, batch_size=batch_size)
-    raise ValueError(f"unknown text encoder kind {kind!r}; expected 'open_clip' or 'sentence_transformers'")
+    return SentenceTransformerEncoder(model, device=device, batch_size=batch_size)
 
 
 def text_hash(texts) -> "np.ndarray":
