@@ -10,6 +10,8 @@ from functools import cache
 
 import dagster as dg
 
+from laionet_assets.defs.lib import HEADLINE, PAGE
+
 
 @dataclass(frozen=True, eq=False)
 class AssetPlan:
@@ -21,6 +23,8 @@ class AssetPlan:
     stages: tuple[tuple[bool, tuple[str, ...]], ...]
     together: tuple[tuple[str, ...], ...]  # outputs of one multi-asset: selecting one selects all
     ops: dict[str, str]  # asset → the op that computes it (where its asset config goes)
+    headlines: dict[str, str]  # asset → the headline a run that built it prints (defs.lib.headline)
+    pages: dict[str, str]  # asset → the page it writes under reports/ (defs.lib.page)
 
     def select(self, names: list[str]) -> list[str]:
         """``names`` plus their multi-asset siblings, in graph order; unknown names are an error."""
@@ -59,6 +63,7 @@ def plan_of(defs: dg.Definitions) -> AssetPlan:
     upstream = [k for k in keys if k in ancestors and k not in partitioned and stage[k] < first]
     groups = {tuple(sorted(name[x] for x in graph.get(k).execution_set_asset_keys)) for k in keys}
     runs = sorted({(stage[k], k in partitioned) for k in keys})
+    meta = {k: graph.get(k).metadata for k in keys}
     return AssetPlan(
         order=tuple(name[k] for k in keys),
         partitioned=tuple(name[k] for k in partitioned),
@@ -69,6 +74,8 @@ def plan_of(defs: dg.Definitions) -> AssetPlan:
         ),
         together=tuple(sorted(g for g in groups if len(g) > 1)),
         ops={name[k]: graph.get(k).assets_def.op.name for k in keys},
+        headlines={name[k]: meta[k][HEADLINE] for k in keys if HEADLINE in meta[k]},
+        pages={name[k]: meta[k][PAGE] for k in keys if PAGE in meta[k]},
     )
 
 

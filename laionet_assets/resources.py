@@ -17,6 +17,7 @@ from laionet_assets.core.images.download import DownloadSettings
 from laionet_assets.core.io.storage import Location, check_home, home_path, read_parquet
 from laionet_assets.core.releases.registry import ReleaseRegistry
 from laionet_assets.core.releases.shipped import check_source, encoder_tag
+from laionet_assets.core.report.catalogue import FIGURES
 from laionet_assets.core.text.embedding_cache import EmbeddingCache
 from laionet_assets.core.text.selection import (
     DEFAULT_MAX_UNSAFE_SCORE,
@@ -114,6 +115,10 @@ class LaionetStorage(dg.ConfigurableResource):
     def report_path(self, name: str) -> Location:
         """A file of the report folder: figures, the report page."""
         return self.reports / name
+
+    def figure_path(self, key: str) -> Location:
+        """Where the figure ``key`` of ``core.report.catalogue.FIGURES`` is drawn."""
+        return self.report_path(FIGURES[key].file)
 
     def embedding_cache(self, kind: str = "caption") -> EmbeddingCache:
         return EmbeddingCache(self.shared / "lancedb", kind)

@@ -130,3 +130,44 @@ def test_a_cpu_step_pod_asks_for_no_gpu():
     op = defs.resolve_assets_def("lemma_matches").op
     assert not get_user_defined_k8s_config(op.tags).container_config
     assert "dagster-celery/queue" not in op.tags
+
+
+def test_the_code_location_loads_from_a_wheel_install(tmp_path):
+    """As the Dockerfile installs it (a wheel, not an editable checkout): the code location loads
+    every stage's definitions, and the shipped vocabularies come with it."""
+    import subprocess
+    import sys
+
+    from laionet_assets.definitions import defs
+
+    wheel, site = tmp_path / "wheel", tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", str(REPO), "-w", str(wheel)], check=True
+    )
+    [built] = wheel.glob("*.whl")
+    subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(built)], check=True)
+    probe = (
+        "import json, laionet_assets\n"
+        f"from {DEFINITIONS_MODULE} import defs\n"
+        "from laionet_assets.core.text.vocabularies import load_vocabulary\n"
+        "print(json.dumps({'file': laionet_assets.__file__, 'assets': len(list(defs.assets)),\n"
+        "  'checks': len(list(defs.asset_checks)), 'jobs': sorted(j.name for j in defs.jobs),\n"
+        "  'sensors': len(list(defs.sensors)), 'cifar100': load_vocabulary('cifar100').height}))\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(site),
+        "HOME": str(tmp_path),
+        "LAIONET_HOME": str(tmp_path),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    loaded = json.loads(out.strip().splitlines()[-1])
+    assert Path(loaded["file"]).is_relative_to(site)
+    assert loaded["assets"] == len(list(defs.assets)) and loaded["checks"] == len(list(defs.asset_checks))
+    assert loaded["jobs"] == sorted(j.name for j in defs.jobs) and loaded["sensors"] == len(
+        list(defs.sensors)
+    )
+    assert loaded["cifar100"] == 100

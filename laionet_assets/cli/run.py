@@ -59,28 +59,23 @@ def invalid_configuration(exc: ValueError) -> str:
 
 def print_summary(selection: list[str], storage) -> None:
     """The headline sizes of what this run built, read from the storage resource's paths."""
-    from laionet_assets.core.io.storage import read_parquet
+    from laionet_assets.graph import asset_plan
 
+    plan = asset_plan()
     classes = "ImageNet classes" if storage.vocabulary == "imagenet1k" else f"classes of {storage.vocabulary}"
-    for asset, label in (
-        ("laionet_clean", "LAIONet"),
-        ("laionet_final", "LAIONet with images, after the OCR filter"),
-    ):
-        frame = storage.read_asset(asset, columns=["wnid"]) if asset in selection else None
-        if frame is not None:
-            print(f"{label}: {frame.height:,} rows over {frame['wnid'].n_unique()} {classes}")
-    nearest = storage.asset_path("captions_nearest_laion")
-    if "captions_nearest_laion" in selection and nearest.exists():
-        matches = read_parquet(nearest, columns=["wnid", "selected", "threshold"]).filter("selected")
-        if matches.height:
-            print(
-                f"LAION found by caption search alone (nearest to an ImageNet-Captions text, similarity > "
-                f"{matches['threshold'][0]}): {matches.height:,} rows "
-                f"over {matches['wnid'].n_unique()} ImageNet classes"
-            )
-    report = storage.report_path("report.html")
-    if "report" in selection and report.exists():
-        print(f"report: {report}")
+    for asset, label in plan.headlines.items():
+        frame = storage.read_asset(asset) if asset in selection else None
+        if frame is None:
+            continue
+        if "selected" in frame.columns:
+            frame = frame.filter("selected")
+            if frame.height == 0:
+                continue
+        label = label.format(**frame.row(0, named=True)) if frame.height else label
+        print(f"{label}: {frame.height:,} rows over {frame['wnid'].n_unique()} {classes}")
+    for asset, file in plan.pages.items():
+        if asset in selection and storage.report_path(file).exists():
+            print(f"{asset}: {storage.report_path(file)}")
     print(f"outputs: {storage.assets}  figures: {storage.reports}")
     vocabulary = (
         ""
@@ -120,7 +115,11 @@ def safety_problem(scan, asset_values: dict, selection: list[str]) -> str | None
     """A release without any safety signal needs ``--nsfw-policy none``, said before anything runs."""
     policy = asset_values.get("nsfw_policy", "auto")
     bare = [p.key for p in scan.parts if p.safety == "none"]
-    if bare and policy != "none" and "laionet_clean" in selection:
+    from laionet_assets.graph import asset_plan
+
+    ops = asset_plan().ops
+    filtered = any(ops[a] in settings.setting("nsfw_policy").targets for a in selection)
+    if bare and policy != "none" and filtered:
         return (
             f"layout {scan.parts[0].layout} has no safety signal (no NSFW tag, no unsafe score) for "
             f"{len(bare)} part(s); the '{policy}' policy would drop every row. Choose --nsfw-policy none "

@@ -9,6 +9,22 @@ import polars as pl
 
 from laionet_assets.core.io.storage import read_parquet
 
+# Asset metadata the CLI reads to summarise a run (``laionet_assets.graph.AssetPlan``): a table's
+# headline (its rows and classes, after a run that built it) and a page's file under reports/.
+HEADLINE = "laionet/headline"
+PAGE = "laionet/page"
+
+
+def headline(label: str) -> dict:
+    """``label``, formatted with the first counted row's columns, then the rows (those whose
+    ``selected`` is true where the table has that column) and the classes they cover."""
+    return {HEADLINE: label}
+
+
+def page(file: str) -> dict:
+    """The asset writes this HTML page under ``<home>/reports/``."""
+    return {PAGE: file}
+
 
 def markdown_table(frame: pl.DataFrame, limit: int = 50) -> dg.MetadataValue:
     """The first ``limit`` rows as a Markdown table for asset metadata."""

@@ -25,7 +25,7 @@ from laionet_assets.core.text.matching import (
 from laionet_assets.core.text.similarity import rowwise_cosine
 from laionet_assets.core.text.vocabularies import label_space, load_vocabulary
 from laionet_assets.core.vectors import unit_rows
-from laionet_assets.defs.lib import figure, markdown_table
+from laionet_assets.defs.lib import figure, headline, markdown_table
 from laionet_assets.defs.partitions import TEXT_PART
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import LaionetStorage, TextEncoderResource
@@ -393,6 +393,7 @@ def selection_inputs(
             description="LAIONet: single-label captions above the similarity threshold that pass the NSFW "
             "policy",
             kinds={"polars"},
+            metadata=headline("LAIONet"),
         ),
         "laionet_top50": dg.AssetOut(
             description="The top_k (default 50) most similar LAIONet rows per class (paper Appendix B)",
@@ -437,9 +438,9 @@ def laionet(
         curve,
         threshold,
         encoder_name,
-        storage.report_path("fig3_coverage_vs_threshold.png"),
+        storage.figure_path("coverage_vs_threshold"),
     )
-    fig4 = class_frequency_figure(frequencies, storage.report_path("fig4_class_frequencies.png"))
+    fig4 = class_frequency_figure(frequencies, storage.figure_path("class_frequencies"))
     present = set(clean["wnid"].unique().to_list())
     missing = [w for w in imagenet_synsets["wnid"].to_list() if w not in present]
     common = {

@@ -296,8 +296,8 @@ def accuracy(
     recalls = per_class_recall(predictions)
     frequency = all_parts(laionet_final, {"wnid": pl.String}).group_by("wnid").agg(count=pl.len())
     table = accuracy_table(recalls, frequency)
-    fig1 = accuracy_figure(table, storage.report_path("fig1_accuracy_imagenet_vs_laionet.png"))
-    fig5 = weighted_accuracy_figure(table, storage.report_path("fig5_weighted_vs_equal.png"))
+    fig1 = accuracy_figure(table, storage.figure_path("accuracy"))
+    fig5 = weighted_accuracy_figure(table, storage.figure_path("weighted_vs_equal"))
     drops = table.filter(pl.col("dataset") == "laionet").join(
         table.filter(pl.col("dataset") == "imagenet_val"), on="model", suffix="_val"
     )
@@ -343,7 +343,7 @@ def per_class_differences(
     least."""
     differences = recall_differences(per_class_recall, intra_class_laionet_vs_imagenet)
     rho = correlations(differences)
-    fig = per_class_difference_figure(differences, rho, storage.report_path("fig_per_class_differences.png"))
+    fig = per_class_difference_figure(differences, rho, storage.figure_path("per_class_differences"))
     context.add_output_metadata(
         {
             "models": differences["model"].n_unique(),

@@ -12,7 +12,14 @@ from laionet_assets.core.images.folders import DATASET_SCHEMA, load_image_folder
 from laionet_assets.core.images.ocr import flag_from_text, ocr_version, recognise_texts
 from laionet_assets.core.io.progress import Progress, library_versions
 from laionet_assets.core.text.vocabularies import folder_classes
-from laionet_assets.defs.lib import markdown_table, part_rows, parts_output, previous_output, run_parts
+from laionet_assets.defs.lib import (
+    headline,
+    markdown_table,
+    part_rows,
+    parts_output,
+    previous_output,
+    run_parts,
+)
 from laionet_assets.defs.partitions import IMAGE_PART
 from laionet_assets.resources import ImageDownloader, ImageFolders, LaionetStorage, OcrFilter
 
@@ -141,7 +148,12 @@ def laionet_images(
     return parts_output(context, outputs)
 
 
-@dg.asset(group_name=GROUP, kinds={"polars"}, **IMAGE_PART)
+@dg.asset(
+    group_name=GROUP,
+    kinds={"polars"},
+    metadata=headline("LAIONet with images, after the OCR filter"),
+    **IMAGE_PART,
+)
 def laionet_final(context: dg.AssetExecutionContext, laionet_clean: pl.DataFrame, laionet_images):
     """LAIONet as evaluated, per LAION part: ``laionet_clean`` rows whose image downloaded and
     passed the filters and whose recognised text does not contain the synset name (paper §2)."""

@@ -8,50 +8,16 @@ import polars as pl
 
 from laionet_assets.core.analysis.per_class import correlations, ranked
 from laionet_assets.core.io.atomic import write_text_atomic
+from laionet_assets.core.report.catalogue import FIGURES
 from laionet_assets.core.report.figures import recall_vs_disparity_figure
 from laionet_assets.defs.evaluation.assets import all_predictions
 from laionet_assets.defs.images.assets import LAIONET_IMAGES_SCHEMA
-from laionet_assets.defs.lib import all_parts, figure, previous_output
+from laionet_assets.defs.lib import all_parts, figure, page, previous_output
 from laionet_assets.defs.report.gallery import GALLERY_PAGE, RATING_CSV
 from laionet_assets.defs.similarity.embeddings import embedded_images
 from laionet_assets.resources import LaionetStorage
 
 GROUP = "laionet_report"
-FIGURES = [
-    (
-        "fig3_coverage_vs_threshold.png",
-        "Fig. 3: class coverage and dataset size vs text-similarity threshold",
-    ),
-    ("fig4_class_frequencies.png", "Fig. 4: LAIONet class frequencies"),
-    ("fig1_accuracy_imagenet_vs_laionet.png", "Fig. 1: accuracy on ImageNet val vs LAIONet"),
-    ("fig5_weighted_vs_equal.png", "Fig. 5: LAION-weighted vs equally weighted accuracy on LAIONet"),
-    ("fig6_intra_class.png", "Fig. 6: intra-class similarity, LAIONet vs ImageNet"),
-    ("fig7_recall_vs_disparity.png", "Fig. 7: LAIONet recall vs intra-class similarity disparity"),
-    (
-        "fig_per_class_differences.png",
-        "Per class: recall@1 lost on LAIONet (most and least) and its rank correlation with the "
-        "intra-class similarity difference",
-    ),
-    (
-        "fig8_selection_frequency.png",
-        "Fig. 8: significantly lower intra-class similarity vs MTurk selection frequency",
-    ),
-    ("fig9_text_vs_synsets.png", "Fig. 9: ImageNet-Captions texts vs their synsets"),
-    (
-        "fig10_text_matched_intra_class.png",
-        "Fig. 10: intra-class similarity, LAION recreated by caption "
-        "search alone (nearest to ImageNet-Captions) vs ImageNet",
-    ),
-    ("fig17_image_to_synset.png", "Fig. 17 (Appendix D): image-to-synset similarity, LAIONet vs ImageNet"),
-    (
-        "fig18_threshold_sweep.png",
-        "Fig. 18 (Appendix E): the text-matched dataset vs its similarity threshold",
-    ),
-    (
-        "fig_laionet_threshold_sweep.png",
-        "LAIONet vs its text-similarity threshold: coverage, size, intra-class similarity, accuracy",
-    ),
-]
 
 
 def _html_table(frame: pl.DataFrame) -> str:
@@ -146,7 +112,15 @@ LINKS = (
 )
 
 
-@dg.asset(group_name=GROUP, kinds={"html"}, deps=[*OPTIONAL, *(asset for asset, _, _ in LINKS)])
+REPORT_PAGE = "report.html"
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"html"},
+    deps=[*OPTIONAL, *(asset for asset, _, _ in LINKS)],
+    metadata=page(REPORT_PAGE),
+)
 def report(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,
@@ -173,7 +147,7 @@ def report(
     comparison = intra_class_laionet_vs_imagenet
     recalls = per_class_recall.filter(pl.col("dataset") == "laionet")
     points = recalls.join(comparison.select("wnid", "difference"), on="wnid", how="inner")
-    fig7 = recall_vs_disparity_figure(points, storage.report_path("fig7_recall_vs_disparity.png"))
+    fig7 = recall_vs_disparity_figure(points, storage.figure_path("recall_vs_disparity"))
     lower = comparison.filter(pl.col("verdict") == "significantly lower").height
     drops = accuracy.filter(pl.col("dataset") == "laionet").join(
         accuracy.filter(pl.col("dataset") == "imagenet_val"), on="model", suffix="_val"
@@ -297,8 +271,8 @@ def report(
         )
     if sweep is not None and sweep.height:
         sections["LAIONet vs its text-similarity threshold (laionet_threshold_sweep)"] = sweep
-    figures = [(name, caption) for name, caption in FIGURES if (reports / name).exists()]
-    path = storage.report_path("report.html")
+    figures = [(f.file, f.caption) for f in FIGURES.values() if (reports / f.file).exists()]
+    path = storage.report_path(REPORT_PAGE)
     links = [(name, text) for _, name, text in LINKS if (reports / name).exists()]
     write_report(path, headline_frame, sections, figures, links)
     context.add_output_metadata(

@@ -93,7 +93,7 @@ def image_synset_similarity(
         *pooled,
         out,
         ("LAIONet", "ImageNet"),
-        storage.report_path("fig17_image_to_synset.png"),
+        storage.figure_path("image_to_synset"),
         quantity="image-to-synset similarity",
         unit="images",
         title=f"Image-to-synset similarity ({encoder})",

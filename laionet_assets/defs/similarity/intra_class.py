@@ -117,7 +117,7 @@ def intra_class_stats(
                     else (np.zeros(0), np.zeros(0))
                 )
                 fig = intra_class_figure(
-                    *pooled, comparison, ("LAIONet", "ImageNet"), storage.report_path("fig6_intra_class.png")
+                    *pooled, comparison, ("LAIONet", "ImageNet"), storage.figure_path("intra_class")
                 )
                 meta["fig6_intra_class"] = comparison_meta["fig6_intra_class"] = figure(fig)
                 comparison_meta.update(
@@ -185,7 +185,7 @@ def v2_comparison(
         if b[0].shape[0] and c[0].shape[0]
         else (np.zeros(0), np.zeros(0))
     )
-    fig = selection_frequency_figure(table, storage.report_path("fig8_selection_frequency.png"), pooled)
+    fig = selection_frequency_figure(table, storage.figure_path("selection_frequency"), pooled)
     context.add_output_metadata(
         {
             "interval": config.interval,

@@ -226,7 +226,7 @@ def laionet_threshold_sweep(
     fig = laionet_sweep_figure(
         table,
         laionet_threshold["threshold"][0] if laionet_threshold.height else None,
-        storage.report_path("fig_laionet_threshold_sweep.png"),
+        storage.figure_path("laionet_threshold_sweep"),
     )
     write_parquet_atomic(table, storage.report_path("laionet_threshold_sweep.parquet"))
     sweep_meta = {

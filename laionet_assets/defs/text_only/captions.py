@@ -33,7 +33,7 @@ from laionet_assets.core.text.embedding_cache import encode_with_cache
 from laionet_assets.core.text.selection import check_threshold
 from laionet_assets.core.text.similarity import text_hash
 from laionet_assets.core.vectors import unit_rows
-from laionet_assets.defs.lib import figure, markdown_table
+from laionet_assets.defs.lib import figure, headline, markdown_table
 from laionet_assets.defs.partitions import TEXT_PART
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageFolders, LaionetStorage, TextEncoderResource, positive
@@ -118,7 +118,7 @@ def caption_synset_similarity(
     )
     edges = np.round(np.arange(-1.0, 1.0 + config.bin_width / 2, config.bin_width), 6)
     bins = binned_proportions(own, more / others, edges).filter(pl.col("n") > 0)
-    fig = text_synset_figure(own, bins, encoder.encoder_id, storage.report_path("fig9_text_vs_synsets.png"))
+    fig = text_synset_figure(own, bins, encoder.encoder_id, storage.figure_path("text_vs_synsets"))
     yield dg.Output(
         out,
         output_name="caption_synset_similarity",
@@ -314,6 +314,9 @@ class NearestConfig(dg.Config):
     group_name=GROUP,
     ins={"laion_caption_index": dg.AssetIn(), "lemma_matches": dg.AssetIn()},
     kinds={"lancedb", "polars"},
+    metadata=headline(
+        "LAION found by caption search alone (nearest to an ImageNet-Captions text, similarity > {threshold})"
+    ),
 )
 def captions_nearest_laion(
     context: dg.AssetExecutionContext,

@@ -171,12 +171,10 @@ def text_matched_intra_class(
         *pooled,
         at_selection,
         ("text-matched LAION", "ImageNet"),
-        storage.report_path("fig10_text_matched_intra_class.png"),
+        storage.figure_path("text_matched_intra_class"),
         title=f"LAION rows whose caption is nearest an ImageNet-Captions text (similarity > {selection})",
     )
-    fig18 = threshold_sweep_figure(
-        summary, selection, "ImageNet", storage.report_path("fig18_threshold_sweep.png")
-    )
+    fig18 = threshold_sweep_figure(summary, selection, "ImageNet", storage.figure_path("text_matched_sweep"))
     lower = int((at_selection["verdict"] == "significantly lower").sum())
     encoders = reference_image_embeddings["encoder"].unique().to_list()
     yield dg.Output(
