@@ -7,6 +7,7 @@ this table come the ``laionet`` CLI flags, the ``LAIONET_*`` variables ``resourc
 and the launchpad's defaults and field descriptions (the profile's values, then the environment).
 
 Adding a knob is adding one row (and, for a resource field, the field on its resource class).
+The module is long because the table is: it holds every knob of the project, one row each.
 
 Precedence, lowest first: the resource class default, the profile (``laionet_assets.profiles``),
 the ``LAIONET_*`` variable, the CLI flag (an ``overrides`` entry), the launchpad's run config.

@@ -171,7 +171,8 @@ def test_gpu_steps_request_a_gpu_on_kubernetes():
 
 
 def test_asset_configs_reject_bad_values():
-    from laionet_assets.defs.creation.assets import LaionetConfig, LemmaMatchConfig
+    from laionet_assets.defs.creation.assets import LemmaMatchConfig
+    from laionet_assets.defs.creation.selection import LaionetConfig
     from laionet_assets.resources import QualityGates
 
     with pytest.raises(ValidationError, match="unknown matching mode 'fuzzy'"):

@@ -135,15 +135,23 @@ def test_a_cpu_step_pod_asks_for_no_gpu():
 def test_the_code_location_loads_from_a_wheel_install(tmp_path):
     """As the Dockerfile installs it (a wheel, not an editable checkout): the code location loads
     every stage's definitions, and the shipped vocabularies come with it."""
+    import shutil
     import subprocess
     import sys
+    import zipfile
 
     from laionet_assets.definitions import defs
 
-    wheel, site = tmp_path / "wheel", tmp_path / "site"
+    source, wheel, site = tmp_path / "source", tmp_path / "wheel", tmp_path / "site"
+    # the files the Dockerfile copies, so that no build folder of the checkout leaks into the wheel
+    shutil.copytree(
+        REPO / "laionet_assets", source / "laionet_assets", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run(
-        [*pip, "wheel", "--no-deps", "--no-build-isolation", str(REPO), "-w", str(wheel)], check=True
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", str(source), "-w", str(wheel)], check=True
     )
     [built] = wheel.glob("*.whl")
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(built)], check=True)
@@ -171,3 +179,6 @@ def test_the_code_location_loads_from_a_wheel_install(tmp_path):
         list(defs.sensors)
     )
     assert loaded["cifar100"] == 100
+    with zipfile.ZipFile(built) as archive:  # the package alone: no tests, no build leftovers
+        tops = {name.split("/")[0] for name in archive.namelist()}
+    assert tops == {"laionet_assets", next(t for t in tops if t.endswith(".dist-info"))}

@@ -1,4 +1,4 @@
-"""LAIONet creation: imagenet_synsets → lemma_matches[part] → text_sims[part] → laionet_clean."""
+"""LAIONet creation, per part: imagenet_synsets → lemma_matches[part] → text_sims[part] (paper §2)."""
 
 import time
 
@@ -11,8 +11,6 @@ from laionet_assets.core.io.progress import Progress, library_versions
 from laionet_assets.core.releases import shipped
 from laionet_assets.core.releases.layouts import CANONICAL_SCHEMA
 from laionet_assets.core.releases.read import DEFAULT_MAX_CAPTION_BYTES, read_part
-from laionet_assets.core.report.figures import class_frequency_figure, coverage_figure
-from laionet_assets.core.text import selection as core_laionet
 from laionet_assets.core.text.embedding_cache import encode_with_cache
 from laionet_assets.core.text.matching import (
     MODES,
@@ -25,7 +23,7 @@ from laionet_assets.core.text.matching import (
 from laionet_assets.core.text.similarity import rowwise_cosine
 from laionet_assets.core.text.vocabularies import label_space, load_vocabulary
 from laionet_assets.core.vectors import unit_rows
-from laionet_assets.defs.lib import figure, headline, markdown_table
+from laionet_assets.defs.lib import markdown_table
 from laionet_assets.defs.partitions import TEXT_PART
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import LaionetStorage, TextEncoderResource
@@ -293,191 +291,3 @@ def text_sims(
         }
     )
     return outputs[keys[0]] if len(keys) == 1 else outputs
-
-
-class LaionetSelectionConfig(dg.Config):
-    """How LAIONet selects rows: shared by laionet and laionet_sweep_images."""
-
-    threshold: float | None = Field(
-        default=None, description="keep text_similarity > threshold; default: the text encoder's"
-    )
-    nsfw_policy: str = Field(
-        default="auto",
-        description="safety policy: auto (a row's NSFW tag must be UNLIKELY, as in the paper, else its "
-        "unsafe score at most max_unsafe_score), require_unlikely, allow_missing, max_unsafe_score, or none "
-        "(required for releases without any safety signal)",
-    )
-    max_unsafe_score: float = Field(
-        default=core_laionet.DEFAULT_MAX_UNSAFE_SCORE,
-        description="highest unsafe score kept (LAION's own cut 0.5; a stricter research choice 0.1)",
-    )
-
-    _threshold = field_validator("threshold")(classmethod(lambda cls, v: core_laionet.check_threshold(v)))
-    _policy = field_validator("nsfw_policy")(classmethod(lambda cls, v: core_laionet.check_nsfw_policy(v)))
-    _score = field_validator("max_unsafe_score")(
-        classmethod(lambda cls, v: core_laionet.check_unsafe_score(v))
-    )
-
-
-class LaionetConfig(LaionetSelectionConfig):
-    top_k: int = Field(default=50, description="rows per class in laionet_top50")
-
-
-def _candidates(lemma_matches: dict[str, pl.DataFrame], text_sims: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    frames = []
-    for part, sims in sorted(text_sims.items()):
-        if part not in lemma_matches:
-            continue
-        meta = lemma_matches[part].select(
-            "sample_id", "url", "text", "nsfw_tag", "unsafe_score", "width", "height", "part_row"
-        )
-        frames.append(
-            sims.join(meta, on="sample_id", how="inner").with_columns(
-                release_part=pl.lit(part), part_row=pl.col("part_row").cast(pl.Int64)
-            )
-        )
-    if not frames:
-        return pl.DataFrame(schema=core_laionet.LAIONET_SCHEMA)
-    return pl.concat(frames, how="vertical_relaxed").select(core_laionet.LAIONET_COLUMNS)
-
-
-def _caption_vector_sources(text_sims: dict[str, pl.DataFrame]) -> dict[str, int]:
-    """Rows by the source of their caption vectors (text_sims from before sources were recorded
-    were encoded)."""
-    counts: dict[str, int] = {}
-    for frame in text_sims.values():
-        column = frame["source"] if "source" in frame.columns else pl.Series(["encode"] * frame.height)
-        for source, n in column.value_counts().iter_rows():
-            counts[source] = counts.get(source, 0) + n
-    return counts
-
-
-def _parts_without_safety_signal(storage: LaionetStorage, keys: list[str]) -> list[str]:
-    registered = storage.registry.load()
-    return [k for k in keys if registered.get(k, {}).get("safety") == "none"]
-
-
-def selection_inputs(
-    config: LaionetSelectionConfig,
-    storage: LaionetStorage,
-    text_encoder: TextEncoderResource,
-    lemma_matches: dict,
-    text_sims: dict,
-) -> tuple[float, pl.DataFrame, list[str], list[str]]:
-    """LAIONet's threshold, its candidates (the single-label rows of every part with their
-    similarity), the text encoder that scored them and the parts without a safety signal; an
-    error when the parts were scored by different encoders, or when a policy would silently drop
-    a part with no safety signal."""
-    threshold = text_encoder.threshold if config.threshold is None else config.threshold
-    candidates = _candidates(lemma_matches, text_sims)
-    encoders = sorted({e for f in text_sims.values() for e in f["encoder"].unique().to_list()})
-    if len(encoders) > 1:
-        raise ValueError(
-            "text_sims partitions were computed with different "
-            f"encoders {encoders}; re-materialise them with one encoder"
-        )
-    unsignalled = _parts_without_safety_signal(storage, sorted(text_sims))
-    if unsignalled and config.nsfw_policy != "none":
-        raise dg.Failure(
-            f"part(s) {', '.join(unsignalled)} come from a release with no safety signal (no NSFW tag, no "
-            f"unsafe score); the '{config.nsfw_policy}' policy would drop every row. Accept them unfiltered "
-            "explicitly with --nsfw-policy none (and --nsfw-policy-required none for the check)"
-        )
-    return threshold, candidates, encoders, unsignalled
-
-
-@dg.multi_asset(
-    group_name=GROUP,
-    outs={
-        "laionet_clean": dg.AssetOut(
-            description="LAIONet: single-label captions above the similarity threshold that pass the NSFW "
-            "policy",
-            kinds={"polars"},
-            metadata=headline("LAIONet"),
-        ),
-        "laionet_top50": dg.AssetOut(
-            description="The top_k (default 50) most similar LAIONet rows per class (paper Appendix B)",
-            kinds={"polars"},
-        ),
-        "coverage_vs_threshold": dg.AssetOut(
-            description="Classes covered and rows kept per similarity threshold (paper Fig. 3)",
-            kinds={"polars", "matplotlib"},
-        ),
-        "class_frequencies": dg.AssetOut(
-            description="Rows per ImageNet class in LAIONet (paper Fig. 4)", kinds={"polars", "matplotlib"}
-        ),
-    },
-    ins={"lemma_matches": dg.AssetIn(), "text_sims": dg.AssetIn(), "imagenet_synsets": dg.AssetIn()},
-)
-def laionet(
-    context: dg.AssetExecutionContext,
-    config: LaionetConfig,
-    storage: LaionetStorage,
-    text_encoder: TextEncoderResource,
-    lemma_matches: dict,
-    text_sims: dict,
-    imagenet_synsets: pl.DataFrame,
-):
-    """Paper §2: the union over LAION parts of the selected captions (``laionet_clean``), its top
-    rows per class (Appendix B), the coverage-vs-threshold curve (Fig. 3) and class frequencies
-    (Fig. 4), each a table with its PNG figure."""
-    started = time.perf_counter()
-    threshold, candidates, encoders, unsignalled = selection_inputs(
-        config, storage, text_encoder, lemma_matches, text_sims
-    )
-    clean, counts = core_laionet.select_laionet(
-        candidates, threshold, config.nsfw_policy, config.max_unsafe_score
-    )
-    top = core_laionet.top_per_class(clean, config.top_k)
-    policy_ok = candidates.filter(core_laionet.safety_ok(config.nsfw_policy, config.max_unsafe_score))
-    curve = core_laionet.coverage_curve(policy_ok)
-    frequencies = core_laionet.class_frequencies(clean, imagenet_synsets)
-    encoder_name = encoders[0] if encoders else text_encoder.kind
-    fig3 = coverage_figure(
-        policy_ok["text_similarity"].to_numpy(),
-        curve,
-        threshold,
-        encoder_name,
-        storage.figure_path("coverage_vs_threshold"),
-    )
-    fig4 = class_frequency_figure(frequencies, storage.figure_path("class_frequencies"))
-    present = set(clean["wnid"].unique().to_list())
-    missing = [w for w in imagenet_synsets["wnid"].to_list() if w not in present]
-    common = {
-        "threshold": threshold,
-        "text_embedding_source": dg.MetadataValue.json(_caption_vector_sources(text_sims)),
-        "nsfw_policy": config.nsfw_policy,
-        "max_unsafe_score": config.max_unsafe_score,
-        "parts_without_safety_signal": dg.MetadataValue.json(unsignalled),
-        "encoder": encoder_name,
-        "release_parts": dg.MetadataValue.json(sorted(text_sims)),
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    yield dg.Output(
-        clean,
-        output_name="laionet_clean",
-        metadata={
-            **common,
-            **counts,
-            "missing_classes": len(missing),
-            "coverage_vs_threshold": markdown_table(
-                curve.filter(pl.col("threshold").is_in(np.round(np.arange(0, 1.01, 0.05), 2).tolist())), 25
-            ),
-            "fig3_coverage": figure(fig3),
-            "class_frequencies": markdown_table(frequencies.filter(pl.col("count") > 0), 30),
-            "fig4_class_frequencies": figure(fig4),
-        },
-    )
-    yield dg.Output(
-        top,
-        output_name="laionet_top50",
-        metadata={**common, "rows": top.height, "classes": top["wnid"].n_unique(), "top_k": config.top_k},
-    )
-    yield dg.Output(
-        curve, output_name="coverage_vs_threshold", metadata={**common, "fig3_coverage": figure(fig3)}
-    )
-    yield dg.Output(
-        frequencies,
-        output_name="class_frequencies",
-        metadata={**common, "fig4_class_frequencies": figure(fig4)},
-    )

@@ -25,7 +25,7 @@ from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.core.models.image_embeddings import embedded_rows, load_vectors
 from laionet_assets.core.report.figures import laionet_sweep_figure
 from laionet_assets.core.text import selection as core_laionet
-from laionet_assets.defs.creation.assets import LaionetSelectionConfig, selection_inputs
+from laionet_assets.defs.creation.selection import LaionetSelectionConfig, selection_inputs
 from laionet_assets.defs.evaluation.assets import IMAGE_KEY, PREDICTIONS_SCHEMA, downloaded_set, predict
 from laionet_assets.defs.images.assets import KEPT_IN_FINAL, download_and_read
 from laionet_assets.defs.lib import figure, markdown_table, reusable_rows
