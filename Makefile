@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: setup demo test lint bench ui lock clean
+.PHONY: setup demo test lint docs bench ui lock clean
 
 setup: $(VENV)/.installed /usr/share/wordnet/data.noun /usr/lib/x86_64-linux-gnu/libGL.so.1 /usr/bin/redis-server
 
@@ -47,8 +47,13 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 demo: setup
 	$(VENV)/bin/laionet demo
 
+# The suite builds the manual strictly too (laionet_assets_tests/test_docs.py).
 test: setup /usr/bin/chromium lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
+
+# The manual (docs/, MkDocs Material) on http://127.0.0.1:8000, rebuilt on every change.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve -a 127.0.0.1:8000
 
 # ruff (configured in pyproject.toml): pyflakes, pycodestyle, import order, line length 110.
 lint: setup
@@ -66,4 +71,4 @@ lock:
 	$(UV) pip compile pyproject.toml --extra dev --extra cluster --extra nvimgcodec --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.lock
 
 clean:
-	rm -rf $(VENV) data/assets data/dagster data/lancedb data/reports data/releases.json
+	rm -rf $(VENV) site data/assets data/dagster data/lancedb data/reports data/releases.json

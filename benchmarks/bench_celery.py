@@ -1,4 +1,4 @@
-"""Four partitions on two Celery workers vs one (issue 13), in the same run.
+"""Four partitions on two Celery workers vs one, in the same run.
 
     python -m benchmarks.bench_celery [--rows 40000]
 

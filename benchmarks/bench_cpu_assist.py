@@ -1,4 +1,4 @@
-"""The ``tensor+cpu`` decoder's sharing, on the CPU (issue 14): a batch decoder that decodes in the
+"""The ``tensor+cpu`` decoder's sharing, on the CPU: a batch decoder that decodes in the
 model's thread, as nvJPEG's batched decode does its Huffman stage on a GPU host, alone (``tensor``)
 against the same with the reading threads decoding the read batch's JPEGs until it is taken
 (``tensor+cpu``), in the same run.  The batch decoder here is libjpeg-turbo itself, so what is

@@ -1,4 +1,4 @@
-"""Decode once (issue 14): four classifiers sharing one preprocessing (resize 256 bicubic, crop
+"""Decode once: four classifiers sharing one preprocessing (resize 256 bicubic, crop
 224, ImageNet mean/std) run as one decode group (``core.models.runner.run_models``: each batch decoded
 once, every model run on it) against one pass per model (each decoding for itself), on the same
 images in the same run, for the ``pil`` and the ``tensor`` decoder, on the CPU.  Images: the real

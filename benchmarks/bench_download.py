@@ -1,4 +1,4 @@
-"""The download client, chosen by measurement (issue 14): images/s and images per CPU-second of
+"""The download client, chosen by measurement: images/s and images per CPU-second of
 the downloading processes ("per core") at 1, 64 and 512 concurrent requests against a local
 server on 127.0.0.1 that answers each request after 50 ms (standing in for the network), for
 

@@ -1,4 +1,4 @@
-"""Resize at download (issue 14): the effect on top-1 of storing images with their shorter side
+"""Resize at download: the effect on top-1 of storing images with their shorter side
 cut to N pixels (``--download-resize N``: Lanczos, JPEG quality 95, as img2dataset does) before a
 model's own preprocessing, against the original bytes (the paper's choice, the default).
 

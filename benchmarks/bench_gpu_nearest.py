@@ -1,4 +1,4 @@
-"""Exact nearest-caption search on a GPU (issue 12's target: ≥ 20,000 queries/s at 10M stored
+"""Exact nearest-caption search on a GPU (target: ≥ 20,000 queries/s at 10M stored
 vectors): ``core.search.nearest.exact_nearest`` streaming the stored vectors once, in chunks from host
 memory, with every query resident, in float16 with float32 accumulation; its answers against
 float32 products on a sample of the queries.  Prints a skip where CUDA is absent.

@@ -1,4 +1,4 @@
-"""Nearest-caption engines on the same stored vectors and queries, in one run (issue 12): the
+"""Nearest-caption engines on the same stored vectors and queries, in one run: the
 persisted FAISS shards (``core.search.faiss_shards``, IVF-PQ with exact re-ranking, built part by part as
 ``laion_caption_index`` builds them), LanceDB's IVF-PQ (today's ``ivf_pq`` engine, the baseline)
 and the exact chunked matrix products (``core.search.nearest.exact_nearest``), with each approximate

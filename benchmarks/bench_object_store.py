@@ -1,4 +1,4 @@
-"""An object-store home against a local disk (issue 13), in the same run: the bundled sample's
+"""An object-store home against a local disk, in the same run: the bundled sample's
 ``lemma_matches`` → ``text_sims`` → ``laionet_clean`` and ``laionet_images`` (tiny profile, OCR
 off, images from the sample's local web) with ``LAIONET_HOME`` a folder, then an ``s3://`` URL
 on a moto server on 127.0.0.1 (a thread of this process, so it shares the cores), and again

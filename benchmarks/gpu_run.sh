@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The GPU checks of issue 14 in one device call (after benchmarks/gpu_wheels.sh here):
-#   run(command="bash benchmarks/gpu_run.sh", carry=[".whl"], timeout_s=540)
+# The GPU measurements in one call on a GPU machine without network (after benchmarks/gpu_wheels.sh
+# on a machine with one): `bash benchmarks/gpu_run.sh`, with .whl/ copied beside the checkout.
 # Installs the carried wheels, then writes to $OUT (JSON, one file per benchmark, and a log):
 # CLIP ViT-B/32 images/s with the pil (12 CPU workers), tensor, tensor+cpu and nvimgcodec decoders in the same
-# run (target 5,000), and channels-last against NCHW for timm classifiers in bf16.  Each step has
+# run, and channels-last against NCHW for timm classifiers in bf16.  Each step has
 # its own time limit, so one that hangs leaves the others' results.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}

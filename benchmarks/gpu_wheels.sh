@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run here, before a session's GPU checks: the wheels the lent GPU machine lacks (it has torch,
+# Run on a machine with network, before benchmarks/gpu_run.sh: the wheels a GPU machine without network lacks (it has torch,
 # torchvision, timm, pillow and numpy, and no network), at the versions of requirements.lock, for
 # its Python 3.12, into .whl/ (ignored by git; name it in the device call's carry).  31 MB: with
 # the 11 MB working tree, inside the 64 MiB a call carries.  The device command is

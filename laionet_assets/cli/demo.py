@@ -35,8 +35,8 @@ SAMPLE_SETTINGS = {
 }
 
 
-# The demo's second vocabulary (issue 15: does caption-only selection make other curated datasets
-# more diverse too?): CIFAR-100 on its own small release, web and class-name image folder
+# The demo's second vocabulary (does caption-only selection make other curated datasets more
+# diverse too?): CIFAR-100 on its own small release, web and class-name image folder
 # (scripts/make_sample_cifar100.py), in <home>/vocabularies/cifar100/.
 SECOND_VOCABULARY = "cifar100"
 

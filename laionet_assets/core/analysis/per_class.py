@@ -1,5 +1,5 @@
 """Which classes lose most accuracy on LAIONet, and is it the classes whose images vary more?
-(the per-class question behind the paper's Fig. 7, issue 15).
+(the per-class question behind the paper's Fig. 7).
 
 Per model and class present in both datasets: recall@1 on LAIONet minus recall@1 on ImageNet, with
 the interval of a difference of two independent proportions (each side's standard error from its

@@ -3,12 +3,11 @@ materialised part."""
 
 import dagster as dg
 
-from laionet_assets.defs.partitions import IMAGE_SIDE, TEXT_SIDE, laion_parts
+from laionet_assets.defs.partitions import IMAGE_SIDE, TEXT_SIDE
 
 part_job = dg.define_asset_job(
     "laion_part_job",
     selection=TEXT_SIDE,
-    partitions_def=laion_parts,
     description="The text side of one LAION part: lemma_matches, text_sims and the caption index",
 )
 refresh_job = dg.define_asset_job(

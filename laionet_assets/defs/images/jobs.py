@@ -2,11 +2,10 @@
 
 import dagster as dg
 
-from laionet_assets.defs.partitions import IMAGE_SIDE, laion_parts
+from laionet_assets.defs.partitions import IMAGE_SIDE
 
 image_part_job = dg.define_asset_job(
     "laionet_image_part_job",
     selection=IMAGE_SIDE,
-    partitions_def=laion_parts,
     description="The image side of one LAION part: downloads, OCR filter, image embeddings, predictions",
 )

@@ -1,0 +1,283 @@
+"""MkDocs hooks: the reference pages, written from the code's own declarations when the site is
+built, so they cannot drift from it: every setting (``laionet_assets.settings``), every asset and
+check (the code location), every figure (``core.report.catalogue``), one page per release layout
+(``core.releases.layouts``) and the measured benchmarks (``benchmarks/results*.json``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+from mkdocs.structure.files import File
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cell(value) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def settings_page() -> str:
+    from laionet_assets import settings
+    from laionet_assets.profiles import PROFILE_RECORDS, RESOURCE_CLASSES
+
+    profiles = list(PROFILE_RECORDS)
+    values = {p: PROFILE_RECORDS[p].values() for p in profiles}
+    rows = []
+    for s in settings.SETTINGS:
+        if s.scope == settings.RESOURCE:
+            target = RESOURCE_CLASSES[s.targets[0]].model_fields[s.field]
+            default = target.default
+            sets = ", ".join(f"`{t}.{s.field}`" for t in s.targets)
+        elif s.scope == settings.ASSET_CONFIG:
+            default, sets = None, ", ".join(f"`{t}` config `{s.field}`" for t in s.targets)
+        else:
+            default, sets = s.default, "the process"
+        by_profile = "; ".join(f"{p}: `{values[p][s.name]}`" for p in profiles if s.name in values[p])
+        rows.append(
+            [
+                f"`{s.name}`",
+                f"`{s.option}`" if s.option else "",
+                f"`{s.env}`" if s.env else "launchpad",
+                s.type.__name__,
+                ", ".join(f"`{c}`" for c in s.choices) if s.choices else "",
+                f"`{default!r}`" if default not in (None, "") else "",
+                by_profile,
+                sets,
+                s.help,
+            ]
+        )
+    return (
+        "# Settings\n\nEvery knob, from the settings table (`laionet_assets/settings.py`). "
+        "Precedence, lowest first: the default, the profile, the `LAIONET_*` variable, the flag, "
+        "the launchpad's run config.\n\n"
+        + _table(
+            ["setting", "flag", "variable", "type", "choices", "default", "profiles", "sets", "what it does"],
+            rows,
+        )
+    )
+
+
+def assets_page() -> str:
+    from laionet_assets.core.report.catalogue import FIGURES
+    from laionet_assets.definitions import defs
+    from laionet_assets.graph import asset_plan
+
+    plan = asset_plan()
+    graph = defs.resolve_asset_graph()
+    checks: dict[str, list[str]] = {}
+    for check in defs.asset_checks or []:
+        for key in check.check_keys:
+            checks.setdefault(key.asset_key.to_user_string(), []).append(key.name)
+    figures: dict[str, list[str]] = {}
+    for f in FIGURES.values():
+        figures.setdefault(f.asset, []).append(f"`{f.file}`")
+    rows = []
+    for name in plan.order:
+        node = graph.get(next(k for k in graph.get_all_asset_keys() if k.to_user_string() == name))
+        description = (node.description or "").strip().split("\n\n")[0]
+        rows.append(
+            [
+                f"`{name}`",
+                node.group_name,
+                "per part" if name in plan.partitioned else "",
+                description,
+                ", ".join(f"`{c}`" for c in checks.get(name, [])),
+                ", ".join(figures.get(name, [])),
+            ]
+        )
+    together = "\n".join(f"- {', '.join(f'`{a}`' for a in group)}" for group in plan.together)
+    return (
+        "# Assets\n\nEvery asset of the code location in run order, from its own declaration "
+        "(`laionet_assets/defs/`). *per part*: one partition per release part (`laion_parts`).\n\n"
+        + _table(["asset", "group", "partitioned", "what it holds", "checks", "figures"], rows)
+        + "\nComputed together (one multi-asset; selecting one selects all):\n\n"
+        + together
+        + "\n"
+    )
+
+
+def figures_page() -> str:
+    from laionet_assets.core.report.catalogue import FIGURES
+
+    rows = [[f"`{f.file}`", f.paper or "", f.title, f"`{f.asset}`"] for f in FIGURES.values()]
+    return (
+        "# Figures\n\nEvery figure, as `core/report/catalogue.py` declares it, in the report's order. "
+        "Each is a PNG under `<home>/reports/`, shown in the asset's metadata in the UI and in "
+        "`report.html`.\n\n" + _table(["file", "paper", "what it shows", "drawn by"], rows)
+    )
+
+
+def layout_page(name: str) -> str:
+    from laionet_assets.core.releases.layouts import RELEASE_LAYOUTS
+
+    layout = RELEASE_LAYOUTS[name]
+    columns = [
+        [f"`{key}`", ", ".join(f"`{c}`" for c in (src if isinstance(src, tuple) else (src,)))]
+        for key, src in layout.columns.items()
+    ]
+    embeddings = [
+        [e.kind, f"`{e.model}`", e.dim, ", ".join(f"`{p}`" for p in e.paths)] for e in layout.embeddings
+    ]
+    sample = ROOT / "data" / "sample" / "releases" / name
+    text = [
+        f"# {layout.release}\n",
+        f"Layout name: `{name}` (`--layout {name}`); parts are {layout.reader.upper()} files"
+        + (f" named like `{layout.file_pattern}`" if layout.file_pattern else "")
+        + f". Safety signal: **{layout.safety}**"
+        + (
+            f" (the publisher's cut: unsafe score ≤ {layout.max_unsafe_score})"
+            if layout.max_unsafe_score
+            else ""
+        )
+        + ".\n",
+    ]
+    if layout.note:
+        text.append(f"\n{layout.note}\n")
+    text.append("\n## Columns\n\nThe canonical part schema, and the release's column each comes from:\n\n")
+    text.append(_table(["canonical", "release column"], columns))
+    if layout.optional:
+        text.append(
+            "\nOptional (null when a part lacks them): "
+            + ", ".join(f"`{c}`" for c in sorted(layout.optional))
+            + ".\n"
+        )
+    if embeddings:
+        text.append(
+            "\n## Shipped embeddings\n\nRead instead of encoding when the configured model matches:\n\n"
+        )
+        text.append(_table(["kind", "model", "dim", "file beside each part"], embeddings))
+    if sample.is_dir():
+        text.append(
+            f"\n## Try it\n\nA small sample of this layout is bundled:\n\n```bash\n"
+            f"laionet run --release data/sample/releases/{name} --profile offline"
+            + (" --nsfw-policy none --nsfw-policy-required none" if layout.safety == "none" else "")
+            + "\n```\n"
+        )
+    return "".join(text)
+
+
+def _flatten(value, prefix: str = "") -> list[tuple[str, object]]:
+    if isinstance(value, dict):
+        return [kv for k, v in value.items() for kv in _flatten(v, f"{prefix}{k}." if prefix or k else "")]
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return [kv for i, v in enumerate(value) for kv in _flatten(v, f"{prefix}{i}.")]
+    return [(prefix.rstrip("."), value)]
+
+
+def benchmarks_page() -> str:
+    import ast
+
+    text = [
+        "# Measured\n\nEvery figure below is read from `benchmarks/results.json` (CPU: a 2-core x86-64 "
+        "machine with 24 GiB, the CI machine's size) and `benchmarks/results_gpu.json` (GPU: the card "
+        "each entry names), written by `make bench` and the GPU script. Each benchmark compares with a "
+        "baseline measured in the same run.\n"
+    ]
+    for file, title in (("results.json", "CPU"), ("results_gpu.json", "GPU")):
+        results = json.loads((ROOT / "benchmarks" / file).read_text())
+        text.append(f"\n## {title} (`benchmarks/{file}`)\n")
+        for name, value in results.items():
+            source = ROOT / "benchmarks" / f"{name}.py"
+            doc = ""
+            if source.exists():
+                doc = (ast.get_docstring(ast.parse(source.read_text())) or "").split("\n\n")[0]
+            if not isinstance(value, dict):
+                text.append(f"\n- `{name}`: {_cell(value)}\n")
+                continue
+            text.append(f"\n### `{name}`\n\n{doc}\n\n" if doc else f"\n### `{name}`\n\n")
+            text.append(_table(["measure", "value"], [[f"`{k}`", v] for k, v in _flatten(value)]))
+    return "".join(text)
+
+
+def outputs_page() -> str:
+    from laionet_assets.core.report.catalogue import FIGURES
+    from laionet_assets.graph import asset_plan
+
+    plan = asset_plan()
+    tables = [
+        f"  assets/{name}/<release>-<part>.parquet"
+        if name in plan.partitioned
+        else f"  assets/{name}.parquet"
+        for name in plan.order
+    ]
+    pages = [f"  reports/{file}" for file in plan.pages.values()]
+    figures = [f"  reports/{f.file}" for f in FIGURES.values()]
+    tree = "\n".join(
+        [
+            "<home>/                                   # LAIONET_HOME: a folder or an s3:// URL",
+            *tables,
+            *pages,
+            "  reports/gallery.html  reports/rating_study_pairs.csv",
+            *figures,
+            "  images/ab/cd/<sha256>.<ext>             # downloaded images, content-addressed, shared",
+            "  lancedb/caption_embeddings__<encoder>.lance  lancedb/image_embeddings__<encoder>.lance",
+            "  lancedb/laion_caption_index__<encoder>.lance",
+            "  faiss/laion_caption_index__<encoder>/trained.faiss  trained.json   # the shared quantizer",
+            "  faiss/laion_caption_index__<encoder>/<part>.faiss .f16 .ids.parquet .part.json",
+            "  releases.json                           # partition key → part file, layout, columns",
+            "  dagster/                                # the CLI's Dagster instance (a local home)",
+            "  vocabularies/<name>/                    # another vocabulary's assets/ and reports/",
+        ]
+    )
+    return (
+        "# Output layout\n\nWhere every output lands, from the asset graph itself: a per-part asset "
+        "keeps one Parquet file per partition in its own folder, any other asset one file. "
+        "`laionet where ASSET` prints the files of one asset.\n\n```\n"
+        + tree
+        + "\n```\n\n**LAIONet is `assets/laionet_clean.parquet`** (one row per selected caption: "
+        "`sample_id, url, text, wnid, text_similarity, …`); with images, the per-part "
+        "`assets/laionet_final/<release>-<part>.parquet` files.\n\n"
+        "Every file is written to a temporary file beside it and renamed (`core/io/atomic.py`): a "
+        "reader never sees a partial file and a re-run replaces a partition whole. Images, the "
+        "embedding caches and the caption index are keyed by content and shared by every vocabulary "
+        "of a home.\n"
+    )
+
+
+def pages() -> dict[str, callable]:
+    from laionet_assets.core.releases.layouts import RELEASE_LAYOUTS
+
+    found = {
+        "reference/settings.md": settings_page,
+        "reference/assets.md": assets_page,
+        "reference/figures.md": figures_page,
+        "benchmarks.md": benchmarks_page,
+        "output.md": outputs_page,
+    }
+    for name in RELEASE_LAYOUTS:
+        found[f"releases/{name}.md"] = lambda name=name: layout_page(name)
+    return found
+
+
+def on_config(config):
+    """The Releases section: its index, then one page per layout in the table's order.  The
+    library warnings of importing the code location are not the site's concern."""
+    warnings.simplefilter("ignore")
+    from laionet_assets.core.releases.layouts import RELEASE_LAYOUTS
+
+    for i, entry in enumerate(config["nav"]):
+        if isinstance(entry, dict) and "Releases" in entry:
+            config["nav"][i] = {
+                "Releases": [
+                    entry["Releases"],
+                    *({layout.release: f"releases/{name}.md"} for name, layout in RELEASE_LAYOUTS.items()),
+                ]
+            }
+    return config
+
+
+def on_files(files, config):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    for path, make in pages().items():
+        files.append(File.generated(config, path, content=make()))
+    return files
