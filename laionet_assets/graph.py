@@ -10,7 +10,7 @@ from functools import cache
 
 import dagster as dg
 
-from laionet_assets.defs.lib import HEADLINE, PAGE
+from laionet_assets.defs.lib import HEADLINE, LANCEDB, PAGE
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,6 +25,7 @@ class AssetPlan:
     ops: dict[str, str]  # asset → the op that computes it (where its asset config goes)
     headlines: dict[str, str]  # asset → the headline a run that built it prints (defs.lib.headline)
     pages: dict[str, str]  # asset → the page it writes under reports/ (defs.lib.page)
+    lancedb: dict[str, str]  # asset → the prefix of the LanceDB tables it writes (defs.lib.lancedb_tables)
 
     def select(self, names: list[str]) -> list[str]:
         """``names`` plus their multi-asset siblings, in graph order; unknown names are an error."""
@@ -76,6 +77,7 @@ def plan_of(defs: dg.Definitions) -> AssetPlan:
         ops={name[k]: graph.get(k).assets_def.op.name for k in keys},
         headlines={name[k]: meta[k][HEADLINE] for k in keys if HEADLINE in meta[k]},
         pages={name[k]: meta[k][PAGE] for k in keys if PAGE in meta[k]},
+        lancedb={name[k]: meta[k][LANCEDB] for k in keys if LANCEDB in meta[k]},
     )
 
 

@@ -53,6 +53,32 @@ def test_run_registers_partitions_and_materialises(home, capsys):
         records = instance.get_run_records()
         # the graph's stages: unpartitioned, each part's text side, LAIONet, each part's image side, the rest
         assert len(records) == 1 + 2 + 1 + 2 + 1 and all(r.dagster_run.is_success for r in records)
+    # where each output is: LAIONet's file, a per-part asset's files, the tables and figures it writes
+    capsys.readouterr()
+    assert main(["where", "laionet_clean", "--home", str(home)]) == 0
+    assert capsys.readouterr().out.splitlines() == [str(home / "assets" / "laionet_clean.parquet")]
+    assert main(["where", "lemma_matches", "--home", str(home)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        str(home / "assets" / "lemma_matches" / f"sample_release-part-0000{i}.parquet") for i in (0, 1)
+    ]
+    assert (
+        main(["where", "lemma_matches", "--partition", "sample_release-part-00001", "--home", str(home)]) == 0
+    )
+    assert capsys.readouterr().out.splitlines() == [
+        str(home / "assets" / "lemma_matches" / "sample_release-part-00001.parquet")
+    ]
+    assert main(["where", "text_sims", "--home", str(home)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and lines[2].startswith(str(home / "lancedb" / "caption_embeddings__"))
+    assert main(["where", "coverage_vs_threshold", "--home", str(home)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        str(home / "assets" / "coverage_vs_threshold.parquet"),
+        str(home / "reports" / "fig3_coverage_vs_threshold.png"),
+    ]
+    assert main(["where", "laionet_clean", "--home", str(home / "elsewhere")]) == 1
+    assert capsys.readouterr().out == ""
+    assert main(["where", "laionet_clen", "--home", str(home)]) == 2
+    assert "did you mean laionet_clean?" in capsys.readouterr().err
 
 
 def test_select_limits_the_run(home):

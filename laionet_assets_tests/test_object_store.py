@@ -66,6 +66,15 @@ def test_every_output_on_s3_equals_the_local_disk_run(homes):
     encoder = homes["local"].resources["text_encoder"].load().encoder_id
     assert sorted(remote.embedding_cache().hashes(encoder)) == sorted(local.embedding_cache().hashes(encoder))
     assert remote.root.fs.exists(f"{BUCKET}/runs/home/lancedb")
+    # where each output is, as `laionet where` prints it: the same relative names on both homes
+    from laionet_assets.cli.where import outputs
+
+    for asset in ("laionet_clean", "lemma_matches", "text_sims", "coverage_vs_threshold"):
+        here, there = outputs(asset, local), outputs(asset, remote)
+        assert here and [p.removeprefix(str(local.root)) for p in here] == [
+            p.removeprefix(str(remote.root)) for p in there
+        ], asset
+        assert all(p.startswith(f"s3://{BUCKET}/runs/home/") for p in there)
 
 
 def test_a_rerun_on_s3_fetches_nothing_already_stored(homes):

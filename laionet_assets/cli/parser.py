@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 from laionet_assets.cli.demo import run_demo, run_release_layouts
 from laionet_assets.cli.operate import recover, reexecute, ui, worker
 from laionet_assets.cli.run import quiet_libraries, run_release
+from laionet_assets.cli.where import where
 
 
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
@@ -132,10 +133,20 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "assets", help="list the assets of the graph in run order (partitioned ones marked [part])"
     )
+    locate = sub.add_parser(
+        "where", help="print where each materialised output of an asset is, one per line (exit 1: none)"
+    )
+    locate.add_argument("asset", help="an asset of the graph (see laionet assets)")
+    locate.add_argument("--partition", help="one partition of a per-part asset (default: all)")
+    for name in ("home", "vocabulary"):
+        s = settings.setting(name)
+        locate.add_argument(s.option, help=f"{s.help}; {s.env}")
     args = parser.parse_args(argv)
     quiet_libraries()
     if args.command == "assets":
         return list_assets()
+    if args.command == "where":
+        return where(args.asset, args.partition, args.home, args.vocabulary)
     from laionet_assets.core.io.storage import HomeUnreachable
 
     try:

@@ -13,6 +13,7 @@ from laionet_assets.core.io.storage import read_parquet
 # headline (its rows and classes, after a run that built it) and a page's file under reports/.
 HEADLINE = "laionet/headline"
 PAGE = "laionet/page"
+LANCEDB = "laionet/lancedb"  # the prefix of the LanceDB tables the asset writes (one per encoder)
 
 
 def headline(label: str) -> dict:
@@ -24,6 +25,11 @@ def headline(label: str) -> dict:
 def page(file: str) -> dict:
     """The asset writes this HTML page under ``<home>/reports/``."""
     return {PAGE: file}
+
+
+def lancedb_tables(prefix: str) -> dict:
+    """The asset writes vectors to the LanceDB tables ``<home>/lancedb/<prefix>__<encoder>``."""
+    return {LANCEDB: prefix}
 
 
 def markdown_table(frame: pl.DataFrame, limit: int = 50) -> dg.MetadataValue:

@@ -23,7 +23,7 @@ from laionet_assets.core.text.matching import (
 from laionet_assets.core.text.similarity import rowwise_cosine
 from laionet_assets.core.text.vocabularies import label_space, load_vocabulary
 from laionet_assets.core.vectors import unit_rows
-from laionet_assets.defs.lib import markdown_table
+from laionet_assets.defs.lib import lancedb_tables, markdown_table
 from laionet_assets.defs.partitions import TEXT_PART
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import LaionetStorage, TextEncoderResource
@@ -212,6 +212,7 @@ def _score_shipped(
     pool="gpu",
     op_tags=GPU_STEP_TAGS,
     kinds={"pytorch", "lancedb"},
+    metadata=lancedb_tables("caption_embeddings"),
 )
 def text_sims(
     context: dg.AssetExecutionContext,

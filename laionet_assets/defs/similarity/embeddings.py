@@ -14,7 +14,7 @@ from laionet_assets.core.models.image_embeddings import embed_images, file_sha25
 from laionet_assets.core.models.runner import chosen_decoder
 from laionet_assets.core.releases import shipped
 from laionet_assets.defs.evaluation.assets import downloaded_path, downloaded_set, folder_set
-from laionet_assets.defs.lib import all_parts, part_rows, parts_output, run_parts
+from laionet_assets.defs.lib import all_parts, lancedb_tables, part_rows, parts_output, run_parts
 from laionet_assets.defs.partitions import IMAGE_PART
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageEncoder, LaionetStorage
@@ -159,6 +159,7 @@ def _embedding_metadata(model, counts: dict, sources: dict, seconds: float) -> d
     # vectors, intra-class similarity needs no download at all
     deps=["laionet_final"],
     kinds={"pytorch", "lancedb"},
+    metadata=lancedb_tables("image_embeddings"),
     **IMAGE_PART,
 )
 def image_embeddings(
@@ -228,6 +229,7 @@ def image_embeddings(
     outs={
         "reference_image_embeddings": dg.AssetOut(
             kinds={"pytorch", "lancedb"},
+            metadata=lancedb_tables("image_embeddings"),
             description=(
                 "Which image of ImageNet val, ImageNetV2 a/b/c and the text-matched LAION rows has which "
                 "CLIP embedding (LanceDB, keyed by the image's sha256)"

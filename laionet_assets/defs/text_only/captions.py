@@ -33,7 +33,7 @@ from laionet_assets.core.text.embedding_cache import encode_with_cache
 from laionet_assets.core.text.selection import check_threshold
 from laionet_assets.core.text.similarity import text_hash
 from laionet_assets.core.vectors import unit_rows
-from laionet_assets.defs.lib import figure, headline, markdown_table
+from laionet_assets.defs.lib import figure, headline, lancedb_tables, markdown_table
 from laionet_assets.defs.partitions import TEXT_PART
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageFolders, LaionetStorage, TextEncoderResource, positive
@@ -210,6 +210,7 @@ def _index_all(
     **TEXT_PART,
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=1),
     kinds={"lancedb"},
+    metadata=lancedb_tables("laion_caption_index"),
 )
 def laion_caption_index(
     context: dg.AssetExecutionContext,

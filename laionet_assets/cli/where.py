@@ -1,0 +1,54 @@
+"""``laionet where ASSET``: where each materialised output of an asset is, one per line: its Parquet
+files (one per partition of a per-part asset), the LanceDB tables it writes, its figures and its
+page, on a local or an object-store home.  Nothing, and exit 1, when it has none."""
+
+from __future__ import annotations
+
+import difflib
+import sys
+
+from laionet_assets import settings
+
+
+def outputs(asset: str, storage, partition: str | None = None) -> list[str]:
+    """Every materialised output of ``asset`` under ``storage`` (a ``LaionetStorage``)."""
+    from laionet_assets.core.report.catalogue import FIGURES
+    from laionet_assets.graph import asset_plan
+
+    plan = asset_plan()
+    found = []
+    if asset in plan.partitioned and partition is None:
+        folder = storage.asset_path(asset).with_suffix("")
+        found += sorted(str(p) for p in folder.glob("*.parquet")) if folder.exists() else []
+    else:
+        path = storage.asset_path(asset, partition)
+        found += [str(path)] * path.exists()
+    if asset in plan.lancedb:
+        lancedb = storage.shared / "lancedb"
+        prefix = f"{plan.lancedb[asset]}__"
+        found += sorted(str(p) for p in lancedb.glob(f"{prefix}*.lance")) if lancedb.exists() else []
+    if partition is None:
+        files = [f.file for f in FIGURES.values() if f.asset == asset]
+        files += [plan.pages[asset]] if asset in plan.pages else []
+        found += [str(storage.report_path(f)) for f in files if storage.report_path(f).exists()]
+    return found
+
+
+def where(asset: str, partition: str | None, home: str | None, vocabulary: str | None) -> int:
+    from laionet_assets.graph import asset_plan
+    from laionet_assets.resources import LaionetStorage
+
+    plan = asset_plan()
+    if asset not in plan.order:
+        close = difflib.get_close_matches(asset, plan.order, n=1)
+        hint = f"; did you mean {close[0]}?" if close else "; see laionet assets"
+        print(f"laionet: unknown asset {asset!r}{hint}", file=sys.stderr)
+        return 2
+    vocabulary = vocabulary or settings.setting("vocabulary").from_env()
+    storage = LaionetStorage(
+        home=home or settings.process_setting("home"), **({"vocabulary": vocabulary} if vocabulary else {})
+    )
+    found = outputs(asset, storage, partition)
+    for line in found:
+        print(line)
+    return 0 if found else 1
