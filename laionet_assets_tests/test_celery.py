@@ -17,8 +17,9 @@ import pytest
 from dagster._core.events import DagsterEventType
 from dagster._core.execution.stats import StepEventStatus
 
-from laionet_assets.testing.cluster import LAIONET, Cluster, free_port, redis_broker, wait_for
+from laionet_assets.testing.cluster import LAIONET, Cluster, free_port, redis_broker
 from laionet_assets.testing.fixtures import REPO, Home, kill_group, split_sample
+from laionet_assets.testing.pause import ChunkPause
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None or shutil.which("timeout") is None,
@@ -36,6 +37,8 @@ def broker(tmp_path_factory):
 def cluster(broker, tmp_path_factory, synsets):
     root = tmp_path_factory.mktemp("celery")
     cluster = Cluster(Home(root / "home", synsets), broker, root)
+    cluster.pause = ChunkPause(root / "pause")  # armed by the test that kills a step mid-way
+    cluster.env = cluster.pause.env(cluster.env)
     cluster.start_worker("cpu", "dagster")
     cluster.start_worker("gpu", "gpu")
     try:
@@ -128,20 +131,17 @@ def test_four_partitions_on_two_workers_equal_a_serial_run(cluster, tmp_path, sy
 
 
 def test_a_worker_killed_mid_step_leaves_a_failed_step_that_reexecution_completes(cluster, tmp_path):
-    from .test_faults import write_part
+    from .test_faults import ROWS, write_part
 
     release = tmp_path / "big"
-    write_part(release / "p0.parquet", 20_000)  # text_sims takes long enough to be caught mid-step
+    write_part(release / "p0.parquet", ROWS)  # more captions than one chunk of embeddings
     [key] = cluster.home.register(release, "big")
+    cluster.pause.arm()
     run = cluster.materialize("lemma_matches,text_sims", key)
     try:
-
-        def text_sims_process() -> int | None:
-            with cluster.home.instance() as instance:
-                return step_process(instance, key, "text_sims")
-
-        wait_for(lambda: text_sims_process() is not None, "text_sims started on the gpu worker", 300, [run])
-        pid = text_sims_process()
+        pid = cluster.pause.wait(300, [run])  # text_sims has stored its first chunk and waits
+        with cluster.home.instance() as instance:
+            assert step_process(instance, key, "text_sims") == pid
         assert pid in below(cluster.workers["gpu"].pid), "text_sims runs outside the gpu worker"
         os.kill(pid, signal.SIGKILL)  # the step's process dies mid-step, as under the OOM killer
         assert run.wait(timeout=300) != 0
@@ -167,7 +167,7 @@ def test_a_worker_killed_mid_step_leaves_a_failed_step_that_reexecution_complete
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
     assert "steps run: ['text_sims']" in again.stdout  # lemma_matches' output is reused
     sims = pl.read_parquet(cluster.home.output("text_sims", key))
-    assert sims.height == 20_000 and sims["sample_id"].n_unique() == 20_000
+    assert sims.height == ROWS and sims["sample_id"].n_unique() == ROWS
     with cluster.home.instance() as instance:
         [child] = [r for r in instance.get_runs() if r.parent_run_id == failed.run_id]
         assert child.is_success and step_workers(instance, child.run_id)["text_sims"].startswith("gpu@")

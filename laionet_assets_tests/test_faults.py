@@ -1,14 +1,20 @@
-"""SIGKILL in the middle of text_sims: the partition keeps its old complete file, the LanceDB
-cache holds no duplicate key, and the re-run completes, reusing what was embedded before."""
+"""SIGKILL in the middle of text_sims, once it has stored its first chunk of embeddings: the
+partition keeps its old complete file, the LanceDB cache holds that chunk and no duplicate key,
+and the re-run completes, reusing what was embedded before."""
 
-import time
+import inspect
 
 import polars as pl
 
-from laionet_assets.core.text.embedding_cache import EmbeddingCache
+from laionet_assets.core.text.embedding_cache import EmbeddingCache, encode_with_cache
 from laionet_assets.testing import fixtures
 from laionet_assets.testing.fixtures import Home, kill_group
 from laionet_assets.testing.fixtures import run_to_end as run
+from laionet_assets.testing.pause import ChunkPause
+
+# encode_with_cache stores new vectors a chunk at a time; the rewritten part needs two chunks
+CHUNK = inspect.signature(encode_with_cache).parameters["chunk_size"].default
+ROWS = CHUNK + 3_000
 
 
 def write_part(path, n):
@@ -29,19 +35,15 @@ def test_sigkill_during_text_sims_leaves_old_output_and_consistent_cache(tmp_pat
     cache = EmbeddingCache(str(home.root / "lancedb"))
     assert cache.count(encoder_id) == 300 + 1000  # captions and synset texts
 
-    write_part(part, 240_000)  # the part is rewritten, much larger
+    write_part(part, ROWS)  # the part is rewritten, larger than one chunk of embeddings
     home.register(release, "rel")
     run(home, "lemma_matches", key, tmp_path / "matches.log")
+    pause = ChunkPause(tmp_path / "pause")
+    pause.arm()
+    home.env = pause.env(home.env)
     proc = home.popen("text_sims", key, tmp_path / "killed.log")
     try:
-        deadline = time.time() + 300
-        while cache.count(encoder_id) <= 1300:  # wait until the new run has stored a chunk
-            assert proc.poll() is None, (
-                "text_sims finished before it could be killed: "
-                + (tmp_path / "killed.log").read_text()[-2000:]
-            )
-            assert time.time() < deadline
-            time.sleep(0.2)
+        pause.wait(300, [proc])  # the step has stored its first chunk and waits
     finally:
         kill_group(proc)  # SIGKILL to the run and its step process
 
@@ -56,13 +58,14 @@ def test_sigkill_during_text_sims_leaves_old_output_and_consistent_cache(tmp_pat
     stored = cache.hashes(encoder_id)
     assert len(stored) == len(set(stored))
     partial = len(stored)
-    assert 1300 < partial < 240_000 + 1000
+    # the 1000 synset texts, the first 300 captions, and exactly the one chunk stored before the kill
+    assert partial == 1300 + CHUNK
 
     run(home, "text_sims", key, tmp_path / "rerun.log")
     sims = pl.read_parquet(home.output("text_sims", key))
-    assert sims.height == 240_000 and sims["sample_id"].n_unique() == 240_000
+    assert sims.height == ROWS and sims["sample_id"].n_unique() == ROWS
     stored = cache.hashes(encoder_id)
-    assert len(stored) == len(set(stored)) == 240_000 + 1000
+    assert len(stored) == len(set(stored)) == ROWS + 1000
     with home.instance() as instance:
         event = instance.get_latest_materialization_event(__import__("dagster").AssetKey("text_sims"))
         hits = event.asset_materialization.metadata["embedding_cache_hits"].value

@@ -56,6 +56,15 @@ def test_concurrent_partition_runs_equal_serial_runs(tmp_path, synsets):
         starts = sorted(r.start_time for r in records)
         ends = sorted(r.end_time for r in records)
         assert starts[1] < ends[0], "two runs overlapped in time"
+        # ...while their text_sims steps, in the gpu pool (one slot), ran one at a time
+        steps = sorted(
+            (stat.start_time, stat.end_time)
+            for r in records
+            for stat in instance.get_run_step_stats(r.dagster_run.run_id)
+            if stat.step_key == "text_sims"
+        )
+        assert len(steps) == len(keys) and all(None not in step for step in steps)
+        assert all(later[0] >= earlier[1] for earlier, later in zip(steps, steps[1:])), steps
     from laionet_assets.core.text.embedding_cache import EmbeddingCache
 
     cache = EmbeddingCache(str(parallel.root / "lancedb"))

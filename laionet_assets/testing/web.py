@@ -5,6 +5,7 @@ responses.  Routes:
 * ``/status/<code>``: that HTTP status;
 * ``/flaky/<n>/<name>``: 503 for the first ``n`` requests of that path, then the image;
 * ``/slow/<seconds>/<name>``: the image after a delay;
+* ``/hang/<name>``: no answer until the server stops (longer than any client's timeout);
 * ``/truncated/<name>``: a Content-Length larger than the body, then the connection closes;
 * ``/redirect/<name>``: 302 to ``/img/<name>``;
 * with ``folder``, any other path: the file at that path below the folder (the demo's web).
@@ -49,7 +50,7 @@ def crafted_images() -> dict[str, bytes]:
     }
 
 
-ROUTES = ("img", "status", "redirect", "loop", "flaky", "slow", "unsized", "truncated")
+ROUTES = ("img", "status", "redirect", "loop", "flaky", "slow", "hang", "unsized", "truncated")
 
 
 class ImageServer:
@@ -61,6 +62,7 @@ class ImageServer:
         self.files, self.types = dict(files or {}), dict(types or {})
         self.folder = Path(folder).resolve() if folder is not None else None
         self.hits: Counter[str] = Counter()
+        self.stopping = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -110,6 +112,9 @@ class ImageServer:
                     if server.hits[self.path] <= int(args[0]):
                         return self._send(503, b"busy", "text/plain")
                     args = args[1:]
+                if route == "hang":
+                    server.stopping.wait(600)
+                    return self._send(503, b"stopped", "text/plain")
                 if route == "slow":
                     time.sleep(float(args[0]))
                     args = args[1:]
@@ -141,6 +146,7 @@ class ImageServer:
         return self
 
     def __exit__(self, *exc):
+        self.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -87,7 +87,6 @@ def test_bundled_minilm_separates_the_animal_from_the_brand(minilm):
     assert e.shape == (3, 384)
     sims = e[1:] @ e[0]
     assert sims[0] > sims[1] + 0.3
-    np.testing.assert_allclose(sims, [float(np.dot(e[1], e[0])), float(np.dot(e[2], e[0]))], rtol=1e-6)
 
 
 class CountingEncoder:
