@@ -37,34 +37,55 @@ Z95 = 1.959963984540054
 INTERVALS = ("jackknife", "pairs")
 
 
+def pair_sums(x: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """For unit rows: Σᵢ xᵢ·s (= ‖s‖², s = Σᵢ xᵢ), Σᵢⱼ (xᵢ·xⱼ)² and every xᵢ·s, over ordered pairs
+    with i = j included.  From whichever product is smaller: XXᵀ (n × n, n²d multiply-adds) or
+    XᵀX (d × d, nd²); their squared Frobenius norms are equal."""
+    n, d = x.shape
+    if n <= d:
+        gram = x @ x.T
+        row = gram.sum(axis=1)
+    else:
+        gram = x.T @ x
+        row = x @ x.sum(axis=0)
+    return float(row.sum()), float(np.sum(gram * gram)), row
+
+
+def _mean(n: int, total: float) -> float:
+    return float((total - n) / (n * (n - 1))) if n >= 2 else float("nan")
+
+
+def _sd(n: int, total: float, squares: float) -> float:
+    if n < 2:
+        return float("nan")
+    mean = _mean(n, total)
+    return float(np.sqrt(max((squares - n) / (n * (n - 1)) - mean * mean, 0.0)))
+
+
+def _leave_one_out(n: int, total: float, row: np.ndarray) -> np.ndarray:
+    s_minus = total - 2 * row + 1.0  # ‖s − xᵢ‖² for unit xᵢ
+    return (s_minus - (n - 1)) / ((n - 1) * (n - 2))
+
+
 def pair_mean(x: np.ndarray) -> float:
     """Mean cosine similarity over distinct pairs of unit rows (closed form)."""
     n = x.shape[0]
     if n < 2:
         return float("nan")
     s = x.sum(axis=0)
-    return float((s @ s - n) / (n * (n - 1)))
+    return _mean(n, float(s @ s))
 
 
 def pair_sd(x: np.ndarray) -> float:
     """Standard deviation (population) of the distinct-pair similarities of unit rows."""
-    n = x.shape[0]
-    if n < 2:
-        return float("nan")
-    pairs = n * (n - 1) / 2
-    gram = x.T @ x
-    sum_sq = (np.sum(gram * gram) - n) / 2
-    mean = pair_mean(x)
-    return float(np.sqrt(max(sum_sq / pairs - mean * mean, 0.0)))
+    total, squares, _ = pair_sums(x)
+    return _sd(x.shape[0], total, squares)
 
 
 def leave_one_out_means(x: np.ndarray) -> np.ndarray:
     """Pair mean of the class without image i, for every i (n ≥ 3)."""
-    n = x.shape[0]
     s = x.sum(axis=0)
-    ss = s @ s
-    s_minus = ss - 2 * (x @ s) + 1.0  # ‖s − x_i‖² for unit x_i
-    return (s_minus - (n - 1)) / ((n - 1) * (n - 2))
+    return _leave_one_out(x.shape[0], float(s @ s), x @ s)
 
 
 def intra_class_similarity(x: np.ndarray, interval: str = "jackknife") -> dict:
@@ -74,11 +95,12 @@ def intra_class_similarity(x: np.ndarray, interval: str = "jackknife") -> dict:
     x = unit_rows(x, np.float64)
     n = x.shape[0]
     pairs = n * (n - 1) // 2
-    mean, sd = pair_mean(x), pair_sd(x)
+    total, squares, row = pair_sums(x)  # one product serves the mean, the sd and the jackknife
+    mean, sd = _mean(n, total), _sd(n, total, squares)
     if interval == "pairs":
         se = sd / np.sqrt(pairs) if pairs else float("nan")
     elif n >= 3:
-        loo = leave_one_out_means(x)
+        loo = _leave_one_out(n, total, row)
         se = float(np.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2)))
     else:
         se = float("nan")

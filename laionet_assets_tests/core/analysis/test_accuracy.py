@@ -101,14 +101,19 @@ def test_recall_and_accuracy_against_loops():
 
 
 def test_propagated_interval_by_hand():
-    recall = np.array([0.5, 1.0])
+    """Recalls 5/10 and 20/20 weighted 1:3: accuracy 0.875.  Wilson's intervals (scipy's, an
+    independent implementation) are [0.236593, 0.763407] and [0.838875, 1]; each class's standard
+    error is its interval's width / (2·1.96): 0.134393 and 0.041104; weighted by 0.25 and 0.75 they
+    give √(0.033598² + 0.030828²) = 0.045599, so 0.875 ± 1.96·0.045599 = [0.785629, 0.964371]."""
+    from scipy.stats import binomtest
+
     low, high = wilson_interval(np.array([5, 20]), np.array([10, 20]))
-    result = weighted_accuracy(recall, low, high, np.array([1.0, 3.0]))
-    se = np.sqrt((0.25 * (high[0] - low[0]) / (2 * Z95)) ** 2 + (0.75 * (high[1] - low[1]) / (2 * Z95)) ** 2)
+    for k, n, lo, hi in ((5, 10, low[0], high[0]), (20, 20, low[1], high[1])):
+        published = binomtest(k, n).proportion_ci(method="wilson")
+        assert (lo, hi) == pytest.approx((published.low, published.high), abs=1e-12)
+    result = weighted_accuracy(np.array([0.5, 1.0]), low, high, np.array([1.0, 3.0]))
     assert result["accuracy"] == pytest.approx(0.875)
-    assert result["low"] == pytest.approx(0.875 - Z95 * se) and result["high"] == pytest.approx(
-        min(1, 0.875 + Z95 * se)
-    )
+    assert (result["low"], result["high"]) == pytest.approx((0.785629, 0.964371), abs=1e-6)
 
 
 def test_no_classes_gives_nan():

@@ -86,9 +86,15 @@ def test_per_class_stats_and_comparison():
     labels = ["a"] * 60 + ["b"] * 60 + ["c"] * 5
     stats = per_class_intra_similarity(x, labels, cap=50, seed=3)
     assert stats["wnid"].to_list() == ["a", "b", "c"] and stats["n"].to_list() == [50, 50, 5]
-    # The capped sample is the seeded one, and its mean is the double loop's.
-    idx = np.sort(np.random.default_rng(3).choice(np.arange(60), size=50, replace=False))
-    assert stats["mean"][0] == pytest.approx(pair_sims(tight[idx]).mean())
+    # A capped class is a sample of its rows: the same for one seed, and over seeds its mean
+    # averages to the whole class's pair mean (the double loop's) within four standard errors.
+    again = per_class_intra_similarity(x, labels, cap=50, seed=3)
+    assert again["mean"].to_list() == stats["mean"].to_list()
+    means = np.array(
+        [per_class_intra_similarity(tight, ["a"] * 60, cap=50, seed=s)["mean"][0] for s in range(200)]
+    )
+    assert means.std() > 0 and abs(means.mean() - pair_sims(tight).mean()) < 4 * means.std() / np.sqrt(200)
+    assert stats["mean"][2] == pytest.approx(pair_sims(tight[:5]).mean())  # under the cap: every row
     swapped = per_class_intra_similarity(np.vstack([loose, tight]), ["a"] * 60 + ["b"] * 60, cap=50, seed=3)
     verdicts = dict(compare_classes(swapped, stats).select("wnid", "verdict").iter_rows())
     assert verdicts == {"a": "significantly lower", "b": "significantly higher"}
