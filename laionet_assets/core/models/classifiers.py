@@ -27,7 +27,7 @@ class TimmClassifier(Classifier):
     cuDNN convolutions run without reordering each layer: 1.3–1.5× the images/s of NCHW for
     ResNet-18 and EfficientNet-B0 on 2 CPU cores (``benchmarks/bench_memory_format``), the same
     for a ViT, and logits equal to NCHW's within 1e-6 of their scale.  A decode group of timm
-    models gets its batches in that layout already (``decoding.group_memory_format``)."""
+    models gets its batches in that layout already (``models.runner.group_memory_format``)."""
 
     memory_format = "channels_last"
 
