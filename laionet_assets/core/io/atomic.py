@@ -5,7 +5,11 @@ the image store, figures, the report page, the release registry) calls it.
 
 On an object store (a URL home, ``core.io.storage``) the temp file is local and one upload puts it
 in place: an S3 PUT (or a multipart upload's completion) makes the whole object visible at once,
-so a killed writer leaves either the previous object or none, never part of one."""
+so a killed writer leaves either the previous object or none, never part of one.
+
+A written file gets the mode a plain ``open`` would give it (0666 less the umask: 0644 under the
+usual 022), not the temp file's private 0600, so a teammate, a web server or a pod under another
+uid reads what the owner's umask lets them."""
 
 from __future__ import annotations
 
@@ -30,11 +34,26 @@ def write_atomic(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def current_umask() -> int:
+    """The process's umask: from ``/proc`` where Linux shows it (no other thread sees a change),
+    else by setting it and setting it back."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _upload_atomic(path, write: Callable[[str], None]):
