@@ -11,7 +11,7 @@
 
 import dagster as dg
 
-from laionet_assets.settings import process_setting, setting
+from laionet_assets.settings import SettingError, process_setting, setting
 
 
 class BrokerUnreachable(RuntimeError):
@@ -59,14 +59,11 @@ EXECUTORS = setting("executor").choices
 
 
 def executor_from_env():
-    try:
-        name = process_setting("executor")
-    except ValueError as exc:
-        raise ValueError(f"unknown {setting('executor').env}: {exc}") from None
+    name = process_setting("executor")  # a SettingError names the variable and its choices
     if name == "multiprocess":
         steps = process_setting("max_concurrent")
         if steps < 1:
-            raise ValueError(f"{setting('max_concurrent').env}={steps!r} is not a positive integer")
+            raise SettingError(f"{setting('max_concurrent').env}={steps!r} is not a positive integer")
         return dg.multiprocess_executor.configured({"max_concurrent": steps})
     if name == "in_process":
         return dg.in_process_executor

@@ -5,12 +5,13 @@ per-part stage reads, and which are computed together (one multi-asset)."""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from functools import cache
 
 import dagster as dg
 
-from laionet_assets.defs.lib import HEADLINE, LANCEDB, PAGE
+from laionet_assets.defs.lib import HEADLINE, LANCEDB, PAGE, ROWS_REQUIRED
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,12 +27,16 @@ class AssetPlan:
     headlines: dict[str, str]  # asset → the headline a run that built it prints (defs.lib.headline)
     pages: dict[str, str]  # asset → the page it writes under reports/ (defs.lib.page)
     lancedb: dict[str, str]  # asset → the prefix of the LanceDB tables it writes (defs.lib.lancedb_tables)
+    resources: dict[str, frozenset[str]]  # asset → the resource keys its step uses
+    rows_required: tuple[str, ...]  # assets a run must not build empty (defs.lib.headline)
 
     def select(self, names: list[str]) -> list[str]:
         """``names`` plus their multi-asset siblings, in graph order; unknown names are an error."""
         unknown = [n for n in names if n not in self.order]
         if unknown:
-            raise ValueError(f"unknown asset(s) {unknown}; choose from {', '.join(self.order)}")
+            close = difflib.get_close_matches(unknown[0], self.order, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ValueError(f"unknown asset {unknown[0]!r}; {hint}(laionet assets lists them)")
         chosen = set(names)
         for group in self.together:
             if chosen & set(group):
@@ -78,6 +83,8 @@ def plan_of(defs: dg.Definitions) -> AssetPlan:
         headlines={name[k]: meta[k][HEADLINE] for k in keys if HEADLINE in meta[k]},
         pages={name[k]: meta[k][PAGE] for k in keys if PAGE in meta[k]},
         lancedb={name[k]: meta[k][LANCEDB] for k in keys if LANCEDB in meta[k]},
+        resources={name[k]: frozenset(graph.get(k).assets_def.required_resource_keys) for k in keys},
+        rows_required=tuple(name[k] for k in keys if meta[k].get(ROWS_REQUIRED)),
     )
 
 

@@ -193,6 +193,15 @@ class TextEncoderResource(dg.ConfigurableResource):
             raise ValueError(f"sentence-transformers model folder {self.model!r} does not exist")
         return self
 
+    def hub_weights(self) -> list:
+        """The weights this encoder's loader fetches from a model hub (``core.models.weights``)."""
+        from laionet_assets.core.models.weights import open_clip_weights, sentence_transformers_weights
+        from laionet_assets.core.text.similarity import BUNDLED_MINILM
+
+        if self.kind == "open_clip":
+            return open_clip_weights(self.model, self.pretrained)
+        return sentence_transformers_weights(self.model, BUNDLED_MINILM)
+
     def load(self):
         """The encoder, loaded once per resource instance (one step)."""
         if self._encoder is None:
@@ -203,11 +212,21 @@ class TextEncoderResource(dg.ConfigurableResource):
 
 
 class QualityGates(dg.ConfigurableResource):
-    """Limits the blocking asset checks enforce on ``laionet_clean``."""
+    """Limits the asset checks enforce: on ``laionet_clean`` (blocking) and on the image side."""
 
     min_covered_classes: int = 1
     nsfw_policy_required: str = "auto"
     max_unsafe_score_required: float = DEFAULT_MAX_UNSAFE_SCORE
+    # laionet_images: the share of samples whose image downloaded and passed
+    min_download_ok_warn: float = 0.5
+    min_download_ok_error: float = 0.05
+
+    @field_validator("min_download_ok_warn", "min_download_ok_error")
+    @classmethod
+    def _share(cls, v: float) -> float:
+        if not 0 <= v <= 1:
+            raise ValueError(f"a share of downloads must be within [0, 1], got {v}")
+        return v
 
     @field_validator("min_covered_classes")
     @classmethod
@@ -340,6 +359,19 @@ class ImageModels(_ImageRunner):
 
         return parse_model_list(self.models)
 
+    def hub_weights(self) -> list:
+        """The weights the classifiers' loaders fetch from a model hub (``core.models.weights``)."""
+        from laionet_assets.core.models.specs import parse_model_list
+        from laionet_assets.core.models.weights import open_clip_weights, timm_weights
+
+        found = []
+        for spec in parse_model_list(self.models, check_architecture=False):
+            if spec.source == "timm":
+                found += timm_weights(spec.model, spec.weights)
+            elif spec.source == "clip":
+                found += open_clip_weights(spec.model, spec.weights)
+        return found
+
     def load(self, spec, imagenet_wnids, synset_texts):
         """One classifier of ``specs()``, set up to run as configured here."""
         from laionet_assets.core.models.classifiers import make_classifier
@@ -369,6 +401,12 @@ class ImageEncoder(_ImageRunner):
 
         parse_model_spec(f"clip:{v}", check_architecture=False)  # the name: spec(), before loading
         return v
+
+    def hub_weights(self) -> list:
+        """The weights its loader fetches from a model hub (``core.models.weights``)."""
+        from laionet_assets.core.models.weights import open_clip_weights
+
+        return open_clip_weights(self.model, self.pretrained)
 
     def spec(self):
         """The encoder as a ``clip:`` spec, its architecture name checked against open_clip."""

@@ -15,6 +15,7 @@ the ``LAIONET_*`` variable, the CLI flag (an ``overrides`` entry), the launchpad
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Mapping
@@ -31,6 +32,12 @@ from laionet_assets.core.text.selection import NSFW_POLICIES
 from laionet_assets.core.text.similarity import TEXT_ENCODER_KINDS
 
 RESOURCE, ASSET_CONFIG, PROCESS = "resource", "asset_config", "process"
+
+
+class SettingError(ValueError):
+    """A value a setting does not take: one line naming the setting, the value and what it takes."""
+
+
 IMAGE_RUNNERS = ("image_models", "image_encoder")  # the two resources that run image models
 LAIONET_SELECTIONS = ("laionet", "laionet_sweep_images")  # the two assets that select LAIONet rows
 TYPES = (str, int, float, bool, list, dict)
@@ -103,8 +110,22 @@ class Setting:
         try:
             return self.parse(raw)
         except ValueError:
-            expected = f"one of {self.choices}" if self.choices else f"a valid {self.type.__name__}"
-            raise ValueError(f"{self.env}={raw!r} is not {expected}") from None
+            raise SettingError(f"{self.env}={raw!r} {self.refusal(raw)}") from None
+
+    def expected(self) -> str:
+        """What the setting takes, in words."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        return {
+            bool: "true or false",
+            list: "a comma-separated list",
+            dict: "a JSON object",
+        }.get(self.type, f"a valid {self.type.__name__}")
+
+    def refusal(self, raw: str) -> str:
+        """``is not <what it takes>``, and the closest choice where one is close."""
+        close = difflib.get_close_matches(raw, self.choices or (), n=1)
+        return f"is not {self.expected()}" + (f"; did you mean {close[0]!r}?" if close else "")
 
 
 def _r(name, type_, target, field, help, **kw) -> Setting:
@@ -138,8 +159,10 @@ SETTINGS: tuple[Setting, ...] = (
     _p(
         "profile",
         str,
-        "model profile (paper, offline, tiny; default offline)",
-        "offline",
+        "model profile: paper (the paper's models, real weights through the libraries' own loaders), "
+        "offline (models that install from the package registries; the demo's), tiny (random-init "
+        "small models, for tests)",
+        "paper",
         choices=("paper", "offline", "tiny"),
     ),
     _p(
@@ -319,6 +342,21 @@ SETTINGS: tuple[Setting, ...] = (
         "quality_gates",
         "max_unsafe_score_required",
         "highest unsafe score the blocking check allows",
+    ),
+    _r(
+        "min_download_ok_warn",
+        float,
+        "quality_gates",
+        "min_download_ok_warn",
+        "share of LAIONet's samples whose image downloaded and passed below which the downloads check warns",
+    ),
+    _r(
+        "min_download_ok_error",
+        float,
+        "quality_gates",
+        "min_download_ok_error",
+        "share below which the downloads check fails, blocks what reads the images and makes "
+        "laionet run exit 1",
     ),
     # the image side: classifiers, the CLIP image encoder, labelled folders, downloads, OCR
     _r(

@@ -1,5 +1,6 @@
 """The laionet CLI on a temp home: runs land in a persistent Dagster instance the UI can read."""
 
+import json
 import os
 
 import dagster as dg
@@ -7,9 +8,17 @@ import polars as pl
 import pytest
 
 from laionet_assets.cli import main
+from laionet_assets.cli.demo import sample_web
 from laionet_assets.core.analysis.sweep import SWEEP_QUANTILES
 from laionet_assets.resources import LaionetStorage
 from laionet_assets.testing.fixtures import SAMPLE_RELEASE, write_part
+
+
+@pytest.fixture(scope="module")
+def web_flags():
+    """The sample release's web, served on 127.0.0.1, as the flag that points the downloader at it."""
+    with sample_web() as rewrites:
+        yield ["--url-rewrites", json.dumps(rewrites)]
 
 
 @pytest.fixture
@@ -22,7 +31,7 @@ def home(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
-def test_run_registers_partitions_and_materialises(home, capsys):
+def test_run_registers_partitions_and_materialises(home, capsys, web_flags):
     assert (
         main(
             [
@@ -35,12 +44,18 @@ def test_run_registers_partitions_and_materialises(home, capsys):
                 "tiny",
                 "--home",
                 str(home),
+                *web_flags,
             ]
         )
         == 0
     )
     out = capsys.readouterr().out
     assert "sample_release-part-00000" in out and "laionet ui --home" in out
+    # every check's outcome, the downloads' per part with its status breakdown
+    assert "checks:\n" in out and "  laionet_class_coverage: passed" in out
+    assert (
+        "  laionet_images_downloaded [sample_release-part-00000]: " in out and "status_breakdown: ok " in out
+    )
     assert (home / "assets" / "lemma_matches" / "sample_release-part-00001.parquet").exists()
     clean = pl.read_parquet(home / "assets" / "laionet_clean.parquet")
     assert set(clean["release_part"]) <= {"sample_release-part-00000", "sample_release-part-00001"}
@@ -102,8 +117,11 @@ def test_select_limits_the_run(home):
     assert not (home / "assets" / "text_sims").exists()
 
 
-def test_selecting_laionet_clean_reruns_only_the_selection(home, capsys):
-    assert main(["run", "--release", str(SAMPLE_RELEASE), "--profile", "tiny", "--home", str(home)]) == 0
+def test_selecting_laionet_clean_reruns_only_the_selection(home, capsys, web_flags):
+    assert (
+        main(["run", "--release", str(SAMPLE_RELEASE), "--profile", "tiny", "--home", str(home), *web_flags])
+        == 0
+    )
     capsys.readouterr()
     assert (
         main(
@@ -126,9 +144,14 @@ def test_selecting_laionet_clean_reruns_only_the_selection(home, capsys):
     assert "LAIONet:" in out
 
 
-def test_unknown_asset_is_rejected(home):
-    with pytest.raises(SystemExit, match="unknown asset"):
-        main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--select", "laionet_pictures"])
+def test_unknown_asset_is_rejected(home, capsys):
+    assert (
+        main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--select", "laionet_clen"]) == 2
+    )
+    assert capsys.readouterr().err == (
+        "laionet: --select: unknown asset 'laionet_clen'; did you mean laionet_clean? (laionet assets lists "
+        "them); see laionet run --help\n"
+    )
 
 
 def test_unreadable_release_location_is_a_clear_error(home, capsys):
@@ -198,6 +221,8 @@ def test_flags_reach_the_assets(home):
                 "allow_missing",
                 "--top-k",
                 "1",
+                "--select",
+                "lemma_matches,text_sims,laionet_clean",
             ]
         )
         == 0
@@ -235,7 +260,7 @@ def test_bad_image_side_settings_are_clear_errors(home, capsys, args, message):
 def test_bad_boolean_environment_variable(home, capsys, monkeypatch):
     monkeypatch.setenv("LAIONET_OCR", "maybe")
     assert main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home)]) == 2
-    assert "LAIONET_OCR='maybe' is not a valid bool" in capsys.readouterr().err
+    assert "LAIONET_OCR='maybe' is not true or false" in capsys.readouterr().err
 
 
 def test_image_side_flags_reach_the_resources(home, tmp_path, monkeypatch):
@@ -389,7 +414,7 @@ def test_layout_and_columns_flags(home, tmp_path, capsys):
     assert "layout laion400m needs column(s) NSFW, SAMPLE_ID, TEXT, URL" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*args, "--layout", "laion6b"])
-    assert "invalid choice: 'laion6b'" in capsys.readouterr().err
+    assert "argument --layout: 'laion6b' is not one of auto, laion400m" in capsys.readouterr().err
     assert main([*args, "--columns", "txt=caption"]) == 2
     assert "--columns: unknown key 'txt'" in capsys.readouterr().err
 
@@ -441,3 +466,89 @@ def test_a_second_vocabulary_runs_the_text_side_in_its_own_home(home, capsys):
     assert main([*args, "--select", "imagenet_synsets"]) == 0
     assert pl.read_parquet(home / "assets" / "imagenet_synsets.parquet").height == 1000
     assert pl.read_parquet(cifar / "assets" / "imagenet_synsets.parquet").height == 100
+
+
+def test_a_run_whose_images_are_unreachable_exits_1_with_the_status_breakdown(home, capsys):
+    """The tests reach 127.0.0.1 only: every image of the sample release answers bad_url."""
+    assert main(["run", "--release", str(SAMPLE_RELEASE), "--profile", "tiny", "--home", str(home)]) == 1
+    captured = capsys.readouterr()
+    assert "  laionet_images_downloaded [laion_sample-part-00000]: FAILED (samples " in captured.out
+    assert "ok_share 0.0" in captured.out and "status_breakdown: bad_url " in captured.out
+    assert "  stopped before " in captured.out  # nothing downstream of the blocking check ran
+    assert "laionet: check laionet_images_downloaded failed: " in captured.err
+    assert not (home / "assets" / "accuracy.parquet").exists()
+
+
+def test_run_defaults_to_the_paper_profile_and_says_which_weights_it_cannot_load(home, capsys):
+    assert os.environ["HF_HUB_OFFLINE"] == "1"  # the tests never reach a model hub
+    assert main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("laionet: the paper profile's weights cannot be loaded: ")
+    assert "open_clip ViT-B-32 'openai'" in err and "run with --profile offline" in err
+    # steps that load no model need no weights
+    assert (
+        main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), "--select", "lemma_matches"]) == 0
+    )
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (
+            ["--nsfw-policy", "strict"],
+            "laionet run: argument --nsfw-policy: 'strict' is not one of auto, require_unlikely, "
+            "allow_missing, max_unsafe_score, none",
+        ),
+        (
+            ["--nsfw-policy", "require_unlikly"],
+            "laionet run: argument --nsfw-policy: 'require_unlikly' is not one of auto, require_unlikely, "
+            "allow_missing, max_unsafe_score, none; did you mean 'require_unlikely'?",
+        ),
+        (
+            ["--thresold", "0.6"],
+            "laionet run: unrecognized arguments: --thresold 0.6; did you mean --threshold?",
+        ),
+        (["--threshold", "abc"], "laionet run: argument --threshold: 'abc' is not a valid float"),
+    ],
+)
+def test_a_bad_flag_is_one_line_with_the_closest_choice(home, capsys, args, line):
+    with pytest.raises(SystemExit) as exit:
+        main(["run", "--release", str(SAMPLE_RELEASE), "--home", str(home), *args])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err == f"{line}; see laionet run --help\n"
+
+
+def test_a_misspelt_required_flag_is_named_not_reported_missing(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--relase", "x"])
+    assert capsys.readouterr().err == (
+        "laionet run: unrecognized arguments: --relase; did you mean --release?; see laionet run --help\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "variables, args, line",
+    [
+        (
+            {"LAIONET_EXECUTOR": "dask"},
+            [],
+            "LAIONET_EXECUTOR='dask' is not one of multiprocess, in_process, k8s, celery",
+        ),
+        ({"LAIONET_PROFILE": "fast"}, [], "LAIONET_PROFILE='fast' is not one of paper, offline, tiny"),
+        ({"LAIONET_THRESHOLD": "abc"}, ["--profile", "tiny"], "LAIONET_THRESHOLD='abc' is not a valid float"),
+        ({}, ["--home", "/etc/hostname"], "LAIONET_HOME /etc/hostname: is a file, not a folder"),
+    ],
+)
+def test_a_bad_variable_or_home_is_one_line_and_exit_2(tmp_path, variables, args, line):
+    """As a user meets them: a fresh process, whose code location reads the variables too."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "LAIONET_HOME": str(tmp_path / "home"), **variables}
+    laionet = str(Path(sys.executable).with_name("laionet"))
+    done = subprocess.run(
+        [laionet, "run", "--release", str(SAMPLE_RELEASE), *args], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [f"laionet: {line}; see laionet run --help"]

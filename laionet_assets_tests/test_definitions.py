@@ -142,7 +142,9 @@ def test_an_unknown_executor_is_refused(monkeypatch):
     from laionet_assets.executors import executor_from_env
 
     monkeypatch.setenv("LAIONET_EXECUTOR", "bogus")
-    with pytest.raises(ValueError, match="unknown LAIONET_EXECUTOR"):
+    with pytest.raises(
+        ValueError, match="LAIONET_EXECUTOR=.bogus. is not one of multiprocess, in_process, k8s, celery"
+    ):
         executor_from_env()
 
 

@@ -3,19 +3,78 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
-from typing import TYPE_CHECKING
 
 from laionet_assets import settings
-from laionet_assets.settings import SETTINGS
-
-if TYPE_CHECKING:
-    pass
-
 from laionet_assets.cli.demo import run_demo, run_release_layouts
 from laionet_assets.cli.operate import recover, reexecute, ui, worker
 from laionet_assets.cli.run import quiet_libraries, run_release
 from laionet_assets.cli.where import where
+from laionet_assets.settings import SETTINGS, SettingError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with errors in one line: what is wrong, the closest flag or choice where one is
+    close, and where the usage is (never the usage itself), exit status 2."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str):
+        unknown = self._unknown_flags()
+        if message.startswith("the following arguments are required") and unknown:
+            message = f"unrecognized arguments: {' '.join(unknown)}"  # the cause, not its effect
+        sys.stderr.write(f"{self.prog}: {message}{self._closest(message)}; see {self.prog} --help\n")
+        sys.exit(2)
+
+    def _unknown_flags(self) -> list[str]:
+        known = {o for action in self._actions for o in action.option_strings}
+        given = getattr(self, "_given", [])
+        return [a for a in given if a.startswith("--") and a.split("=")[0] not in known]
+
+    def _closest(self, message: str) -> str:
+        if message.startswith("unrecognized arguments: "):
+            flags = [a for a in message.removeprefix("unrecognized arguments: ").split() if a.startswith("-")]
+            known = [o for action in self._actions for o in action.option_strings]
+            close = difflib.get_close_matches(flags[0].split("=")[0], known, n=1) if flags else []
+            return f"; did you mean {close[0]}?" if close else ""
+        if "invalid choice: " in message:
+            wrong = message.split("invalid choice: ")[1].split(" ")[0].strip("'")
+            choices = [c for action in self._actions if action.choices for c in action.choices]
+            close = difflib.get_close_matches(wrong, [str(c) for c in choices], n=1)
+            return f"; did you mean {close[0]}?" if close else ""
+        return ""
+
+    def parse_args(self, args=None, namespace=None):
+        """Unknown arguments are the chosen subcommand's to report (its usage, its flags)."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            chooser = next((a for a in self._actions if isinstance(a, argparse._SubParsersAction)), None)
+            command = getattr(parsed, "command", None)
+            target = chooser.choices[command] if chooser and command in chooser.choices else self
+            target.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
+
+def profile_defaults(name: str) -> str:
+    """A pipeline setting's default as ``--help`` states it: each profile's value."""
+    from laionet_assets.profiles import PROFILE_RECORDS, RESOURCE_CLASSES
+
+    s = settings.setting(name)
+    values = {}
+    for profile, record in PROFILE_RECORDS.items():
+        value = record.values().get(name)
+        if value is None and s.scope == settings.RESOURCE:
+            value = RESOURCE_CLASSES[s.targets[0]].model_fields[s.field].default
+        if value not in (None, "", [], {}):
+            values[profile] = ",".join(value) if isinstance(value, (list, tuple)) else value
+    if not values:
+        return ""
+    if len(set(map(str, values.values()))) == 1:
+        return f" (default: {next(iter(values.values()))})"
+    return " (default: " + ", ".join(f"{p} {v}" for p, v in values.items()) + ")"
 
 
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
@@ -26,16 +85,22 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
     for s in SETTINGS:
         if s.scope == settings.PROCESS or not s.option:
             continue
-        metavar = "true|false" if s.type is bool else "JSON" if s.type is dict else None
         variable = f"; {s.env}" if s.env else ""
         group.add_argument(
             s.option,
             dest=s.name,
             type=_flag_type(s),
-            choices=s.choices,
-            metavar=metavar,
-            help=f"{s.help}{variable}",
+            metavar=_metavar(s),
+            help=f"{s.help}{variable}{profile_defaults(s.name)}",
         )
+
+
+def _metavar(s: settings.Setting) -> str | None:
+    if s.type is bool:
+        return "true|false"
+    if s.type is dict:
+        return "JSON"
+    return "{" + ",".join(s.choices) + "}" if s.choices else None
 
 
 def _flag_type(s: settings.Setting):
@@ -43,7 +108,7 @@ def _flag_type(s: settings.Setting):
         try:
             return s.parse(raw)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{raw!r} is not a valid {s.type.__name__}") from None
+            raise argparse.ArgumentTypeError(f"{raw!r} {s.refusal(raw)}") from None
 
     parse.__name__ = s.type.__name__
     return parse
@@ -59,17 +124,28 @@ def chosen_settings(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="laionet",
         description=sys.modules["laionet_assets.cli"].__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
+    verbosity = Parser(add_help=False)
+    loud = verbosity.add_mutually_exclusive_group()
+    loud.add_argument(
+        "-v", "--verbose", action="store_true", help="each step's log, and tracebacks of errors"
+    )
+    loud.add_argument("-q", "--quiet", action="store_true", help="errors and the final outcome only")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    common = Parser(add_help=False, parents=[verbosity])
     for name in ("home", "profile"):
         s = settings.setting(name)
-        common.add_argument(s.option, choices=s.choices, help=f"{s.help}; {s.env}")
-    knobs = argparse.ArgumentParser(add_help=False)
+        common.add_argument(
+            s.option,
+            type=_flag_type(s),
+            metavar=_metavar(s),
+            help=f"{s.help}; {s.env} (default: {s.default})",
+        )
+    knobs = Parser(add_help=False)
     add_setting_flags(knobs)
     demo = sub.add_parser(
         "demo",
@@ -96,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name in ("layout", "columns", "embeddings_model"):
         s = settings.setting(name)
-        run.add_argument(s.option, choices=s.choices, help=f"{s.help}; {s.env}")
+        run.add_argument(s.option, type=_flag_type(s), metavar=_metavar(s), help=f"{s.help}; {s.env}")
     run.add_argument("--name", help="release name in partition keys (default: the folder's name)")
     run.add_argument(
         "--select",
@@ -131,10 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     celery.add_argument("--name", help="worker name, before @host (default: its first queue)")
     celery.add_argument("--concurrency", type=int, default=1, help="steps at once (default 1)")
     sub.add_parser(
-        "assets", help="list the assets of the graph in run order (partitioned ones marked [part])"
+        "assets",
+        parents=[verbosity],
+        help="list the assets of the graph in run order (partitioned ones marked [part])",
     )
     locate = sub.add_parser(
-        "where", help="print where each materialised output of an asset is, one per line (exit 1: none)"
+        "where",
+        parents=[verbosity],
+        help="print where each materialised output of an asset is, one per line (exit 1: none)",
     )
     locate.add_argument("asset", help="an asset of the graph (see laionet assets)")
     locate.add_argument("--partition", help="one partition of a per-part asset (default: all)")
@@ -143,23 +223,29 @@ def main(argv: list[str] | None = None) -> int:
         locate.add_argument(s.option, help=f"{s.help}; {s.env}")
     args = parser.parse_args(argv)
     quiet_libraries()
-    if args.command == "assets":
-        return list_assets()
-    if args.command == "where":
-        return where(args.asset, args.partition, args.home, args.vocabulary)
     from laionet_assets.core.io.storage import HomeUnreachable
 
     try:
+        if args.command == "assets":
+            return list_assets()
+        if args.command == "where":
+            return where(args.asset, args.partition, args.home, args.vocabulary)
         return run_command(args)
-    except HomeUnreachable as exc:  # a URL home's bucket or credentials, before any work
-        print(f"laionet: {exc}", file=sys.stderr)
+    except (HomeUnreachable, SettingError) as exc:  # a setting's value or the home, before any work
+        if args.verbose:
+            raise
+        print(f"laionet: {exc}; see laionet {args.command} --help", file=sys.stderr)
         return 2
+
+
+DEMO_PROFILE = "offline"
 
 
 def run_command(args: argparse.Namespace) -> int:
     chosen = chosen_settings(args)  # argparse has parsed and checked each value
     if args.command == "demo":
-        profile = args.profile or settings.process_setting("profile")
+        # the demo's models install from the registries: offline unless a profile is chosen
+        profile = args.profile or settings.setting("profile").from_env() or DEMO_PROFILE
         if args.release_layouts:
             return run_release_layouts(profile, args.home, chosen)
         return run_demo(profile, args.select, args.home, chosen)
@@ -174,6 +260,8 @@ def run_command(args: argparse.Namespace) -> int:
             args.layout,
             args.columns,
             args.embeddings_model,
+            verbose=args.verbose,
+            quiet=args.quiet,
         )
     if args.command == "recover":
         return recover(args.home)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from laionet_assets import settings
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     pass
 
 from laionet_assets.cli.home import prepare_home
+from laionet_assets.settings import SettingError
 
 
 def root_error_message(error) -> str:
@@ -34,7 +36,7 @@ def parse_selection(select: str | None) -> list[str]:
     try:
         return plan.select([s.strip() for s in select.split(",") if s.strip()])
     except ValueError as exc:
-        raise SystemExit(f"laionet: {exc}") from None
+        raise SettingError(f"--select: {exc}") from None
 
 
 def quiet_libraries() -> None:
@@ -129,6 +131,105 @@ def safety_problem(scan, asset_values: dict, selection: list[str]) -> str | None
     return None
 
 
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One asset check's evaluation in a run, as the CLI reports it."""
+
+    name: str
+    partition: str | None
+    passed: bool
+    severity: str  # WARN or ERROR
+    blocking: bool
+    summary: str
+
+    @classmethod
+    def of(cls, evaluation, partition: str | None) -> CheckOutcome:
+        return cls(
+            evaluation.check_name,
+            partition,
+            evaluation.passed,
+            evaluation.severity.value,
+            bool(evaluation.blocking),
+            check_summary(evaluation.metadata),
+        )
+
+    @property
+    def failed_with_error(self) -> bool:
+        return not self.passed and self.severity == "ERROR"
+
+    @property
+    def blocks(self) -> bool:
+        return self.failed_with_error and self.blocking
+
+    @property
+    def line(self) -> str:
+        word = "passed" if self.passed else ("FAILED" if self.severity == "ERROR" else "WARN")
+        where = f" [{self.partition}]" if self.partition else ""
+        return f"  {self.name}{where}: {word}" + (f" ({self.summary})" if self.summary else "")
+
+
+def check_summary(metadata: dict) -> str:
+    """The numbers of a check's metadata in one line: counts and shares, then any breakdown."""
+    parts = []
+    for key, entry in metadata.items():
+        value = getattr(entry, "value", entry)
+        if isinstance(value, bool) or not isinstance(value, (int, float, dict)):
+            continue
+        if isinstance(value, dict):
+            if value and all(isinstance(v, int) for v in value.values()):
+                parts.append(key + ": " + ", ".join(f"{k} {v}" for k, v in value.items()))
+        else:
+            parts.append(f"{key} {value}")
+    return "; ".join(parts)
+
+
+def print_checks(checks: list[CheckOutcome], quiet: bool) -> None:
+    shown = [c for c in checks if not (quiet and c.passed)]
+    if shown:
+        print("checks:")
+        for check in shown:
+            print(check.line)
+
+
+def empty_headlines(selection: list[str], storage) -> list[str]:
+    """The tables this run built that must hold rows (``defs.lib.headline(..., rows_required=True)``:
+    LAIONet, LAIONet with images) and hold none."""
+    from laionet_assets.graph import asset_plan
+
+    empty = []
+    for asset in asset_plan().rows_required:
+        if asset in selection:
+            frame = storage.read_asset(asset, columns=["wnid"])
+            if frame is not None and frame.height == 0:
+                empty.append(asset)
+    return empty
+
+
+def weights_problem(resources: dict, selection: list[str], profile: str) -> str | None:
+    """Fetch the hub weights the selected steps' models need (into the libraries' caches), before
+    anything runs; the first that cannot be had, in one line with the profile to use instead."""
+    from laionet_assets.core.models.weights import WeightsUnavailable, fetch
+    from laionet_assets.graph import asset_plan
+
+    plan = asset_plan()
+    used = set().union(*(plan.resources[a] for a in selection))
+    needed = [
+        w
+        for key in sorted(used)
+        if hasattr(resources[key], "hub_weights")
+        for w in resources[key].hub_weights()
+    ]
+    for weights in dict.fromkeys(needed):
+        try:
+            fetch(weights)
+        except WeightsUnavailable as exc:
+            return (
+                f"the {profile} profile's weights cannot be loaded: {exc}; run with --profile offline "
+                "for models that install from the package registries"
+            )
+    return None
+
+
 def run_release(
     release: str,
     name: str | None,
@@ -139,6 +240,8 @@ def run_release(
     layout: str | None = None,
     columns: str | None = None,
     embeddings_model: str | None = None,
+    verbose: bool = False,
+    quiet: bool = False,
 ) -> int:
     """Register a release's parts and materialise the selection.  ``chosen``: setting name →
     value (the CLI's flags); resource settings go to ``resources_for``, asset-config settings to
@@ -186,12 +289,17 @@ def run_release(
     if not keys:
         print("laionet: no complete part to run", file=sys.stderr)
         return 2
+    problem = weights_problem(resources, selection, profile)
+    if problem:
+        print(f"laionet: {problem}", file=sys.stderr)
+        return 2
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions(laion_parts.name, keys)
 
     definitions = [*all_assets, *all_checks]
     failures: list[str] = []
-    log_level = settings.process_setting("log_level")
+    checks: list[CheckOutcome] = []
+    log_level = "INFO" if verbose else settings.process_setting("log_level")
 
     def materialize(names: list[str], partition_key: str | None = None) -> None:
         started = time.perf_counter()
@@ -211,12 +319,14 @@ def run_release(
         )
         label = f"{','.join(names)}" + (f" [{partition_key}]" if partition_key else "")
         status = "ok" if result.success else "FAILED"
-        print(f"  {label}: {status} in {time.perf_counter() - started:.1f} s (run {result.run_id[:8]})")
+        if not quiet or not result.success:
+            print(f"  {label}: {status} in {time.perf_counter() - started:.1f} s (run {result.run_id[:8]})")
         if not result.success:
             for event in result.all_events:
                 if event.is_step_failure:
                     print(f"    {event.step_key}: {root_error_message(event.step_failure_data.error)}")
             failures.append(label)
+        checks.extend(CheckOutcome.of(e, partition_key) for e in result.get_asset_check_evaluations())
 
     needs_upstream = any(a in selection and a not in plan.upstream for a in plan.order)
     missing = [a for a in plan.upstream if a not in selection and not storage.asset_path(a).exists()]
@@ -224,9 +334,19 @@ def run_release(
         print(f"  {', '.join(missing)} has no output under this home yet: materialising it first")
         selection = plan.select([*selection, *missing])
     for names, key in plan.runs(selection, keys):
+        blocked = [c for c in checks if c.blocks]
+        if blocked:
+            print(f"  stopped before {','.join(names)}: the blocking check {blocked[0].name} failed")
+            break
         materialize(names, key)
+    print_checks(checks, quiet)
     print_summary(selection, storage)
+    empty = empty_headlines(selection, storage)
+    errors = [c for c in checks if c.failed_with_error]
+    for asset in empty:
+        print(f"laionet: {asset} has no rows", file=sys.stderr)
+    for check in errors:
+        print(f"laionet: check {check.name} failed: {check.summary}", file=sys.stderr)
     if failures:
         print(f"{len(failures)} run(s) failed: {failures}", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failures or errors or empty else 0

@@ -12,14 +12,16 @@ from laionet_assets.core.io.storage import read_parquet
 # Asset metadata the CLI reads to summarise a run (``laionet_assets.graph.AssetPlan``): a table's
 # headline (its rows and classes, after a run that built it) and a page's file under reports/.
 HEADLINE = "laionet/headline"
+ROWS_REQUIRED = "laionet/rows_required"  # a run that builds it empty has failed
 PAGE = "laionet/page"
 LANCEDB = "laionet/lancedb"  # the prefix of the LanceDB tables the asset writes (one per encoder)
 
 
-def headline(label: str) -> dict:
+def headline(label: str, rows_required: bool = False) -> dict:
     """``label``, formatted with the first counted row's columns, then the rows (those whose
-    ``selected`` is true where the table has that column) and the classes they cover."""
-    return {HEADLINE: label}
+    ``selected`` is true where the table has that column) and the classes they cover; with
+    ``rows_required``, ``laionet run`` exits 1 when the table it built is empty."""
+    return {HEADLINE: label, **({ROWS_REQUIRED: True} if rows_required else {})}
 
 
 def page(file: str) -> dict:

@@ -91,10 +91,14 @@ def lance_options(path: Location) -> dict[str, str] | None:
 
 def check_home(home: str | os.PathLike) -> None:
     """Before any work: a URL home's bucket exists and the credentials are accepted (one listing
-    of the home).  A clear ``HomeUnreachable`` naming the URL otherwise; a local home passes."""
-    if not is_remote(home):
-        return
+    of the home).  A clear ``HomeUnreachable`` naming the URL otherwise; a local home passes
+    unless it is a file."""
     named = f"LAIONET_HOME {str(home).rstrip('/')}"
+    if not is_remote(home):
+        local = Path(home).expanduser()
+        if local.exists() and not local.is_dir():
+            raise HomeUnreachable(f"{named}: is a file, not a folder")
+        return
     try:
         path = home_path(home)
         path.fs.ls(path.path.split("/")[0])  # the bucket: the home itself need not exist yet

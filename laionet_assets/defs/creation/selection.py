@@ -114,7 +114,7 @@ def selection_inputs(
             description="LAIONet: single-label captions above the similarity threshold that pass the NSFW "
             "policy",
             kinds={"polars"},
-            metadata=headline("LAIONet"),
+            metadata=headline("LAIONet", rows_required=True),
         ),
         "laionet_top50": dg.AssetOut(
             description="The top_k (default 50) most similar LAIONet rows per class (paper Appendix B)",

@@ -21,7 +21,7 @@ from laionet_assets.defs.lib import (
     run_parts,
 )
 from laionet_assets.defs.partitions import IMAGE_PART
-from laionet_assets.resources import ImageDownloader, ImageFolders, LaionetStorage, OcrFilter
+from laionet_assets.resources import ImageDownloader, ImageFolders, LaionetStorage, OcrFilter, QualityGates
 
 GROUP = "laionet_images"
 V2_SELECTION_FREQUENCY = {"imagenetv2_b": 0.73, "imagenetv2_a": 0.85, "imagenetv2_c": 0.93}
@@ -105,12 +105,53 @@ def _download_part(context, part, rows, storage, downloader, ocr, imagenet_synse
     return download_and_read(context, part, rows, previous, storage, downloader, ocr, imagenet_synsets)
 
 
-@dg.asset(group_name=GROUP, kinds={"pillow", "rapidocr"}, **IMAGE_PART)
+DOWNLOADS_OK = "laionet_images_downloaded"
+
+
+def downloads_check(table: pl.DataFrame, gates: QualityGates) -> dg.AssetCheckResult:
+    """The share of the run's samples whose image downloaded and passed: at least
+    ``min_download_ok_warn`` passes; below it warns, below ``min_download_ok_error`` fails (and
+    blocks what reads the images)."""
+    n = table.height
+    ok = int((table["status"] == "ok").sum())
+    share = ok / n if n else 1.0
+    breakdown = dict(table.group_by("status").len().sort("len", descending=True).iter_rows())
+    error = share < gates.min_download_ok_error
+    return dg.AssetCheckResult(
+        check_name=DOWNLOADS_OK,
+        passed=share >= gates.min_download_ok_warn,
+        severity=dg.AssetCheckSeverity.ERROR if error else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "samples": n,
+            "ok": ok,
+            "ok_share": round(share, 4),
+            "min_download_ok_warn": gates.min_download_ok_warn,
+            "min_download_ok_error": gates.min_download_ok_error,
+            "status_breakdown": dg.MetadataValue.json(breakdown),
+        },
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"pillow", "rapidocr"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            DOWNLOADS_OK,
+            asset="laionet_images",
+            blocking=True,
+            description="Share of the samples whose image downloaded and passed, against the "
+            "min_download_ok_warn and min_download_ok_error thresholds; the status breakdown in metadata",
+        )
+    ],
+    **IMAGE_PART,
+)
 def laionet_images(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,
     downloader: ImageDownloader,
     ocr: OcrFilter,
+    quality_gates: QualityGates,
     laionet_clean: pl.DataFrame,
     imagenet_synsets: pl.DataFrame,
 ):
@@ -128,30 +169,27 @@ def laionet_images(
         counts.update(part_counts)
     download_s = time.perf_counter() - started
     table = pl.concat(list(outputs.values()))
-    context.add_output_metadata(
-        {
-            **counts,
-            "parts_in_run": len(outputs),
-            "download_seconds": round(download_s, 2),
-            "images_per_second": round(counts["fetched"] / max(download_s, 1e-9), 1),
-            "ocr": ocr_version() if ocr.enabled else "disabled",
-            "synset_name_in_image_text": int(table["synset_name_in_image_text"].sum() or 0),
-            "images_dir": dg.MetadataValue.path(str(storage.images)),
-            "status_counts": markdown_table(
-                table.group_by("status").agg(samples=pl.len()).sort("samples", descending=True)
-            ),
-            "versions": dg.MetadataValue.json(
-                library_versions("pillow", "rapidocr-onnxruntime", "onnxruntime")
-            ),
-        }
-    )
-    return parts_output(context, outputs)
+    metadata = {
+        **counts,
+        "parts_in_run": len(outputs),
+        "download_seconds": round(download_s, 2),
+        "images_per_second": round(counts["fetched"] / max(download_s, 1e-9), 1),
+        "ocr": ocr_version() if ocr.enabled else "disabled",
+        "synset_name_in_image_text": int(table["synset_name_in_image_text"].sum() or 0),
+        "images_dir": dg.MetadataValue.path(str(storage.images)),
+        "status_counts": markdown_table(
+            table.group_by("status").agg(samples=pl.len()).sort("samples", descending=True)
+        ),
+        "versions": dg.MetadataValue.json(library_versions("pillow", "rapidocr-onnxruntime", "onnxruntime")),
+    }
+    yield dg.Output(parts_output(context, outputs), metadata=metadata)
+    yield downloads_check(table, quality_gates)
 
 
 @dg.asset(
     group_name=GROUP,
     kinds={"polars"},
-    metadata=headline("LAIONet with images, after the OCR filter"),
+    metadata=headline("LAIONet with images, after the OCR filter", rows_required=True),
     **IMAGE_PART,
 )
 def laionet_final(context: dg.AssetExecutionContext, laionet_clean: pl.DataFrame, laionet_images):
