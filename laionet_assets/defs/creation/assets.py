@@ -29,6 +29,7 @@ from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import LaionetStorage, TextEncoderResource
 
 GROUP = "laionet_creation"
+ROWS_KEPT = "text_sims_rows_kept"
 
 
 @dg.asset(group_name=GROUP, kinds={"polars", "wordnet"})
@@ -213,6 +214,14 @@ def _score_shipped(
     op_tags=GPU_STEP_TAGS,
     kinds={"pytorch", "lancedb"},
     metadata=lancedb_tables("caption_embeddings"),
+    check_specs=[
+        dg.AssetCheckSpec(
+            ROWS_KEPT,
+            asset="text_sims",
+            description="Every single-label candidate scored: warns when rows were dropped (unusable "
+            "shipped vectors), fails when candidates existed and none was scored",
+        )
+    ],
 )
 def text_sims(
     context: dg.AssetExecutionContext,
@@ -271,24 +280,31 @@ def text_sims(
         if outputs
         else np.zeros(0)
     )
-    context.add_output_metadata(
-        {
-            "encoder": encoder.encoder_id,
-            "encoder_version": encoder.version,
-            "versions": dg.MetadataValue.json(
-                library_versions("torch", "open_clip_torch", "sentence-transformers", "lancedb")
-            ),
-            "device": getattr(encoder, "device", "cpu"),
-            "parts_in_run": len(keys),
-            "embedding_source": dg.MetadataValue.json(sources),
-            "parity_check": dg.MetadataValue.json(parity),
-            "rows": int(sum(o.height for o in outputs.values())),
-            "dropped_multi_label": dropped,
-            **{f"embedding_{k}": v for k, v in totals.items()},
-            "seconds": round(elapsed, 2),
-            "captions_per_second": round(totals.get("encoded", 0) / max(elapsed, 1e-9), 1),
-            "rows_per_second": round(sum(o.height for o in outputs.values()) / max(elapsed, 1e-9), 1),
-            "mean_similarity": float(sims.mean()) if sims.size else None,
-        }
+    rows = int(sum(o.height for o in outputs.values()))
+    unusable = totals.get("dropped_unusable_vector", 0)
+    metadata = {
+        "encoder": encoder.encoder_id,
+        "encoder_version": encoder.version,
+        "versions": dg.MetadataValue.json(
+            library_versions("torch", "open_clip_torch", "sentence-transformers", "lancedb")
+        ),
+        "device": getattr(encoder, "device", "cpu"),
+        "parts_in_run": len(keys),
+        "embedding_source": dg.MetadataValue.json(sources),
+        "parity_check": dg.MetadataValue.json(parity),
+        "rows": int(sum(o.height for o in outputs.values())),
+        "dropped_multi_label": dropped,
+        **{f"embedding_{k}": v for k, v in totals.items()},
+        "seconds": round(elapsed, 2),
+        "captions_per_second": round(totals.get("encoded", 0) / max(elapsed, 1e-9), 1),
+        "rows_per_second": round(sum(o.height for o in outputs.values()) / max(elapsed, 1e-9), 1),
+        "mean_similarity": float(sims.mean()) if sims.size else None,
+    }
+    yield dg.Output(outputs[keys[0]] if len(keys) == 1 else outputs, metadata=metadata)
+    candidates = rows + unusable
+    yield dg.AssetCheckResult(
+        check_name=ROWS_KEPT,
+        passed=unusable == 0 and (rows > 0 or candidates == 0),
+        severity=dg.AssetCheckSeverity.ERROR if candidates and not rows else dg.AssetCheckSeverity.WARN,
+        metadata={"candidates": candidates, "rows": rows, "dropped_unusable_vector": unusable},
     )
-    return outputs[keys[0]] if len(keys) == 1 else outputs

@@ -205,7 +205,49 @@ def predict(
     return out, metadata
 
 
-@dg.asset(group_name=GROUP, pool="gpu", op_tags=GPU_STEP_TAGS, kinds={"pytorch", "timm"}, **IMAGE_PART)
+PREDICTION_ERRORS = "model_predictions_errors"
+
+
+def prediction_errors_check(outputs: dict[str, pl.DataFrame], skipped: dict) -> dg.AssetCheckResult:
+    """Every image predicted by every model: warns on rows with an error (an image that does not
+    decode) or a model skipped; fails when rows exist and not one was predicted."""
+    table = pl.concat(list(outputs.values())) if outputs else pl.DataFrame(schema=PREDICTIONS_SCHEMA)
+    errors = int(table["error"].is_not_null().sum())
+    by_error = dict(
+        table.filter(pl.col("error").is_not_null())
+        .group_by(pl.col("error").str.split(":").list.first().alias("kind"))
+        .len()
+        .iter_rows()
+    )
+    failed_all = table.height > 0 and errors == table.height
+    return dg.AssetCheckResult(
+        check_name=PREDICTION_ERRORS,
+        passed=errors == 0 and not skipped,
+        severity=dg.AssetCheckSeverity.ERROR if failed_all else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "rows": table.height,
+            "error_rows": errors,
+            "errors_by_kind": dg.MetadataValue.json(by_error),
+            "models_skipped": dg.MetadataValue.json(skipped),
+        },
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    pool="gpu",
+    op_tags=GPU_STEP_TAGS,
+    kinds={"pytorch", "timm"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            PREDICTION_ERRORS,
+            asset="model_predictions",
+            description="Rows whose image could not be predicted and models skipped; fails when no "
+            "row was predicted",
+        )
+    ],
+    **IMAGE_PART,
+)
 def model_predictions(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,
@@ -227,8 +269,8 @@ def model_predictions(
         {part: ("laionet", downloaded_set(storage, final)) for part, final in finals.items()},
         {part: previous_output(storage.asset_path("model_predictions", part)) for part in finals},
     )
-    context.add_output_metadata({**metadata, "parts_in_run": len(finals)})
-    return parts_output(context, outputs)
+    yield dg.Output(parts_output(context, outputs), metadata={**metadata, "parts_in_run": len(finals)})
+    yield prediction_errors_check(outputs, metadata["models_skipped"].value)
 
 
 def all_predictions(model_predictions, imagenet_val_predictions: pl.DataFrame) -> pl.DataFrame:
