@@ -196,7 +196,7 @@ SETTINGS: tuple[Setting, ...] = (
         flag=None,
     ),
     _p("refresh_cron", str, "cron schedule of laionet_refresh_schedule", "0 3 * * *", flag=None),
-    _p("log_level", str, "log level of the CLI's runs", "WARNING", flag=None),
+    _p("log_level", str, "level of Dagster's own log that laionet run -v prints", "INFO", flag=None),
     # reading releases: which layout, or which columns (registration and the release sensor)
     _p(
         "layout",

@@ -49,8 +49,12 @@ def test_run_registers_partitions_and_materialises(home, capsys, web_flags):
         )
         == 0
     )
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out, err = captured.out, captured.err
     assert "sample_release-part-00000" in out and "laionet ui --home" in out
+    # each step's progress as it goes (a log line off a terminal), and no library noise
+    assert "    text_sims: sample_release-part-00000 caption embeddings: " in out and " rows/s, ETA " in out
+    assert "Warning" not in err and "INFO:" not in err and "WARNING clustering" not in err
     # every check's outcome, the downloads' per part with its status breakdown
     assert "checks:\n" in out and "  laionet_class_coverage: passed" in out
     assert (
@@ -552,3 +556,10 @@ def test_a_bad_variable_or_home_is_one_line_and_exit_2(tmp_path, variables, args
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [f"laionet: {line}; see laionet run --help"]
+
+
+def test_quiet_prints_the_outcome_only(home, capsys):
+    args = ["run", "--release", str(SAMPLE_RELEASE), "--profile", "tiny", "--home", str(home)]
+    assert main([*args, "--select", "lemma_matches,text_sims", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert " rows/s, ETA " not in out and ": ok in " not in out and "laionet ui --home" in out

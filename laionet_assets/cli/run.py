@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from laionet_assets.settings import ASSET_CONFIG, RESOURCE
 if TYPE_CHECKING:
     pass
 
+from laionet_assets.cli.follow import RunFollower
 from laionet_assets.cli.home import prepare_home
 from laionet_assets.settings import SettingError
 
@@ -45,10 +47,7 @@ def quiet_libraries() -> None:
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    warnings.filterwarnings("ignore", message=".*currently in (beta|preview).*")
     warnings.filterwarnings("ignore", message="The multilingual functions are not available")
-    # lemma_matches (1 part per run) and text_sims (8) in one per-part run: Dagster says it uses 1.
-    warnings.filterwarnings("ignore", message=".*varying BackfillPolicies.*")
 
 
 def invalid_configuration(exc: ValueError) -> str:
@@ -299,7 +298,8 @@ def run_release(
     definitions = [*all_assets, *all_checks]
     failures: list[str] = []
     checks: list[CheckOutcome] = []
-    log_level = "INFO" if verbose else settings.process_setting("log_level")
+    # Dagster's own log only with -v: the run is followed and summarised here otherwise
+    log_level = settings.process_setting("log_level") if verbose else "CRITICAL"
 
     def materialize(names: list[str], partition_key: str | None = None) -> None:
         started = time.perf_counter()
@@ -307,16 +307,22 @@ def run_release(
             "loggers": {"console": {"config": {"log_level": log_level}}},
             **settings.asset_run_config(asset_values, {plan.ops[n] for n in names}),
         }
-        result = dg.materialize(
-            definitions,
-            selection=names,
-            partition_key=partition_key,
-            instance=instance,
-            resources=resources,
-            raise_on_error=False,
-            tags={"laionet/cli": "run"},
-            run_config=run_config,
-        )
+        call = ("laionet/cli_call", uuid.uuid4().hex)
+        follower = RunFollower(instance, call, verbose, quiet)
+        follower.start()
+        try:
+            result = dg.materialize(
+                definitions,
+                selection=names,
+                partition_key=partition_key,
+                instance=instance,
+                resources=resources,
+                raise_on_error=False,
+                tags={"laionet/cli": "run", call[0]: call[1]},
+                run_config=run_config,
+            )
+        finally:
+            follower.stop()
         label = f"{','.join(names)}" + (f" [{partition_key}]" if partition_key else "")
         status = "ok" if result.success else "FAILED"
         if not quiet or not result.success:

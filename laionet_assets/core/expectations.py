@@ -35,6 +35,8 @@ def validate_frame(frame: pl.DataFrame, expectations: list, name: str = "frame")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    for logger in [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")]:
+        logging.getLogger(logger).setLevel(logging.ERROR)  # GX logs its temporary folders at INFO
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)

@@ -61,13 +61,17 @@ def ivf_pq(dim: int, expected_rows: int, train_rows: int):
     lists = max(1, min(int(4 * np.sqrt(max(expected_rows, train_rows))), train_rows // 39))
     quantizer = faiss.IndexFlatIP(dim)
     if train_rows < 256 * 39:
-        return faiss.IndexIVFScalarQuantizer(
+        index = faiss.IndexIVFScalarQuantizer(
             quantizer, dim, lists, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
         )
-    sub = next(
-        s for s in ((dim // 8, dim // 4) if dim >= 128 else (dim // 2,)) + (1,) if s >= 1 and dim % s == 0
-    )
-    return faiss.IndexIVFPQ(quantizer, dim, lists, sub, 8, faiss.METRIC_INNER_PRODUCT)
+    else:
+        sub = next(
+            s for s in ((dim // 8, dim // 4) if dim >= 128 else (dim // 2,)) + (1,) if s >= 1 and dim % s == 0
+        )
+        index = faiss.IndexIVFPQ(quantizer, dim, lists, sub, 8, faiss.METRIC_INNER_PRODUCT)
+    # a small index trains one list on fewer than 39 vectors by design: no warning on stderr for it
+    index.cp.min_points_per_centroid = 1
+    return index
 
 
 def float16_rows(path: Location, rows: int, dim: int):

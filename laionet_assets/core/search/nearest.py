@@ -15,6 +15,7 @@ first sample, and the answer is within ``2 × tie_tolerance`` of the best cosine
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -62,7 +63,9 @@ def exact_nearest(
             if len(chunk) == 0:
                 continue
             # moved in the stored precision and cast on the device (float16 files: half the traffic)
-            c = torch.as_tensor(np.ascontiguousarray(chunk)).to(device).to(dtype)
+            with warnings.catch_warnings():  # a read-only memory map: read here, never written
+                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+                c = torch.as_tensor(np.ascontiguousarray(chunk)).to(device).to(dtype)
             rows = query_block or max(1, budget // (6 * len(chunk)))  # the product and its tie mask
             for start in range(0, q.shape[0], rows):
                 block = slice(start, start + rows)
