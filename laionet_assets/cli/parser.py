@@ -175,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         run.add_argument(s.option, type=_flag_type(s), metavar=_metavar(s), help=f"{s.help}; {s.env}")
     run.add_argument("--name", help="release name in partition keys (default: the folder's name)")
     run.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse the release when any of its files is unreadable or matches no layout (default: "
+        "report such files and run the others)",
+    )
+    run.add_argument(
         "--select",
         help="comma-separated assets and their multi-asset siblings (default: all; see laionet assets)",
     )
@@ -262,6 +268,7 @@ def run_command(args: argparse.Namespace) -> int:
             args.embeddings_model,
             verbose=args.verbose,
             quiet=args.quiet,
+            strict=args.strict,
         )
     if args.command == "recover":
         return recover(args.home)

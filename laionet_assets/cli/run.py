@@ -241,6 +241,7 @@ def run_release(
     embeddings_model: str | None = None,
     verbose: bool = False,
     quiet: bool = False,
+    strict: bool = False,
 ) -> int:
     """Register a release's parts and materialise the selection.  ``chosen``: setting name →
     value (the CLI's flags); resource settings go to ``resources_for``, asset-config settings to
@@ -274,6 +275,7 @@ def run_release(
             layout or settings.process_setting("layout"),
             columns or settings.process_setting("columns") or None,
             embeddings_model or settings.process_setting("embeddings_model") or None,
+            strict,
         )
     except ValueError as exc:  # BadPartError, LayoutError, a bad --columns
         print(f"laionet: {exc}", file=sys.stderr)

@@ -307,6 +307,29 @@ def matches(layout: Layout, file_name: str, columns: set[str] | None) -> bool:
     return columns is not None and layout.required_columns() <= columns and not layout.forbidden & columns
 
 
+def closest_layout(columns: set[str]) -> str:
+    """For a Parquet file no layout reads: the layout it comes closest to, the column(s) it lacks
+    and the ``--columns`` that would read it; empty when none is within two columns."""
+    best = None
+    for layout in RELEASE_LAYOUTS.values():
+        if layout.reader != "parquet" or layout.forbidden & columns:
+            continue
+        lacking = sorted(layout.required_columns() - columns)
+        if 0 < len(lacking) <= 2 and (best is None or len(lacking) < len(best[1])):
+            best = (layout, lacking)
+    if best is None:
+        return ""
+    layout, lacking = best
+    flags = {"text": "text", "url": "url", "sample_id": "id"}  # --columns' keys
+    mapping = ",".join(
+        f"{flag}={src if isinstance(src, str) and src in columns else '<its column>'}"
+        for key, flag in flags.items()
+        if (src := layout.columns.get(key))
+    )
+    needs = ", ".join(lacking)
+    return f"; closest to layout {layout.name}, which needs {needs}: read it with --columns {mapping}"
+
+
 def detect_layout(file_name: str, columns: set[str] | None) -> Layout | None:
     """The one layout this file matches, None when none does; two would be a bug in the table."""
     found = [layout for layout in RELEASE_LAYOUTS.values() if matches(layout, file_name, columns)]

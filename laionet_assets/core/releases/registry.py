@@ -31,9 +31,10 @@ class ReleaseRegistry:
         layout: str | None = "auto",
         columns: str | None = None,
         embeddings_model: str | None = None,
+        strict: bool = False,
     ) -> Scan:
         """Register every complete part of a release folder, file or fsspec URL (``scan_release``)."""
-        scan = scan_release(release, name, layout, columns, embeddings_model)
+        scan = scan_release(release, name, layout, columns, embeddings_model, strict)
         self.add(scan.parts)
         return scan
 

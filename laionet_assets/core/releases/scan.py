@@ -5,6 +5,7 @@ each part and names its partitions.  Reading one part is ``core.releases.read``.
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import asdict, dataclass, field
 
 import polars as pl
@@ -17,6 +18,7 @@ from laionet_assets.core.releases.layouts import (
     Detected,
     Layout,
     LayoutError,
+    closest_layout,
     custom_layout,
     detect_layout,
     parse_columns,
@@ -131,6 +133,29 @@ def _tsv_header(fs, path: str) -> set[str]:
         return set(fh.readline().decode("utf-8", "replace").rstrip("\r\n").split("\t"))
 
 
+def _tsv_shape(fs, path: str) -> str | None:
+    """None for a TSV in CC12M's shape (no header, two fields, the first a URL), else what it is."""
+    with fs.open(path, "rb") as fh:
+        first = fh.readline(4096).decode("utf-8", "replace").rstrip("\r\n")
+    fields = first.split("\t")
+    if len(fields) == 2 and re.match(r"(?i)https?://", fields[0]):
+        return None
+    shown = "\\t".join(f[:20] for f in fields[:4]) + ("\\t…" if len(fields) > 4 else "")
+    return (
+        f"a TSV whose first line has {len(fields)} field(s) ({shown!r}), not CC12M's URL<TAB>caption; "
+        "read it with --columns text=…,url=…,id=…"
+    )
+
+
+def _unknown(fs, path: str, file_name: str, columns: set[str] | None) -> str:
+    """What a file no layout reads is, in words, and what would read it."""
+    if columns is not None:
+        return f"columns {', '.join(sorted(columns))}{closest_layout(columns)}"
+    if reader_of(file_name) == "tsv":
+        return _tsv_shape(fs, path) or "a TSV file"
+    return f"neither Parquet nor TSV ({posixpath.splitext(file_name)[1] or 'no suffix'})"
+
+
 def _file_columns(fs, path: str, shown: str) -> set[str] | None:
     return set(footer_schema(fs, path, shown)) if reader_of(path) == "parquet" else None
 
@@ -184,13 +209,17 @@ def scan_release(
     layout: str | None = "auto",
     columns: str | dict | None = None,
     embeddings_model: str | None = None,
+    strict: bool = False,
 ) -> Scan:
     """The parts of a release folder, file or fsspec URL, each with its layout (detected, or
     ``layout`` when not ``auto``; ``columns`` implies the ``columns`` layout), its partition key
     ``<release>-<part label>`` and its shipped embeddings.  A part whose embedding files are not
     all there yet is ``waiting``, not a part.  Files matching no layout, or several layouts in one
     folder, are a ``LayoutError`` naming them.  ``embeddings_model`` names the model behind the
-    shipped vectors when it is not the layout's (their dimension is then read from the files)."""
+    shipped vectors when it is not the layout's (their dimension is then read from the files).
+    Where other files of the folder match a layout, a file that matches none is skipped as
+    ``unreadable``, named with what it lacks, and the others run; ``strict`` refuses the release
+    instead."""
     mapping = parse_columns(columns)
     layout = "columns" if mapping and layout in (None, "auto") else (layout or "auto")
     fs, base, url = filesystem(location)
@@ -207,12 +236,10 @@ def scan_release(
                 detected.unreadable[shown] = str(exc)
                 continue
             found = detect_layout(file_name, found_columns)
+            if found is not None and found.tsv_fields and _tsv_shape(fs, path) is not None:
+                found = None  # a .tsv is CC12M only in CC12M's shape
             if found is None:
-                detected.unknown[shown] = (
-                    f"columns {', '.join(sorted(found_columns))}"
-                    if found_columns is not None
-                    else "a TSV file"
-                )
+                detected.unknown[shown] = _unknown(fs, path, file_name, found_columns)
                 continue
         else:
             found = layout_named(layout, mapping, reader_of(file_name) or "parquet")
@@ -229,6 +256,15 @@ def scan_release(
                 )
         detected.by_layout.setdefault(found.name, []).append(shown)
         chosen[path] = found
+    if detected.unknown and detected.by_layout and not strict:
+        for shown, what in detected.unknown.items():  # the folder's other parts still run
+            detected.unreadable[shown] = f"{shown}: matches no release layout: {what}"
+        detected.unknown = {}
+    if strict and detected.unreadable:
+        listed = "; ".join(sorted(detected.unreadable.values())[:5])
+        raise LayoutError(
+            f"{url(base)}: {len(detected.unreadable)} file(s) cannot be read (--strict): {listed}"
+        )
     problem = detected.error(url(base))
     if problem:
         raise problem

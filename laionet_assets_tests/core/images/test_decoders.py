@@ -270,16 +270,20 @@ def test_cpu_assist_shares_a_batch_between_the_reading_threads_and_the_batch_dec
     staged.collect("cpu")
     assert set(staged.ready) == {0, 1} and set(staged.jpegs) == {2, 3}
 
-    assisted, event, assist = [], threading.Event(), Staged.assist
+    # Every decode by the CPU's rules, by the thread that did it: the batch decoder runs in the
+    # model's thread (this one), the reading threads are the others.
+    decodes, event, cpu_pixels = [], threading.Event(), decoding._cpu_pixels
 
-    def recording(self, i):
-        assist(self, i)
-        if i in self.decoded or i in self.errors:  # decoded, or failed (the corrupt one)
-            assisted.append(i)
+    def recording(path, data):
+        reader = threading.current_thread() is not threading.main_thread()
+        decodes.append((path, reader))
+        if reader:
             event.set()
+        return cpu_pixels(path, data)
 
-    monkeypatch.setattr(decoding.Staged, "assist", recording)
+    monkeypatch.setattr(decoding, "_cpu_pixels", recording)
     expected, expected_errors = _batches(iter_tensor_batches(paths, preprocessing, 4, "cpu", 2))
+    decodes.clear()
     batch_decoder = _BatchDecoderOnCpu(event)
     shared, errors = _batches(
         iter_staged_batches(paths, preprocessing, 4, "cpu", 2, batch_decoder, cpu_assist=True)
@@ -287,7 +291,10 @@ def test_cpu_assist_shares_a_batch_between_the_reading_threads_and_the_batch_dec
     assert torch.equal(shared, expected) and errors == expected_errors
     assert errors[-1].startswith("corrupt.jpg: ") and not any(errors[:-1])
     jpegs = [p for p in paths if Path(p).read_bytes().startswith(b"\xff\xd8\xff")]
-    assert assisted and len(set(assisted)) + batch_decoder.decoded == len(jpegs)
+    by_readers = {path for path, reader in decodes if reader and path in jpegs}
+    # each JPEG decoded once, shared between the reading threads and the batch decoder
+    assert sorted(path for path, _ in decodes if path in jpegs) == sorted(jpegs)
+    assert by_readers and len(by_readers) + batch_decoder.decoded == len(jpegs)
     assert chosen_decoder(ClipImageEncoder("tiny", None, "cpu", 8).configure(decoder="tensor+cpu")) == (
         "tensor+cpu"
     )

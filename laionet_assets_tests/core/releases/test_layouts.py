@@ -251,3 +251,43 @@ def test_two_files_with_one_partition_label(tmp_path, rows):
     write_release("laion400m", tmp_path / "r" / "copy", rows, parts=1)
     with pytest.raises(LayoutError, match="would both be partition r-part-00000"):
         scan_release(str(tmp_path / "r"))
+
+
+def test_a_tsv_is_cc12m_only_in_cc12ms_shape(tmp_path):
+    (tmp_path / "people.tsv").write_text("ada\t36\nalan\t41\n")
+    with pytest.raises(
+        LayoutError, match=r"people.tsv \(a TSV whose first line has 2 field\(s\) .*not CC12M's URL"
+    ):
+        scan_release(str(tmp_path / "people.tsv"))
+    (tmp_path / "headed.tsv").write_text("url\tcaption\nhttp://a/1.jpg\tA lion\n")
+    with pytest.raises(LayoutError, match="read it with --columns"):
+        scan_release(str(tmp_path / "headed.tsv"))
+    with pytest.raises(LayoutError, match="not CC12M's URL"):  # a class table is not a release
+        scan_release(str(SAMPLE_RELEASE.parents[2] / "laionet_assets" / "vocabularies" / "cifar100.tsv"))
+    (tmp_path / "cc12m.tsv").write_text("https://a/1.jpg\tA lion\n")
+    assert scan_release(str(tmp_path / "cc12m.tsv")).parts[0].layout == "cc12m"
+
+
+def test_a_file_that_is_no_part_is_said_to_be_neither_parquet_nor_tsv(tmp_path):
+    np.save(tmp_path / "text_emb_0.npy", np.zeros((2, 4), np.float16))
+    with pytest.raises(LayoutError, match=r"neither Parquet nor TSV \(\.npy\)"):
+        scan_release(str(tmp_path / "text_emb_0.npy"))
+
+
+def test_a_part_without_its_caption_column_is_named_and_the_others_run(tmp_path, rows):
+    write_release("laion400m", tmp_path / "r", rows)
+    bad = tmp_path / "r" / "part-00007-5b54c5d5-bbcf-484d-a2ce-0d6f73df1a36-c000.snappy.parquet"
+    pl.read_parquet(next((tmp_path / "r").glob("part-00000*.parquet"))).drop("TEXT").write_parquet(bad)
+    scan = scan_release(str(tmp_path / "r"))
+    assert len(scan.parts) == 2 and list(scan.unreadable) == [str(bad)]
+    problem = scan.unreadable[str(bad)]
+    assert (
+        "closest to layout laion400m, which needs TEXT: read it with "
+        "--columns text=<its column>,url=URL,id=SAMPLE_ID" in problem
+    )
+    with pytest.raises(LayoutError, match="1 file\\(s\\) match no known release layout: .*which needs TEXT"):
+        scan_release(str(tmp_path / "r"), strict=True)  # --strict: the release is refused
+    for part in (tmp_path / "r").glob("part-0000[01]*.parquet"):
+        part.unlink()
+    with pytest.raises(LayoutError, match="match no known release layout: .*which needs TEXT"):
+        scan_release(str(tmp_path / "r"))  # no part of the folder matches: nothing to run
