@@ -53,7 +53,14 @@ def test_definitions_load_with_the_design_card_assets():
     assert set.union(*job_assets.values()) == set(plan.order) - {"imagenet_synsets", *text_side}
     assert sum(map(len, job_assets.values())) == len(plan.order) - 1 - len(text_side)
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
-    assert checks == {"laionet_class_coverage", "laionet_nsfw_removed", "laionet_schema_and_ranges"}
+    assert checks == {
+        "laionet_class_coverage",
+        "laionet_nsfw_removed",
+        "laionet_schema_and_ranges",
+        "laionet_images_downloaded",
+        "text_sims_rows_kept",
+        "model_predictions_errors",
+    }
 
 
 @pytest.mark.parametrize(
