@@ -23,7 +23,7 @@ class RunFollower(threading.Thread):
         self.stream = stream or sys.stdout
         self.live = self.stream.isatty()
         self.finished = threading.Event()
-        self.seen = 0
+        self.cursor: str | None = None  # where the last poll stopped in the run's event log
         self.run_id: str | None = None
         self.open_line = False
 
@@ -48,11 +48,15 @@ class RunFollower(threading.Thread):
             if not runs:
                 return
             self.run_id = runs[0].run_id
-        entries = self.instance.all_logs(self.run_id)
-        for entry in entries[self.seen :]:
-            if entry.dagster_event is None and entry.user_message:
-                self.show(entry.step_key or "", entry.user_message, entry.level)
-        self.seen = len(entries)
+        while True:  # only the records since the last poll, never the whole log again
+            page = self.instance.get_records_for_run(self.run_id, cursor=self.cursor, limit=1000)
+            for record in page.records:
+                entry = record.event_log_entry
+                if entry.dagster_event is None and entry.user_message:
+                    self.show(entry.step_key or "", entry.user_message, entry.level)
+            self.cursor = page.cursor if page.records else self.cursor
+            if not page.has_more:
+                return
 
     def show(self, step: str, message: str, level: int) -> None:
         if self.quiet and level < logging.ERROR:

@@ -58,16 +58,19 @@ def invalid_configuration(exc: ValueError) -> str:
     return f"laionet: invalid configuration: {message}"
 
 
-def print_summary(selection: list[str], storage) -> None:
-    """The headline sizes of what this run built, read from the storage resource's paths."""
+def print_summary(selection: list[str], storage) -> dict[str, int]:
+    """The headline sizes of what this run built, read from the storage resource's paths; returns
+    the rows of each headline table it read."""
     from laionet_assets.graph import asset_plan
 
     plan = asset_plan()
     classes = "ImageNet classes" if storage.vocabulary == "imagenet1k" else f"classes of {storage.vocabulary}"
+    sizes = {}
     for asset, label in plan.headlines.items():
         frame = storage.read_asset(asset) if asset in selection else None
         if frame is None:
             continue
+        sizes[asset] = frame.height
         if "selected" in frame.columns:
             frame = frame.filter("selected")
             if frame.height == 0:
@@ -87,6 +90,7 @@ def print_summary(selection: list[str], storage) -> None:
         f"Dagster UI on these runs: {vocabulary}laionet ui --home {storage.shared}   "
         "(then open http://127.0.0.1:3000)"
     )
+    return sizes
 
 
 def print_release(scan) -> None:
@@ -188,20 +192,6 @@ def print_checks(checks: list[CheckOutcome], quiet: bool) -> None:
         print("checks:")
         for check in shown:
             print(check.line)
-
-
-def empty_headlines(selection: list[str], storage) -> list[str]:
-    """The tables this run built that must hold rows (``defs.lib.headline(..., rows_required=True)``:
-    LAIONet, LAIONet with images) and hold none."""
-    from laionet_assets.graph import asset_plan
-
-    empty = []
-    for asset in asset_plan().rows_required:
-        if asset in selection:
-            frame = storage.read_asset(asset, columns=["wnid"])
-            if frame is not None and frame.height == 0:
-                empty.append(asset)
-    return empty
 
 
 def weights_problem(resources: dict, selection: list[str], profile: str) -> str | None:
@@ -348,8 +338,9 @@ def run_release(
             break
         materialize(names, key)
     print_checks(checks, quiet)
-    print_summary(selection, storage)
-    empty = empty_headlines(selection, storage)
+    sizes = print_summary(selection, storage)
+    # the tables a run must not build empty (defs.lib.headline(..., rows_required=True))
+    empty = [asset for asset in plan.rows_required if sizes.get(asset) == 0]
     errors = [c for c in checks if c.failed_with_error]
     for asset in empty:
         print(f"laionet: {asset} has no rows", file=sys.stderr)
