@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
+from laionet_assets.core.io.slots import machine_slot
 from laionet_assets.core.io.storage import read_parquet
 
 # Asset metadata the CLI reads to summarise a run (``laionet_assets.graph.AssetPlan``): a table's
@@ -104,3 +108,42 @@ def all_parts(value: pl.DataFrame | dict, schema: dict) -> pl.DataFrame:
 def part_rows(frame: pl.DataFrame, part: str) -> pl.DataFrame:
     """The rows of one LAION part (``release_part``) of a table over every part."""
     return frame.filter(pl.col("release_part") == part)
+
+
+GPU_POOL = "gpu"
+
+
+def gpu_step(fn):
+    """Run the body of an asset in the ``gpu`` pool while it also holds one of the pool's slots
+    on this machine: lock files in the instance's folder, as many as the pool's limit.  The
+    instance's pool claims are what bound GPU steps across machines; on one machine the locks
+    make the bound exact even where two runs claim at the same moment (a SQLite instance's
+    claims are not atomic across processes).  An instance without a folder takes no lock."""
+
+    def slot(context: dg.AssetExecutionContext):
+        folder = context.instance.root_directory
+        if folder is None:
+            return contextlib.nullcontext()
+        info = context.instance.event_log_storage.get_concurrency_info(GPU_POOL)
+        return machine_slot(
+            Path(folder) / "slots",
+            GPU_POOL,
+            info.slot_count or 1,
+            lambda: context.log.info("waiting for this machine's gpu slot"),
+        )
+
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def step(context, *args, **kwargs):
+            with slot(context):
+                yield from fn(context, *args, **kwargs)
+
+    else:
+
+        @functools.wraps(fn)
+        def step(context, *args, **kwargs):
+            with slot(context):
+                return fn(context, *args, **kwargs)
+
+    return step

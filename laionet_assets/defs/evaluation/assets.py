@@ -18,8 +18,10 @@ from laionet_assets.core.report.figures import (
 )
 from laionet_assets.core.text.vocabularies import label_space
 from laionet_assets.defs.lib import (
+    GPU_POOL,
     all_parts,
     figure,
+    gpu_step,
     markdown_table,
     parts_output,
     previous_output,
@@ -235,7 +237,7 @@ def prediction_errors_check(outputs: dict[str, pl.DataFrame], skipped: dict) -> 
 
 @dg.asset(
     group_name=GROUP,
-    pool="gpu",
+    pool=GPU_POOL,
     op_tags=GPU_STEP_TAGS,
     kinds={"pytorch", "timm"},
     check_specs=[
@@ -248,6 +250,7 @@ def prediction_errors_check(outputs: dict[str, pl.DataFrame], skipped: dict) -> 
     ],
     **IMAGE_PART,
 )
+@gpu_step
 def model_predictions(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,
@@ -293,7 +296,8 @@ def all_predictions(model_predictions, imagenet_val_predictions: pl.DataFrame) -
     return table.select(list(PREDICTIONS_SCHEMA))
 
 
-@dg.asset(group_name=GROUP, pool="gpu", op_tags=GPU_STEP_TAGS, kinds={"pytorch", "timm"})
+@dg.asset(group_name=GROUP, pool=GPU_POOL, op_tags=GPU_STEP_TAGS, kinds={"pytorch", "timm"})
+@gpu_step
 def imagenet_val_predictions(
     context: dg.AssetExecutionContext,
     image_models: ImageModels,

@@ -14,7 +14,15 @@ from laionet_assets.core.models.image_embeddings import embed_images, file_sha25
 from laionet_assets.core.models.runner import chosen_decoder
 from laionet_assets.core.releases import shipped
 from laionet_assets.defs.evaluation.assets import downloaded_path, downloaded_set, folder_set
-from laionet_assets.defs.lib import all_parts, lancedb_tables, part_rows, parts_output, run_parts
+from laionet_assets.defs.lib import (
+    GPU_POOL,
+    all_parts,
+    gpu_step,
+    lancedb_tables,
+    part_rows,
+    parts_output,
+    run_parts,
+)
 from laionet_assets.defs.partitions import IMAGE_PART
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageEncoder, LaionetStorage
@@ -153,7 +161,7 @@ def _embedding_metadata(model, counts: dict, sources: dict, seconds: float) -> d
 
 @dg.asset(
     group_name=GROUP,
-    pool="gpu",
+    pool=GPU_POOL,
     op_tags=GPU_STEP_TAGS,
     # laionet_final is read only when it was materialised (see _laionet_rows): with shipped image
     # vectors, intra-class similarity needs no download at all
@@ -162,6 +170,7 @@ def _embedding_metadata(model, counts: dict, sources: dict, seconds: float) -> d
     metadata=lancedb_tables("image_embeddings"),
     **IMAGE_PART,
 )
+@gpu_step
 def image_embeddings(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,
@@ -224,7 +233,7 @@ def image_embeddings(
 
 @dg.multi_asset(
     group_name=GROUP,
-    pool="gpu",
+    pool=GPU_POOL,
     op_tags=GPU_STEP_TAGS,
     outs={
         "reference_image_embeddings": dg.AssetOut(
@@ -241,6 +250,7 @@ def image_embeddings(
         ),
     },
 )
+@gpu_step
 def reference_image_embeddings(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,

@@ -28,7 +28,7 @@ from laionet_assets.core.text import selection as core_laionet
 from laionet_assets.defs.creation.selection import LaionetSelectionConfig, selection_inputs
 from laionet_assets.defs.evaluation.assets import IMAGE_KEY, PREDICTIONS_SCHEMA, downloaded_set, predict
 from laionet_assets.defs.images.assets import KEPT_IN_FINAL, download_and_read
-from laionet_assets.defs.lib import figure, markdown_table, reusable_rows
+from laionet_assets.defs.lib import GPU_POOL, figure, gpu_step, markdown_table, reusable_rows
 from laionet_assets.defs.similarity.embeddings import embed_dataset
 from laionet_assets.defs.similarity.intra_class import IntraClassConfig
 from laionet_assets.executors import GPU_STEP_TAGS
@@ -139,7 +139,7 @@ def laionet_sweep_images(
 
 @dg.multi_asset(
     group_name=GROUP,
-    pool="gpu",
+    pool=GPU_POOL,
     op_tags=GPU_STEP_TAGS,
     outs={
         "laionet_threshold_sweep": dg.AssetOut(
@@ -155,6 +155,7 @@ def laionet_sweep_images(
     # model_predictions is read, not loaded: the sweep runs without it, and reuses what it holds
     deps=["model_predictions"],
 )
+@gpu_step
 def laionet_threshold_sweep(
     context: dg.AssetExecutionContext,
     config: IntraClassConfig,

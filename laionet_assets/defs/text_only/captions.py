@@ -33,7 +33,7 @@ from laionet_assets.core.text.embedding_cache import encode_with_cache
 from laionet_assets.core.text.selection import check_threshold
 from laionet_assets.core.text.similarity import text_hash
 from laionet_assets.core.vectors import unit_rows
-from laionet_assets.defs.lib import figure, headline, lancedb_tables, markdown_table
+from laionet_assets.defs.lib import GPU_POOL, figure, gpu_step, headline, lancedb_tables, markdown_table
 from laionet_assets.defs.partitions import TEXT_PART
 from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageFolders, LaionetStorage, TextEncoderResource, positive
@@ -65,7 +65,7 @@ class CaptionSynsetConfig(dg.Config):
 
 @dg.multi_asset(
     group_name=GROUP,
-    pool="gpu",
+    pool=GPU_POOL,
     op_tags=GPU_STEP_TAGS,
     outs={
         "caption_synset_similarity": dg.AssetOut(
@@ -84,6 +84,7 @@ class CaptionSynsetConfig(dg.Config):
         ),
     },
 )
+@gpu_step
 def caption_synset_similarity(
     context: dg.AssetExecutionContext,
     config: CaptionSynsetConfig,
