@@ -6,6 +6,7 @@ import time
 
 import polars as pl
 
+from laionet_assets.defs.lib import GPU_SLOT_FREED, GPU_SLOT_HELD
 from laionet_assets.testing.fixtures import Home, kill_group, split_sample
 
 
@@ -56,15 +57,18 @@ def test_concurrent_partition_runs_equal_serial_runs(tmp_path, synsets):
         starts = sorted(r.start_time for r in records)
         ends = sorted(r.end_time for r in records)
         assert starts[1] < ends[0], "two runs overlapped in time"
-        # ...while their text_sims steps, in the gpu pool (one slot), ran one at a time
-        steps = sorted(
-            (stat.start_time, stat.end_time)
+        # ...while their text_sims steps, in the gpu pool (one slot), ran one at a time: the
+        # times each step held and gave back the machine's gpu slot
+        held = sorted(
+            tuple(
+                next(e.timestamp for e in logs if e.user_message.startswith(prefix))
+                for prefix in (GPU_SLOT_HELD, GPU_SLOT_FREED)
+            )
             for r in records
-            for stat in instance.get_run_step_stats(r.dagster_run.run_id)
-            if stat.step_key == "text_sims"
+            for logs in [[e for e in instance.all_logs(r.dagster_run.run_id) if e.step_key == "text_sims"]]
         )
-        assert len(steps) == len(keys) and all(None not in step for step in steps)
-        assert all(later[0] >= earlier[1] for earlier, later in zip(steps, steps[1:])), steps
+        assert len(held) == len(keys)
+        assert all(later[0] >= earlier[1] for earlier, later in zip(held, held[1:])), held
     from laionet_assets.core.text.embedding_cache import EmbeddingCache
 
     cache = EmbeddingCache(str(parallel.root / "lancedb"))

@@ -111,6 +111,7 @@ def part_rows(frame: pl.DataFrame, part: str) -> pl.DataFrame:
 
 
 GPU_POOL = "gpu"
+GPU_SLOT_HELD, GPU_SLOT_FREED = "holds this machine's gpu slot", "gave back this machine's gpu slot"
 
 
 def gpu_step(fn):
@@ -120,17 +121,24 @@ def gpu_step(fn):
     make the bound exact even where two runs claim at the same moment (a SQLite instance's
     claims are not atomic across processes).  An instance without a folder takes no lock."""
 
+    @contextlib.contextmanager
     def slot(context: dg.AssetExecutionContext):
         folder = context.instance.root_directory
         if folder is None:
-            return contextlib.nullcontext()
+            yield
+            return
         info = context.instance.event_log_storage.get_concurrency_info(GPU_POOL)
-        return machine_slot(
+        with machine_slot(
             Path(folder) / "slots",
             GPU_POOL,
             info.slot_count or 1,
             lambda: context.log.info("waiting for this machine's gpu slot"),
-        )
+        ) as number:
+            context.log.info(f"{GPU_SLOT_HELD} {number}")
+            try:
+                yield
+            finally:
+                context.log.info(f"{GPU_SLOT_FREED} {number}")
 
     if inspect.isgeneratorfunction(fn):
 
