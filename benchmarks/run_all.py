@@ -13,6 +13,7 @@ BENCHES = [
     "benchmarks.bench_intra_class",
     "benchmarks.bench_download",
     "benchmarks.bench_download_resize",
+    "benchmarks.bench_fuzz",
     "benchmarks.bench_image_embedding",
     "benchmarks.bench_decode_groups",
     "benchmarks.bench_cpu_assist",

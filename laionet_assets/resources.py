@@ -98,6 +98,11 @@ class LaionetStorage(dg.ConfigurableResource):
         base = self.assets / "/".join(key_path)
         return base / f"{partition}.parquet" if partition else base.with_suffix(".parquet")
 
+    def checkpoint_path(self, name: str, partition: str | None = None) -> Location:
+        """Where an asset that resumes keeps the table of its unfinished run:
+        ``checkpoints/<asset>/<partition>.parquet`` (removed when the run finishes)."""
+        return self.root / "checkpoints" / name / f"{partition or name}.parquet"
+
     def asset_path(self, name: str, partition: str | None = None) -> Location:
         """Where the IO manager keeps an asset's (partition's) table."""
         return self.table_path(dg.AssetKey(name).path, partition)

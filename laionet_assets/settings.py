@@ -484,7 +484,45 @@ SETTINGS: tuple[Setting, ...] = (
         "store images with the shorter side cut to this many pixels (JPEG, as img2dataset does); 0: "
         "the original bytes, as the paper (default)",
     ),
-    _r("download_timeout", float, "downloader", "timeout_s", "seconds per image request"),
+    _r("download_timeout", float, "downloader", "timeout_s", "seconds to connect, and per wait for data"),
+    _r(
+        "download_deadline",
+        float,
+        "downloader",
+        "deadline_s",
+        "seconds one fetch may take in all, its redirects included; 0: 3 × the timeout (default)",
+    ),
+    _r(
+        "download_allow",
+        list,
+        "downloader",
+        "allow",
+        "comma-separated CIDR networks, addresses or host names that may be fetched although not "
+        "global (a mirror, a local cache); by default only globally routable addresses are",
+    ),
+    _r(
+        "download_opt_out",
+        list,
+        "downloader",
+        "opt_out_directives",
+        "comma-separated X-Robots-Tag directives that opt an image out (default noai, noimageai, "
+        "noindex, noimageindex)",
+    ),
+    _r(
+        "download_checkpoint_rows",
+        int,
+        "downloader",
+        "checkpoint_rows",
+        "samples fetched (and images read) between checkpoints of laionet_images, from which a "
+        "killed run resumes",
+    ),
+    _r(
+        "max_image_pixels",
+        int,
+        "downloader",
+        "max_image_pixels",
+        "an image larger than this many pixels (read from its header) is too_large and never decoded",
+    ),
     _r("download_retries", int, "downloader", "retries", "retries of a retryable download failure"),
     _r(
         "url_rewrites",

@@ -1,4 +1,7 @@
+import atexit
 import os
+import shutil
+import tempfile
 
 import polars as pl
 import pytest
@@ -6,7 +9,17 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from laionet_assets.testing.fixtures import shared_path  # noqa: F401 - re-exported for fixtures below
+# Every process of the suite (this one and those it starts) reaches only loopback: other
+# connections and name lookups are refused in-process and recorded (laionet_assets.testing.network).
+from laionet_assets.testing import network  # noqa: E402
+
+_GUARD = network.site_folder(tempfile.mkdtemp(prefix="laionet-network-guard-"))
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(_GUARD), os.environ.get("PYTHONPATH")) if p)
+os.environ[network.LOG_VARIABLE] = str(_GUARD / "attempts.jsonl")
+network.install()
+atexit.register(shutil.rmtree, _GUARD, ignore_errors=True)
+
+from laionet_assets.testing.fixtures import shared_path  # noqa: E402, F401 - re-exported for fixtures
 
 
 @pytest.fixture(scope="session")
@@ -21,21 +34,9 @@ def laion_1k() -> pl.Series:
     return pl.read_parquet(shared_path("data", "laion_sample", "captions_1k.parquet"))["TEXT"]
 
 
-@pytest.fixture(autouse=True, scope="session")
-def only_loopback_downloads():
-    """Tests fetch images from 127.0.0.1 only: any other URL (the sample release's
-    images.example.org included) is answered ``bad_url`` without touching the network."""
-    from urllib.parse import urlparse
-
-    from laionet_assets.core.images import download as images
-
-    real = images._fetch_once
-
-    async def guarded(session, url, settings):
-        if urlparse(url).hostname not in ("127.0.0.1", "localhost"):
-            return images.Fetched("bad_url", error=f"tests reach only 127.0.0.1, not {url}")
-        return await real(session, url, settings)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(images, "_fetch_once", guarded)
-        yield
+@pytest.fixture
+def network_attempts():
+    """The attempts to reach beyond the machine that the guard refused while the test ran (from
+    every process), as ``{"kind": "connect" | "lookup", "target": …}``."""
+    before = len(network.recorded())
+    return lambda: [{k: a[k] for k in ("kind", "target")} for a in network.recorded()[before:]]

@@ -12,13 +12,14 @@ from laionet_assets.cli.demo import sample_web
 from laionet_assets.core.analysis.sweep import SWEEP_QUANTILES
 from laionet_assets.resources import LaionetStorage
 from laionet_assets.testing.fixtures import SAMPLE_RELEASE, write_part
+from laionet_assets.testing.web import LOOPBACK
 
 
 @pytest.fixture(scope="module")
 def web_flags():
     """The sample release's web, served on 127.0.0.1, as the flag that points the downloader at it."""
     with sample_web() as rewrites:
-        yield ["--url-rewrites", json.dumps(rewrites)]
+        yield ["--url-rewrites", json.dumps(rewrites), "--download-allow", ",".join(LOOPBACK)]
 
 
 @pytest.fixture

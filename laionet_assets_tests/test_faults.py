@@ -70,3 +70,52 @@ def test_sigkill_during_text_sims_leaves_old_output_and_consistent_cache(tmp_pat
         event = instance.get_latest_materialization_event(__import__("dagster").AssetKey("text_sims"))
         hits = event.asset_materialization.metadata["embedding_cache_hits"].value
     assert hits == partial - 1000  # everything embedded before the kill was reused
+
+
+def test_sigkill_during_laionet_images_resumes_from_its_checkpoint(tmp_path, synsets):
+    """Images fetched before the kill are in the part's checkpoint; the re-run fetches only the
+    rest, and its table is the whole part."""
+    import json
+
+    from laionet_assets.cli.demo import SAMPLE, SAMPLE_RELEASE, SAMPLE_WEB_PREFIX
+    from laionet_assets.testing.web import ImageServer
+
+    home = Home(tmp_path / "home", synsets)
+    key = home.register(SAMPLE_RELEASE, "sample")[0]
+    with ImageServer(folder=SAMPLE / "web") as server:
+        home.env.update(
+            LAIONET_URL_REWRITES=json.dumps({SAMPLE_WEB_PREFIX: server.url("")}),
+            LAIONET_DOWNLOAD_ALLOW="127.0.0.1",
+            LAIONET_DOWNLOAD_CONCURRENCY="1",
+            LAIONET_DOWNLOAD_CHECKPOINT_ROWS="3",
+            LAIONET_OCR="false",
+        )
+        text_side = (
+            "lemma_matches,text_sims,laionet_clean,class_frequencies,coverage_vs_threshold,laionet_top50"
+        )
+        run(home, text_side, key, tmp_path / "text.log")
+        wanted = pl.read_parquet(home.root / "assets" / "laionet_clean.parquet").height
+        assert wanted > 10
+        server.hold_after(7)  # the 8th request waits: two checkpoints (6 rows) are written
+        proc = home.popen("laionet_images", key, tmp_path / "killed.log")
+        try:
+            assert server.held.wait(300), (tmp_path / "killed.log").read_text()[-3000:]
+        finally:
+            kill_group(proc)
+        server.release()
+        checkpoint = home.root / "checkpoints" / "laionet_images" / f"{key}.parquet"
+        saved = pl.read_parquet(checkpoint)
+        assert saved.height == 6 and saved["fetched_at"].null_count() == 0
+        assert not home.output("laionet_images", key).exists()
+        before = dict(server.hits)
+        run(home, "laionet_images", key, tmp_path / "rerun.log")
+    table = pl.read_parquet(home.output("laionet_images", key))
+    assert table.height == wanted and table["sample_id"].n_unique() == wanted
+    path = lambda url: "/" + url.removeprefix(SAMPLE_WEB_PREFIX)  # noqa: E731
+    for url in saved["url"]:
+        assert server.hits[path(url)] == before[path(url)] == 1, url  # not fetched again
+    assert sum(server.hits.values()) - sum(before.values()) == wanted - 6
+    assert not checkpoint.exists()
+    with home.instance() as instance:
+        event = instance.get_latest_materialization_event(__import__("dagster").AssetKey("laionet_images"))
+        assert event.asset_materialization.metadata["resumed_rows"].value == 6

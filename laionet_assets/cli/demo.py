@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 from laionet_assets.cli.home import REPO_ROOT
 from laionet_assets.cli.run import run_release
-from laionet_assets.testing.web import ImageServer
+from laionet_assets.testing.web import LOOPBACK, ImageServer
 
 SAMPLE = REPO_ROOT / "data" / "sample"
 
@@ -50,7 +50,7 @@ SECOND_SETTINGS = {"vocabulary": SECOND_VOCABULARY, "imagenet_val": str(SECOND_S
 @contextmanager
 def sample_web():
     """The demo's stand-in for the web: data/sample/web served on 127.0.0.1; yields the URL rewrite
-    that sends the sample release's host there."""
+    that sends the sample release's host there (on loopback: runs allow it, ``LOOPBACK``)."""
     with ImageServer(folder=SAMPLE / "web") as server:
         yield {SAMPLE_WEB_PREFIX: server.url("")}
 
@@ -68,7 +68,7 @@ def run_demo(profile: str, select: str | None, home: str | None, chosen: dict) -
             profile,
             select,
             home,
-            {**sample, "url_rewrites": rewrites, **chosen},
+            {**sample, "url_rewrites": rewrites, "download_allow": LOOPBACK, **chosen},
         )
         if select or "vocabulary" in chosen or "vocabulary" in environment:
             return code
@@ -79,7 +79,7 @@ def run_demo(profile: str, select: str | None, home: str | None, chosen: dict) -
             profile,
             None,
             home,
-            {"url_rewrites": rewrites, **chosen, **SECOND_SETTINGS},
+            {"url_rewrites": rewrites, "download_allow": LOOPBACK, **chosen, **SECOND_SETTINGS},
         )
         return max(code, second)
 

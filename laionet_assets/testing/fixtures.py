@@ -24,6 +24,7 @@ from laionet_assets.defs.partitions import laion_parts
 from laionet_assets.graph import asset_plan
 from laionet_assets.profiles import resources_for, with_defaults
 from laionet_assets.resources import ImageDownloader, OcrFilter, QualityGates
+from laionet_assets.testing.web import LOOPBACK
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -120,7 +121,9 @@ def sample_chain(home, synsets: pl.DataFrame, rewrites: dict) -> Release:
     sample under ``home`` (a folder or a URL), the tiny profile, images from the sample's local web
     (``cli.demo.sample_web``'s ``rewrites``), OCR off (~1 s an image on 2 cores); every run must succeed."""
     release = Release(home, SAMPLE_RELEASE, synsets=synsets, profile="tiny")
-    release.resources["downloader"] = with_defaults(ImageDownloader, url_rewrites=rewrites, concurrency=8)
+    release.resources["downloader"] = with_defaults(
+        ImageDownloader, url_rewrites=rewrites, allow=LOOPBACK, concurrency=8
+    )
     release.resources["ocr"] = with_defaults(OcrFilter, enabled=False)
     results = release.run(select("lemma_matches", "text_sims", "laionet_clean", "laionet_images"))
     assert [r.success for r in results] == [True] * len(results)

@@ -8,11 +8,17 @@ responses.  Routes:
 * ``/hang/<name>``: no answer until the server stops (longer than any client's timeout);
 * ``/truncated/<name>``: a Content-Length larger than the body, then the connection closes;
 * ``/redirect/<name>``: 302 to ``/img/<name>``;
+* ``/to?<url>``: 302 to ``url`` (any scheme, any host: where a hostile page would send a client);
+* ``/drip/<seconds>/<name>``: the headers, then one byte of the image every ``seconds``;
+* ``/gzip/<name>``: the image gzip-compressed, with ``Content-Encoding: gzip``;
+* ``/robots/<header>/<name>``: the image with ``X-Robots-Tag: <header>`` (percent-decoded);
+* ``/malformed``: a status line followed by 600 kB that is no HTTP header;
 * with ``folder``, any other path: the file at that path below the folder (the demo's web).
 """
 
 from __future__ import annotations
 
+import gzip
 import io
 import mimetypes
 import threading
@@ -20,6 +26,7 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 from PIL import Image
@@ -50,7 +57,25 @@ def crafted_images() -> dict[str, bytes]:
     }
 
 
-ROUTES = ("img", "status", "redirect", "loop", "flaky", "slow", "hang", "unsized", "truncated")
+# What downloads from this server must be allowed to reach (it serves on loopback only).
+LOOPBACK = ["127.0.0.1"]
+
+ROUTES = (
+    "img",
+    "status",
+    "redirect",
+    "loop",
+    "to",
+    "flaky",
+    "slow",
+    "hang",
+    "drip",
+    "gzip",
+    "robots",
+    "malformed",
+    "unsized",
+    "truncated",
+)
 
 
 class ImageServer:
@@ -63,6 +88,9 @@ class ImageServer:
         self.folder = Path(folder).resolve() if folder is not None else None
         self.hits: Counter[str] = Counter()
         self.stopping = threading.Event()
+        self.holding, self.served = None, 0
+        self.held, self.released = threading.Event(), threading.Event()
+        self.lock = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -95,9 +123,25 @@ class ImageServer:
                 return self._send(200, target.read_bytes(), ctype)
 
             def do_GET(self):
-                server.hits[self.path] += 1
+                with server.lock:
+                    server.hits[self.path] += 1
+                    server.served += 1
+                    held = server.holding is not None and server.served > server.holding
+                if held:  # answered once the test releases it (or the server stops)
+                    server.held.set()
+                    server.released.wait()
+                if self.path.startswith("/to?"):
+                    self.send_response(302)
+                    self.send_header("Location", unquote(self.path[len("/to?") :]))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
                 parts = self.path.strip("/").split("/")
                 route, args = parts[0], parts[1:]
+                if route == "malformed":
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n" + b"\x01not a header " * 40_000 + b"\r\n\r\n")
+                    self.close_connection = True
+                    return None
                 if server.folder is not None and route not in ROUTES:
                     return self._send_file(server.folder, self.path)
                 if route == "status":
@@ -130,6 +174,35 @@ class ImageServer:
                     self.wfile.write(body)
                     self.close_connection = True
                     return None
+                if route == "drip":
+                    self.send_response(200)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    for i in range(len(body)):
+                        if server.stopping.wait(float(args[0])):
+                            break
+                        self.wfile.write(body[i : i + 1])
+                        self.wfile.flush()
+                    self.close_connection = True
+                    return None
+                if route == "gzip":
+                    packed = gzip.compress(body)
+                    self.send_response(200)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Encoding", "gzip")
+                    self.send_header("Content-Length", str(len(packed)))
+                    self.end_headers()
+                    self.wfile.write(packed)
+                    return None
+                if route == "robots":
+                    self.send_response(200)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("X-Robots-Tag", unquote(args[0]))
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return None
                 if route == "truncated":
                     self._send(200, body[: len(body) // 2], ctype, length=len(body))
                     self.close_connection = True
@@ -147,8 +220,20 @@ class ImageServer:
 
     def __exit__(self, *exc):
         self.stopping.set()
+        self.released.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def hold_after(self, requests: int) -> None:
+        """Answer the next ``requests`` requests, then hold every later one until ``release``;
+        ``held`` is set once one is held."""
+        with self.lock:
+            self.holding, self.served = requests, 0
+        self.held.clear()
+        self.released.clear()
+
+    def release(self) -> None:
+        self.released.set()
 
     def url(self, route: str) -> str:
         return f"{self.base}/{route.lstrip('/')}"

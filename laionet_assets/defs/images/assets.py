@@ -3,6 +3,7 @@ labelled folders (ImageNet val, ImageNetV2 a/b/c)."""
 
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import dagster as dg
 import polars as pl
@@ -10,6 +11,7 @@ import polars as pl
 from laionet_assets.core.images.download import STATUS_SCHEMA, download_images
 from laionet_assets.core.images.folders import DATASET_SCHEMA, load_image_folder
 from laionet_assets.core.images.ocr import flag_from_text, ocr_version, recognise_texts
+from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.core.io.progress import Progress, library_versions
 from laionet_assets.core.text.vocabularies import folder_classes
 from laionet_assets.defs.lib import (
@@ -28,9 +30,16 @@ V2_SELECTION_FREQUENCY = {"imagenetv2_b": 0.73, "imagenetv2_a": 0.85, "imagenetv
 
 
 def _ocr(
-    context, table: pl.DataFrame, previous: pl.DataFrame | None, storage: LaionetStorage, ocr: OcrFilter
+    context,
+    table: pl.DataFrame,
+    previous: pl.DataFrame | None,
+    storage: LaionetStorage,
+    ocr: OcrFilter,
+    checkpoint: Callable[[pl.DataFrame], None] | None = None,
+    checkpoint_rows: int = 1000,
 ):
-    """OCR text and flag per downloaded image; text is reused from the previous run by image hash."""
+    """OCR text and flag per downloaded image; text is reused from the previous run by image hash.
+    Every ``checkpoint_rows`` images read, ``checkpoint`` receives the table with the texts so far."""
     if not ocr.enabled:
         return table.with_columns(
             pl.lit(None, pl.String).alias("image_text"),
@@ -39,22 +48,42 @@ def _ocr(
     known = {}
     if previous is not None and "image_text" in previous.columns:
         known = dict(
-            previous.filter(pl.col("image_text").is_not_null())
+            previous.filter(pl.col("image_text").is_not_null() & pl.col("image_sha256").is_not_null())
             .select("image_sha256", "image_text")
             .iter_rows()
         )
+
+    def with_texts() -> pl.DataFrame:
+        text = table["image_sha256"].replace_strict(known, default=None, return_dtype=pl.String)
+        flags = [flag_from_text(n, t) for n, t in zip(table["name"], text)]
+        return table.with_columns(
+            image_text=text, synset_name_in_image_text=pl.Series(flags, dtype=pl.Boolean)
+        )
+
     todo = table.filter((pl.col("status") == "ok") & ~pl.col("image_sha256").is_in(list(known)))
     progress = Progress(todo.height, "OCR", context.log.info)
-    if todo.height:
-        texts = recognise_texts(
-            [str(storage.images / p) for p in todo["image_path"]], ocr.load(), progress.update
-        )
-        known.update(zip(todo["image_sha256"], texts))
-    text = table["image_sha256"].replace_strict(known, default=None, return_dtype=pl.String)
-    flags = [flag_from_text(n, t) for n, t in zip(table["name"], text)]
-    return table.with_columns(
-        image_text=text, synset_name_in_image_text=pl.Series(flags, dtype=pl.Boolean)
-    ), todo.height
+    engine = ocr.load() if todo.height else None
+    for chunk in todo.iter_slices(checkpoint_rows):
+        paths = [str(storage.images / p) for p in chunk["image_path"]]
+        known.update(zip(chunk["image_sha256"], recognise_texts(paths, engine, progress.update)))
+        if checkpoint is not None and chunk.height == checkpoint_rows:
+            checkpoint(with_texts().drop("name"))
+    return with_texts(), todo.height
+
+
+def newest_rows(*tables: pl.DataFrame | None) -> pl.DataFrame | None:
+    """One row per (sample_id, url) of ``tables`` (a finished run's table, an unfinished run's
+    checkpoint): the one fetched last, and of those one that holds its OCR text."""
+    frames = [t for t in tables if t is not None and not t.is_empty()]
+    if not frames:
+        return None
+    table = pl.concat(frames, how="diagonal_relaxed")
+    for column, dtype in (("fetched_at", STATUS_SCHEMA["fetched_at"]), ("image_text", pl.String)):
+        if column not in table.columns:
+            table = table.with_columns(pl.lit(None, dtype).alias(column))
+    return table.sort(
+        pl.col("fetched_at"), pl.col("image_text").is_not_null(), descending=True, nulls_last=True
+    ).unique(["sample_id", "url"], keep="first", maintain_order=True)
 
 
 LAIONET_IMAGES_SCHEMA = {
@@ -77,10 +106,12 @@ def download_and_read(
     downloader: ImageDownloader,
     ocr: OcrFilter,
     imagenet_synsets: pl.DataFrame,
+    checkpoint: Callable[[pl.DataFrame], None] | None = None,
 ):
     """The status table of ``rows`` (``sample_id``, ``url``, ``wnid``; ``width``/``height`` when
     known), downloaded then OCRed, reusing ``previous``'s settled downloads and OCR text, and its
-    counts."""
+    counts.  ``checkpoint`` receives the table so far every ``checkpoint_rows`` samples fetched
+    and images read."""
     progress = Progress(rows.height, f"{label} image downloads", context.log.info)
     table, counts = download_images(
         rows.select("sample_id", "url", *(c for c in ("width", "height") if c in rows.columns)),
@@ -88,21 +119,45 @@ def download_and_read(
         downloader.settings(),
         previous,
         progress.update,
+        checkpoint,
     )
     table = table.join(rows.select("sample_id", "wnid"), on="sample_id", how="left").join(
         imagenet_synsets.select("wnid", "name"), on="wnid", how="left"
     )
-    table, counts["ocr_images_read"] = _ocr(context, table, previous, storage, ocr)
+    if checkpoint is not None:
+        checkpoint(table.drop("name"))
+    table, counts["ocr_images_read"] = _ocr(
+        context, table, previous, storage, ocr, checkpoint, downloader.checkpoint_rows
+    )
     return table.drop("name"), counts
 
 
 def _download_part(context, part, rows, storage, downloader, ocr, imagenet_synsets):
-    """One part's status table (downloads, then OCR) and its counts."""
-    # the part's last table; before partitioning, one table held every part
+    """One part's status table (downloads, then OCR) and its counts.  The part's table is
+    checkpointed as it grows, so a run that is killed resumes where it stopped."""
+    # the part's last table (before partitioning, one table held every part) and the checkpoint
+    # of a run that did not finish
     previous = previous_output(storage.asset_path("laionet_images", part))
     if previous is None:
         previous = previous_output(storage.asset_path("laionet_images"))
-    return download_and_read(context, part, rows, previous, storage, downloader, ocr, imagenet_synsets)
+    checkpoint = storage.checkpoint_path("laionet_images", part)
+    unfinished = previous_output(checkpoint)
+    if unfinished is not None:
+        context.log.info(f"{part}: resuming from {unfinished.height} rows of an unfinished run")
+    table, counts = download_and_read(
+        context,
+        part,
+        rows,
+        newest_rows(previous, unfinished),
+        storage,
+        downloader,
+        ocr,
+        imagenet_synsets,
+        lambda table: write_parquet_atomic(table, checkpoint),
+    )
+    counts["resumed_rows"] = 0 if unfinished is None else unfinished.height
+    checkpoint.unlink(missing_ok=True)
+    return table, counts
 
 
 DOWNLOADS_OK = "laionet_images_downloaded"

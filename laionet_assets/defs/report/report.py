@@ -183,6 +183,12 @@ def report(
             "laionet_images",
         ),
         (
+            "images refused: opted out (X-Robots-Tag) / blocked address (not global)",
+            f"{(laionet_images['status'] == 'opted_out').sum()} / "
+            f"{(laionet_images['status'] == 'blocked_address').sum()}",
+            "laionet_images",
+        ),
+        (
             "dropped: synset name in image text",
             str(int(laionet_images["synset_name_in_image_text"].sum() or 0)),
             "RapidOCR",
