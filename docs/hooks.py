@@ -224,7 +224,8 @@ def outputs_page() -> str:
             "  lancedb/laion_caption_index__<encoder>.lance",
             "  faiss/laion_caption_index__<encoder>/trained.faiss  trained.json   # the shared quantizer",
             "  faiss/laion_caption_index__<encoder>/<part>.faiss .f16 .ids.parquet .part.json",
-            "  releases.json                           # partition key → part file, layout, columns",
+            "  registry/<partition key>.json           # the part behind a partition: file, layout, columns",
+            "  checkpoints/laionet_images/<part>.parquet  # an unfinished download run, to resume",
             "  dagster/                                # the CLI's Dagster instance (a local home)",
             "  vocabularies/<name>/                    # another vocabulary's assets/ and reports/",
         ]

@@ -14,6 +14,7 @@ from pydantic import PrivateAttr, field_validator, model_validator
 from laionet_assets.core.choices import check_choice
 from laionet_assets.core.images.decoders import PRECISIONS, check_decoder
 from laionet_assets.core.images.download import DownloadSettings
+from laionet_assets.core.io.names import check_key, inside
 from laionet_assets.core.io.storage import Location, check_home, home_path, read_parquet
 from laionet_assets.core.releases.registry import ReleaseRegistry
 from laionet_assets.core.releases.shipped import check_source, encoder_tag
@@ -96,12 +97,14 @@ class LaionetStorage(dg.ConfigurableResource):
         """Where the IO manager keeps an asset's table: ``assets/<asset>/<partition>.parquet`` for
         a partition, ``assets/<asset>.parquet`` for an unpartitioned asset."""
         base = self.assets / "/".join(key_path)
-        return base / f"{partition}.parquet" if partition else base.with_suffix(".parquet")
+        if partition is None:
+            return base.with_suffix(".parquet")
+        return inside(self.assets, base / f"{check_key(partition)}.parquet")
 
     def checkpoint_path(self, name: str, partition: str | None = None) -> Location:
         """Where an asset that resumes keeps the table of its unfinished run:
         ``checkpoints/<asset>/<partition>.parquet`` (removed when the run finishes)."""
-        return self.root / "checkpoints" / name / f"{partition or name}.parquet"
+        return self.root / "checkpoints" / name / f"{check_key(partition or name)}.parquet"
 
     def asset_path(self, name: str, partition: str | None = None) -> Location:
         """Where the IO manager keeps an asset's (partition's) table."""

@@ -154,3 +154,37 @@ def check_refresh_schedule(instance):
     assert isinstance(tick(), dg.RunRequest)
     instance.report_runless_asset_event(dg.AssetMaterialization("laionet_clean"))
     assert isinstance(tick(), dg.SkipReason)
+
+
+AMBIGUOUS = {  # columns that satisfy both the DataComp and the COYO-700M layouts
+    "uid": ["a1"],
+    "id": [1],
+    "url": ["https://example.org/1.jpg"],
+    "text": ["a lion"],
+    "nsfw_score_gantman": [0.1],
+    "nsfw_score_opennsfw2": [0.1],
+}
+
+
+def test_one_folder_that_fails_never_stops_the_others(env):
+    """A file matching two layouts, a non-ASCII folder name, and two folders whose parts would
+    share keys (LAION400M beside laion400m): each is reported once, every other part runs."""
+    root, instance, storage = env
+    (root / "both").mkdir()
+    pl.DataFrame(AMBIGUOUS).write_parquet(root / "both" / "part-00000.parquet")
+    write_part(root / "Überblick" / "part-00000.parquet", ["a lion"])
+    write_part(root / "laion400m" / "part-00000.parquet", ["a lion"])
+    write_part(root / "LAION400M" / "part-00000.parquet", ["a tiger"])
+    write_part(root / "zebra" / "part-00000.parquet", ["a zebra"])
+    first = evaluate(instance, storage)
+    assert keys_of(first) == ["berblick-part-00000", "laion400m-part-00000", "zebra-part-00000"]
+    problems = json.loads(first.cursor)["problems"]
+    assert "datacomp and coyo700m" in problems[str(root / "both")]
+    assert "--layout datacomp" in problems[str(root / "both")]
+    # the folder listed first holds the key; the other's part is reported, never registered
+    registered = ReleaseRegistry(storage.root).part_path("laion400m-part-00000")
+    other = str(root / "laion400m" / "part-00000.parquet")
+    assert registered == str(root / "LAION400M" / "part-00000.parquet")
+    assert "another --name" in problems[other] and registered in problems[other]
+    again = evaluate(instance, storage, first.cursor)
+    assert keys_of(again) == [] and json.loads(again.cursor)["problems"] == problems

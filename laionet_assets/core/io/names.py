@@ -5,8 +5,10 @@ so existing partition keys, tables and shard folders keep their names."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -38,3 +40,31 @@ def slug(text: str, rule: str = "partition") -> str:
 def table_name(prefix: str, encoder_id: str) -> str:
     """The LanceDB table of one encoder's vectors: ``<prefix>__<encoder id as a table name>``."""
     return f"{prefix}__{slug(encoder_id, 'table')}"
+
+
+SAFE_KEY = re.compile(r"[a-z0-9_-]+")
+
+
+class UnsafeName(ValueError):
+    """A key that would not stay one name on disk (``..``, ``/``, other characters)."""
+
+
+def check_key(key: str, what: str = "partition key") -> str:
+    """``key`` when it is a safe name (``[a-z0-9_-]+``, the partition rule), else ``UnsafeName``:
+    a key becomes a file name, and one holding ``/`` or ``..`` would write elsewhere."""
+    if not isinstance(key, str) or not SAFE_KEY.fullmatch(key):
+        raise UnsafeName(
+            f"{what} {key!r} is not a safe name: it may hold only a-z, 0-9, _ and - "
+            "(`laionet run --release` and the release sensor name parts so)"
+        )
+    return key
+
+
+def inside(root: str | os.PathLike, path):
+    """``path`` when, resolved, it lies below ``root`` (a local folder; a URL is taken as is, its
+    keys checked by ``check_key``), else ``UnsafeName``."""
+    if "://" in str(root):
+        return path
+    if not Path(path).resolve().is_relative_to(Path(root).resolve()):
+        raise UnsafeName(f"{path} lies outside {root}")
+    return path

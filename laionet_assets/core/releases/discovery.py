@@ -23,7 +23,8 @@ def find_parts(
     root: str, layout: str | None = "auto", columns: str | None = None, embeddings_model: str | None = None
 ) -> Found:
     """Every complete part of every release folder one level below ``root``, sorted by key; a
-    release whose files match no layout (or mix layouts) is a problem, the others go on."""
+    release whose files match no layout (or mix layouts), or that cannot be scanned at all, is a
+    problem, the others go on."""
     fs, base, url = filesystem(root)
     if not fs.exists(base):
         raise FileNotFoundError(f"releases root {root} does not exist")
@@ -36,6 +37,9 @@ def find_parts(
             scan = scan_release(url(entry["name"]), name, layout, columns, embeddings_model)
         except BadPartError as exc:
             found.problems[url(entry["name"])] = str(exc)
+            continue
+        except Exception as exc:  # noqa: BLE001 - one folder's failure is that folder's problem
+            found.problems[url(entry["name"])] = f"{type(exc).__name__}: {exc}"
             continue
         found.parts.extend(scan.parts)
         found.waiting.update(scan.waiting)

@@ -331,9 +331,15 @@ def closest_layout(columns: set[str]) -> str:
 
 
 def detect_layout(file_name: str, columns: set[str] | None) -> Layout | None:
-    """The one layout this file matches, None when none does; two would be a bug in the table."""
+    """The one layout this file matches, None when none does; a file whose columns satisfy two
+    layouts is a ``LayoutError`` naming them and the ``--layout`` that settles it."""
     found = [layout for layout in RELEASE_LAYOUTS.values() if matches(layout, file_name, columns)]
-    assert len(found) <= 1, f"{file_name} matches layouts {[f.name for f in found]}"
+    if len(found) > 1:
+        names = [f.name for f in found]
+        raise LayoutError(
+            f"{file_name} matches release layouts {' and '.join(names)}; "
+            f"name one: --layout {names[0]} (or --layout {names[1]})"
+        )
     return found[0] if found else None
 
 

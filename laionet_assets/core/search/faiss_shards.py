@@ -43,7 +43,7 @@ from laionet_assets.core.io.atomic import (
     write_parquet_atomic,
     write_text_atomic,
 )
-from laionet_assets.core.io.names import slug
+from laionet_assets.core.io.names import check_key, slug
 from laionet_assets.core.io.storage import Location, home_path, is_remote, read_bytes, read_parquet
 
 DEFAULT_NPROBE = 16
@@ -207,7 +207,7 @@ class FaissShards:
         return index
 
     def writer(self, part: str, expected_rows: int) -> PartWriter:
-        return PartWriter(self, part, expected_rows)
+        return PartWriter(self, check_key(part), expected_rows)
 
     def parts(self, trained: str | None = None) -> dict[str, int]:
         """Current parts (of the present training, or of the one named ``trained``) and their rows."""

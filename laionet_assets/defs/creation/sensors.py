@@ -22,7 +22,8 @@ def laion_release_sensor(context: dg.SensorEvaluationContext, storage: LaionetSt
     for ``<release>/**/<part>`` in any release layout (detected, or ``$LAIONET_LAYOUT`` /
     ``$LAIONET_COLUMNS``).  The cursor maps each part key to its signature (sizes and times of the
     part and its embedding files): a part is requested once all its files are there, again only
-    when rewritten.  Unreadable files and unrecognised releases are logged once and skipped."""
+    when rewritten.  Unreadable files, unrecognised releases, folders that cannot be scanned and
+    parts whose key another folder holds are logged once and skipped; the other folders go on."""
     root = releases_root(storage)
     cursor = json.loads(context.cursor) if context.cursor else {}
     seen: dict[str, str] = cursor.get("parts", {})
@@ -35,23 +36,26 @@ def laion_release_sensor(context: dg.SensorEvaluationContext, storage: LaionetSt
         )
     except FileNotFoundError as exc:
         return dg.SkipReason(str(exc))
-    for where, problem in found.problems.items():
-        if cursor.get("problems", {}).get(where) != problem:
-            context.log.warning(f"skipping {where}: {problem}")
     for part, missing in found.waiting.items():
         context.log.info(f"waiting for {part}: {', '.join(missing)} not there yet")
-    new_or_changed = [p for p in found.parts if seen.get(p.key) != p.signature]
+    changed = [p for p in found.parts if seen.get(p.key) != p.signature]
+    # a part whose key another release folder holds is reported, never registered nor requested
+    clashes = storage.registry.add(changed) if changed else {}
+    problems = {**found.problems, **clashes}
+    for where, problem in problems.items():
+        if cursor.get("problems", {}).get(where) != problem:
+            context.log.warning(f"skipping {where}: {problem}")
+    new_or_changed = [p for p in changed if p.path not in clashes]
     new_cursor = json.dumps(
-        {"parts": {**seen, **{p.key: p.signature for p in new_or_changed}}, "problems": found.problems},
+        {"parts": {**seen, **{p.key: p.signature for p in new_or_changed}}, "problems": problems},
         sort_keys=True,
     )
     if not new_or_changed:
         return dg.SensorResult(
             skip_reason=f"no new or rewritten parts under {root} ({len(found.parts)} known, "
-            f"{len(found.waiting)} waiting for their embedding files)",
+            f"{len(found.waiting)} waiting for their embedding files, {len(problems)} skipped)",
             cursor=new_cursor,
         )
-    storage.registry.add(new_or_changed)
     new_keys = [
         p.key for p in new_or_changed if not context.instance.has_dynamic_partition(laion_parts.name, p.key)
     ]

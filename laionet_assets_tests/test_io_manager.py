@@ -1,0 +1,42 @@
+"""Where a partition key becomes a file: a key that would leave its folder is refused before
+anything is written (anyone who reaches the UI can add a dynamic partition)."""
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from laionet_assets.core.io.names import UnsafeName, check_key
+from laionet_assets.defs.partitions import laion_parts
+from laionet_assets.io_manager import parquet_io_manager
+from laionet_assets.resources import LaionetStorage
+
+
+@dg.asset(partitions_def=laion_parts)
+def laionet_final(context: dg.AssetExecutionContext) -> pl.DataFrame:
+    return pl.DataFrame({"sample_id": [context.partition_key]})
+
+
+@pytest.mark.parametrize("key", ["../laionet_images/rel-part-00000", "../../../escape", "a/b", "..", "Rel"])
+def test_a_key_that_is_no_safe_name_writes_nothing(tmp_path, key):
+    home = tmp_path / "home"
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(laion_parts.name, [key, "rel-part-00000"])
+    resources = {"storage": LaionetStorage(home=str(home)), "io_manager": parquet_io_manager}
+    assert dg.materialize(
+        [laionet_final], partition_key="rel-part-00000", instance=instance, resources=resources
+    ).success
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    result = dg.materialize(
+        [laionet_final], partition_key=key, instance=instance, resources=resources, raise_on_error=False
+    )
+    assert not result.success
+    errors = [e.step_failure_data.error.to_string() for e in result.all_events if e.is_step_failure]
+    assert any("is not a safe name" in m for m in errors), errors
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_safe_keys_are_the_partition_rule():
+    assert check_key("laion400m-part-00000") == "laion400m-part-00000"
+    for key in ("", "a.b", "a b", "ü", None):
+        with pytest.raises(UnsafeName):
+            check_key(key)
