@@ -61,7 +61,7 @@ def test_whole_chain_on_the_bundled_sample(tmp_path):
     assert set(matches["nsfw_tag"].unique()) == {"UNLIKELY", "UNSURE", "NSFW"}
     assert metadata(parts[release.keys[0]], "lemma_matches")["layout"] == "laion400m"
     sims = pl.concat([release.output("text_sims", k) for k in release.keys])
-    assert sims.columns == ["sample_id", "wnid", "text_similarity", "encoder", "source"]
+    assert sims.columns == ["sample_id", "part_row", "wnid", "text_similarity", "encoder", "source"]
     assert sims.height == matches.filter(pl.col("wnids").list.len() == 1).height
     result = release.laionet()
     assert result.success
@@ -181,6 +181,31 @@ def test_schema_check_fails_on_duplicate_sample_ids(tmp_path, synsets):
     assert evaluation.metadata["failed_expectations"].value == [
         "expect_column_values_to_be_unique(sample_id)"
     ]
+
+
+def test_a_sample_id_repeated_within_a_part_is_read_once(tmp_path, synsets):
+    """Three rows share an id: the first is kept and the others counted, so no join on the id
+    can label one row's caption with another's class."""
+    folder = part(
+        tmp_path / "rel",
+        "p0",
+        SAMPLE_ID=[7, 7, 7, 8],
+        TEXT=["a ripe pineapple on the table", "the old mosque at dusk", "a mosque", "a pineapple"],
+        NSFW=["UNLIKELY"] * 4,
+    )
+    release = Release(tmp_path / "home", folder, synsets)
+    [matched] = release.parts().values()
+    facts = metadata(matched, "lemma_matches")
+    assert facts["dropped_duplicate_sample_id"] == 2 and facts["first_duplicate_sample_ids"] == ["7"]
+    release.laionet(threshold=-1.0)
+    clean = release.output("laionet_clean")
+    names = dict(synsets.select("wnid", "name").iter_rows())
+    assert sorted(clean["sample_id"]) == ["7", "8"]
+    assert {(r["sample_id"], names[r["wnid"]]) for r in clean.iter_rows(named=True)} == {
+        ("7", "pineapple"),
+        ("8", "pineapple"),
+    }
+    assert clean.filter(pl.col("sample_id") == "7")["text"].to_list() == ["a ripe pineapple on the table"]
 
 
 def test_a_bad_part_does_not_take_the_good_ones_down(tmp_path, synsets):

@@ -141,7 +141,8 @@ def read_part(
 
     ``part`` is a registry entry (``Part.to_json()``) or a location (its layout is detected).
     Dropped and counted: null, blank or too-long captions; unsafe scores outside [0, 1]; TSV lines
-    without a tab; with ``language``, rows whose language column says otherwise.  A caption column
+    without a tab; with ``language``, rows whose language column says otherwise; every row after
+    the first of a repeated sample id (the ids named).  A caption column
     of numbers, or shipped embeddings whose row count or dimension differ, is a ``BadPartError``.
     """
     if isinstance(part, str):
@@ -202,6 +203,14 @@ def read_part(
             counts[f"first_{reason}_rows"] = _first_rows(frame, this)
         keep = keep & ~condition
     kept = frame.filter(keep)
+    # a sample id repeated within the part would multiply every join on it: its first row is kept
+    repeated = kept["sample_id"].is_duplicated() & ~kept["sample_id"].is_first_distinct()
+    counts["dropped_duplicate_sample_id"] = int(repeated.sum())
+    if counts["dropped_duplicate_sample_id"]:
+        counts["first_duplicate_sample_ids"] = (
+            kept.filter(repeated)["sample_id"].unique(maintain_order=True).head(10).to_list()
+        )
+        kept = kept.filter(~repeated)
     counts["non_ascii_captions"] = int(kept["text"].str.contains(r"[^\x00-\x7F]").sum() or 0)
     if layout.safety == "scores":
         counts["null_unsafe_score"] = int(kept["unsafe_score"].null_count())

@@ -156,7 +156,8 @@ def _similarities(
         "class_index"
     ].to_numpy()
     sims = rowwise_cosine(captions, synset_vectors[class_row]) if single.height else np.zeros(0, np.float32)
-    return single.select("sample_id", "wnid").with_columns(
+    handle = ["part_row"] if "part_row" in single.columns else []  # the row in the part's file
+    return single.select("sample_id", *handle, "wnid").with_columns(
         text_similarity=pl.Series(sims, dtype=pl.Float32), encoder=pl.lit(encoder.encoder_id)
     )
 

@@ -52,8 +52,11 @@ def _candidates(lemma_matches: dict[str, pl.DataFrame], text_sims: dict[str, pl.
         meta = lemma_matches[part].select(
             "sample_id", "url", "text", "nsfw_tag", "unsafe_score", "width", "height", "part_row"
         )
+        # the row handle makes the join one-to-one even where a sample id repeats (text_sims
+        # written before it carried part_row join on the id)
+        on = ["sample_id", "part_row"] if "part_row" in sims.columns else ["sample_id"]
         frames.append(
-            sims.join(meta, on="sample_id", how="inner").with_columns(
+            sims.join(meta, on=on, how="inner").with_columns(
                 release_part=pl.lit(part), part_row=pl.col("part_row").cast(pl.Int64)
             )
         )
