@@ -1,7 +1,8 @@
 """Recovering from killed runs: a run whose process died (SIGKILL, OOM, lost machine) stays
 "started" in the instance and keeps its concurrency-pool slots (the gpu pool has one), so later
 GPU steps wait.  With the daemon running, run monitoring does this after
-``free_slots_after_run_end_seconds``; ``laionet recover`` does it at once."""
+``free_slots_after_run_end_seconds``; ``laionet recover`` does it at once, and ``laionet run``
+before it starts on a home whose runs all run on this machine."""
 
 import os
 
@@ -31,6 +32,14 @@ def process_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def local_instance(instance: dg.DagsterInstance) -> bool:
+    """Whether every run of the instance runs on this machine (its SQLite storage is a local
+    file), so a run whose process is not here is a run whose process died."""
+    from dagster._core.storage.runs import SqliteRunStorage
+
+    return isinstance(instance.run_storage, SqliteRunStorage)
 
 
 def recover_dead_runs(instance: dg.DagsterInstance) -> list[str]:

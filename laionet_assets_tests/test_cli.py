@@ -11,7 +11,7 @@ from laionet_assets.cli import main
 from laionet_assets.cli.demo import sample_web
 from laionet_assets.core.analysis.sweep import SWEEP_QUANTILES
 from laionet_assets.resources import LaionetStorage
-from laionet_assets.testing.fixtures import SAMPLE_RELEASE, write_part
+from laionet_assets.testing.fixtures import SAMPLE_RELEASE, dead_run_holding_the_gpu_slot, write_part
 from laionet_assets.testing.web import LOOPBACK
 
 
@@ -33,6 +33,8 @@ def home(tmp_path, monkeypatch):
 
 
 def test_run_registers_partitions_and_materialises(home, capsys, web_flags):
+    # a run killed earlier still holds the gpu pool's only slot: laionet run frees it, never waits
+    dead = dead_run_holding_the_gpu_slot(home / "dagster")
     assert (
         main(
             [
@@ -53,6 +55,7 @@ def test_run_registers_partitions_and_materialises(home, capsys, web_flags):
     captured = capsys.readouterr()
     out, err = captured.out, captured.err
     assert "sample_release-part-00000" in out and "laionet ui --home" in out
+    assert f"freed the pool slots of 1 run(s) whose process is gone: {dead}" in out
     # each step's progress as it goes (a log line off a terminal), and no library noise
     assert "    text_sims: sample_release-part-00000 caption embeddings: " in out and " rows/s, ETA " in out
     assert "Warning" not in err and "INFO:" not in err and "WARNING clustering" not in err
@@ -70,7 +73,8 @@ def test_run_registers_partitions_and_materialises(home, capsys, web_flags):
             "sample_release-part-00000",
             "sample_release-part-00001",
         ]
-        records = instance.get_run_records()
+        assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
+        records = [r for r in instance.get_run_records() if r.dagster_run.run_id != dead]
         # the graph's stages: unpartitioned, each part's text side, LAIONet, each part's image side, the rest
         assert len(records) == 1 + 2 + 1 + 2 + 1 and all(r.dagster_run.is_success for r in records)
     # where each output is: LAIONet's file, a per-part asset's files, the tables and figures it writes

@@ -1,6 +1,7 @@
 """What ``laionet run`` shows while a run goes: it follows the run's event stream in the Dagster
 instance and prints the steps' own messages.  A step's progress (rows, rows/s, ETA, from
-``core.io.progress``) is a live line on a terminal and a log line elsewhere; warnings are lines;
+``core.io.progress``) is a live line on a terminal and a log line elsewhere; warnings, and a step
+waiting for a slot of its pool, are lines;
 other messages only with ``-v``; nothing but the outcome with ``-q``."""
 
 from __future__ import annotations
@@ -10,6 +11,10 @@ import sys
 import threading
 
 PROGRESS_MARK = " rows/s, ETA "  # what core.io.progress.Progress writes
+BLOCKED = "STEP_CONCURRENCY_BLOCKED"  # a step waits for a slot of its pool
+WAITING_HINT = (
+    "(a run that holds the slot is still going; `laionet recover` frees the slots of runs that died)"
+)
 
 
 class RunFollower(threading.Thread):
@@ -54,6 +59,8 @@ class RunFollower(threading.Thread):
                 entry = record.event_log_entry
                 if entry.dagster_event is None and entry.user_message:
                     self.show(entry.step_key or "", entry.user_message, entry.level)
+                elif entry.dagster_event is not None and BLOCKED in (entry.user_message or ""):
+                    self.show(entry.step_key or "", f"{entry.user_message} {WAITING_HINT}", logging.WARNING)
             self.cursor = page.cursor if page.records else self.cursor
             if not page.has_more:
                 return

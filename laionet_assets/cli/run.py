@@ -256,6 +256,7 @@ def run_release(
     from laionet_assets.definitions import all_assets, all_checks
     from laionet_assets.defs.partitions import laion_parts
     from laionet_assets.graph import asset_plan
+    from laionet_assets.recovery import local_instance, recover_dead_runs
 
     storage, plan = resources["storage"], asset_plan()
     try:
@@ -286,6 +287,9 @@ def run_release(
         return 2
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions(laion_parts.name, keys)
+    dead = recover_dead_runs(instance) if local_instance(instance) else []
+    if dead:  # a killed run keeps its pool slots (the gpu pool has one): later steps would wait
+        print(f"  freed the pool slots of {len(dead)} run(s) whose process is gone: {', '.join(dead)}")
 
     definitions = [*all_assets, *all_checks]
     failures: list[str] = []

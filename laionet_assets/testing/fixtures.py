@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import dagster as dg
 import polars as pl
@@ -229,3 +230,28 @@ def split_sample(folder, parts=4):
     for i in range(parts):
         frame.slice(i * size, size).write_parquet(folder / f"part-{i}.parquet")
     return folder
+
+
+def dead_run_holding_the_gpu_slot(dagster_home: Path) -> str:
+    """A run in the instance at ``dagster_home`` as a SIGKILL leaves it: started, its process gone,
+    the gpu pool's only slot claimed by its text_sims step; its run id."""
+    from dagster._core.events import EngineEventData
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    if not (dagster_home / "dagster.yaml").exists():
+        shutil.copyfile(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with (
+        mock.patch.dict(os.environ, {"DAGSTER_HOME": str(dagster_home)}),  # dagster.yaml reads it
+        dg.DagsterInstance.from_config(str(dagster_home)) as instance,
+    ):
+        run = instance.add_run(DagsterRun(job_name="__ASSET_JOB", status=dg.DagsterRunStatus.STARTED))
+        instance.report_engine_event(
+            "started", run, EngineEventData(metadata={"pid": dg.MetadataValue.int(gone.pid)})
+        )
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default("gpu")
+        assert storage.claim_concurrency_slot("gpu", run.run_id, "text_sims").is_claimed
+    return run.run_id
