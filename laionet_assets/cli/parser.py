@@ -229,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         locate.add_argument(s.option, help=f"{s.help}; {s.env}")
     args = parser.parse_args(argv)
     quiet_libraries()
-    from laionet_assets.core.io.storage import HomeUnreachable
+    from laionet_assets.core.io.storage import CredentialsInUrl, HomeUnreachable
 
     try:
         if args.command == "assets":
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "where":
             return where(args.asset, args.partition, args.home, args.vocabulary)
         return run_command(args)
-    except (HomeUnreachable, SettingError) as exc:  # a setting's value or the home, before any work
+    except (HomeUnreachable, CredentialsInUrl, SettingError) as exc:  # a value or the home, before any work
         if args.verbose:
             raise
         print(f"laionet: {exc}; see laionet {args.command} --help", file=sys.stderr)

@@ -23,10 +23,11 @@ from laionet_assets.settings import SettingError
 
 
 def root_error_message(error) -> str:
-    """The user's own message (file, column, row) under Dagster's step-failure wrappers."""
+    """The user's own message (file, column, row) under Dagster's step-failure wrappers, whole:
+    its continuation lines indented under the first."""
     while (error.cls_name or "").startswith("Dagster") and getattr(error, "cause", None) is not None:
         error = error.cause
-    return error.message.strip().splitlines()[-1]
+    return "\n      ".join(line.rstrip() for line in error.message.strip().splitlines())
 
 
 def parse_selection(select: str | None) -> list[str]:

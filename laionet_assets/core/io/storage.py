@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 if TYPE_CHECKING:
     import polars as pl
@@ -26,6 +26,26 @@ class HomeUnreachable(ValueError):
     """A URL home whose bucket does not exist or whose credentials are refused."""
 
 
+class CredentialsInUrl(ValueError):
+    """A URL that carries a user name or password: refused, so no secret is printed or stored."""
+
+
+WHERE_CREDENTIALS_GO = (
+    "credentials never go in a URL, where they would be printed and stored with it: give them in "
+    "the store's standard variables (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+    "GOOGLE_APPLICATION_CREDENTIALS, …), ~/.netrc for http(s), or the fsspec/boto configuration"
+)
+
+
+def refuse_credentials(location: str | os.PathLike, what: str) -> None:
+    """``CredentialsInUrl`` when ``location`` is a URL with a user name or password; the message
+    shows the URL without them."""
+    parts = urlsplit(str(location))
+    if is_remote(location) and (parts.username is not None or parts.password is not None):
+        shown = parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[-1]).geturl()
+        raise CredentialsInUrl(f"{what} {shown}: {WHERE_CREDENTIALS_GO}")
+
+
 def is_remote(location: str | os.PathLike) -> bool:
     """A URL with a scheme other than ``file``; a Windows drive letter is not one."""
     scheme = urlparse(str(location)).scheme
@@ -35,8 +55,10 @@ def is_remote(location: str | os.PathLike) -> bool:
 def home_path(home: str | os.PathLike) -> Location:
     """A local home resolved to an absolute ``Path``; a URL home as a ``UPath``, without fsspec's
     listings cache: other processes (step workers) write below the home, and a long-lived process
-    (the daemon, the CLI) must see their files, as it would on a disk."""
+    (the daemon, the CLI) must see their files, as it would on a disk.  A URL with credentials in
+    it is refused (``refuse_credentials``)."""
     if is_remote(home):
+        refuse_credentials(home, "LAIONET_HOME")
         from upath import UPath
 
         return UPath(str(home).rstrip("/"), use_listings_cache=False)

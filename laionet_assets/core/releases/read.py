@@ -83,10 +83,41 @@ def _source(location: str):
         raise BadPartError(f"{location}: file not found") from exc
 
 
-def _read_tsv(location: str, layout: Layout) -> pl.DataFrame:
+def _readable(line: bytes) -> bool:
+    if b"\x00" in line:
+        return False
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def unreadable_lines(data: bytes) -> tuple[bytes, list[int]]:
+    """``data`` without its lines that hold a NUL byte or are not UTF-8, and those lines'
+    numbers (1-based).  Only for a file polars refused: one pass over its lines."""
+    kept, bad = [], []
+    for number, line in enumerate(data.split(b"\n"), 1):
+        (kept.append(line) if _readable(line) else bad.append(number))
+    return b"\n".join(kept), bad
+
+
+def _read_tsv(location: str, layout: Layout) -> tuple[pl.DataFrame, list[int]]:
     """A TSV part as strings: a headerless one split at its first tabs into ``tsv_fields`` (a
-    line without a tab gets a null caption), else by its header line."""
+    line without a tab gets a null caption), else by its header line; and the numbers of the
+    lines dropped because they hold a NUL byte or are not UTF-8."""
     source = _source(location)
+    try:
+        return _parse_tsv(source, layout), []
+    except pl.exceptions.ComputeError:  # a NUL byte or invalid UTF-8: find the lines, read the rest
+        if isinstance(source, str):
+            with open(source, "rb") as fh:
+                source = io.BytesIO(fh.read())
+        clean, bad = unreadable_lines(source.getvalue())
+        return _parse_tsv(io.BytesIO(clean), layout), bad
+
+
+def _parse_tsv(source, layout: Layout) -> pl.DataFrame:
     if layout.tsv_fields:
         lines = pl.read_csv(
             source,
@@ -156,6 +187,7 @@ def read_part(
         if part["layout"] == "columns"
         else RELEASE_LAYOUTS[part["layout"]]
     )
+    bad_lines: list[int] = []
     try:
         if layout.reader == "parquet":
             fs, path, _ = filesystem(location)
@@ -164,7 +196,8 @@ def read_part(
             source = _source(location)
             lf = pl.scan_parquet(source) if isinstance(source, str) else pl.read_parquet(source).lazy()
         else:
-            lf = _read_tsv(location, layout).lazy()
+            tsv, bad_lines = _read_tsv(location, layout)
+            lf = tsv.lazy()
             schema = dict(lf.collect_schema())
         have = set(schema)
         frame = (
@@ -184,6 +217,9 @@ def read_part(
         raise BadPartError(f"{location}: could not be read ({type(exc).__name__}: {exc})") from exc
     check_embeddings(part, frame.height)
     counts: dict = {"part_rows": frame.height}
+    if bad_lines:  # lines of a TSV part that hold a NUL byte or are not UTF-8: dropped, named
+        counts["dropped_unreadable_line"] = len(bad_lines)
+        counts["first_unreadable_lines"] = bad_lines[:10]
     reasons: dict[str, pl.Expr] = {}
     if layout.tsv_fields:
         reasons["malformed_line"] = pl.col("text").is_null() & pl.col("url").is_not_null()

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 import polars as pl
 
 from laionet_assets.core.io.names import slug
+from laionet_assets.core.io.storage import refuse_credentials
 from laionet_assets.core.releases.layouts import (
     PART_SUFFIXES,
     RELEASE_LAYOUTS,
@@ -32,19 +33,22 @@ def partition_key(release: str, part: str) -> str:
 
 
 def filesystem(location: str):
+    """The fsspec filesystem of a release location, the location's path on it, and the function
+    that turns a path on it back into a location; a URL with credentials in it is refused."""
     import fsspec
 
+    refuse_credentials(location, "release")
     try:
         fs, path = fsspec.core.url_to_fs(str(location))
     except (ValueError, ImportError) as exc:  # an unknown protocol, or its library not installed
         raise BadPartError(f"{location}: cannot be opened ({exc})") from exc
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     local = protocol in ("file", "local")
-    return (
-        fs,
-        path.rstrip("/") or "/",
-        (lambda p: p) if local else (lambda p: f"{protocol}://{p.lstrip('/')}"),
-    )
+
+    def url(p: str) -> str:  # an http(s) path is a URL already
+        return p if local or "://" in p else f"{protocol}://{p.lstrip('/')}"
+
+    return fs, path.rstrip("/") or "/", url
 
 
 def _mtime(info: dict) -> float:

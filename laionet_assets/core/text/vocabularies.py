@@ -106,19 +106,37 @@ def read_vocabulary_file(path: Path) -> dict[str, str] | list[dict]:
     if suffix in (".pkl", ".pickle"):
         return read_pickled_dictionary(path)
     if suffix == ".json":
-        value = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            value = json.loads(_utf8_text(path))
+        except json.JSONDecodeError as exc:
+            raise VocabularyError(
+                f"{path}: line {exc.lineno}, column {exc.colno}: not JSON ({exc.msg})"
+            ) from None
+        except RecursionError:
+            raise VocabularyError(f"{path}: nested too deeply to be a vocabulary") from None
         if isinstance(value, dict):
             return _string_dictionary(value, str(path))
         if isinstance(value, list) and all(isinstance(v, dict) for v in value):
             return value
         raise VocabularyError(f"{path}: expected a JSON object (lemma → wnid) or a list of classes")
     if suffix in (".tsv", ".csv", ".txt"):
-        with open(path, encoding="utf-8", newline="") as f:
-            rows = _read_table(f, "," if suffix == ".csv" else "\t", str(path))
+        rows = _read_table(
+            io.StringIO(_utf8_text(path), newline=""), "," if suffix == ".csv" else "\t", str(path)
+        )
         if rows and {"lemma", "wnid"} <= set(rows[0]):
             return _string_dictionary({r["lemma"]: r["wnid"] for r in rows}, str(path))
         return rows
     raise VocabularyError(f"{path}: unknown vocabulary file type {suffix!r} (.json, .tsv, .csv, .pkl)")
+
+
+def _utf8_text(path: Path) -> str:
+    """The file's text; a byte that is not UTF-8 is a ``VocabularyError`` naming its line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise VocabularyError(f"{path}: line {line}: not UTF-8 (byte {data[exc.start]:#04x})") from None
 
 
 class _DictOfStringsUnpickler(pickle.Unpickler):
@@ -134,9 +152,15 @@ def read_pickled_dictionary(path: Path) -> dict[str, str]:
     try:
         with open(path, "rb") as f:
             value = _DictOfStringsUnpickler(f).load()
-    except (pickle.UnpicklingError, EOFError, ValueError) as exc:
-        raise VocabularyError(f"{path}: not a pickled dict of strings ({exc})") from None
-    return _string_dictionary(value, str(path))
+        return _string_dictionary(value, str(path))
+    except VocabularyError:
+        raise
+    except RecursionError:
+        raise VocabularyError(f"{path}: nested too deeply to be a pickled dict of strings") from None
+    except Exception as exc:  # noqa: BLE001 - crafted bytes raise anything; the file is named
+        raise VocabularyError(
+            f"{path}: not a pickled dict of strings ({type(exc).__name__}: {exc})"[:300]
+        ) from None
 
 
 def _string_dictionary(value, where: str) -> dict[str, str]:

@@ -87,3 +87,50 @@ def test_reads_a_part_from_an_fsspec_url():
     assert frame["text"].to_list() == ["a lion"] and counts["dropped_null_or_empty_caption"] == 1
     with pytest.raises(BadPartError, match="memory://laion/rel/missing.parquet: no such release file"):
         scan_release("memory://laion/rel/missing.parquet")
+
+
+def test_a_release_over_http_reads(tmp_path):
+    from laionet_assets.testing.web import ImageServer
+
+    write_part(tmp_path / "web" / "part-00000.parquet", TEXT=["a lion", "a tiger"])
+    with ImageServer(folder=tmp_path / "web") as server:
+        url = server.url("part-00000.parquet")
+        [part] = scan_release(url, "web").parts
+        assert part.path == url and part.key == "web-part-00000"
+        frame, _ = read_part(part.to_json())
+    assert frame["text"].to_list() == ["a lion", "a tiger"]
+
+
+@pytest.mark.parametrize(
+    "flag, url",
+    [
+        ("--release", "http://reader:hunter2@127.0.0.1:9/laion/part-00000.parquet"),
+        ("--release", "s3://AKIAEXAMPLE:hunter2@laion/part-00000.parquet"),
+        ("--home", "s3://AKIAEXAMPLE:hunter2@bucket/laionet"),
+    ],
+)
+def test_a_url_with_credentials_is_refused_in_one_line(tmp_path, capsys, monkeypatch, flag, url):
+    from laionet_assets.cli import main
+
+    monkeypatch.setenv("LAIONET_INSTANCES", str(tmp_path / "instances"))
+    args = {"--release": str(tmp_path / "nothing"), "--home": str(tmp_path / "home"), flag: url}
+    code = main(["run", "--profile", "offline", *(x for pair in args.items() for x in pair)])
+    captured = capsys.readouterr()
+    assert code == 2 and "hunter2" not in captured.out + captured.err
+    [line] = captured.err.strip().splitlines()
+    assert "***@" in line and "credentials never go in a URL" in line and "~/.netrc" in line
+    assert not list((tmp_path / "home").rglob("*.json"))  # nothing registered
+
+
+def test_tsv_lines_with_a_nul_byte_or_invalid_utf8_are_dropped_and_named(tmp_path):
+    tsv = tmp_path / "cc12m" / "cc12m.tsv"
+    tsv.parent.mkdir()
+    tsv.write_bytes(
+        b"http://a/1.jpg\ta lion\n"
+        b"http://a/2.jpg\ta ti\x00ger\n"
+        b"http://a/3.jpg\ta \xff\xfe zebra\n"
+        b"http://a/4.jpg\ta sea lion\n"
+    )
+    frame, counts = read_part(str(tsv))
+    assert frame["text"].to_list() == ["a lion", "a sea lion"]
+    assert counts["dropped_unreadable_line"] == 2 and counts["first_unreadable_lines"] == [2, 3]

@@ -189,3 +189,29 @@ def test_an_image_folder_may_name_classes_by_the_datasets_class_name(tmp_path):
         "aquarium_fish/0.png": "cifar100:aquarium_fish",
     }
     assert counts["unknown_class_files"] == 1
+
+
+def deep_pickle(depth: int) -> bytes:
+    """A pickled {"a": [[[…]]]} nested ``depth`` lists deep (built by the unpickler without
+    recursion; printing it recurses)."""
+    return b"\x80\x02}X\x01\x00\x00\x00a" + b"]" * depth + b"a" * (depth - 1) + b"s."
+
+
+@pytest.mark.parametrize(
+    "name, data, said",
+    [
+        ("truncated.json", b'{"lion": "n02129165", "tig', "line 1, column"),
+        ("latin1.tsv", b"lemma\twnid\nlion\tn02129165\nb\xe4r\tn02132136\n", "line 3: not UTF-8"),
+        ("deep.pkl", deep_pickle(200_000), "nested too deeply"),
+        ("garbage.pkl", b"\x80\x02K\x01K\x02s.", "not a pickled dict of strings"),
+    ],
+)
+def test_a_vocabulary_file_that_cannot_be_read_is_named_in_one_line(tmp_path, name, data, said):
+    from laionet_assets.core.text.vocabularies import VocabularyError, read_vocabulary_file
+
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(VocabularyError) as error:
+        read_vocabulary_file(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: ") and said in message and "\n" not in message
