@@ -10,6 +10,7 @@ import pytest
 from laionet_assets.cli import main
 from laionet_assets.cli.demo import sample_web
 from laionet_assets.core.analysis.sweep import SWEEP_QUANTILES
+from laionet_assets.core.io.exports import read_csv_export
 from laionet_assets.resources import LaionetStorage
 from laionet_assets.testing.fixtures import SAMPLE_RELEASE, dead_run_holding_the_gpu_slot, write_part
 from laionet_assets.testing.web import LOOPBACK
@@ -354,7 +355,7 @@ def test_demo_materialises_the_whole_graph_offline(home, capsys):
     # and name thumbnails that exist beside the report, which links both
     shown = pl.read_parquet(home / "assets" / "laionet_gallery.parquet")
     assert shown.height and shown.group_by("wnid").agg(pl.col("dataset").n_unique())["dataset"].min() == 2
-    trials = pl.read_csv(home / "reports" / "rating_study_pairs.csv")
+    trials = read_csv_export(home / "reports" / "rating_study_pairs.csv")
     assert trials.height and abs(2 * (trials["laionet_side"] == "left").sum() - trials.height) <= 1
     thumbnails = [c for c in trials.columns if "_thumbnail_" in c]
     assert len(thumbnails) == 4 and all(
@@ -568,3 +569,14 @@ def test_quiet_prints_the_outcome_only(home, capsys):
     assert main([*args, "--select", "lemma_matches,text_sims", "-q"]) == 0
     out = capsys.readouterr().out
     assert " rows/s, ETA " not in out and ": ok in " not in out and "laionet ui --home" in out
+
+
+def test_run_says_it_runs_in_this_process_when_the_executor_is_a_cluster(home, capsys, monkeypatch):
+    monkeypatch.setenv("LAIONET_EXECUTOR", "celery")
+    monkeypatch.setenv("LAIONET_CELERY_BROKER", "redis://:secret@127.0.0.1:9/0")  # nobody answers there
+    code = main(
+        ["run", "--release", str(home / "no-such-release"), "--home", str(home), "--profile", "offline"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "LAIONET_EXECUTOR=celery applies to runs launched from the UI" in err
+    assert "laionet run runs its steps in this process" in err and "secret" not in err

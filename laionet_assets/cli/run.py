@@ -21,6 +21,8 @@ from laionet_assets.cli.follow import RunFollower
 from laionet_assets.cli.home import prepare_home
 from laionet_assets.settings import SettingError
 
+CLUSTER_EXECUTORS = ("celery", "k8s")  # executors whose steps run elsewhere
+
 
 def root_error_message(error) -> str:
     """The user's own message (file, column, row) under Dagster's step-failure wrappers, whole:
@@ -260,6 +262,14 @@ def run_release(
     from laionet_assets.recovery import local_instance, recover_dead_runs
 
     storage, plan = resources["storage"], asset_plan()
+    executor = settings.process_setting("executor")
+    if executor in CLUSTER_EXECUTORS:
+        print(
+            f"laionet: {settings.setting('executor').env}={executor} applies to runs launched from "
+            "the UI, sensors and schedules; laionet run runs its steps in this process (to run them "
+            "on the cluster, launch them there: docs/operations.md)",
+            file=sys.stderr,
+        )
     try:
         scan = storage.registry.register(
             release,

@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from laionet_assets.core.io.atomic import write_atomic
+from laionet_assets.core.io.exports import write_csv_export
 from laionet_assets.core.io.progress import Progress
 from laionet_assets.core.models.image_embeddings import embedded_rows
 from laionet_assets.core.report import gallery
@@ -140,7 +140,7 @@ def laionet_gallery(
     trials = gallery.with_thumbnails(trials, shown).join(
         imagenet_synsets.select("wnid", class_name="name"), on="wnid", how="left", maintain_order="left"
     )
-    csv = write_atomic(storage.report_path(RATING_CSV), trials.write_csv)
+    csv = write_csv_export(trials, storage.report_path(RATING_CSV))
     laionet_more_varied = (
         trials.select(
             pl.when(pl.col("laionet_side") == "left")
