@@ -580,3 +580,20 @@ def test_run_says_it_runs_in_this_process_when_the_executor_is_a_cluster(home, c
     err = capsys.readouterr().err
     assert code == 2 and "LAIONET_EXECUTOR=celery applies to runs launched from the UI" in err
     assert "laionet run runs its steps in this process" in err and "secret" not in err
+
+
+def test_a_part_error_of_several_lines_is_shown_whole():
+    from dagster._utils.error import SerializableErrorInfo
+
+    from laionet_assets.cli.run import root_error_message
+
+    own = SerializableErrorInfo(
+        "BadPartError: p.tsv: 2 problems:\n  line 2: …\n  line 9: …\n", [], "BadPartError"
+    )
+    wrapped = SerializableErrorInfo(
+        "Error occurred while executing step", [], "DagsterExecutionStepExecutionError", own
+    )
+    assert (
+        root_error_message(wrapped)
+        == "BadPartError: p.tsv: 2 problems:\n        line 2: …\n        line 9: …"
+    )
