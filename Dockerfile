@@ -24,13 +24,13 @@ COPY requirements.lock pyproject.toml README.md ./
 RUN pip install --no-cache-dir uv==0.9.30 \
     && uv pip install --system --no-cache -r requirements.lock
 COPY laionet_assets ./laionet_assets
-COPY dagster.yaml workspace.yaml ./
+COPY workspace.yaml ./
 RUN uv pip install --system --no-cache --no-deps . \
     && python -c "from laionet_assets.core.text.wordnet import ensure_wordnet; ensure_wordnet()"
 
 RUN useradd --create-home --uid 10001 laionet \
     && mkdir -p "$DAGSTER_HOME" "$LAIONET_HOME" "$HF_HOME" \
-    && cp dagster.yaml "$DAGSTER_HOME/dagster.yaml" \
+    && cp laionet_assets/dagster.yaml "$DAGSTER_HOME/dagster.yaml" \
     && chown -R laionet "$DAGSTER_HOME" "$LAIONET_HOME" /models
 USER laionet
 VOLUME ["/laionet", "/models"]

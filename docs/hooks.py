@@ -112,8 +112,25 @@ def figures_page() -> str:
     rows = [[f"`{f.file}`", f.paper or "", f.title, f"`{f.asset}`"] for f in FIGURES.values()]
     return (
         "# Figures\n\nEvery figure, as `core/report/catalogue.py` declares it, in the report's order. "
-        "Each is a PNG under `<home>/reports/`, shown in the asset's metadata in the UI and in "
+        "Each is a PNG under `<home>/reports/`, shown as a picture in the asset's metadata in the UI "
+        "(a thumbnail, the file's path under it) and in "
         "`report.html`.\n\n" + _table(["file", "paper", "what it shows", "drawn by"], rows)
+    )
+
+
+def columns_page() -> str:
+    from laionet_assets.core.columns import COLUMNS, PATTERNS
+
+    rows = [[f"`{name}`", text] for name, text in COLUMNS.items()]
+    patterns = [[f"`{pattern}`", template] for pattern, template in PATTERNS]
+    return (
+        "# Columns\n\nWhat each column of the tables means, as `core/columns.py` declares it. A name "
+        "means the same thing in every table that has it; the UI shows these descriptions in each "
+        "asset's Columns tab. A column ending in `_low` or `_high` is the 95% interval's bound of the "
+        "column it extends.\n\n"
+        + _table(["column", "what it holds"], rows)
+        + "\nColumns named after a model or a side:\n\n"
+        + _table(["name", "what it holds"], patterns)
     )
 
 
@@ -252,6 +269,7 @@ def pages() -> dict[str, callable]:
         "reference/settings.md": settings_page,
         "reference/assets.md": assets_page,
         "reference/figures.md": figures_page,
+        "reference/columns.md": columns_page,
         "benchmarks.md": benchmarks_page,
         "output.md": outputs_page,
     }

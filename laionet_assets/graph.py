@@ -43,6 +43,15 @@ class AssetPlan:
                 chosen |= set(group)
         return [a for a in self.order if a in chosen]
 
+    def stage_job(self, names: list[str]) -> str:
+        """The job ``laionet run`` runs ``names`` (one stage's chosen assets) as, named after the
+        stage's place and first asset, ``_by_part`` where it runs once per part:
+        ``laionet_run_2_lemma_matches_by_part``."""
+        for number, (per_part, stage) in enumerate(self.stages, 1):
+            if set(names) <= set(stage):
+                return f"laionet_run_{number}_{stage[0]}" + ("_by_part" if per_part else "")
+        raise ValueError(f"{names} are not one stage's assets")
+
     def runs(self, selection: list[str], parts: list[str]) -> list[tuple[list[str], str | None]]:
         """The runs that materialise ``selection``, in order: each stage's selected assets, once,
         or once per part of ``parts``."""

@@ -7,14 +7,18 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
+from laionet_assets.core.columns import describe
 from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.core.io.storage import Location, read_parquet
 from laionet_assets.resources import LaionetStorage
 
 
 def table_metadata(frame: pl.DataFrame) -> dict:
-    """``dagster/row_count`` and ``dagster/column_schema`` (the UI shows both natively)."""
-    columns = [dg.TableColumn(name, str(dtype)) for name, dtype in frame.schema.items()]
+    """``dagster/row_count`` and ``dagster/column_schema`` (the UI shows both natively), each
+    column with its description from the glossary (``core.columns``)."""
+    columns = [
+        dg.TableColumn(name, str(dtype), description=describe(name)) for name, dtype in frame.schema.items()
+    ]
     return {"dagster/row_count": frame.height, "dagster/column_schema": dg.TableSchema(columns=columns)}
 
 

@@ -40,3 +40,26 @@ def network_attempts():
     every process), as ``{"kind": "connect" | "lookup", "target": …}``."""
     before = len(network.recorded())
     return lambda: [{k: a[k] for k in ("kind", "target")} for a in network.recorded()[before:]]
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory):
+    """``laionet demo --profile tiny`` run once for the session (the whole graph on the bundled
+    sample, then CIFAR-100's): its home and what it printed.  Tests read it; the UI test adds runs."""
+    import subprocess
+    import sys
+
+    from laionet_assets.settings import SETTINGS
+
+    home = tmp_path_factory.mktemp("demo") / "home"
+    names = {"DAGSTER_HOME", *(s.env for s in SETTINGS if s.env)}
+    env = {k: v for k, v in os.environ.items() if k not in names}
+    done = subprocess.run(
+        [sys.executable, "-m", "laionet_assets.cli", "demo", "--home", str(home), "--profile", "tiny"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return home, done.stdout

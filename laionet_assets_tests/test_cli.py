@@ -78,6 +78,19 @@ def test_run_registers_partitions_and_materialises(home, capsys, web_flags):
         records = [r for r in instance.get_run_records() if r.dagster_run.run_id != dead]
         # the graph's stages: unpartitioned, each part's text side, LAIONet, each part's image side, the rest
         assert len(records) == 1 + 2 + 1 + 2 + 1 and all(r.dagster_run.is_success for r in records)
+        # each a named job of its stage, so the UI's runs say what each one did
+        jobs = sorted(
+            (r.dagster_run.job_name, r.dagster_run.tags.get("dagster/partition", "")) for r in records
+        )
+        assert jobs == [
+            ("laionet_run_1_imagenet_synsets", ""),
+            ("laionet_run_2_lemma_matches_by_part", "sample_release-part-00000"),
+            ("laionet_run_2_lemma_matches_by_part", "sample_release-part-00001"),
+            ("laionet_run_3_class_frequencies", ""),
+            ("laionet_run_4_laionet_images_by_part", "sample_release-part-00000"),
+            ("laionet_run_4_laionet_images_by_part", "sample_release-part-00001"),
+            ("laionet_run_5_laionet_sweep_images", ""),
+        ]
     # where each output is: LAIONet's file, a per-part asset's files, the tables and figures it writes
     capsys.readouterr()
     assert main(["where", "laionet_clean", "--home", str(home)]) == 0
@@ -318,11 +331,10 @@ def test_image_side_flags_reach_the_resources(home, tmp_path, monkeypatch):
     assert "LAIONET_IMAGENET_VAL" not in os.environ  # flags are not smuggled through the environment
 
 
-def test_demo_materialises_the_whole_graph_offline(home, capsys):
+def test_demo_materialises_the_whole_graph_offline(demo_home):
     from laionet_assets.graph import asset_plan
 
-    assert main(["demo", "--home", str(home), "--profile", "tiny"]) == 0
-    out = capsys.readouterr().out
+    home, out = demo_home
     assert "LAIONet with images, after the OCR filter:" in out and "report.html" in out
     nearest = pl.read_parquet(home / "assets" / "captions_nearest_laion.parquet").filter("selected")
     assert (
@@ -362,6 +374,16 @@ def test_demo_materialises_the_whole_graph_offline(home, capsys):
         (home / "reports" / f).is_file() for c in thumbnails for f in trials[c]
     )
     assert "href='gallery.html'" in html and "href='rating_study_pairs.csv'" in html
+    # random models and synthetic images: said first, in the report and the gallery, and in the UI
+    banner = html.split("<div class='banner' role='alert'>", 1)[1].split("</div>", 1)[0]
+    assert html.index(banner) < html.index("<nav>")
+    assert "The models have random weights (" in banner and "timm:mobilenetv3_small_050:random" in banner
+    assert "The images and captions are synthetic (" in banner and "data/sample" in banner
+    gallery_page = (home / "reports" / "gallery.html").read_text()
+    assert "The images and captions are synthetic" in gallery_page and "href='report.html'" in gallery_page
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey("report"))
+        assert "synthetic" in event.asset_materialization.metadata["inputs"].value
     check_second_vocabulary(home, out)
 
 

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from laionet_assets.cli.run import root_error_message
+from laionet_assets.core.columns import COLUMNS
 from laionet_assets.core.releases.layouts import RELEASE_LAYOUTS
 from laionet_assets.core.releases.registry import ReleaseRegistry
 from laionet_assets.core.text.selection import LAIONET_COLUMNS
@@ -92,6 +93,13 @@ def test_whole_chain_on_the_bundled_sample(tmp_path):
     assert curve.height and metadata(result, "coverage_vs_threshold")["dagster/row_count"] == curve.height
     schema = metadata(result, "laionet_clean")["dagster/column_schema"]
     assert [c.name for c in schema.columns] == clean.columns
+    # every column described, from the glossary
+    assert all(c.description for c in schema.columns), [c.name for c in schema.columns if not c.description]
+    assert {c.name: c.description for c in schema.columns}["text_similarity"] == COLUMNS["text_similarity"]
+    # each figure is a picture in the metadata: a thumbnail PNG and, under it, the file
+    shown = metadata(result, "laionet_clean")["fig3_coverage"]
+    assert shown.startswith("![fig3_coverage_vs_threshold](data:image/png;base64,iVBOR")
+    assert shown.endswith(f"`{release.home / 'reports' / 'fig3_coverage_vs_threshold.png'}`")
 
 
 def test_rematerialising_a_partition_is_idempotent(tmp_path, synsets):
@@ -230,7 +238,7 @@ def test_a_bad_part_does_not_take_the_good_ones_down(tmp_path, synsets):
         {"kind": "text", "model": "ViT-B-32/openai", "dim": 512, "path": str(npy), "key": None, "size": 1}
     ]
     release = Release(tmp_path / "home", folder, synsets)
-    registry.path.write_text(json.dumps(entries))
+    (registry.folder / "rel-with_npy.json").write_text(json.dumps(entries["rel-with_npy"]))
     results = release.parts()
     assert results["rel-good"].success
     for key, expected in (

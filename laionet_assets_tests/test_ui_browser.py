@@ -1,6 +1,7 @@
-"""End to end in a real browser: `laionet ui` serves the Dagster UI; headless Chromium finds every
-asset of the design card's graph and launches a materialisation of one lemma_matches partition,
-which succeeds."""
+"""End to end in a real browser: `laionet ui` serves the Dagster UI over the demo's home; headless
+Chromium finds every asset of the graph, an asset's figure and described columns, the CLI's named
+jobs, launches a materialisation of one lemma_matches partition, which succeeds, and opens the
+demo's report, whose banner comes first."""
 
 import os
 import re
@@ -16,9 +17,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from laionet_assets.core.io.atomic import write_parquet_atomic
+from laionet_assets.core.columns import COLUMNS
 from laionet_assets.core.releases.registry import ReleaseRegistry
-from laionet_assets.testing.fixtures import REPO, SAMPLE_RELEASE
+from laionet_assets.testing.fixtures import REPO
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -66,20 +67,14 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def ui_server(tmp_path, synsets, monkeypatch):
+def ui_server(tmp_path, demo_home, monkeypatch):
+    """``laionet ui`` over the session's demo home: every asset materialised, by the CLI's jobs."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}: `make setup` installs Debian's chromium")
     pytest.importorskip("playwright.sync_api", reason="playwright is installed by `make setup` (dev extra)")
-    home = tmp_path / "home"
-    keys = [p.key for p in ReleaseRegistry(home).register(str(SAMPLE_RELEASE), "sample").parts]
-    write_parquet_atomic(synsets, home / "assets" / "imagenet_synsets.parquet")
-    (home / "dagster").mkdir(parents=True)
+    home = demo_home[0]
+    keys = sorted(ReleaseRegistry(str(home)).load())
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
-    shutil.copyfile(REPO / "dagster.yaml", home / "dagster" / "dagster.yaml")
-    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
-        instance.add_dynamic_partitions("laion_parts", keys)
-        # The synsets were written straight to the IO manager's path; tell the instance.
-        instance.report_runless_asset_event(dg.AssetMaterialization("imagenet_synsets"))
     port = free_port()
     env = {**os.environ, "LAIONET_PROFILE": "tiny", "DAGSTER_DISABLE_TELEMETRY": "1"}
     log = open(tmp_path / "ui.log", "w")
@@ -114,10 +109,24 @@ def ui_server(tmp_path, synsets, monkeypatch):
         log.close()
 
 
-def test_materialise_a_partition_from_the_ui(ui_server, tmp_path):
+SCREENSHOTS = os.environ.get("LAIONET_SCREENSHOTS")  # a folder to keep the screenshots in (the docs')
+
+
+def screenshot(page, tmp_path, name: str) -> None:
+    page.screenshot(path=str(tmp_path / name))
+    if SCREENSHOTS:
+        shutil.copyfile(tmp_path / name, Path(SCREENSHOTS) / name)
+
+
+def test_the_ui_and_the_report_of_the_demo(ui_server, tmp_path):
+    """Every asset in the graph; an asset's figure as a picture and its columns described; the
+    CLI's runs as named jobs; a partition materialised from the UI; the demo's report with its
+    banner first."""
     from playwright.sync_api import expect, sync_playwright
 
     url, home, keys = ui_server
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        before = {r.dagster_run.run_id for r in instance.get_run_records()}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
@@ -145,8 +154,21 @@ def test_materialise_a_partition_from_the_ui(ui_server, tmp_path):
                 expect(page.get_by_text(shown(asset, 4, 4)).first).to_be_visible(timeout=30_000)
             page.screenshot(path=str(tmp_path / f"asset_graph_{group}.png"))
 
-        page.goto(url + "/assets/lemma_matches", wait_until="networkidle")
+        # an asset page: its figures as pictures in the metadata, its columns described
+        page.goto(url + "/assets/laionet_clean", wait_until="networkidle")
         dismiss_welcome(page)
+        figure = page.locator("img[src^='data:image/png;base64,']").first
+        expect(figure).to_be_visible(timeout=30_000)
+        assert page.evaluate("(img) => img.naturalWidth", figure.element_handle()) > 100
+        expect(page.get_by_text(COLUMNS["text_similarity"]).first).to_be_visible(timeout=30_000)
+        screenshot(page, tmp_path, "ui_asset_laionet_clean.png")
+
+        # the CLI's runs are its stages' named jobs
+        page.goto(url + "/runs", wait_until="networkidle")
+        expect(page.get_by_text("laionet_run_2_lemma_matches_by_part").first).to_be_visible(timeout=30_000)
+        screenshot(page, tmp_path, "ui_runs.png")
+
+        page.goto(url + "/assets/lemma_matches", wait_until="networkidle")
         page.get_by_role("button", name="Materialize…").click()
         dialog = page.get_by_role("dialog")
         dialog.get_by_text("Select a partition or create one").click()
@@ -156,7 +178,7 @@ def test_materialise_a_partition_from_the_ui(ui_server, tmp_path):
         with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
             deadline = time.time() + 240
             while True:
-                records = instance.get_run_records()
+                records = [r for r in instance.get_run_records() if r.dagster_run.run_id not in before]
                 done = [r.dagster_run for r in records if r.dagster_run.is_finished]
                 if done or time.time() > deadline:
                     break
@@ -168,6 +190,13 @@ def test_materialise_a_partition_from_the_ui(ui_server, tmp_path):
         page.goto(f"{url}/runs/{run.run_id}", wait_until="networkidle")
         expect(page.get_by_text("Success").first).to_be_visible(timeout=30_000)
         page.screenshot(path=str(tmp_path / "run_succeeded.png"))
+
+        # the demo's report: the banner about its random models and synthetic images comes first
+        page.goto((home / "reports" / "report.html").as_uri(), wait_until="load")
+        banner = page.get_by_role("alert")
+        expect(banner).to_contain_text("The models have random weights")
+        expect(banner).to_contain_text("synthetic")
+        assert banner.bounding_box()["y"] < page.get_by_role("navigation").bounding_box()["y"]
+        screenshot(page, tmp_path, "report.png")
         browser.close()
-    assert (home / "assets" / "lemma_matches" / f"{keys[0]}.parquet").exists()
-    print(f"screenshots: {tmp_path}/asset_graph_*.png, {tmp_path / 'run_succeeded.png'}")
+    print(f"screenshots: {tmp_path}")

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from laionet_assets import settings
+from laionet_assets import INSTANCE_TEMPLATE, settings
 
 if TYPE_CHECKING:
     from laionet_assets.core.io.storage import Location
@@ -30,7 +30,7 @@ def prepare_home(home: str | None, profile: str | None, vocabulary: str | None =
     dagster_home = instance_folder(root, vocabulary)
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
-    template = REPO_ROOT / "dagster.yaml"
+    template = INSTANCE_TEMPLATE
     if not config.exists() and template.exists():
         shutil.copyfile(template, config)
     os.environ[settings.setting("home").env] = str(root)

@@ -91,5 +91,9 @@ def ui(home: str | None, profile: str | None, host: str, port: int) -> int:
     exe = Path(sys.executable).with_name("dagster")
     args = [str(exe), "dev", "-m", DEFINITIONS_MODULE, "-h", host, "-p", str(port)]
     print(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    # `dagster dev` warns that a newer CLI supersedes it; it is the one installed here
+    os.environ["PYTHONWARNINGS"] = ",".join(
+        w for w in (os.environ.get("PYTHONWARNINGS"), "ignore:Function `dev_command` is superseded") if w
+    )
     os.execv(args[0], args)
     return 0  # pragma: no cover

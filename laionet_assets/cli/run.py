@@ -302,7 +302,20 @@ def run_release(
     if dead:  # a killed run keeps its pool slots (the gpu pool has one): later steps would wait
         print(f"  freed the pool slots of {len(dead)} run(s) whose process is gone: {', '.join(dead)}")
 
-    definitions = [*all_assets, *all_checks]
+    # one named job per stage of the graph, so the UI's runs say what each one did
+    jobs = dg.Definitions(
+        assets=all_assets,
+        asset_checks=all_checks,
+        jobs=[
+            dg.define_asset_job(
+                plan.stage_job(list(stage)),
+                selection=list(stage),
+                partitions_def=laion_parts if per_part else None,
+            )
+            for per_part, stage in plan.stages
+        ],
+        resources=resources,
+    )
     failures: list[str] = []
     checks: list[CheckOutcome] = []
     # Dagster's own log only with -v: the run is followed and summarised here otherwise
@@ -318,15 +331,13 @@ def run_release(
         follower = RunFollower(instance, call, verbose, quiet)
         follower.start()
         try:
-            result = dg.materialize(
-                definitions,
-                selection=names,
-                partition_key=partition_key,
+            result = jobs.get_job_def(plan.stage_job(names)).execute_in_process(
+                run_config=run_config,
                 instance=instance,
-                resources=resources,
+                partition_key=partition_key,
                 raise_on_error=False,
                 tags={"laionet/cli": "run", call[0]: call[1]},
-                run_config=run_config,
+                asset_selection=[dg.AssetKey(n) for n in names],
             )
         finally:
             follower.stop()

@@ -12,6 +12,7 @@ import polars as pl
 
 from laionet_assets.core.io.slots import machine_slot
 from laionet_assets.core.io.storage import read_parquet
+from laionet_assets.core.report.figures import thumbnail_png
 
 # Asset metadata the CLI reads to summarise a run (``laionet_assets.graph.AssetPlan``): a table's
 # headline (its rows and classes, after a run that built it) and a page's file under reports/.
@@ -68,9 +69,17 @@ def reusable_rows(storage, own: str, other: str, columns: list[str], key: list[s
     )
 
 
+FIGURE_THUMBNAIL_WIDTH = 560  # pixels of the picture in the UI; the file keeps its full size
+
+
 def figure(path: Path) -> dg.MetadataValue:
-    """A PNG figure linked from metadata (the figures stay files a person can open)."""
-    return dg.MetadataValue.path(str(path))
+    """A PNG figure as the UI shows it: Dagster's Markdown metadata renders a ``data:`` image, so
+    a thumbnail (a palette PNG, tens of kB in the event log) with the full file's path under it;
+    the figure itself stays a file a person can open."""
+    return dg.MetadataValue.md(
+        f"![{Path(str(path)).stem}](data:image/png;base64,{thumbnail_png(path, FIGURE_THUMBNAIL_WIDTH)})"
+        f"\n\n`{path}`"
+    )
 
 
 # ---------------------------------------------------------------------------- partitions of LAION parts
@@ -155,3 +164,21 @@ def gpu_step(fn):
                 return fn(context, *args, **kwargs)
 
     return step
+
+
+def latest_metadata(context, asset: str) -> dict:
+    """The metadata of the asset's latest materialisation, as plain values."""
+    event = context.instance.get_latest_materialization_event(dg.AssetKey(asset))
+    meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    return {k: getattr(v, "value", v) for k, v in meta.items()}
+
+
+def input_caveats(context, storage, models: list[str]) -> list[str]:
+    """What a page built from this home must say first (``core.report.caveats``): ``models``
+    (ids and versions) with random weights, release parts and image folders that are synthetic."""
+    from laionet_assets.core.report.caveats import caveats
+    from laionet_assets.defs.images.assets import FOLDER_ASSETS
+
+    folders = [latest_metadata(context, name).get("folder") for name in FOLDER_ASSETS]
+    parts = [entry["path"] for entry in storage.registry.load().values()]
+    return caveats(models, parts + [f for f in folders if f])

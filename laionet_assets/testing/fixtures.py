@@ -17,7 +17,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from laionet_assets import DEFINITIONS_MODULE
+from laionet_assets import DEFINITIONS_MODULE, INSTANCE_TEMPLATE
 from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.core.releases.registry import ReleaseRegistry
 from laionet_assets.definitions import all_assets, all_checks
@@ -142,7 +142,7 @@ class Home:
     def __init__(self, root: Path, synsets: pl.DataFrame):
         self.root = root
         (root / "dagster").mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(REPO / "dagster.yaml", root / "dagster" / "dagster.yaml")
+        shutil.copyfile(INSTANCE_TEMPLATE, root / "dagster" / "dagster.yaml")
         write_parquet_atomic(synsets, root / "assets" / "imagenet_synsets.parquet")
         self.env = {
             **os.environ,
@@ -240,7 +240,7 @@ def dead_run_holding_the_gpu_slot(dagster_home: Path) -> str:
 
     dagster_home.mkdir(parents=True, exist_ok=True)
     if not (dagster_home / "dagster.yaml").exists():
-        shutil.copyfile(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+        shutil.copyfile(INSTANCE_TEMPLATE, dagster_home / "dagster.yaml")
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     with (

@@ -34,10 +34,6 @@ class ReleaseRegistry:
         self.folder = home_path(home) / "registry"
         self.legacy = home_path(home) / "releases.json"
 
-    @property
-    def path(self):
-        return self.folder
-
     def load(self) -> dict[str, dict]:
         """Every registered part's entry, by partition key."""
         entries = json.loads(self.legacy.read_text()) if self.legacy.exists() else {}

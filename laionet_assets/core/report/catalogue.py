@@ -119,3 +119,8 @@ FIGURES: dict[str, Figure] = {
         ),
     )
 }
+
+
+# The pages under <home>/reports/ (the report links the gallery, the gallery links back).
+REPORT_PAGE = "report.html"
+GALLERY_PAGE = "gallery.html"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from laionet_assets.core.io.atomic import write_atomic
+from laionet_assets.core.io.storage import read_bytes
 
 
 def _save(fig, path: Path) -> Path:
@@ -16,6 +19,18 @@ def _save(fig, path: Path) -> Path:
 
     plt.close(fig)
     return path
+
+
+def thumbnail_png(path: Path, width: int) -> str:
+    """The figure at ``path`` at most ``width`` pixels wide, as a base64 palette PNG."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(read_bytes(path))) as image:
+        small = image.convert("RGB")
+    small.thumbnail((width, width * 4), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    small.quantize(128).save(buffer, "PNG", optimize=True)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _pyplot():
@@ -75,11 +90,36 @@ def class_frequency_figure(frequencies: pl.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
-def _diagonal(ax, values):
+def _diagonal(ax, values, bounds: tuple[float, float] | None = None):
+    """The y = x line over the values (padded), and both axes to match; with ``bounds`` (an
+    accuracy's [0, 1]) the axes never pass them."""
     values = [v for v in values if np.isfinite(v)]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     pad = max(0.02, (high - low) * 0.1)
-    ax.plot([low - pad, high + pad], [low - pad, high + pad], color="grey", linestyle="--", linewidth=1)
+    low, high = low - pad, high + pad
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    ax.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1)
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
+
+
+# Where successive point labels go (points of offset), so labels of nearby points do not overprint.
+LABEL_OFFSETS = ((4, 4), (4, -11), (-4, 10), (-4, -13))
+
+
+def _label_points(ax, names, xs, ys) -> None:
+    order = np.lexsort((np.asarray(ys), np.asarray(xs)))
+    for rank, i in enumerate(order):
+        dx, dy = LABEL_OFFSETS[rank % len(LABEL_OFFSETS)]
+        ax.annotate(
+            names[i],
+            (xs[i], ys[i]),
+            fontsize=7,
+            xytext=(dx, dy),
+            textcoords="offset points",
+            ha="left" if dx > 0 else "right",
+        )
 
 
 def accuracy_figure(table: pl.DataFrame, path: Path) -> Path:
@@ -101,9 +141,8 @@ def accuracy_figure(table: pl.DataFrame, path: Path) -> Path:
                 fmt="o",
                 capsize=3,
             )
-            for name, xi, yi in zip(wide["model"], x, y):
-                ax.annotate(name, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
-            _diagonal(ax, list(x) + list(y))
+            _label_points(ax, wide["model"].to_list(), x, y)
+            _diagonal(ax, list(x) + list(y), bounds=(0.0, 1.0))
         else:
             ax.text(0.5, 0.5, "no model evaluated on both datasets", ha="center", transform=ax.transAxes)
         ax.set(xlabel=f"ImageNet val top-{k} accuracy", ylabel=f"LAIONet top-{k} accuracy", title=f"top {k}")
@@ -121,9 +160,8 @@ def weighted_accuracy_figure(table: pl.DataFrame, path: Path, dataset: str = "la
     for ax, k in zip(axes, ("1", "5")):
         x, y = rows[f"top{k}_equal"].to_numpy(), rows[f"top{k}_laion"].to_numpy()
         ax.scatter(x, y)
-        for name, xi, yi in zip(rows["model"], x, y):
-            ax.annotate(name, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        _diagonal(ax, list(x) + list(y))
+        _label_points(ax, rows["model"].to_list(), x, y)
+        _diagonal(ax, list(x) + list(y), bounds=(0.0, 1.0))
         ax.set(
             xlabel=f"equally weighted top-{k}",
             ylabel=f"LAION-weighted top-{k}",
@@ -150,9 +188,11 @@ def intra_class_figure(
     axes[0].set_title("(a) pooled over classes")
     c = comparison.sort("difference")
     x = np.arange(c.height)
-    axes[1].plot(x, c["difference"].to_numpy(), color="black", label=f"{names[0]} − {names[1]}")
-    axes[1].plot(x, c["ci_high"].to_numpy(), color="tab:blue", linewidth=0.8, label="upper 95%")
-    axes[1].plot(x, c["ci_low"].to_numpy(), color="tab:red", linewidth=0.8, label="lower 95%")
+    # each class's interval whole (a class without one draws none, never a broken line)
+    axes[1].vlines(
+        x, c["ci_low"].to_numpy(), c["ci_high"].to_numpy(), color="tab:blue", alpha=0.45, label="95% interval"
+    )
+    axes[1].plot(x, c["difference"].to_numpy(), ".", color="black", label=f"{names[0]} − {names[1]}")
     axes[1].axhline(0, color="grey", linestyle="--", linewidth=1)
     lower = int((c["verdict"] == "significantly lower").sum()) if c.height else 0
     axes[1].set(

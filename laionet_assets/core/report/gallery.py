@@ -29,6 +29,7 @@ import polars as pl
 
 from laionet_assets.core.io.atomic import write_atomic, write_text_atomic
 from laionet_assets.core.io.storage import open_binary
+from laionet_assets.core.report.page import document, label, number
 
 LAIONET = "laionet"
 STRIP_SCHEMA = {
@@ -161,41 +162,36 @@ def write_thumbnail(source: str, target: Path, size: int) -> str:
 
 
 def write_gallery(
-    path: Path, title: str, classes: pl.DataFrame, strips: pl.DataFrame, labels: dict[str, str]
+    path: Path,
+    title: str,
+    classes: pl.DataFrame,
+    strips: pl.DataFrame,
+    labels: dict[str, str],
+    caveats: list[str] = (),
+    back: tuple[str, str] | None = None,
 ) -> Path:
     """One HTML page: per class (in ``classes``' order; columns wnid, name and any figures to
     show), its figures and one strip of thumbnails per dataset (``strips``: wnid, dataset,
-    position, thumbnail relative to the page)."""
+    position, thumbnail relative to the page); ``caveats`` in a banner first, and a link ``back``
+    (file, text) to the page it belongs to."""
     thumbs = (
         strips.sort("position").group_by("wnid", "dataset", maintain_order=True).agg("thumbnail", "image_id")
     )
     cells = {(w, d): (t, i) for w, d, t, i in thumbs.iter_rows()}
     figures = [c for c in classes.columns if c not in ("wnid", "name")]
-    out = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title><style>",
-        "body{font-family:sans-serif;margin:1em}section{margin-bottom:1.5em}",
-        ".strip{display:flex;gap:4px;align-items:center}.strip b{width:9em;font-size:13px}",
-        "img{height:128px;object-fit:cover}p{font-size:13px;margin:.2em 0}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-    ]
+    body = [f"<p><a href='{html.escape(back[0])}'>← {html.escape(back[1])}</a></p>"] if back else []
     for row in classes.iter_rows(named=True):
-        facts = ", ".join(f"{c}: {_fmt(row[c])}" for c in figures)
-        out += [
-            f"<section id='{html.escape(row['wnid'])}'><h3>{html.escape(row['name'] or '')} "
-            f"({html.escape(row['wnid'])})</h3><p>{html.escape(facts)}</p>",
+        facts = ", ".join(f"{label(c)}: {number(row[c])}" for c in figures)
+        body += [
+            f"<section class='class' id='{html.escape(row['wnid'])}'><h3>{html.escape(row['name'] or '')} "
+            f"({html.escape(row['wnid'])})</h3><p class='note'>{html.escape(facts)}</p>",
         ]
-        for dataset, label in labels.items():
+        for dataset, name in labels.items():
             files, ids = cells.get((row["wnid"], dataset), ([], []))
             images = "".join(
                 f"<img src='{html.escape(f)}' title='{html.escape(i)}' alt='{html.escape(i)}'>"
                 for f, i in zip(files, ids, strict=True)
             )
-            out.append(f"<div class='strip'><b>{html.escape(label)}</b>{images}</div>")
-        out.append("</section>")
-    out.append("</body></html>")
-    return write_text_atomic(path, "\n".join(out))
-
-
-def _fmt(value) -> str:
-    return "–" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+            body.append(f"<div class='strip'><b>{html.escape(name)}</b>{images}</div>")
+        body.append("</section>")
+    return write_text_atomic(path, document(title, list(caveats), body))

@@ -14,15 +14,15 @@ from laionet_assets.core.io.exports import write_csv_export
 from laionet_assets.core.io.progress import Progress
 from laionet_assets.core.models.image_embeddings import embedded_rows
 from laionet_assets.core.report import gallery
+from laionet_assets.core.report.catalogue import GALLERY_PAGE, REPORT_PAGE
 from laionet_assets.defs.evaluation.assets import downloaded_path
-from laionet_assets.defs.lib import all_parts, markdown_table
+from laionet_assets.defs.lib import all_parts, input_caveats, markdown_table
 from laionet_assets.defs.similarity.embeddings import embedded_images
 from laionet_assets.resources import LaionetStorage
 
 GROUP = "laionet_gallery"
 COMPARISON = "imagenet_val"
 LABELS = {gallery.LAIONET: "LAIONet", COMPARISON: "ImageNet val"}
-GALLERY_PAGE = "gallery.html"
 RATING_CSV = "rating_study_pairs.csv"
 THUMBNAILS = "gallery"  # folder of the thumbnails, beside the page under <home>/reports/
 
@@ -133,8 +133,15 @@ def laionet_gallery(
         context.log.warning(f"{row['path']}: no thumbnail ({row['error']})")
     shown = strips.filter(pl.col("error") == "").drop("error")
     classes = _class_facts(shown, imagenet_synsets, intra_class_stats, intra_class_laionet_vs_imagenet)
+    encoders = sorted(set(embedded["encoder"]))
     page = gallery.write_gallery(
-        storage.report_path(GALLERY_PAGE), "LAIONet vs ImageNet val, class by class", classes, shown, LABELS
+        storage.report_path(GALLERY_PAGE),
+        "LAIONet vs ImageNet val, class by class",
+        classes,
+        shown,
+        LABELS,
+        input_caveats(context, storage, encoders),
+        (REPORT_PAGE, "the report"),
     )
     trials = gallery.rating_trials(shown, vectors, config.trials_per_class, config.seed)
     trials = gallery.with_thumbnails(trials, shown).join(

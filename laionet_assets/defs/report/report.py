@@ -1,6 +1,5 @@
 """report: one HTML page with every figure and headline number, under ``<home>/reports/``."""
 
-import html
 import time
 
 import dagster as dg
@@ -8,62 +7,17 @@ import polars as pl
 
 from laionet_assets.core.analysis.per_class import correlations, ranked
 from laionet_assets.core.io.atomic import write_text_atomic
-from laionet_assets.core.report.catalogue import FIGURES
+from laionet_assets.core.report.catalogue import FIGURES, GALLERY_PAGE, REPORT_PAGE
 from laionet_assets.core.report.figures import recall_vs_disparity_figure
+from laionet_assets.core.report.page import Figure, Section, report_page
 from laionet_assets.defs.evaluation.assets import all_predictions
 from laionet_assets.defs.images.assets import LAIONET_IMAGES_SCHEMA
-from laionet_assets.defs.lib import all_parts, figure, page, previous_output
-from laionet_assets.defs.report.gallery import GALLERY_PAGE, RATING_CSV
+from laionet_assets.defs.lib import all_parts, figure, input_caveats, latest_metadata, page, previous_output
+from laionet_assets.defs.report.gallery import RATING_CSV
 from laionet_assets.defs.similarity.embeddings import embedded_images
 from laionet_assets.resources import LaionetStorage
 
 GROUP = "laionet_report"
-
-
-def _html_table(frame: pl.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
-        for row in frame.iter_rows()
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def _fmt(value) -> str:
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
-
-
-def write_report(
-    path,
-    headline: pl.DataFrame,
-    sections: dict[str, pl.DataFrame],
-    figures: list[tuple[str, str]],
-    links: list[tuple[str, str]] = (),
-) -> None:
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>LAIONet report</title><style>",
-        "body{font-family:sans-serif;max-width:1100px;margin:auto}",
-        "table{border-collapse:collapse;margin:1em 0}",
-        "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}img{max-width:100%}</style></head><body>",
-        "<h1>LAIONet: what makes ImageNet look unlike LAION</h1>",
-        f"<p>Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by laionet_assets.</p>",
-        "<h2>Headline numbers</h2>",
-        _html_table(headline),
-    ]
-    for title, frame in sections.items():
-        parts += [f"<h2>{html.escape(title)}</h2>", _html_table(frame)]
-    if links:
-        parts.append("<h2>Pages beside this report</h2><ul>")
-        parts += [f"<li><a href='{name}'>{html.escape(text)}</a></li>" for name, text in links]
-        parts.append("</ul>")
-    parts.append("<h2>Figures</h2>")
-    for name, caption in figures:
-        parts.append(
-            f"<figure><img src='{name}' "
-            f"alt='{html.escape(caption)}'><figcaption>{html.escape(caption)}</figcaption></figure>"
-        )
-    parts.append("</body></html>")
-    write_text_atomic(path, "\n".join(parts))
 
 
 # The appendix-level analyses are in the report when they have been materialised; the report
@@ -75,12 +29,6 @@ OPTIONAL = (
     "per_class_differences",
     "laionet_threshold_sweep",
 )
-
-
-def _latest_metadata(context: dg.AssetExecutionContext, asset: str) -> dict:
-    event = context.instance.get_latest_materialization_event(dg.AssetKey(asset))
-    meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
-    return {k: getattr(v, "value", v) for k, v in meta.items()}
 
 
 def _safety_policy(value: dict) -> str:
@@ -110,9 +58,6 @@ LINKS = (
         "ImageNet's, with CLIP's similarity of each pair",
     ),
 )
-
-
-REPORT_PAGE = "report.html"
 
 
 @dg.asset(
@@ -153,7 +98,7 @@ def report(
         accuracy.filter(pl.col("dataset") == "imagenet_val"), on="model", suffix="_val"
     )
     encoders = image_embeddings["encoder"].unique().to_list()
-    clean = _latest_metadata(context, "laionet_clean")
+    clean = latest_metadata(context, "laionet_clean")
     image_sources = image_embeddings.group_by("dataset", maintain_order=True).agg(
         source=pl.col("source").first() if "source" in image_embeddings.columns else pl.lit("encode")
     )
@@ -252,40 +197,116 @@ def report(
         headline, schema={"measure": pl.String, "value": pl.String, "produced by": pl.String}, orient="row"
     )
     models = model_predictions.select("model", "model_version").unique().sort("model")
-    sections = {
-        "Models that produced the numbers": pl.concat(
-            [
-                models,
-                pl.DataFrame(
-                    {
-                        "model": ["image encoder (intra-class similarity)"] * len(encoders),
-                        "model_version": encoders,
-                    }
-                ),
-            ]
+    caveats = input_caveats(context, storage, [*models["model"], *models["model_version"], *encoders])
+    sections = [
+        Section(
+            "Headline numbers",
+            "What the run found, each number with the asset or model that produced it.",
+            headline_frame,
         ),
-        "Where each dataset's image vectors came from": image_sources,
-        "Accuracy (equally weighted over LAIONet's classes; LAION-weighted)": accuracy,
-        "ImageNetV2 vs LAIONet and ImageNet (share of classes significantly lower)": v2_comparison,
-    }
+        Section(
+            "Models that produced the numbers",
+            "Every classifier and image encoder behind the numbers, with its weights and versions.",
+            pl.concat(
+                [
+                    models,
+                    pl.DataFrame(
+                        {
+                            "model": ["image encoder (intra-class similarity)"] * len(encoders),
+                            "model_version": encoders,
+                        }
+                    ),
+                ]
+            ),
+        ),
+        Section(
+            "Where each dataset's image vectors came from",
+            "Encoded here from the images, or read from the vectors the release ships.",
+            image_sources,
+        ),
+        Section(
+            "Accuracy on ImageNet and on LAIONet",
+            "Top-1 and top-5 accuracy with every class weighted equally (the paper's headline) and "
+            "weighted by LAIONet's class frequencies, with 95% intervals: a model that loses accuracy "
+            "on LAIONet finds its images harder than ImageNet's.",
+            accuracy,
+            "Fig. 1 and Fig. 5 (§3.1)",
+        ),
+        Section(
+            "ImageNetV2 against LAIONet and ImageNet",
+            "The share of classes whose intra-class similarity is significantly lower in each "
+            "ImageNetV2 version: lower where MTurk's selection frequency is lower.",
+            v2_comparison,
+            "Fig. 8 (§4.2)",
+        ),
+    ]
     if differences is not None and differences.height:
-        sections[
-            "Per class: recall@1 lost on LAIONet vs the intra-class similarity difference (Spearman)"
-        ] = correlations(differences)
-        sections["Per class: the 10 classes that lose most recall@1 on LAIONet, per model"] = ranked(
-            differences
+        rho = correlations(differences)
+        undefined = rho.filter(pl.col("rho").is_nan() | pl.col("rho").is_null())["model"].to_list()
+        sections.append(
+            Section(
+                "Recall lost on LAIONet against the intra-class similarity difference",
+                "Spearman's ρ, per model, of the recall@1 a class loses on LAIONet and how much less "
+                "similar its LAIONet images are to each other than its ImageNet images.",
+                rho,
+                "Fig. 7 (§3.2)",
+                note=(
+                    f"ρ is undefined for {', '.join(undefined)}: one of the two columns is constant "
+                    "over the classes (every class loses the same recall, or has the same difference)."
+                    if undefined
+                    else None
+                ),
+            )
+        )
+        worst = ranked(differences)
+        tied = worst.group_by("model").agg(pl.col("difference").n_unique() == 1)["difference"].all()
+        sections.append(
+            Section(
+                "The classes that lose most recall@1 on LAIONet",
+                "Per model, the ten classes with the largest drop in recall@1 from ImageNet to LAIONet.",
+                worst,
+                "§3.2",
+                note=(
+                    "Every class listed is tied: the ten are not the ten that lose most, only ten of "
+                    "those that lose the same."
+                    if worst.height and tied
+                    else None
+                ),
+            )
         )
     if sweep is not None and sweep.height:
-        sections["LAIONet vs its text-similarity threshold (laionet_threshold_sweep)"] = sweep
-    figures = [(f.file, f.caption) for f in FIGURES.values() if (reports / f.file).exists()]
+        sections.append(
+            Section(
+                "LAIONet against its text-similarity threshold",
+                "As the threshold rises, LAIONet keeps fewer images; its intra-class similarity and "
+                "accuracy at each threshold show whether a stricter text filter makes it more like ImageNet.",
+                sweep,
+                "Fig. 18 (§4.3)",
+            )
+        )
+    figures = [Figure(f.file, f.caption) for f in FIGURES.values() if (reports / f.file).exists()]
     path = storage.report_path(REPORT_PAGE)
     links = [(name, text) for _, name, text in LINKS if (reports / name).exists()]
-    write_report(path, headline_frame, sections, figures, links)
+    write_text_atomic(
+        path,
+        report_page(
+            "LAIONet: what makes ImageNet look unlike LAION",
+            f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by laionet_assets from the home "
+            f"{storage.root}, vocabulary {storage.vocabulary}.",
+            caveats,
+            sections,
+            figures,
+            links,
+        ),
+    )
     context.add_output_metadata(
         {
             "report": dg.MetadataValue.path(str(path)),
             "report_url": dg.MetadataValue.url(path.as_uri()),
-            "figures": dg.MetadataValue.json([name for name, _ in figures]),
+            "inputs": dg.MetadataValue.md(
+                "\n\n".join(f"**⚠ {c}**" for c in caveats) or "models with trained weights, real images"
+            ),
+            "figures": dg.MetadataValue.json([f.file for f in figures]),
             "headline": dg.MetadataValue.md(headline_frame.to_pandas().to_markdown(index=False)),
             "fig7_recall_vs_disparity": figure(fig7),
         }
