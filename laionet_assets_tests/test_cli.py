@@ -2,6 +2,7 @@
 
 import json
 import os
+from unittest import mock
 
 import dagster as dg
 import polars as pl
@@ -331,10 +332,11 @@ def test_image_side_flags_reach_the_resources(home, tmp_path, monkeypatch):
     assert "LAIONET_IMAGENET_VAL" not in os.environ  # flags are not smuggled through the environment
 
 
-def test_demo_materialises_the_whole_graph_offline(demo_home):
+def test_demo_materialises_the_whole_graph_offline(demo_home, monkeypatch):
     from laionet_assets.graph import asset_plan
 
     home, out = demo_home
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))  # its dagster.yaml reads it
     assert "LAIONet with images, after the OCR filter:" in out and "report.html" in out
     nearest = pl.read_parquet(home / "assets" / "captions_nearest_laion.parquet").filter("selected")
     assert (
@@ -415,7 +417,10 @@ def check_second_vocabulary(home, out: str) -> None:
     compared = pl.read_parquet(cifar / "assets" / "intra_class_laionet_vs_imagenet.parquet")
     assert compared.height >= 5 and set(compared["wnid"]) <= set(folder["wnid"]) & set(clean["wnid"])
     assert (compared["difference"] < 0).mean() > 0.5  # the sample's LAIONet images are the noisier
-    with dg.DagsterInstance.from_config(str(cifar / "dagster")) as instance:
+    with (
+        mock.patch.dict(os.environ, {"DAGSTER_HOME": str(cifar / "dagster")}),  # its dagster.yaml reads it
+        dg.DagsterInstance.from_config(str(cifar / "dagster")) as instance,
+    ):
         meta = instance.get_latest_materialization_event(
             dg.AssetKey("imagenet_val_predictions")
         ).asset_materialization.metadata
@@ -500,12 +505,14 @@ def test_a_second_vocabulary_runs_the_text_side_in_its_own_home(home, capsys):
     assert pl.read_parquet(cifar / "assets" / "imagenet_synsets.parquet").height == 100
 
 
-def test_a_run_whose_images_are_unreachable_exits_1_with_the_status_breakdown(home, capsys):
-    """The tests reach 127.0.0.1 only: every image of the sample release answers bad_url."""
+def test_a_run_whose_images_are_unreachable_exits_1_with_the_status_breakdown(home, capsys, network_attempts):
+    """The tests reach 127.0.0.1 only: the suite's guard refuses the lookup of the sample
+    release's image host, so every image is a connection_error, and nothing was sent."""
     assert main(["run", "--release", str(SAMPLE_RELEASE), "--profile", "tiny", "--home", str(home)]) == 1
     captured = capsys.readouterr()
     assert "  laionet_images_downloaded [laion_sample-part-00000]: FAILED (samples " in captured.out
-    assert "ok_share 0.0" in captured.out and "status_breakdown: bad_url " in captured.out
+    assert "ok_share 0.0" in captured.out and "status_breakdown: connection_error 83" in captured.out
+    assert {a["target"] for a in network_attempts()} == {"images.example.org"}
     assert "  stopped before " in captured.out  # nothing downstream of the blocking check ran
     assert "laionet: check laionet_images_downloaded failed: " in captured.err
     assert not (home / "assets" / "accuracy.parquet").exists()

@@ -157,11 +157,16 @@ def test_the_ui_and_the_report_of_the_demo(ui_server, tmp_path):
         # an asset page: its figures as pictures in the metadata, its columns described
         page.goto(url + "/assets/laionet_clean", wait_until="networkidle")
         dismiss_welcome(page)
-        figure = page.locator("img[src^='data:image/png;base64,']").first
+        description = page.get_by_text(COLUMNS["text_similarity"]).first
+        expect(description).to_be_visible(timeout=30_000)
+        description.scroll_into_view_if_needed()
+        screenshot(page, tmp_path, "ui_asset_columns.png")
+        page.locator("tr", has_text="fig3_coverage").first.get_by_text("[Show Markdown]").click()
+        figure = page.get_by_role("dialog").locator("img[src^='data:image/png;base64,']")
         expect(figure).to_be_visible(timeout=30_000)
         assert page.evaluate("(img) => img.naturalWidth", figure.element_handle()) > 100
-        expect(page.get_by_text(COLUMNS["text_similarity"]).first).to_be_visible(timeout=30_000)
-        screenshot(page, tmp_path, "ui_asset_laionet_clean.png")
+        screenshot(page, tmp_path, "ui_asset_figure.png")
+        page.get_by_role("button", name="Close").click()
 
         # the CLI's runs are its stages' named jobs
         page.goto(url + "/runs", wait_until="networkidle")

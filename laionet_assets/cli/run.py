@@ -331,7 +331,7 @@ def run_release(
         follower = RunFollower(instance, call, verbose, quiet)
         follower.start()
         try:
-            result = jobs.get_job_def(plan.stage_job(names)).execute_in_process(
+            result = jobs.resolve_job_def(plan.stage_job(names)).execute_in_process(
                 run_config=run_config,
                 instance=instance,
                 partition_key=partition_key,

@@ -13,7 +13,7 @@ import re
 
 COLUMNS: dict[str, str] = {
     # a LAION sample and its caption (paper §2)
-    "sample_id": "the sample's id in its release (or <partition key>:<row> where the release has none)",
+    "sample_id": "the sample's id in its release (where it has none: the partition key, a colon, the row)",
     "url": "the image's URL as the release gives it",
     "text": "the caption (alt text) the sample was found by",
     "release_part": "the partition key of the release part the row comes from",

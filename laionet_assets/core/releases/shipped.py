@@ -55,6 +55,8 @@ def choose_source(source: str, part: dict | None, kind: str, tag: str | None) ->
         return match, f"release: {match['model']} vectors shipped with the part"
     models = ", ".join(e["model"] for e in shipped) or "none"
     if source == "auto":
+        if not shipped:
+            return None, f"encode: the part ships no {kind} vectors"
         return (
             None,
             f"encode: the part ships {kind} vectors of {models}, not of the configured {tag or 'encoder'}",

@@ -24,7 +24,7 @@ font-weight:600}
 table{border-collapse:collapse;font-size:13px;white-space:nowrap}
 th,td{padding:4px 10px;border-bottom:1px solid #eef0f3;text-align:right}
 th{background:#f0f2f5;position:sticky;top:0}td:first-child,th:first-child{text-align:left}
-td.text{text-align:left;white-space:normal;min-width:14em}
+td.text,th.text{text-align:left}td.text{white-space:normal;min-width:14em}
 figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #e3e6ea}
 figcaption{color:#5b6573;font-size:.9em}
 .note{color:#5b6573;font-size:.9em}a{color:#0b5cad}
@@ -72,7 +72,8 @@ def number(value) -> str:
 
 def table(frame: pl.DataFrame) -> str:
     text = {c for c, t in frame.schema.items() if t == pl.String}
-    head = "".join(f"<th>{html.escape(label(c))}</th>" for c in frame.columns)
+    kind = {c: " class=text" if c in text else "" for c in frame.columns}
+    head = "".join(f"<th{kind[c]}>{html.escape(label(c))}</th>" for c in frame.columns)
     rows = "".join(
         "<tr>"
         + "".join(
