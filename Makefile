@@ -71,4 +71,4 @@ lock:
 	$(UV) pip compile pyproject.toml --extra dev --extra cluster --extra nvimgcodec --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.lock
 
 clean:
-	rm -rf $(VENV) site data/assets data/dagster data/lancedb data/reports data/releases.json
+	rm -rf $(VENV) site data/assets data/dagster data/lancedb data/reports data/releases.json data/registry data/checkpoints
