@@ -426,7 +426,7 @@ def check_second_vocabulary(home, out: str) -> None:
         ).asset_materialization.metadata
     assert "another label space" in str(meta["models_skipped"].value)
     html = (cifar / "reports" / "report.html").read_text()
-    assert "<td>cifar100</td>" in html and "fig6_" in html
+    assert "<td class=text>cifar100</td>" in html and "fig6_" in html
     assert pl.read_parquet(home / "assets" / "imagenet_synsets.parquet").height == 1000
 
 

@@ -156,9 +156,15 @@ def moto_s3() -> Iterator[str]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
+    # fsspec keeps one S3 filesystem per set of options, and the endpoint comes from the
+    # environment: a filesystem made for an earlier server would keep talking to it
+    from s3fs import S3FileSystem
+
+    S3FileSystem.clear_instance_cache()
     try:
         with mock.patch.dict(os.environ, variables):  # the variables as they were, afterwards
             boto3.client("s3").create_bucket(Bucket=S3_BUCKET)
             yield endpoint
     finally:
+        S3FileSystem.clear_instance_cache()
         server.stop()
