@@ -508,7 +508,8 @@ def test_a_second_vocabulary_runs_the_text_side_in_its_own_home(home, capsys):
 def test_a_run_whose_images_are_unreachable_exits_1_with_the_status_breakdown(home, capsys, network_attempts):
     """The tests reach 127.0.0.1 only: the suite's guard refuses the lookup of the sample
     release's image host, so every image is a connection_error, and nothing was sent."""
-    assert main(["run", "--release", str(SAMPLE_RELEASE), "--profile", "tiny", "--home", str(home)]) == 1
+    args = ["--profile", "tiny", "--home", str(home), "--download-retries", "0"]
+    assert main(["run", "--release", str(SAMPLE_RELEASE), *args]) == 1
     captured = capsys.readouterr()
     assert "  laionet_images_downloaded [laion_sample-part-00000]: FAILED (samples " in captured.out
     assert "ok_share 0.0" in captured.out and "status_breakdown: connection_error 83" in captured.out
