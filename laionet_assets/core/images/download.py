@@ -404,8 +404,9 @@ def _download_all(
     with ProcessPoolExecutor(settings.processes, mp_context=context) as pool:
         for done in pool.map(_download_chunk, [(chunk, store, settings) for chunk in chunks]):
             out += done
-            for row in done if on_row is not None else ():
-                on_row(row)
+            if on_row is not None:
+                for row in done:
+                    on_row(row)
     return out
 
 

@@ -34,9 +34,13 @@ class ReleaseRegistry:
         self.folder = home_path(home) / "registry"
         self.legacy = home_path(home) / "releases.json"
 
+    def _legacy_entries(self) -> dict[str, dict]:
+        """The entries of a home written when the registry was one ``releases.json``."""
+        return json.loads(self.legacy.read_text()) if self.legacy.exists() else {}
+
     def load(self) -> dict[str, dict]:
         """Every registered part's entry, by partition key."""
-        entries = json.loads(self.legacy.read_text()) if self.legacy.exists() else {}
+        entries = self._legacy_entries()
         if not self.folder.exists():
             return entries
         files = sorted(self.folder.glob("*.json"))
@@ -84,7 +88,7 @@ class ReleaseRegistry:
         entry = self.folder / f"{check_key(key)}.json"
         if entry.exists():
             return json.loads(entry.read_text())
-        entries = json.loads(self.legacy.read_text()) if self.legacy.exists() else {}
+        entries = self._legacy_entries()
         if key not in entries:
             raise KeyError(
                 f"partition {key!r} is not registered in {self.folder}; "
