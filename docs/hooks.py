@@ -216,6 +216,95 @@ def benchmarks_page() -> str:
     return "".join(text)
 
 
+# The releases the scale page sizes: (name, parts, captions per part), and a LAION-400M part's
+# single-label candidates per caption, measured on the simulated parts of bench_fanin.
+SCALE_RELEASES = (("LAION-400M", 32, 12.9e6), ("LAION-2B-en", 128, 18e6))
+
+
+def scale_page() -> str:
+    """What the steps that gather every part need, from ``bench_fanin`` in ``results.json``."""
+    results = json.loads((ROOT / "benchmarks" / "results.json").read_text()).get("bench_fanin")
+    text = [
+        "# At scale\n\nThe per-part steps (`lemma_matches`, `text_sims`, the caption index, the image "
+        "side) run one part at a time, on as many machines as there are. The steps that gather every "
+        "part, `laionet` (`laionet_clean`, `laionet_top50`, the coverage curve and the class "
+        "frequencies), `laionet_sweep_images` and `captions_nearest_laion`, read the parts lazily "
+        "(`core/text/candidates.py`): one part at a time, only the columns they use, the threshold "
+        "and the safety policy applied before the captions and URLs are read, and those read for "
+        "the kept rows only. What they keep of every candidate is its similarity (4 bytes, for "
+        "Fig. 3 and the sweep's quantiles) and its class's running maximum. On an `s3://` home the "
+        "parts are read by polars' own object-store reader; other fsspec homes through a pyarrow "
+        "dataset, one row group at a time. The other steps that gather parts (`laionet_final`, "
+        "`model_predictions`, `image_embeddings` by part) gather LAIONet's own rows, a few percent "
+        "of the candidates.\n"
+    ]
+    if not results:
+        return "".join(text)
+    rows = []
+    for parts, row in results["laionet"].items():
+        cells = [parts, row["candidates_millions"]]
+        for mode in ("step", "lazy", "eager"):
+            measured = row.get(mode, {})
+            cells.append(
+                f"{measured['peak_gib']} GiB, {measured['seconds']} s" if "peak_gib" in measured else "not run"
+            )
+        rows.append(cells)
+    per_million = results["step_gib_per_million_candidates"]
+    fixed = results["step_gib_fixed"]
+    text.append(
+        f"\n## Measured\n\n`benchmarks/bench_fanin.py` on {results['machine']}: generated parts of a "
+        f"LAION-400M part's size ({results['candidates_per_part']:,} single-label candidates of 12.9M "
+        f"captions), threshold {results['threshold']}. Peak resident memory and seconds of the "
+        "`laionet` step through Dagster (`step`), of its work as plain functions (`lazy`), and of "
+        "the eager path, which loads every part's whole tables and joins them (`eager`, measured "
+        "while it fits the machine):\n\n"
+    )
+    text.append(_table(["parts", "candidates (M)", "step", "lazy", "eager"], rows))
+    text.append(
+        f"\nFitted: the step needs {fixed} GiB plus {per_million} GiB per million candidates; "
+        f"the eager path needed {results.get('eager_gib_fixed')} GiB plus "
+        f"{results.get('eager_gib_per_million_candidates')} GiB per million.\n"
+    )
+    nearest = [
+        [parts, row["caption_index_rows_millions"]]
+        + [
+            f"{row[m]['peak_gib']} GiB, {row[m]['seconds']} s" if "peak_gib" in row.get(m, {}) else "not run"
+            for m in ("lazy", "eager")
+        ]
+        for parts, row in results["captions_nearest_laion_inputs"].items()
+    ]
+    text.append(
+        "\n`captions_nearest_laion` searches the caption index (LanceDB and FAISS, see "
+        "[Benchmarks](benchmarks.md)); of its partitioned inputs it reads one column, the encoder "
+        "of each indexed part, where the eager path loaded every indexed row and every "
+        "`lemma_matches` part:\n\n"
+    )
+    text.append(_table(["parts", "indexed captions (M)", "reads lazily", "eager"], nearest))
+    share = results["candidates_per_part"] / 12.9e6
+    sized = [
+        [
+            name,
+            parts,
+            f"{parts * captions / 1e6:,.0f}M",
+            f"{parts * captions * share / 1e6:,.0f}M",
+            f"{fixed + per_million * parts * captions * share / 1e6:.1f} GiB",
+            f"{results['eager_gib_fixed'] + results['eager_gib_per_million_candidates'] * parts * captions * share / 1e6:.0f} GiB",
+        ]
+        for name, parts, captions in SCALE_RELEASES
+    ]
+    text.append(
+        "\n## What a release needs\n\nExtrapolated from the fitted cost per candidate (measured up to "
+        f"{max(int(k) for k in results['laionet'])} parts), with candidates in LAION-400M's proportion "
+        f"({share:.1%} of the captions):\n\n"
+    )
+    text.append(_table(["release", "parts", "captions", "candidates", "the laionet step", "eager"], sized))
+    text.append(
+        "\nTime grows linearly with the candidates (the table's seconds); the memory left growing is "
+        "the candidates' similarities and LAIONet's own rows, which the step writes.\n"
+    )
+    return "".join(text)
+
+
 def outputs_page() -> str:
     from laionet_assets.core.report.catalogue import FIGURES
     from laionet_assets.graph import asset_plan
@@ -271,6 +360,7 @@ def pages() -> dict[str, callable]:
         "reference/figures.md": figures_page,
         "reference/columns.md": columns_page,
         "benchmarks.md": benchmarks_page,
+        "scale.md": scale_page,
         "output.md": outputs_page,
     }
     for name in RELEASE_LAYOUTS:

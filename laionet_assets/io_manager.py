@@ -4,12 +4,14 @@ standard table metadata."""
 
 from __future__ import annotations
 
+import typing
+
 import dagster as dg
 import polars as pl
 
 from laionet_assets.core.columns import describe
 from laionet_assets.core.io.atomic import write_parquet_atomic
-from laionet_assets.core.io.storage import Location, read_parquet
+from laionet_assets.core.io.storage import Location, read_parquet, scan_parquet
 from laionet_assets.resources import LaionetStorage
 
 
@@ -27,7 +29,9 @@ class PolarsParquetIOManager(dg.IOManager):
     partition range returns ``{partition_key: frame}`` and gets one file per partition.
 
     An unpartitioned asset that reads a partitioned one receives ``{partition_key: frame}`` for
-    the partitions that have been materialised; missing ones are logged, never fatal.
+    the partitions that have been materialised; missing ones are logged, never fatal.  An input
+    annotated ``pl.LazyFrame`` (or ``dict[str, pl.LazyFrame]``) gets lazy scans instead of loaded
+    frames: a step that gathers every part reads only the columns and rows it uses.
     """
 
     def __init__(self, storage: LaionetStorage):
@@ -68,25 +72,32 @@ class PolarsParquetIOManager(dg.IOManager):
 
     def load_input(self, context: dg.InputContext):
         key = context.asset_key
+        read = scan_parquet if wants_lazy(context) else read_parquet
         if context.has_asset_partitions:
             keys = context.asset_partition_keys
             if len(keys) == 1 and context.has_partition_key:
-                return self._read(self._path(key, keys[0]))
+                return self._read(self._path(key, keys[0]), read)
             frames = {}
             for k in keys:
                 path = self._path(key, k)
                 if path.exists():
-                    frames[k] = read_parquet(path)
+                    frames[k] = read(path)
                 else:
                     context.log.warning(f"{key.to_user_string()}[{k}] has no output at {path}; skipped")
             return frames
-        return self._read(self._path(key, None))
+        return self._read(self._path(key, None), read)
 
     @staticmethod
-    def _read(path: Location) -> pl.DataFrame:
+    def _read(path: Location, read) -> pl.DataFrame | pl.LazyFrame:
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist: materialise the upstream asset first")
-        return read_parquet(path)
+        return read(path)
+
+
+def wants_lazy(context: dg.InputContext) -> bool:
+    """Whether the input is annotated ``pl.LazyFrame`` or ``dict[str, pl.LazyFrame]``."""
+    annotation = context.dagster_type.typing_type
+    return annotation is pl.LazyFrame or pl.LazyFrame in typing.get_args(annotation)
 
 
 @dg.io_manager(

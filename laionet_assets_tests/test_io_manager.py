@@ -1,5 +1,6 @@
 """Where a partition key becomes a file: a key that would leave its folder is refused before
-anything is written (anyone who reaches the UI can add a dynamic partition)."""
+anything is written (anyone who reaches the UI can add a dynamic partition).  What a step gets:
+loaded frames, or lazy scans where its input is annotated ``pl.LazyFrame``."""
 
 import dagster as dg
 import polars as pl
@@ -40,3 +41,34 @@ def test_safe_keys_are_the_partition_rule():
     for key in ("", "a.b", "a b", "ü", None):
         with pytest.raises(UnsafeName):
             check_key(key)
+
+
+def test_an_input_annotated_lazy_gets_scans_of_every_materialised_partition(tmp_path):
+    """A step that gathers every part gets ``{key: LazyFrame}`` (nothing read until it asks);
+    one annotated ``pl.DataFrame`` gets the loaded frames; a missing partition is skipped."""
+    seen = {}
+
+    @dg.asset(ins={"laionet_final": dg.AssetIn()})
+    def gathered_lazily(laionet_final: dict[str, pl.LazyFrame]) -> None:
+        seen["lazy"] = laionet_final
+
+    @dg.asset(ins={"laionet_final": dg.AssetIn()})
+    def gathered_eagerly(laionet_final: dict) -> None:
+        seen["eager"] = laionet_final
+
+    instance = dg.DagsterInstance.ephemeral()
+    keys = ["rel-part-00000", "rel-part-00001", "rel-part-00002"]
+    instance.add_dynamic_partitions(laion_parts.name, keys)
+    resources = {"storage": LaionetStorage(home=str(tmp_path / "home")), "io_manager": parquet_io_manager}
+    for key in keys[:2]:
+        assert dg.materialize(
+            [laionet_final], partition_key=key, instance=instance, resources=resources
+        ).success
+    both = [laionet_final, gathered_lazily, gathered_eagerly]
+    selection = ["gathered_lazily", "gathered_eagerly"]
+    assert dg.materialize(both, selection=selection, instance=instance, resources=resources).success
+    assert sorted(seen["lazy"]) == sorted(seen["eager"]) == keys[:2]
+    for key in keys[:2]:
+        assert isinstance(seen["lazy"][key], pl.LazyFrame) and isinstance(seen["eager"][key], pl.DataFrame)
+        assert seen["lazy"][key].collect().equals(seen["eager"][key])
+        assert seen["eager"][key]["sample_id"].to_list() == [key]

@@ -16,7 +16,7 @@ from laionet_assets.cli import main
 from laionet_assets.cli.demo import sample_web
 from laionet_assets.core.images.pixels import load_rgb
 from laionet_assets.core.io.atomic import write_atomic, write_bytes_atomic, write_parquet_atomic
-from laionet_assets.core.io.storage import HomeUnreachable, check_home, home_path, read_parquet
+from laionet_assets.core.io.storage import HomeUnreachable, check_home, home_path, read_parquet, scan_parquet
 from laionet_assets.core.search.caption_index import CaptionIndex
 from laionet_assets.resources import LaionetStorage
 from laionet_assets.testing.cluster import S3_BUCKET as BUCKET
@@ -169,6 +169,22 @@ def test_read_parquet_reads_both_kinds_of_location(s3, tmp_path):
     for path in (home_path(tmp_path / "t.parquet"), home_path(f"s3://{BUCKET}/read/t.parquet")):
         write_parquet_atomic(frame, path)
         assert_frame_equal(read_parquet(path, columns=["b"]), frame.select("b"))
+
+
+def test_scan_parquet_reads_lazily_from_every_kind_of_home(s3, tmp_path):
+    """Local and ``s3://`` files through polars' own reader, other fsspec homes through a pyarrow
+    dataset: each with the columns and rows a query asks for."""
+    frame = pl.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+    homes = (tmp_path / "t.parquet", f"s3://{BUCKET}/scan/t.parquet", "memory://scan/t.parquet")
+    for location in homes:
+        path = home_path(location)
+        write_parquet_atomic(frame, path)
+        lazy = scan_parquet(path)
+        assert isinstance(lazy, pl.LazyFrame)
+        got = lazy.filter(pl.col("a") > 1).select("b").collect(engine="streaming")
+        assert_frame_equal(got, frame.filter(pl.col("a") > 1).select("b"))
+    plan = scan_parquet(home_path(homes[1])).select("b").explain()
+    assert "s3://" in plan and "PROJECT 1/2 COLUMNS" in plan, plan  # read by polars itself
 
 
 def test_the_cli_runs_on_an_s3_home(s3, tmp_path, monkeypatch, capsys):

@@ -43,3 +43,20 @@ def library_versions(*names: str) -> dict[str, str]:
         except PackageNotFoundError:
             out[name] = "not installed"
     return out
+
+
+def peak_memory_gib() -> float:
+    """The highest resident memory of this process so far, in GiB (a step's own process under
+    the multi-process executor): what a node must have to run the step.  Linux's ``VmHWM``, which
+    starts afresh in a new program (``ru_maxrss`` keeps a forking parent's peak); elsewhere
+    ``ru_maxrss``."""
+    import resource
+    import sys
+
+    try:
+        with open("/proc/self/status") as status:
+            peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+        return round(peak / 2**20, 3)  # KiB
+    except (OSError, StopIteration):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+        return round(peak / (2**30 if sys.platform == "darwin" else 2**20), 3)

@@ -74,6 +74,22 @@ def read_parquet(path: Location, columns: Sequence[str] | None = None) -> pl.Dat
     return pl.read_parquet(path, columns=columns)
 
 
+def scan_parquet(path: Location) -> pl.LazyFrame:
+    """A Parquet file as a lazy frame: only the columns and rows a query uses are read.  A local
+    file and an ``s3://`` one go through polars' own reader (the latter with
+    :func:`object_store_options`); any other fsspec URL through a pyarrow dataset on the URL's
+    filesystem, which reads the columns asked for, one row group at a time."""
+    import polars as pl
+
+    if not is_remote(path):
+        return pl.scan_parquet(path)
+    if urlparse(str(path)).scheme in ("s3", "s3a"):
+        return pl.scan_parquet(str(path), storage_options=object_store_options(path))
+    import pyarrow.dataset as ds
+
+    return pl.scan_pyarrow_dataset(ds.dataset(path.path, filesystem=path.fs, format="parquet"))
+
+
 def open_binary(location: str | os.PathLike) -> BinaryIO:
     """A file opened for reading, local or at a URL (an image of a URL home's store)."""
     if is_remote(location):
@@ -99,10 +115,11 @@ def existing(folder: Location, names: Sequence[str | None]) -> list[bool]:
     return [name is not None and name in found for name in names]
 
 
-def lance_options(path: Location) -> dict[str, str] | None:
-    """LanceDB's ``storage_options`` for a URL home: the endpoint of ``AWS_ENDPOINT_URL`` (a local
-    or S3-compatible server), plain HTTP allowed when it is an ``http://`` one.  LanceDB reads the
-    credentials and region from the same variables itself."""
+def object_store_options(path: Location) -> dict[str, str] | None:
+    """The ``storage_options`` of the Rust object-store readers (LanceDB's and polars') for a URL
+    home: the endpoint of ``AWS_ENDPOINT_URL`` (a local or S3-compatible server), plain HTTP
+    allowed when it is an ``http://`` one.  Both read the credentials and region from the same
+    variables themselves."""
     if not is_remote(path):
         return None
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
@@ -138,6 +155,6 @@ def lance_connect(folder: str | os.PathLike):
     import lancedb
 
     if is_remote(folder):
-        return lancedb.connect(str(folder), storage_options=lance_options(folder))
+        return lancedb.connect(str(folder), storage_options=object_store_options(folder))
     Path(folder).mkdir(parents=True, exist_ok=True)
     return lancedb.connect(str(folder))

@@ -69,38 +69,68 @@ def safety_ok(policy: str, max_unsafe_score: float = DEFAULT_MAX_UNSAFE_SCORE) -
     }[check_nsfw_policy(policy)]
 
 
+def selection_counts(
+    threshold: float, nsfw_policy: str = "auto", max_unsafe_score: float = DEFAULT_MAX_UNSAFE_SCORE
+) -> dict[str, pl.Expr]:
+    """The candidates by outcome, as aggregations over a frame of candidates (sums over parts
+    add up to the sums over their union)."""
+    ok = safety_ok(nsfw_policy, max_unsafe_score)
+    above = pl.col("text_similarity") > threshold
+    no_signal = pl.col("nsfw_tag").is_null() & pl.col("unsafe_score").is_null()
+    return {
+        "candidates": pl.len(),
+        "dropped_nsfw_policy": (~ok).sum(),
+        "dropped_nsfw_policy_no_signal": (~ok & no_signal).sum(),
+        "dropped_below_threshold": (ok & ~above).sum(),
+        "kept_without_safety_signal": (ok & above & no_signal).sum(),
+    }
+
+
+# LAIONet's row order: by class, most similar first; ties by sample id, then part and row (a
+# sample id that two parts share)
+LAIONET_ORDER = ["wnid", "text_similarity", "sample_id", "release_part", "part_row"]
+_DESCENDING = [False, True, False, False, False]
+
+
+def finish_selection(kept: pl.DataFrame) -> pl.DataFrame:
+    """Selected candidates as LAIONet holds them: ``nsfw_missing`` added, in LAIONet's order."""
+    return kept.with_columns(
+        nsfw_missing=pl.col("nsfw_tag").is_null() & pl.col("unsafe_score").is_null()
+    ).sort(LAIONET_ORDER, descending=_DESCENDING)
+
+
+def laionet_counts(counts: dict, laionet: pl.DataFrame) -> dict[str, int]:
+    """The selection's counts with LAIONet's rows and classes."""
+    return {k: int(v) for k, v in counts.items()} | {
+        "rows": laionet.height,
+        "classes": laionet["wnid"].n_unique(),
+    }
+
+
 def select_laionet(
     candidates: pl.DataFrame,
     threshold: float,
     nsfw_policy: str = "auto",
     max_unsafe_score: float = DEFAULT_MAX_UNSAFE_SCORE,
 ) -> tuple[pl.DataFrame, dict]:
-    """Single-label candidates with ``text_similarity > threshold`` that the safety policy keeps."""
+    """Single-label candidates with ``text_similarity > threshold`` that the safety policy keeps,
+    and the candidates by outcome."""
     check_threshold(threshold)
-    ok = safety_ok(nsfw_policy, max_unsafe_score)
-    above = pl.col("text_similarity") > threshold
-    no_signal = pl.col("nsfw_tag").is_null() & pl.col("unsafe_score").is_null()
-    counts = candidates.select(
-        candidates=pl.len(),
-        dropped_nsfw_policy=(~ok).sum(),
-        dropped_nsfw_policy_no_signal=(~ok & no_signal).sum(),
-        dropped_below_threshold=(ok & ~above).sum(),
-        kept_without_safety_signal=(ok & above & no_signal).sum(),
-    ).row(0, named=True)
-    kept = (
-        candidates.filter(ok & above)
-        .with_columns(nsfw_missing=no_signal)
-        .sort(["wnid", "text_similarity", "sample_id"], descending=[False, True, False])
+    counts = candidates.select(**selection_counts(threshold, nsfw_policy, max_unsafe_score)).row(
+        0, named=True
     )
-    counts["rows"] = kept.height
-    counts["classes"] = kept["wnid"].n_unique()
-    return kept, {k: int(v) for k, v in counts.items()}
+    kept = candidates.filter(
+        safety_ok(nsfw_policy, max_unsafe_score) & (pl.col("text_similarity") > threshold)
+    )
+    kept = finish_selection(kept)
+    return kept, laionet_counts(counts, kept)
 
 
 def top_per_class(laionet: pl.DataFrame, k: int = 50) -> pl.DataFrame:
     """The ``k`` rows most similar to their synset text in each class (ties by sample_id)."""
+    order = [c for c in LAIONET_ORDER if c in laionet.columns]
     return (
-        laionet.sort(["wnid", "text_similarity", "sample_id"], descending=[False, True, False])
+        laionet.sort(order, descending=_DESCENDING[: len(order)])
         .group_by("wnid", maintain_order=True)
         .head(k)
     )
@@ -108,18 +138,25 @@ def top_per_class(laionet: pl.DataFrame, k: int = 50) -> pl.DataFrame:
 
 def coverage_curve(candidates: pl.DataFrame, thresholds: np.ndarray | None = None) -> pl.DataFrame:
     """Classes covered and rows kept for each threshold (paper Fig. 3b,c): ``similarity > t``."""
+    class_max = candidates.group_by("wnid").agg(pl.col("text_similarity").max())
+    return coverage_from(candidates["text_similarity"].to_numpy(), class_max, thresholds)
+
+
+def coverage_from(
+    similarities: np.ndarray, class_max: pl.DataFrame, thresholds: np.ndarray | None = None
+) -> pl.DataFrame:
+    """:func:`coverage_curve` from the candidates' similarities and each class's highest one."""
     if thresholds is None:
         thresholds = np.round(np.linspace(0.0, 1.0, 101), 2)
     thresholds = np.asarray(thresholds, dtype=np.float64)
     # Compare in the column's own precision, as select_laionet's polars filter does: a float32
     # similarity of 0.3 is not above the threshold 0.3 (it would be in float64).
-    dtype = candidates["text_similarity"].to_numpy().dtype if candidates.height else np.float32
-    sims = np.sort(candidates["text_similarity"].to_numpy())
-    class_max = np.sort(
-        candidates.group_by("wnid").agg(pl.col("text_similarity").max())["text_similarity"].to_numpy()
-    )
+    dtype = similarities.dtype if similarities.size else np.float32
+    ascending = similarities.size < 2 or bool((similarities[1:] >= similarities[:-1]).all())
+    sims = similarities if ascending else np.sort(similarities)
+    maxima = np.sort(class_max["text_similarity"].to_numpy())
     rows_kept = sims.size - np.searchsorted(sims, thresholds.astype(dtype), side="right")
-    classes = class_max.size - np.searchsorted(class_max, thresholds.astype(dtype), side="right")
+    classes = maxima.size - np.searchsorted(maxima, thresholds.astype(dtype), side="right")
     return pl.DataFrame(
         {
             "threshold": thresholds,

@@ -8,8 +8,10 @@ import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
+from laionet_assets.core.io.progress import peak_memory_gib
 from laionet_assets.core.report.figures import class_frequency_figure, coverage_figure
 from laionet_assets.core.text import selection as core_laionet
+from laionet_assets.core.text.candidates import CandidateSummary, PartTables, parts_of, select_rows, summarize
 from laionet_assets.defs.lib import figure, headline, markdown_table
 from laionet_assets.resources import LaionetStorage, TextEncoderResource
 
@@ -44,38 +46,6 @@ class LaionetConfig(LaionetSelectionConfig):
     top_k: int = Field(default=50, description="rows per class in laionet_top50")
 
 
-def _candidates(lemma_matches: dict[str, pl.DataFrame], text_sims: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    frames = []
-    for part, sims in sorted(text_sims.items()):
-        if part not in lemma_matches:
-            continue
-        meta = lemma_matches[part].select(
-            "sample_id", "url", "text", "nsfw_tag", "unsafe_score", "width", "height", "part_row"
-        )
-        # the row handle makes the join one-to-one even where a sample id repeats (text_sims
-        # written before it carried part_row join on the id)
-        on = ["sample_id", "part_row"] if "part_row" in sims.columns else ["sample_id"]
-        frames.append(
-            sims.join(meta, on=on, how="inner").with_columns(
-                release_part=pl.lit(part), part_row=pl.col("part_row").cast(pl.Int64)
-            )
-        )
-    if not frames:
-        return pl.DataFrame(schema=core_laionet.LAIONET_SCHEMA)
-    return pl.concat(frames, how="vertical_relaxed").select(core_laionet.LAIONET_COLUMNS)
-
-
-def _caption_vector_sources(text_sims: dict[str, pl.DataFrame]) -> dict[str, int]:
-    """Rows by the source of their caption vectors (text_sims from before sources were recorded
-    were encoded)."""
-    counts: dict[str, int] = {}
-    for frame in text_sims.values():
-        column = frame["source"] if "source" in frame.columns else pl.Series(["encode"] * frame.height)
-        for source, n in column.value_counts().iter_rows():
-            counts[source] = counts.get(source, 0) + n
-    return counts
-
-
 def _parts_without_safety_signal(storage: LaionetStorage, keys: list[str]) -> list[str]:
     registered = storage.registry.load()
     return [k for k in keys if registered.get(k, {}).get("safety") == "none"]
@@ -85,21 +55,14 @@ def selection_inputs(
     config: LaionetSelectionConfig,
     storage: LaionetStorage,
     text_encoder: TextEncoderResource,
-    lemma_matches: dict,
-    text_sims: dict,
-) -> tuple[float, pl.DataFrame, list[str], list[str]]:
-    """LAIONet's threshold, its candidates (the single-label rows of every part with their
-    similarity), the text encoder that scored them and the parts without a safety signal; an
-    error when the parts were scored by different encoders, or when a policy would silently drop
-    a part with no safety signal."""
+    lemma_matches: dict[str, pl.LazyFrame],
+    text_sims: dict[str, pl.LazyFrame],
+) -> tuple[float, dict[str, PartTables], CandidateSummary, list[str]]:
+    """LAIONet's threshold, its parts (read lazily, one at a time), the summary of their
+    candidates (the single-label rows with their similarity) and the parts without a safety
+    signal; an error when the parts were scored by different encoders, or when a policy would
+    silently drop a part with no safety signal."""
     threshold = text_encoder.threshold if config.threshold is None else config.threshold
-    candidates = _candidates(lemma_matches, text_sims)
-    encoders = sorted({e for f in text_sims.values() for e in f["encoder"].unique().to_list()})
-    if len(encoders) > 1:
-        raise ValueError(
-            "text_sims partitions were computed with different "
-            f"encoders {encoders}; re-materialise them with one encoder"
-        )
     unsignalled = _parts_without_safety_signal(storage, sorted(text_sims))
     if unsignalled and config.nsfw_policy != "none":
         raise dg.Failure(
@@ -107,7 +70,14 @@ def selection_inputs(
             f"unsafe score); the '{config.nsfw_policy}' policy would drop every row. Accept them unfiltered "
             "explicitly with --nsfw-policy none (and --nsfw-policy-required none for the check)"
         )
-    return threshold, candidates, encoders, unsignalled
+    parts = parts_of(lemma_matches, text_sims)
+    summary = summarize(parts, threshold, config.nsfw_policy, config.max_unsafe_score)
+    if len(summary.encoders) > 1:
+        raise ValueError(
+            "text_sims partitions were computed with different "
+            f"encoders {summary.encoders}; re-materialise them with one encoder"
+        )
+    return threshold, parts, summary, unsignalled
 
 
 @dg.multi_asset(
@@ -138,27 +108,25 @@ def laionet(
     config: LaionetConfig,
     storage: LaionetStorage,
     text_encoder: TextEncoderResource,
-    lemma_matches: dict,
-    text_sims: dict,
+    lemma_matches: dict[str, pl.LazyFrame],
+    text_sims: dict[str, pl.LazyFrame],
     imagenet_synsets: pl.DataFrame,
 ):
     """Paper §2: the union over LAION parts of the selected captions (``laionet_clean``), its top
     rows per class (Appendix B), the coverage-vs-threshold curve (Fig. 3) and class frequencies
     (Fig. 4), each a table with its PNG figure."""
     started = time.perf_counter()
-    threshold, candidates, encoders, unsignalled = selection_inputs(
+    threshold, parts, summary, unsignalled = selection_inputs(
         config, storage, text_encoder, lemma_matches, text_sims
     )
-    clean, counts = core_laionet.select_laionet(
-        candidates, threshold, config.nsfw_policy, config.max_unsafe_score
-    )
+    clean = select_rows(parts, threshold, config.nsfw_policy, config.max_unsafe_score)
+    counts = core_laionet.laionet_counts(summary.counts, clean)
     top = core_laionet.top_per_class(clean, config.top_k)
-    policy_ok = candidates.filter(core_laionet.safety_ok(config.nsfw_policy, config.max_unsafe_score))
-    curve = core_laionet.coverage_curve(policy_ok)
+    curve = core_laionet.coverage_from(summary.similarities, summary.class_max)
     frequencies = core_laionet.class_frequencies(clean, imagenet_synsets)
-    encoder_name = encoders[0] if encoders else text_encoder.kind
+    encoder_name = summary.encoders[0] if summary.encoders else text_encoder.kind
     fig3 = coverage_figure(
-        policy_ok["text_similarity"].to_numpy(),
+        summary.similarities,
         curve,
         threshold,
         encoder_name,
@@ -169,13 +137,14 @@ def laionet(
     missing = [w for w in imagenet_synsets["wnid"].to_list() if w not in present]
     common = {
         "threshold": threshold,
-        "text_embedding_source": dg.MetadataValue.json(_caption_vector_sources(text_sims)),
+        "text_embedding_source": dg.MetadataValue.json(summary.sources),
         "nsfw_policy": config.nsfw_policy,
         "max_unsafe_score": config.max_unsafe_score,
         "parts_without_safety_signal": dg.MetadataValue.json(unsignalled),
         "encoder": encoder_name,
-        "release_parts": dg.MetadataValue.json(sorted(text_sims)),
+        "release_parts": dg.MetadataValue.json(sorted(parts)),
         "seconds": round(time.perf_counter() - started, 2),
+        "peak_memory_gib": peak_memory_gib(),
     }
     yield dg.Output(
         clean,

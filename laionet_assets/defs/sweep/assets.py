@@ -19,12 +19,12 @@ from laionet_assets.core.analysis.sweep import (
     sweep_thresholds,
     with_accuracy,
 )
-from laionet_assets.core.analysis.text_matched import above
 from laionet_assets.core.images.download import STATUS_SCHEMA
 from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.core.models.image_embeddings import embedded_rows, load_vectors
 from laionet_assets.core.report.figures import laionet_sweep_figure
 from laionet_assets.core.text import selection as core_laionet
+from laionet_assets.core.text.candidates import select_rows
 from laionet_assets.defs.creation.selection import LaionetSelectionConfig, selection_inputs
 from laionet_assets.defs.evaluation.assets import IMAGE_KEY, PREDICTIONS_SCHEMA, downloaded_set, predict
 from laionet_assets.defs.images.assets import KEPT_IN_FINAL, download_and_read
@@ -87,8 +87,8 @@ def laionet_sweep_images(
     text_encoder: TextEncoderResource,
     downloader: ImageDownloader,
     ocr: OcrFilter,
-    lemma_matches: dict,
-    text_sims: dict,
+    lemma_matches: dict[str, pl.LazyFrame],
+    text_sims: dict[str, pl.LazyFrame],
     imagenet_synsets: pl.DataFrame,
 ):
     """The candidates LAIONet's policy keeps (the same single-label rows, safety policy and
@@ -97,15 +97,13 @@ def laionet_sweep_images(
     ``laionet_images`` or an earlier sweep fetched is not fetched again.  ``kept``: the image
     passes the filters of ``laionet_final``."""
     started = time.perf_counter()
-    threshold, candidates, encoders, _ = selection_inputs(
-        config, storage, text_encoder, lemma_matches, text_sims
-    )
-    policy_ok = candidates.filter(core_laionet.safety_ok(config.nsfw_policy, config.max_unsafe_score))
-    sims = policy_ok["text_similarity"].to_numpy()
+    threshold, parts, summary, _ = selection_inputs(config, storage, text_encoder, lemma_matches, text_sims)
     clip_scale = text_encoder.kind == "open_clip" and bool(text_encoder.pretrained)
-    chosen = sweep_thresholds(sims, clip_scale, threshold, config.thresholds, config.quantiles)
+    chosen = sweep_thresholds(
+        summary.similarities, clip_scale, threshold, config.thresholds, config.quantiles
+    )
     thresholds = chosen["threshold"].to_list()
-    rows = policy_ok.filter(above(policy_ok["text_similarity"], thresholds[0]))
+    rows = select_rows(parts, thresholds[0], config.nsfw_policy, config.max_unsafe_score).drop("nsfw_missing")
     previous = reusable_rows(
         storage,
         "laionet_sweep_images",
@@ -125,7 +123,7 @@ def laionet_sweep_images(
             "thresholds": dg.MetadataValue.json(thresholds),
             "lowest_threshold": thresholds[0],
             "laionet_threshold": threshold,
-            "encoder": encoders[0] if encoders else text_encoder.kind,
+            "encoder": summary.encoders[0] if summary.encoders else text_encoder.kind,
             "kept": int(out["kept"].sum()),
             "seconds": round(time.perf_counter() - started, 2),
         },

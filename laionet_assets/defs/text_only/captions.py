@@ -312,9 +312,21 @@ class NearestConfig(dg.Config):
     _refine = positive("refine")
 
 
+def indexed_encoders(parts: dict[str, pl.LazyFrame]) -> list[str]:
+    """The encoders of the indexed parts, one column of each part read."""
+    if not parts:
+        return []
+    frames = pl.collect_all(
+        [f.select(pl.col("encoder").unique()) for f in parts.values()], engine="streaming"
+    )
+    return sorted(set(pl.concat(frames)["encoder"].drop_nulls().to_list()))
+
+
 @dg.asset(
     group_name=GROUP,
-    ins={"laion_caption_index": dg.AssetIn(), "lemma_matches": dg.AssetIn()},
+    ins={"laion_caption_index": dg.AssetIn()},
+    # the captions are searched in the LanceDB/FAISS index; lemma_matches only for lineage
+    deps=["lemma_matches"],
     kinds={"lancedb", "polars"},
     metadata=headline(
         "LAION found by caption search alone (nearest to an ImageNet-Captions text, similarity > {threshold})"
@@ -326,8 +338,7 @@ def captions_nearest_laion(
     storage: LaionetStorage,
     text_encoder: TextEncoderResource,
     imagenet_captions: pl.DataFrame,
-    laion_caption_index: dict,
-    lemma_matches: dict,
+    laion_caption_index: dict[str, pl.LazyFrame],
 ) -> pl.DataFrame:
     """Paper §4.3: for each ImageNet-Captions text the most similar indexed LAION caption.  One row
     per LAION caption that is some text's nearest (a LAION row matched by several texts is kept
@@ -336,7 +347,7 @@ def captions_nearest_laion(
     threshold sweep of Appendix E.  Reports recall@1 of the IVF-PQ index against exact search on
     a sample when the index is approximate."""
     encoder = text_encoder.load()
-    encoders = sorted({e for f in laion_caption_index.values() for e in f["encoder"].unique().to_list()})
+    encoders = indexed_encoders(laion_caption_index)
     if encoders and encoders != [encoder.encoder_id]:
         raise ValueError(
             f"the caption index holds {encoders}, the text encoder is {encoder.encoder_id}: use one encoder"
