@@ -13,6 +13,7 @@ import polars as pl
 from laionet_assets.core.io.slots import machine_slot
 from laionet_assets.core.io.storage import read_parquet
 from laionet_assets.core.report.figures import thumbnail_png
+from laionet_assets.executors import GPU_STEP_TAGS
 
 # Asset metadata the CLI reads to summarise a run (``laionet_assets.graph.AssetPlan``): a table's
 # headline (its rows and classes, after a run that built it) and a page's file under reports/.
@@ -164,6 +165,18 @@ def gpu_step(fn):
                 return fn(context, *args, **kwargs)
 
     return step
+
+
+def gpu_asset(**kwargs):
+    """``dg.asset`` for a step that uses the GPU: in the ``gpu`` pool, placed on GPU nodes or
+    workers (``executors.GPU_STEP_TAGS``), holding one of this machine's slots while it runs
+    (:func:`gpu_step`)."""
+    return lambda fn: dg.asset(pool=GPU_POOL, op_tags=GPU_STEP_TAGS, **kwargs)(gpu_step(fn))
+
+
+def gpu_multi_asset(**kwargs):
+    """``dg.multi_asset`` for a step that uses the GPU, as :func:`gpu_asset`."""
+    return lambda fn: dg.multi_asset(pool=GPU_POOL, op_tags=GPU_STEP_TAGS, **kwargs)(gpu_step(fn))
 
 
 def latest_metadata(context, asset: str) -> dict:

@@ -23,9 +23,8 @@ from laionet_assets.core.text.matching import (
 from laionet_assets.core.text.similarity import rowwise_cosine
 from laionet_assets.core.text.vocabularies import label_space, load_vocabulary
 from laionet_assets.core.vectors import unit_rows
-from laionet_assets.defs.lib import GPU_POOL, gpu_step, lancedb_tables, markdown_table
+from laionet_assets.defs.lib import gpu_asset, lancedb_tables, markdown_table
 from laionet_assets.defs.partitions import TEXT_PART
-from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import LaionetStorage, TextEncoderResource
 
 GROUP = "laionet_creation"
@@ -206,13 +205,11 @@ def _score_shipped(
     )
 
 
-@dg.asset(
+@gpu_asset(
     group_name=GROUP,
     **TEXT_PART,
     # Batched: a backfill runs up to 8 parts per run, so the encoder loads once for all of them.
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=TEXT_SIMS_PARTS_PER_RUN),
-    pool=GPU_POOL,
-    op_tags=GPU_STEP_TAGS,
     kinds={"pytorch", "lancedb"},
     metadata=lancedb_tables("caption_embeddings"),
     check_specs=[
@@ -224,7 +221,6 @@ def _score_shipped(
         )
     ],
 )
-@gpu_step
 def text_sims(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,

@@ -18,17 +18,15 @@ from laionet_assets.core.report.figures import (
 )
 from laionet_assets.core.text.vocabularies import label_space
 from laionet_assets.defs.lib import (
-    GPU_POOL,
     all_parts,
     figure,
-    gpu_step,
+    gpu_asset,
     markdown_table,
     parts_output,
     previous_output,
     run_parts,
 )
 from laionet_assets.defs.partitions import IMAGE_PART
-from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageModels, LaionetStorage
 
 GROUP = "laionet_evaluation"
@@ -235,10 +233,8 @@ def prediction_errors_check(outputs: dict[str, pl.DataFrame], skipped: dict) -> 
     )
 
 
-@dg.asset(
+@gpu_asset(
     group_name=GROUP,
-    pool=GPU_POOL,
-    op_tags=GPU_STEP_TAGS,
     kinds={"pytorch", "timm"},
     check_specs=[
         dg.AssetCheckSpec(
@@ -250,7 +246,6 @@ def prediction_errors_check(outputs: dict[str, pl.DataFrame], skipped: dict) -> 
     ],
     **IMAGE_PART,
 )
-@gpu_step
 def model_predictions(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,
@@ -296,8 +291,7 @@ def all_predictions(model_predictions, imagenet_val_predictions: pl.DataFrame) -
     return table.select(list(PREDICTIONS_SCHEMA))
 
 
-@dg.asset(group_name=GROUP, pool=GPU_POOL, op_tags=GPU_STEP_TAGS, kinds={"pytorch", "timm"})
-@gpu_step
+@gpu_asset(group_name=GROUP, kinds={"pytorch", "timm"})
 def imagenet_val_predictions(
     context: dg.AssetExecutionContext,
     image_models: ImageModels,

@@ -15,16 +15,15 @@ from laionet_assets.core.models.runner import chosen_decoder
 from laionet_assets.core.releases import shipped
 from laionet_assets.defs.evaluation.assets import downloaded_path, downloaded_set, folder_set
 from laionet_assets.defs.lib import (
-    GPU_POOL,
     all_parts,
-    gpu_step,
+    gpu_asset,
+    gpu_multi_asset,
     lancedb_tables,
     part_rows,
     parts_output,
     run_parts,
 )
 from laionet_assets.defs.partitions import IMAGE_PART
-from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageEncoder, LaionetStorage
 
 GROUP = "laionet_similarity"
@@ -159,10 +158,8 @@ def _embedding_metadata(model, counts: dict, sources: dict, seconds: float) -> d
     }
 
 
-@dg.asset(
+@gpu_asset(
     group_name=GROUP,
-    pool=GPU_POOL,
-    op_tags=GPU_STEP_TAGS,
     # laionet_final is read only when it was materialised (see _laionet_rows): with shipped image
     # vectors, intra-class similarity needs no download at all
     deps=["laionet_final"],
@@ -170,7 +167,6 @@ def _embedding_metadata(model, counts: dict, sources: dict, seconds: float) -> d
     metadata=lancedb_tables("image_embeddings"),
     **IMAGE_PART,
 )
-@gpu_step
 def image_embeddings(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,
@@ -231,10 +227,8 @@ def image_embeddings(
     return parts_output(context, outputs)
 
 
-@dg.multi_asset(
+@gpu_multi_asset(
     group_name=GROUP,
-    pool=GPU_POOL,
-    op_tags=GPU_STEP_TAGS,
     outs={
         "reference_image_embeddings": dg.AssetOut(
             kinds={"pytorch", "lancedb"},
@@ -250,7 +244,6 @@ def image_embeddings(
         ),
     },
 )
-@gpu_step
 def reference_image_embeddings(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,

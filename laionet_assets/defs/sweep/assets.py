@@ -28,10 +28,9 @@ from laionet_assets.core.text.candidates import select_rows
 from laionet_assets.defs.creation.selection import LaionetSelectionConfig, selection_inputs
 from laionet_assets.defs.evaluation.assets import IMAGE_KEY, PREDICTIONS_SCHEMA, downloaded_set, predict
 from laionet_assets.defs.images.assets import KEPT_IN_FINAL, download_and_read
-from laionet_assets.defs.lib import GPU_POOL, figure, gpu_step, markdown_table, reusable_rows
+from laionet_assets.defs.lib import figure, gpu_multi_asset, markdown_table, reusable_rows
 from laionet_assets.defs.similarity.embeddings import embed_dataset
 from laionet_assets.defs.similarity.intra_class import IntraClassConfig
-from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import (
     ImageDownloader,
     ImageEncoder,
@@ -135,10 +134,8 @@ def laionet_sweep_images(
     )
 
 
-@dg.multi_asset(
+@gpu_multi_asset(
     group_name=GROUP,
-    pool=GPU_POOL,
-    op_tags=GPU_STEP_TAGS,
     outs={
         "laionet_threshold_sweep": dg.AssetOut(
             description="Per threshold: LAIONet's size, coverage, intra-class similarity vs ImageNet and "
@@ -153,7 +150,6 @@ def laionet_sweep_images(
     # model_predictions is read, not loaded: the sweep runs without it, and reuses what it holds
     deps=["model_predictions"],
 )
-@gpu_step
 def laionet_threshold_sweep(
     context: dg.AssetExecutionContext,
     config: IntraClassConfig,

@@ -33,9 +33,14 @@ from laionet_assets.core.text.embedding_cache import encode_with_cache
 from laionet_assets.core.text.selection import check_threshold
 from laionet_assets.core.text.similarity import text_hash
 from laionet_assets.core.vectors import unit_rows
-from laionet_assets.defs.lib import GPU_POOL, figure, gpu_step, headline, lancedb_tables, markdown_table
+from laionet_assets.defs.lib import (
+    figure,
+    gpu_multi_asset,
+    headline,
+    lancedb_tables,
+    markdown_table,
+)
 from laionet_assets.defs.partitions import TEXT_PART
-from laionet_assets.executors import GPU_STEP_TAGS
 from laionet_assets.resources import ImageFolders, LaionetStorage, TextEncoderResource, positive
 
 GROUP = "laionet_text_only"
@@ -63,10 +68,8 @@ class CaptionSynsetConfig(dg.Config):
     bin_width: float = Field(default=0.05, description="width of the intended-similarity bins of Fig. 9(b)")
 
 
-@dg.multi_asset(
+@gpu_multi_asset(
     group_name=GROUP,
-    pool=GPU_POOL,
-    op_tags=GPU_STEP_TAGS,
     outs={
         "caption_synset_similarity": dg.AssetOut(
             kinds={"pytorch", "numpy"},
@@ -84,7 +87,6 @@ class CaptionSynsetConfig(dg.Config):
         ),
     },
 )
-@gpu_step
 def caption_synset_similarity(
     context: dg.AssetExecutionContext,
     config: CaptionSynsetConfig,
