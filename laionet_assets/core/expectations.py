@@ -30,8 +30,11 @@ def laionet_expectations(wnids: list[str]) -> list:
     ]
 
 
-def validate_frame(frame: pl.DataFrame, expectations: list, name: str = "frame") -> dict:
-    """Run GX expectations over a polars frame; returns success and per-expectation results."""
+def validate_frame(frame: pl.DataFrame | pl.LazyFrame, expectations: list, name: str = "frame") -> dict:
+    """Run GX expectations over a polars frame; returns success and per-expectation results.
+    Only the columns an expectation reads are handed to GX (as pandas); the others are there by
+    name, as nulls, for the expectations on the column set: LAIONet's captions and URLs are
+    never copied into Python strings."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -43,7 +46,7 @@ def validate_frame(frame: pl.DataFrame, expectations: list, name: str = "frame")
     source = context.data_sources.add_pandas(f"{name}_source")
     asset = source.add_dataframe_asset(name)
     batch = asset.add_batch_definition_whole_dataframe(f"{name}_batch").get_batch(
-        batch_parameters={"dataframe": frame.to_pandas()}
+        batch_parameters={"dataframe": _read_columns(frame, expectations).to_pandas()}
     )
     suite = context.suites.add(gx.ExpectationSuite(name=f"{name}_suite", expectations=expectations))
     result = batch.validate(suite)
@@ -59,3 +62,9 @@ def validate_frame(frame: pl.DataFrame, expectations: list, name: str = "frame")
             ],
         }
     return {"success": bool(result.success), "results": details}
+
+
+def _read_columns(frame: pl.DataFrame | pl.LazyFrame, expectations: list) -> pl.DataFrame:
+    read = {e.column for e in expectations if getattr(e, "column", None)}
+    names = frame.collect_schema().names()
+    return frame.lazy().select(c if c in read else pl.lit(None).alias(c) for c in names).collect()

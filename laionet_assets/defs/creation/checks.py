@@ -10,10 +10,10 @@ from laionet_assets.resources import QualityGates
 
 @dg.asset_check(asset="laionet_clean", blocking=True, additional_ins={"imagenet_synsets": dg.AssetIn()})
 def laionet_class_coverage(
-    laionet_clean: pl.DataFrame, imagenet_synsets: pl.DataFrame, quality_gates: QualityGates
+    laionet_clean: pl.LazyFrame, imagenet_synsets: pl.DataFrame, quality_gates: QualityGates
 ) -> dg.AssetCheckResult:
     """LAIONet covers at least ``min_covered_classes`` ImageNet classes (paper: 915 of 1000)."""
-    present = set(laionet_clean["wnid"].unique().to_list())
+    present = set(laionet_clean.select(pl.col("wnid").unique()).collect()["wnid"].to_list())
     missing = [w for w in imagenet_synsets["wnid"].to_list() if w not in present]
     covered = len(present)
     return dg.AssetCheckResult(
@@ -28,11 +28,12 @@ def laionet_class_coverage(
 
 
 @dg.asset_check(asset="laionet_clean", blocking=True)
-def laionet_nsfw_removed(laionet_clean: pl.DataFrame, quality_gates: QualityGates) -> dg.AssetCheckResult:
+def laionet_nsfw_removed(laionet_clean: pl.LazyFrame, quality_gates: QualityGates) -> dg.AssetCheckResult:
     """No row violates the required safety policy (default ``auto``: a row with an NSFW tag is
     ``UNLIKELY``, a row with an unsafe score is at most ``max_unsafe_score_required``, and a row
     with neither is a violation unless the policy is ``none``)."""
     policy, limit = quality_gates.nsfw_policy_required, quality_gates.max_unsafe_score_required
+    laionet_clean = laionet_clean.select("sample_id", "nsfw_tag", "unsafe_score").collect()
     violating = laionet_clean.filter(~safety_ok(policy, limit))
     signal = (
         pl.when(pl.col("nsfw_tag").is_not_null())
@@ -61,7 +62,7 @@ def laionet_nsfw_removed(laionet_clean: pl.DataFrame, quality_gates: QualityGate
 
 @dg.asset_check(asset="laionet_clean", blocking=True, additional_ins={"imagenet_synsets": dg.AssetIn()})
 def laionet_schema_and_ranges(
-    laionet_clean: pl.DataFrame, imagenet_synsets: pl.DataFrame
+    laionet_clean: pl.LazyFrame, imagenet_synsets: pl.DataFrame
 ) -> dg.AssetCheckResult:
     """Great Expectations 1.x: expected columns, unique non-null sample_id, text_similarity in
     [-1, 1], wnid among the 1000 ILSVRC-2012 synsets."""
