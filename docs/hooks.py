@@ -246,7 +246,9 @@ def scale_page() -> str:
         for mode in ("step", "lazy", "eager"):
             measured = row.get(mode, {})
             cells.append(
-                f"{measured['peak_gib']} GiB, {measured['seconds']} s" if "peak_gib" in measured else "not run"
+                f"{measured['peak_gib']} GiB, {measured['seconds']} s"
+                if "peak_gib" in measured
+                else "not run"
             )
         rows.append(cells)
     per_million = results["step_gib_per_million_candidates"]
@@ -260,8 +262,16 @@ def scale_page() -> str:
         "while it fits the machine):\n\n"
     )
     text.append(_table(["parts", "candidates (M)", "step", "lazy", "eager"], rows))
+    ends = [
+        results["laionet"][k] for k in (min(results["laionet"], key=int), max(results["laionet"], key=int))
+    ]
+    growth = (ends[1]["step"]["peak_gib"] - ends[0]["step"]["peak_gib"]) / max(
+        ends[1]["candidates_millions"] - ends[0]["candidates_millions"], 1e-9
+    )
     text.append(
-        f"\nFitted: the step needs {fixed} GiB plus {per_million} GiB per million candidates; "
+        f"\nFrom the fewest parts to the most, the step's peak grew {growth:.3f} GiB per million "
+        "candidates. "
+        f"Fitted: the step needs {fixed} GiB plus {per_million} GiB per million candidates; "
         f"the eager path needed {results.get('eager_gib_fixed')} GiB plus "
         f"{results.get('eager_gib_per_million_candidates')} GiB per million.\n"
     )
@@ -281,6 +291,7 @@ def scale_page() -> str:
     )
     text.append(_table(["parts", "indexed captions (M)", "reads lazily", "eager"], nearest))
     share = results["candidates_per_part"] / 12.9e6
+    eager_fixed, eager_per_million = results["eager_gib_fixed"], results["eager_gib_per_million_candidates"]
     sized = [
         [
             name,
@@ -288,7 +299,7 @@ def scale_page() -> str:
             f"{parts * captions / 1e6:,.0f}M",
             f"{parts * captions * share / 1e6:,.0f}M",
             f"{fixed + per_million * parts * captions * share / 1e6:.1f} GiB",
-            f"{results['eager_gib_fixed'] + results['eager_gib_per_million_candidates'] * parts * captions * share / 1e6:.0f} GiB",
+            f"{eager_fixed + eager_per_million * parts * captions * share / 1e6:.0f} GiB",
         ]
         for name, parts, captions in SCALE_RELEASES
     ]

@@ -68,6 +68,16 @@ def test_the_output_layout_says_where_laionet_is(site):
         assert f"assets/{name}/&lt;release&gt;-&lt;part&gt;.parquet" in page
 
 
+def test_the_scale_page_states_what_each_release_needs_from_the_measurements(site):
+    import json
+
+    measured = json.loads((REPO / "benchmarks" / "results.json").read_text())["bench_fanin"]
+    page = (site / "scale" / "index.html").read_text()
+    for parts, row in measured["laionet"].items():
+        assert f"<td>{parts}</td>" in page and f"{row['step']['peak_gib']} GiB" in page
+    assert "LAION-400M" in page and "LAION-2B-en" in page and "Extrapolated" in page
+
+
 def test_the_readme_is_a_front_door():
     readme = (REPO / "README.md").read_text()
     assert len(readme.encode()) <= 15_000
