@@ -324,17 +324,25 @@ def outputs_page() -> str:
     tables = [
         f"  assets/{name}/<release>-<part>.parquet"
         if name in plan.partitioned
+        else f"  assets/{name}/<release>.parquet"
+        if name in plan.per_release
         else f"  assets/{name}.parquet"
         for name in plan.order
     ]
-    pages = [f"  reports/{file}" for file in plan.pages.values()]
-    figures = [f"  reports/{f.file}" for f in FIGURES.values()]
+    pages = [
+        f"  reports/<release>/{file}" if name in plan.per_release else f"  reports/{file}"
+        for name, file in plan.pages.items()
+    ]
+    figures = [
+        f"  reports/<release>/{f.file}" if f.asset in plan.per_release else f"  reports/{f.file}"
+        for f in FIGURES.values()
+    ]
     tree = "\n".join(
         [
             "<home>/                                   # LAIONET_HOME: a folder or an s3:// URL",
             *tables,
             *pages,
-            "  reports/gallery.html  reports/rating_study_pairs.csv",
+            "  reports/<release>/gallery.html  reports/<release>/rating_study_pairs.csv",
             *figures,
             "  images/ab/cd/<sha256>.<ext>             # downloaded images, content-addressed, shared",
             "  lancedb/caption_embeddings__<encoder>.lance  lancedb/image_embeddings__<encoder>.lance",
@@ -349,12 +357,14 @@ def outputs_page() -> str:
     )
     return (
         "# Output layout\n\nWhere every output lands, from the asset graph itself: a per-part asset "
-        "keeps one Parquet file per partition in its own folder, any other asset one file. "
-        "`laionet where ASSET` prints the files of one asset.\n\n```\n"
+        "keeps one Parquet file per part in its own folder, an asset computed from one release's "
+        "LAIONet one file per release, any other asset one file. `laionet where ASSET [--release "
+        "NAME]` prints the files of one asset.\n\n```\n"
         + tree
-        + "\n```\n\n**LAIONet is `assets/laionet_clean.parquet`** (one row per selected caption: "
-        "`sample_id, url, text, wnid, text_similarity, …`); with images, the per-part "
-        "`assets/laionet_final/<release>-<part>.parquet` files.\n\n"
+        + "\n```\n\n**LAIONet of a release is `assets/laionet_clean/<release>.parquet`** (one row "
+        "per selected caption: `sample_id, url, text, wnid, text_similarity, …`); with images, the "
+        "per-part `assets/laionet_final/<release>-<part>.parquet` files; its report is "
+        "`reports/<release>/report.html`.\n\n"
         "Every file is written to a temporary file beside it and renamed (`core/io/atomic.py`): a "
         "reader never sees a partial file and a re-run replaces a partition whole. Images, the "
         "embedding caches and the caption index are keyed by content and shared by every vocabulary "

@@ -12,6 +12,7 @@ import polars as pl
 from laionet_assets.core.columns import describe
 from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.core.io.storage import Location, read_parquet, scan_parquet
+from laionet_assets.defs.partitions import CROSSING, PART_RELEASE, RELEASE_PARTS, laion_parts
 from laionet_assets.resources import LaionetStorage
 
 
@@ -73,10 +74,18 @@ class PolarsParquetIOManager(dg.IOManager):
     def load_input(self, context: dg.InputContext):
         key = context.asset_key
         read = scan_parquet if wants_lazy(context) else read_parquet
+        crossing = (context.definition_metadata or {}).get(CROSSING)
+        if crossing == PART_RELEASE:
+            return self._part_release(context, read)
         if context.has_asset_partitions:
             keys = context.asset_partition_keys
-            if len(keys) == 1 and context.has_partition_key:
-                return self._read(self._path(key, keys[0]), read)
+            if crossing == RELEASE_PARTS:  # the parts of the step's release
+                mine = set(self.storage.registry.releases().get(context.partition_key, []))
+                keys = [k for k in keys if k in mine]
+            elif context.has_partition_key and context.partition_key in keys:
+                # the run's own partition (an asset check of a partitioned asset gets every
+                # partition from Dagster: it checks the one its run materialised)
+                return self._read(self._path(key, context.partition_key), read)
             frames = {}
             for k in keys:
                 path = self._path(key, k)
@@ -87,11 +96,35 @@ class PolarsParquetIOManager(dg.IOManager):
             return frames
         return self._read(self._path(key, None), read)
 
+    def _part_release(self, context: dg.InputContext, read):
+        """A per-part step's input from a release-level asset: the table of the step's part's
+        release (a run over several parts: of each of their releases, one frame, rows tagged by
+        their part)."""
+        registered = self.storage.registry.load()
+        releases = sorted({registered.get(k, {}).get("release") for k in _run_parts(context)} - {None})
+        frames = [read(p) for p in (self._path(context.asset_key, r) for r in releases) if p.exists()]
+        if not frames:
+            raise FileNotFoundError(
+                f"{context.asset_key.to_user_string()} has no output for release "
+                f"{', '.join(map(str, releases))}: materialise it first"
+            )
+        return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+
     @staticmethod
     def _read(path: Location, read) -> pl.DataFrame | pl.LazyFrame:
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist: materialise the upstream asset first")
         return read(path)
+
+
+def _run_parts(context: dg.InputContext) -> list[str]:
+    """The parts of the step's run: its partition, or those of its partition range (a backfill
+    batches up to ``IMAGE_PARTS_PER_RUN``), in the partitions' order."""
+    if context.has_partition_key:
+        return [context.partition_key]
+    span = context.step_context.partition_key_range
+    keys = context.step_context.instance.get_dynamic_partitions(laion_parts.name)
+    return keys[keys.index(span.start) : keys.index(span.end) + 1]
 
 
 def wants_lazy(context: dg.InputContext) -> bool:

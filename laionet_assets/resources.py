@@ -110,23 +110,34 @@ class LaionetStorage(dg.ConfigurableResource):
         """Where the IO manager keeps an asset's (partition's) table."""
         return self.table_path(dg.AssetKey(name).path, partition)
 
-    def read_asset(self, name: str, columns: list[str] | None = None) -> pl.DataFrame | None:
+    def read_asset(
+        self, name: str, columns: list[str] | None = None, partitions: Sequence[str] | None = None
+    ) -> pl.DataFrame | None:
         """An asset's stored table: every materialised partition of a partitioned one together
-        (files in key order), else its single file (an asset stored before it was partitioned);
-        ``None`` when nothing is stored."""
+        (files in key order; only ``partitions`` when given), else its single file (an asset
+        stored before it was partitioned); ``None`` when nothing is stored."""
         single = self.asset_path(name)
-        files = sorted(single.with_suffix("").glob("*.parquet")) or [single] * single.exists()
+        if partitions is not None:
+            files = [p for p in (self.asset_path(name, k) for k in sorted(partitions)) if p.exists()]
+        else:
+            files = sorted(single.with_suffix("").glob("*.parquet")) or [single] * single.exists()
         if not files:
             return None
         return pl.concat([read_parquet(f, columns=columns) for f in files], how="diagonal_relaxed")
 
-    def report_path(self, name: str) -> Location:
-        """A file of the report folder: figures, the report page."""
-        return self.reports / name
+    def release_reports(self, release: str | None = None) -> Location:
+        """The report folder of a release (``reports/<release>/``: its report, figures, gallery),
+        or of the home (``reports/``: what is computed for every release at once)."""
+        return self.reports if release is None else inside(self.reports, self.reports / check_key(release))
 
-    def figure_path(self, key: str) -> Location:
-        """Where the figure ``key`` of ``core.report.catalogue.FIGURES`` is drawn."""
-        return self.report_path(FIGURES[key].file)
+    def report_path(self, name: str, release: str | None = None) -> Location:
+        """A file of a release's (or the home's) report folder: figures, the report page."""
+        return self.release_reports(release) / name
+
+    def figure_path(self, key: str, release: str | None = None) -> Location:
+        """Where the figure ``key`` of ``core.report.catalogue.FIGURES`` is drawn for a release
+        (or for the home)."""
+        return self.report_path(FIGURES[key].file, release)
 
     def embedding_cache(self, kind: str = "caption") -> EmbeddingCache:
         return EmbeddingCache(self.shared / "lancedb", kind)

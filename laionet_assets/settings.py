@@ -239,6 +239,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     _a("top_k", int, "laionet", "top_k", "rows per class in laionet_top50 (default 50)"),
     _a(
+        "baseline_release",
+        str,
+        "release_comparison",
+        "baseline_release",
+        "the release every other is compared with in release_comparison (default: every pair)",
+    ),
+    _a(
         "sweep_thresholds",
         list,
         "laionet_sweep_images",

@@ -45,7 +45,8 @@ def network_attempts():
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory):
     """``laionet demo --profile tiny`` run once for the session (the whole graph on the bundled
-    sample, then CIFAR-100's): its home and what it printed.  Tests read it; the UI test adds runs."""
+    sample, a second release compared with it, then CIFAR-100's): its home and what it printed.
+    Tests read it; the UI test adds runs."""
     import subprocess
     import sys
 

@@ -141,25 +141,25 @@ def test_appendix_assets_run_empty_without_imagenet_captions(tmp_path, synsets):
         }
     )
     write_parquet_atomic(empty_matches, home / "assets" / "captions_nearest_laion.parquet")
-    result = dg.materialize(
-        all_assets,
-        selection=select("text_matched_images", "text_matched_intra_class", "image_synset_similarity"),
-        resources=resources_for("tiny", str(home)),
-        instance=dg.DagsterInstance.ephemeral(),
-    )
-    assert result.success
-    for asset in (
-        "text_matched_images",
-        "text_matched_intra_class",
-        "image_synset_similarity",
-        "image_synset_similarity_images",
-    ):
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("laion_releases", ["rel"])  # a release with no part yet
+    resources = resources_for("tiny", str(home))
+    home_wide = select("text_matched_images", "text_matched_intra_class")
+    of_release = select("image_synset_similarity")
+    for selection, release in ((home_wide, None), (of_release, "rel")):
+        result = dg.materialize(
+            all_assets, selection=selection, partition_key=release, resources=resources, instance=instance
+        )
+        assert result.success
+    for asset in ("text_matched_images", "text_matched_intra_class"):
         assert pl.read_parquet(home / "assets" / f"{asset}.parquet").is_empty(), asset
+    for asset in ("image_synset_similarity", "image_synset_similarity_images"):
+        assert pl.read_parquet(home / "assets" / asset / "rel.parquet").is_empty(), asset
     sweep = pl.read_parquet(home / "assets" / "text_matched_sweep.parquet")
     assert sweep["classes_covered"].to_list() == [0] * sweep.height and sweep.height == 9
     for fig in (
         "fig10_text_matched_intra_class.png",
-        "fig17_image_to_synset.png",
         "fig18_threshold_sweep.png",
+        "rel/fig17_image_to_synset.png",
     ):
         assert (home / "reports" / fig).read_bytes()[:4] == b"\x89PNG"

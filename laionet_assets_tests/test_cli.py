@@ -62,12 +62,12 @@ def test_run_registers_partitions_and_materialises(home, capsys, web_flags):
     assert "    text_sims: sample_release-part-00000 caption embeddings: " in out and " rows/s, ETA " in out
     assert "Warning" not in err and "INFO:" not in err and "WARNING clustering" not in err
     # every check's outcome, the downloads' per part with its status breakdown
-    assert "checks:\n" in out and "  laionet_class_coverage: passed" in out
+    assert "checks:\n" in out and "  laionet_class_coverage [sample_release]: passed" in out
     assert (
         "  laionet_images_downloaded [sample_release-part-00000]: " in out and "status_breakdown: ok " in out
     )
     assert (home / "assets" / "lemma_matches" / "sample_release-part-00001.parquet").exists()
-    clean = pl.read_parquet(home / "assets" / "laionet_clean.parquet")
+    clean = pl.read_parquet(home / "assets" / "laionet_clean" / "sample_release.parquet")
     assert set(clean["release_part"]) <= {"sample_release-part-00000", "sample_release-part-00001"}
     assert (home / "dagster" / "dagster.yaml").exists()
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
@@ -77,25 +77,36 @@ def test_run_registers_partitions_and_materialises(home, capsys, web_flags):
         ]
         assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
         records = [r for r in instance.get_run_records() if r.dagster_run.run_id != dead]
-        # the graph's stages: unpartitioned, each part's text side, LAIONet, each part's image side, the rest
-        assert len(records) == 1 + 2 + 1 + 2 + 1 and all(r.dagster_run.is_success for r in records)
-        # each a named job of its stage, so the UI's runs say what each one did
-        jobs = sorted(
-            (r.dagster_run.job_name, r.dagster_run.tags.get("dagster/partition", "")) for r in records
-        )
+        assert instance.get_dynamic_partitions("laion_releases") == ["sample_release"]
+        assert all(r.dagster_run.is_success for r in records)
+        # the graph's stages in order, each a named job, so the UI's runs say what each one did:
+        # unpartitioned, each part's text side, the caption search over the home, LAIONet of the
+        # release, each part's image side, the home's text-matched side, the release's evaluation,
+        # the comparison of the home's releases, and the release's report
+        jobs = [
+            (r.dagster_run.job_name, r.dagster_run.tags.get("dagster/partition", ""))
+            for r in sorted(records, key=lambda r: r.create_timestamp)
+        ]
         assert jobs == [
             ("laionet_run_1_imagenet_synsets", ""),
             ("laionet_run_2_lemma_matches_by_part", "sample_release-part-00000"),
             ("laionet_run_2_lemma_matches_by_part", "sample_release-part-00001"),
-            ("laionet_run_3_class_frequencies", ""),
-            ("laionet_run_4_laionet_images_by_part", "sample_release-part-00000"),
-            ("laionet_run_4_laionet_images_by_part", "sample_release-part-00001"),
-            ("laionet_run_5_laionet_sweep_images", ""),
+            ("laionet_run_3_captions_nearest_laion", ""),
+            ("laionet_run_4_class_frequencies_by_release", "sample_release"),
+            ("laionet_run_5_laionet_images_by_part", "sample_release-part-00000"),
+            ("laionet_run_5_laionet_images_by_part", "sample_release-part-00001"),
+            ("laionet_run_6_text_matched_images", ""),
+            ("laionet_run_7_laionet_sweep_images_by_release", "sample_release"),
+            ("laionet_run_8_image_synset_similarity_by_release", "sample_release"),
+            ("laionet_run_9_release_comparison", ""),
+            ("laionet_run_10_report_by_release", "sample_release"),
         ]
     # where each output is: LAIONet's file, a per-part asset's files, the tables and figures it writes
     capsys.readouterr()
     assert main(["where", "laionet_clean", "--home", str(home)]) == 0
-    assert capsys.readouterr().out.splitlines() == [str(home / "assets" / "laionet_clean.parquet")]
+    assert capsys.readouterr().out.splitlines() == [
+        str(home / "assets" / "laionet_clean" / "sample_release.parquet")
+    ]
     assert main(["where", "lemma_matches", "--home", str(home)]) == 0
     assert capsys.readouterr().out.splitlines() == [
         str(home / "assets" / "lemma_matches" / f"sample_release-part-0000{i}.parquet") for i in (0, 1)
@@ -111,8 +122,8 @@ def test_run_registers_partitions_and_materialises(home, capsys, web_flags):
     assert len(lines) == 3 and lines[2].startswith(str(home / "lancedb" / "caption_embeddings__"))
     assert main(["where", "coverage_vs_threshold", "--home", str(home)]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        str(home / "assets" / "coverage_vs_threshold.parquet"),
-        str(home / "reports" / "fig3_coverage_vs_threshold.png"),
+        str(home / "assets" / "coverage_vs_threshold" / "sample_release.parquet"),
+        str(home / "reports" / "sample_release" / "fig3_coverage_vs_threshold.png"),
     ]
     assert main(["where", "laionet_clean", "--home", str(home / "elsewhere")]) == 1
     assert capsys.readouterr().out == ""
@@ -164,7 +175,8 @@ def test_selecting_laionet_clean_reruns_only_the_selection(home, capsys, web_fla
         == 0
     )
     out = capsys.readouterr().out
-    assert "laionet_clean,laionet_top50: ok" in out and "lemma_matches" not in out.split("; home ")[1]
+    assert "laionet_clean,laionet_top50 [laion_sample]: ok" in out
+    assert "lemma_matches" not in out.split("; home ")[1]
     assert "LAIONet:" in out
 
 
@@ -260,7 +272,7 @@ def test_flags_reach_the_assets(home):
         ).asset_materialization.metadata
     assert matches["mode"].value == "longest"
     assert clean["threshold"].value == -1.0 and clean["nsfw_policy"].value == "allow_missing"
-    top = pl.read_parquet(home / "assets" / "laionet_top50.parquet")
+    top = pl.read_parquet(home / "assets" / "laionet_top50" / "laion_sample.parquet")
     assert top.height > 1 and top.group_by("wnid").len()["len"].max() == 1
 
 
@@ -343,23 +355,34 @@ def test_demo_materialises_the_whole_graph_offline(demo_home, monkeypatch):
         f"LAION found by caption search alone (nearest to an ImageNet-Captions text, similarity > 0.7): "
         f"{nearest.height} rows over {nearest['wnid'].n_unique()} ImageNet classes"
     ) in out and nearest.height
-    for asset in asset_plan().order:
+    plan = asset_plan()
+    for asset in plan.order:
         path = home / "assets" / asset
-        assert path.with_suffix(".parquet").exists() or len(list(path.glob("*.parquet"))) == 2, asset
+        if asset in plan.per_release:  # the demo's two releases; the second without the sweep
+            sweep = asset.startswith("laionet_sweep") or asset == "laionet_threshold_sweep"
+            releases = ["sample"] if sweep else ["sample", "sample_5b"]
+            assert sorted(p.stem for p in path.glob("*.parquet")) == releases, asset
+        elif asset in plan.partitioned:  # the sample's two parts and the second release's one
+            assert len(list(path.glob("*.parquet"))) == 3, asset
+        else:
+            assert path.with_suffix(".parquet").exists(), asset
     images = LaionetStorage(home=str(home)).read_asset("laionet_images")
     assert (images["status"] == "ok").sum() > 0 and set(images["status"]) <= {"ok", "http_error", "not_image"}
-    html = (home / "reports" / "report.html").read_text()
+    reports = home / "reports" / "sample"
+    html = (reports / "report.html").read_text()
     assert all(f"fig{n}_" in html for n in (1, 3, 4, 5, 6, 7, 8, 9, 10, 17, 18))
+    assert "LAIONet of sample" in html and "src='../fig9_text_vs_synsets.png'" in html
     # the threshold sweep: a random-weight encoder sweeps quantiles; at LAIONet's own threshold its
     # images are laionet_final's
-    chosen = pl.read_parquet(home / "assets" / "laionet_sweep_thresholds.parquet")
+    chosen = pl.read_parquet(home / "assets" / "laionet_sweep_thresholds" / "sample.parquet")
     assert chosen["chosen_as"].to_list() == [
         "LAIONet's threshold",
         *(f"quantile {q:g}" for q in SWEEP_QUANTILES),
     ]
-    sweep = pl.read_parquet(home / "assets" / "laionet_threshold_sweep.parquet")
+    sweep = pl.read_parquet(home / "assets" / "laionet_threshold_sweep" / "sample.parquet")
     at_laionet = sweep.filter(pl.col("threshold") == chosen["threshold"][0]).row(0, named=True)
-    final = LaionetStorage(home=str(home)).read_asset("laionet_final")
+    storage = LaionetStorage(home=str(home))
+    final = storage.read_asset("laionet_final", partitions=storage.registry.releases()["sample"])
     assert at_laionet["images"] == final.height and at_laionet["classes_covered"] >= final["wnid"].n_unique()
     assert sweep["rows"].is_sorted(descending=True) and sweep["rows"][-1] < sweep["rows"][0]
     assert "fig_laionet_threshold_sweep.png" in html and any(
@@ -367,26 +390,60 @@ def test_demo_materialises_the_whole_graph_offline(demo_home, monkeypatch):
     )
     # the gallery shows classes both datasets have; the rating study's trials balance LAIONet's side
     # and name thumbnails that exist beside the report, which links both
-    shown = pl.read_parquet(home / "assets" / "laionet_gallery.parquet")
+    shown = pl.read_parquet(home / "assets" / "laionet_gallery" / "sample.parquet")
     assert shown.height and shown.group_by("wnid").agg(pl.col("dataset").n_unique())["dataset"].min() == 2
-    trials = read_csv_export(home / "reports" / "rating_study_pairs.csv")
+    trials = read_csv_export(reports / "rating_study_pairs.csv")
     assert trials.height and abs(2 * (trials["laionet_side"] == "left").sum() - trials.height) <= 1
     thumbnails = [c for c in trials.columns if "_thumbnail_" in c]
-    assert len(thumbnails) == 4 and all(
-        (home / "reports" / f).is_file() for c in thumbnails for f in trials[c]
-    )
+    assert len(thumbnails) == 4 and all((reports / f).is_file() for c in thumbnails for f in trials[c])
     assert "href='gallery.html'" in html and "href='rating_study_pairs.csv'" in html
     # random models and synthetic images: said first, in the report and the gallery, and in the UI
     banner = html.split("<div class='banner' role='alert'>", 1)[1].split("</div>", 1)[0]
     assert html.index(banner) < html.index("<nav>")
     assert "The models have random weights (" in banner and "timm:mobilenetv3_small_050:random" in banner
     assert "The images and captions are synthetic (" in banner and "data/sample" in banner
-    gallery_page = (home / "reports" / "gallery.html").read_text()
+    gallery_page = (reports / "gallery.html").read_text()
     assert "The images and captions are synthetic" in gallery_page and "href='report.html'" in gallery_page
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         event = instance.get_latest_materialization_event(dg.AssetKey("report"))
         assert "synthetic" in event.asset_materialization.metadata["inputs"].value
+    # one release's outputs: its own partition of a release-level asset, its parts of a per-part one
+    from laionet_assets.cli.where import outputs
+
+    storage = LaionetStorage(home=str(home))
+    assert outputs("laionet_clean", storage, release="sample") == [
+        str(home / "assets" / "laionet_clean" / "sample.parquet")
+    ]
+    assert outputs("report", storage, release="sample")[-1] == str(reports / "report.html")
+    assert len(outputs("lemma_matches", storage, release="sample")) == 2
+    assert outputs("laionet_clean", storage, release="another") == []
+    check_release_comparison(home, out, html)
     check_second_vocabulary(home, out)
+
+
+def check_release_comparison(home, out: str, html: str) -> None:
+    """The demo's second release shares some of the sample's images: the comparison's overlaps
+    equal the sets', both releases' reports show it, and every part of it was computed."""
+    assert "== a second release, sample_5b" in out
+    a, b = (
+        pl.read_parquet(home / "assets" / "laionet_clean" / f"{r}.parquet") for r in ("sample_5b", "sample")
+    )
+    summary = pl.read_parquet(home / "assets" / "release_comparison.parquet")
+    assert set(summary.select("release", "baseline").unique().rows()) == {("sample_5b", "sample")}
+    values = dict(summary.filter(pl.col("model").is_null()).select("measure", "value").iter_rows())
+    shared = set(a["url"]) & set(b["url"])
+    assert values["urls_shared"] == len(shared) > 0 and len(shared) < a.height  # some shared, some new
+    assert values["rows"] == a.height and values["rows_baseline"] == b.height
+    assert values["intra_class_classes_compared"] > 0 and values["images_shared"] > 0
+    assert summary.filter(pl.col("measure") == "top1_equal_difference").height > 0
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        meta = instance.get_latest_materialization_event(
+            dg.AssetKey("release_comparison")
+        ).asset_materialization.metadata
+    assert meta["not_computed"].value == {}
+    assert "Against the other releases of the home" in html and "../fig_release_comparison.png" in html
+    other = (home / "reports" / "sample_5b" / "report.html").read_text()
+    assert "Against the other releases of the home" in other
 
 
 def check_second_vocabulary(home, out: str) -> None:
@@ -407,14 +464,16 @@ def check_second_vocabulary(home, out: str) -> None:
         for row, (_, wnids) in paper_reference(part["TEXT"].to_list(), classes).items()
         if len(wnids) == 1 and part["NSFW"][row] == "UNLIKELY"
     }
-    clean = pl.read_parquet(cifar / "assets" / "laionet_clean.parquet")
+    clean = pl.read_parquet(cifar / "assets" / "laionet_clean" / "cifar100-sample.parquet")
     assert dict(clean.select("sample_id", "wnid").iter_rows()).items() <= single.items() and clean.height
     assert f"LAIONet: {clean.height} rows over {clean['wnid'].n_unique()} classes of cifar100" in out
     folder = pl.read_parquet(cifar / "assets" / "imagenet_val.parquet")  # read by class name
     names = dict(zip(classes["wnid"], classes["class_name"]))
     labelled = folder.select("image_id", "wnid").rows()
     assert folder.height and all(image.split("/")[0] == names[wnid] for image, wnid in labelled)
-    compared = pl.read_parquet(cifar / "assets" / "intra_class_laionet_vs_imagenet.parquet")
+    compared = pl.read_parquet(
+        cifar / "assets" / "intra_class_laionet_vs_imagenet" / "cifar100-sample.parquet"
+    )
     assert compared.height >= 5 and set(compared["wnid"]) <= set(folder["wnid"]) & set(clean["wnid"])
     assert (compared["difference"] < 0).mean() > 0.5  # the sample's LAIONet images are the noisier
     with (
@@ -425,9 +484,18 @@ def check_second_vocabulary(home, out: str) -> None:
             dg.AssetKey("imagenet_val_predictions")
         ).asset_materialization.metadata
     assert "another label space" in str(meta["models_skipped"].value)
-    html = (cifar / "reports" / "report.html").read_text()
+    html = (cifar / "reports" / "cifar100-sample" / "report.html").read_text()
     assert "<td class=text>cifar100</td>" in html and "fig6_" in html
     assert pl.read_parquet(home / "assets" / "imagenet_synsets.parquet").height == 1000
+
+
+def test_a_union_of_folders_needs_one_name(home, capsys):
+    second = SAMPLE_RELEASE.parent / "releases" / "laion400m"
+    args = ["run", "--release", str(SAMPLE_RELEASE), "--release", str(second), "--home", str(home)]
+    assert main([*args, "--profile", "tiny"]) == 2
+    assert "a union of several --release folders needs one --name" in capsys.readouterr().err
+    assert main([*args[:3], "--name", "!!!", "--profile", "tiny", "--home", str(home)]) == 2
+    assert "has no characters usable in a partition key" in capsys.readouterr().err
 
 
 def test_run_shows_the_release_before_it_starts_and_refuses_an_unfiltered_one(home, capsys):
@@ -497,7 +565,7 @@ def test_a_second_vocabulary_runs_the_text_side_in_its_own_home(home, capsys):
             expected[part["SAMPLE_ID"][row]] = (lemmas, wnids)
     got = {s: (sorted(lem), w) for s, lem, w in matched.select("sample_id", "lemmas", "wnids").iter_rows()}
     assert got == {str(k): v for k, v in expected.items()} and got
-    clean = pl.read_parquet(cifar / "assets" / "laionet_clean.parquet")
+    clean = pl.read_parquet(cifar / "assets" / "laionet_clean" / "laion_sample.parquet")
     assert clean.height and set(clean["wnid"]) <= set(classes["wnid"])
     # ImageNet's run later goes to <home> itself
     assert main([*args, "--select", "imagenet_synsets"]) == 0
@@ -516,7 +584,7 @@ def test_a_run_whose_images_are_unreachable_exits_1_with_the_status_breakdown(ho
     assert {a["target"] for a in network_attempts()} == {"images.example.org"}
     assert "  stopped before " in captured.out  # nothing downstream of the blocking check ran
     assert "laionet: check laionet_images_downloaded failed: " in captured.err
-    assert not (home / "assets" / "accuracy.parquet").exists()
+    assert not (home / "assets" / "accuracy").exists()
 
 
 def test_run_defaults_to_the_paper_profile_and_says_which_weights_it_cannot_load(home, capsys):

@@ -84,7 +84,7 @@ def test_whole_chain_on_the_bundled_sample(tmp_path):
     meta = metadata(result, "laionet_clean")
     assert meta["rows"] == clean.height and meta["classes"] == clean["wnid"].n_unique()
     for figure in ("fig3_coverage_vs_threshold.png", "fig4_class_frequencies.png"):
-        assert (release.home / "reports" / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (release.home / "reports" / release.release / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the figures' tables are assets of the same multi-asset, with Dagster's standard table metadata
     frequencies = release.output("class_frequencies")
     assert frequencies.filter(pl.col("count") > 0).height == clean["wnid"].n_unique()
@@ -99,7 +99,9 @@ def test_whole_chain_on_the_bundled_sample(tmp_path):
     # each figure is a picture in the metadata: a thumbnail PNG and, under it, the file
     shown = metadata(result, "laionet_clean")["fig3_coverage"]
     assert shown.startswith("![fig3_coverage_vs_threshold](data:image/png;base64,iVBOR")
-    assert shown.endswith(f"`{release.home / 'reports' / 'fig3_coverage_vs_threshold.png'}`")
+    assert shown.endswith(
+        f"`{release.home / 'reports' / release.release / 'fig3_coverage_vs_threshold.png'}`"
+    )
 
 
 def test_rematerialising_a_partition_is_idempotent(tmp_path, synsets):

@@ -15,7 +15,7 @@ def test_definitions_load_with_the_design_card_assets():
     from laionet_assets.graph import asset_plan
 
     plan = asset_plan()
-    assert keys == set(plan.order) and len(keys) == 41  # the CLI offers every asset of the graph
+    assert keys == set(plan.order) and len(keys) == 43  # the CLI offers every asset of the graph
     text_side = ("lemma_matches", "text_sims", "laion_caption_index")
     image_side = ("laionet_images", "laionet_final", "image_embeddings", "model_predictions")
     assert plan.partitioned == (*text_side, *image_side)
@@ -31,13 +31,22 @@ def test_definitions_load_with_the_design_card_assets():
     assert position["model_predictions"] < position["laionet_threshold_sweep"]  # and their predictions
     for group in plan.together:  # a multi-asset runs as one step: one stage
         assert len({position[a] for a in group}) == 1
-    runs = plan.runs(["laionet_images", "accuracy", "imagenet_synsets"], ["p1", "p2"])
+    runs = plan.runs(["laionet_images", "accuracy", "imagenet_synsets"], ["rel-p1", "rel-p2"], "rel")
     assert runs == [
         (["imagenet_synsets"], None),
-        (["laionet_images"], "p1"),
-        (["laionet_images"], "p2"),
-        (["accuracy"], None),
+        (["laionet_images"], "rel-p1"),
+        (["laionet_images"], "rel-p2"),
+        (["accuracy"], "rel"),
     ]
+    with pytest.raises(ValueError, match="computed per release: name the release"):
+        plan.runs(["accuracy"], ["rel-p1"])
+    # one LAIONet per release: it and everything computed from it are partitioned by release
+    assert {"laionet_clean", "laionet_top50", "accuracy", "intra_class_stats", "report"} <= set(
+        plan.per_release
+    )
+    assert not {"imagenet_synsets", "reference_image_embeddings", *text_side, *image_side} & set(
+        plan.per_release
+    )
     laionet = ("class_frequencies", "coverage_vs_threshold", "laionet_clean", "laionet_top50")
     assert laionet in plan.together  # side outputs are assets of their multi-asset
     chosen = plan.select(["laionet_top50", "imagenet_synsets"])
@@ -61,6 +70,37 @@ def test_definitions_load_with_the_design_card_assets():
         "text_sims_rows_kept",
         "model_predictions_errors",
     }
+
+
+def test_every_edge_between_parts_and_releases_says_which_partitions_it_reads():
+    """Dagster maps no partition of one dynamic definition to another: every dependency between a
+    per-part and a per-release asset is declared (all partitions, narrowed by the IO manager
+    through the registry), and every loaded one names its direction."""
+    import dagster as dg
+
+    from laionet_assets.definitions import defs
+    from laionet_assets.defs.partitions import CROSSING, PART_RELEASE, RELEASE_PARTS
+
+    graph = defs.resolve_asset_graph()
+    crossings = 0
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        for parent in node.parent_keys:
+            up, down = graph.get(parent).partitions_def, node.partitions_def
+            if up is None or down is None or up.name == down.name:
+                continue
+            crossings += 1
+            mapping = node.assets_def.get_partition_mapping_for_dep(parent)
+            assert isinstance(mapping, dg.AllPartitionMapping), (key, parent)
+            inputs = [i for i, k in node.assets_def.keys_by_input_name.items() if k == parent]
+            for name in inputs:
+                spec = node.assets_def.op.ins[name]
+                if spec.dagster_type.is_nothing:  # read by the step itself, not loaded
+                    continue
+                metadata = spec.metadata
+                expected = RELEASE_PARTS if down.name == "laion_releases" else PART_RELEASE
+                assert metadata.get(CROSSING) == expected, (key, parent)
+    assert crossings > 10
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,7 @@ def test_every_release_layout_has_its_page(site):
 
 def test_the_output_layout_says_where_laionet_is(site):
     page = (site / "output" / "index.html").read_text()
-    assert "assets/laionet_clean.parquet" in page
+    assert "assets/laionet_clean/&lt;release&gt;.parquet" in page
     for name in asset_plan().partitioned:
         assert f"assets/{name}/&lt;release&gt;-&lt;part&gt;.parquet" in page
 
@@ -81,7 +81,7 @@ def test_the_scale_page_states_what_each_release_needs_from_the_measurements(sit
 def test_the_readme_is_a_front_door():
     readme = (REPO / "README.md").read_text()
     assert len(readme.encode()) <= 15_000
-    assert "laionet run --release" in readme and "laionet_clean.parquet" in readme
+    assert "laionet run --release" in readme and "laionet_clean/laion400m.parquet" in readme
     for link in re.findall(r"\]\(([^)#]+)\)", readme):
         if "://" not in link:
             assert (REPO / link).exists(), link

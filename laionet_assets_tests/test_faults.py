@@ -90,11 +90,10 @@ def test_sigkill_during_laionet_images_resumes_from_its_checkpoint(tmp_path, syn
             LAIONET_DOWNLOAD_CHECKPOINT_ROWS="3",
             LAIONET_OCR="false",
         )
-        text_side = (
-            "lemma_matches,text_sims,laionet_clean,class_frequencies,coverage_vs_threshold,laionet_top50"
-        )
-        run(home, text_side, key, tmp_path / "text.log")
-        wanted = pl.read_parquet(home.root / "assets" / "laionet_clean.parquet").height
+        run(home, "lemma_matches,text_sims", key, tmp_path / "text.log")
+        laionet = "laionet_clean,class_frequencies,coverage_vs_threshold,laionet_top50"
+        run(home, laionet, "sample", tmp_path / "laionet.log")
+        wanted = pl.read_parquet(home.output("laionet_clean", "sample")).height
         assert wanted > 10
         server.hold_after(7)  # the 8th request waits: two checkpoints (6 rows) are written
         proc = home.popen("laionet_images", key, tmp_path / "killed.log")

@@ -15,11 +15,11 @@ from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.core.models.image_embeddings import load_vectors
 from laionet_assets.definitions import all_assets, defs
 from laionet_assets.defs.partitions import IMAGE_SIDE as IMAGE_SIDE_TAGGED
-from laionet_assets.defs.partitions import laion_parts
+from laionet_assets.defs.partitions import laion_parts, laion_releases
 from laionet_assets.graph import asset_plan
 from laionet_assets.profiles import resources_for, with_defaults
 from laionet_assets.resources import ImageDownloader, ImageFolders, ImageModels, LaionetStorage
-from laionet_assets.testing.fixtures import select, shared_path
+from laionet_assets.testing.fixtures import register_parts, select, shared_path
 from laionet_assets.testing.web import LOOPBACK, ImageServer, crafted_images, encode
 
 IMAGE_SIDE = [
@@ -155,7 +155,8 @@ def build(web, name: str, parts: int) -> dict:
         .drop("_i")
     )
     write_parquet_atomic(web["synsets"], home / "assets" / "imagenet_synsets.parquet")
-    write_parquet_atomic(clean, home / "assets" / "laionet_clean.parquet")
+    write_parquet_atomic(clean, home / "assets" / "laionet_clean" / "test.parquet")
+    register_parts(home, "test", keys)
     write_parquet_atomic(
         crafted_text_matches(web["sample"], server.base),
         home / "assets" / "captions_nearest_laion.parquet",
@@ -182,13 +183,14 @@ def build(web, name: str, parts: int) -> dict:
     )
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(laion_parts.name, keys)
+    instance.add_dynamic_partitions(laion_releases.name, ["test"])
 
     def run(names, key):
         return dg.materialize(
             all_assets, selection=names, partition_key=key, resources=resources, instance=instance
         )
 
-    results = [run(names, key) for names, key in asset_plan().runs(select(*IMAGE_SIDE), keys)]
+    results = [run(names, key) for names, key in asset_plan().runs(select(*IMAGE_SIDE), keys, "test")]
     storage = LaionetStorage(home=str(home))
     before = {a: storage.read_asset(a) for a in IMAGE_PART_ASSETS}
     again = [run(list(IMAGE_PART_ASSETS), key) for key in keys]
@@ -348,7 +350,7 @@ def test_predictions_and_accuracy(world, synsets):
     assert row["top1_equal"] == pytest.approx(per_class["r"].mean())
     assert row["classes"] == 12 and row["top1_equal_low"] <= row["top1_equal"] <= row["top1_equal_high"]
     for fig in ("fig1_accuracy_imagenet_vs_laionet.png", "fig5_weighted_vs_equal.png"):
-        assert (world["home"] / "reports" / fig).read_bytes()[:4] == b"\x89PNG"
+        assert (world["home"] / "reports" / "test" / fig).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_intra_class_means_are_the_pair_means(world):
@@ -379,7 +381,7 @@ def test_intra_class_means_are_the_pair_means(world):
 
 
 def test_report_has_every_figure(world):
-    html = (world["home"] / "reports" / "report.html").read_text()
+    html = (world["home"] / "reports" / "test" / "report.html").read_text()
     for fig in ("fig1_", "fig5_", "fig6_", "fig7_", "fig8_", "fig10_", "fig17_", "fig18_"):
         assert fig in html
     assert "mobilenet_v2_quantized.pt@" in html  # which model produced the numbers
@@ -459,7 +461,7 @@ def test_image_synset_similarity_against_a_loop(world, synsets):
         assert (row["laionet_n"], row["imagenet_n"]) == (len(mine), len(theirs))
         assert row["laionet_mean"] == pytest.approx(np.mean(mine), abs=1e-5)
         assert row["difference"] == pytest.approx(np.mean(mine) - np.mean(theirs), abs=1e-5)
-    assert (world["home"] / "reports" / "fig17_image_to_synset.png").read_bytes()[:4] == b"\x89PNG"
+    assert (world["home"] / "reports" / "test" / "fig17_image_to_synset.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_per_class_differences_against_the_recalls(world):
@@ -480,8 +482,10 @@ def test_per_class_differences_against_the_recalls(world):
         assert row["intra_class_difference"] == pytest.approx(intra[row["wnid"]])
     m = meta(world, "per_class_differences")
     assert "rho" in m["rank_correlation"].value
-    assert (world["home"] / "reports" / "fig_per_class_differences.png").read_bytes()[:4] == b"\x89PNG"
-    html = (world["home"] / "reports" / "report.html").read_text()
+    assert (world["home"] / "reports" / "test" / "fig_per_class_differences.png").read_bytes()[
+        :4
+    ] == b"\x89PNG"
+    html = (world["home"] / "reports" / "test" / "report.html").read_text()
     assert (
         "fig_per_class_differences.png" in html and "The classes that lose most recall@1 on LAIONet" in html
     )

@@ -72,3 +72,56 @@ def test_an_input_annotated_lazy_gets_scans_of_every_materialised_partition(tmp_
         assert isinstance(seen["lazy"][key], pl.LazyFrame) and isinstance(seen["eager"][key], pl.DataFrame)
         assert seen["lazy"][key].collect().equals(seen["eager"][key])
         assert seen["eager"][key]["sample_id"].to_list() == [key]
+
+
+def test_a_part_reads_its_own_releases_laionet_and_a_release_its_own_parts(tmp_path):
+    """Across the two partitions definitions the registry decides: a per-part step (one part, or
+    a range of them) gets the LAIONet of its parts' release; a release-level step gets exactly its
+    release's parts."""
+    from laionet_assets.defs.partitions import (
+        RELEASE_LEVEL,
+        laion_releases,
+        of_part_release,
+        of_release_parts,
+    )
+    from laionet_assets.testing.fixtures import register_parts
+
+    seen = {}
+
+    @dg.asset(**RELEASE_LEVEL)
+    def laionet_clean(context: dg.AssetExecutionContext) -> pl.DataFrame:
+        return pl.DataFrame({"release": [context.partition_key]})
+
+    @dg.asset(partitions_def=laion_parts, ins={"laionet_clean": of_part_release()})
+    def laionet_images(context: dg.AssetExecutionContext, laionet_clean: pl.DataFrame) -> None:
+        seen.setdefault("parts", []).append((context.partition_keys, laionet_clean["release"].to_list()))
+
+    @dg.asset(**RELEASE_LEVEL, ins={"laionet_final": of_release_parts()})
+    def accuracy(context: dg.AssetExecutionContext, laionet_final: dict[str, pl.LazyFrame]) -> None:
+        seen[context.partition_key] = sorted(laionet_final)
+
+    home = tmp_path / "home"
+    register_parts(home, "a", ["a-p0", "a-p1"])
+    register_parts(home, "b", ["b-p0"])
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(laion_parts.name, ["a-p0", "a-p1", "b-p0"])
+    instance.add_dynamic_partitions(laion_releases.name, ["a", "b"])
+    resources = {"storage": LaionetStorage(home=str(home)), "io_manager": parquet_io_manager}
+    assets = [laionet_clean, laionet_images, laionet_final, accuracy]
+
+    def run(selection, key=None, tags=None):
+        assert dg.materialize(
+            assets, selection=selection, partition_key=key, tags=tags, instance=instance, resources=resources
+        ).success
+
+    for release in ("a", "b"):
+        run(["laionet_clean"], release)
+    for part in ("a-p0", "a-p1", "b-p0"):
+        run(["laionet_final"], part)
+    run(["laionet_images"], "b-p0")
+    range_tags = {"dagster/asset_partition_range_start": "a-p0", "dagster/asset_partition_range_end": "a-p1"}
+    run(["laionet_images"], tags=range_tags)
+    assert seen["parts"] == [(["b-p0"], ["b"]), (["a-p0", "a-p1"], ["a"])]
+    for release in ("a", "b"):
+        run(["accuracy"], release)
+    assert seen["a"] == ["a-p0", "a-p1"] and seen["b"] == ["b-p0"]

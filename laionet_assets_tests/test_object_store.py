@@ -62,7 +62,7 @@ def test_every_output_on_s3_equals_the_local_disk_run(homes):
     decoded = [np.asarray(load_rgb(str(home.images / first))) for home in (remote, local)]
     assert decoded[0].shape[0] > 1 and np.array_equal(*decoded)
     for figure in ("fig3_coverage_vs_threshold.png", "fig4_class_frequencies.png"):
-        assert remote.report_path(figure).read_bytes().startswith(b"\x89PNG"), figure
+        assert remote.report_path(figure, "rel").read_bytes().startswith(b"\x89PNG"), figure
     # the caption-embedding cache: LanceDB on the same bucket, the same captions
     encoder = homes["local"].resources["text_encoder"].load().encoder_id
     assert sorted(remote.embedding_cache().hashes(encoder)) == sorted(local.embedding_cache().hashes(encoder))

@@ -139,21 +139,64 @@ def test_fsspec_releases_root(env, monkeypatch):
     assert entry["path"] == "memory://bucket/releases/laion5b/part-7.parquet" and entry["layout"] == "laion5b"
 
 
-def test_refresh_schedule_runs_only_after_new_parts():
+def test_the_refresh_schedule_builds_each_release_once_its_parts_are_newer(env):
+    """One run per release whose parts' text_sims are newer than its LAIONet, that release as
+    the run's partition: a second release never rebuilds the first's LAIONet."""
+    root, _, storage = env
     with dg.instance_for_test() as instance:
-        check_refresh_schedule(instance)
+        check_refresh_schedule(root, instance, storage)
 
 
-def check_refresh_schedule(instance):
+def check_refresh_schedule(root, instance, storage):
+    write_part(root / "laion400m" / "part-00000.parquet", ["a lion"])
+    write_part(root / "relaion5b" / "part-00000.parquet", ["a tiger"])
+    evaluate(instance, storage)
+
     def tick():
-        return laionet_refresh_schedule(dg.build_schedule_context(instance=instance))
+        # entered and left, as the daemon does: the context sets and resets the instance's state
+        with dg.build_schedule_context(instance=instance, resources={"storage": storage}) as context:
+            result = laionet_refresh_schedule(context)
+        return result if isinstance(result, dg.SkipReason) else sorted(r.partition_key for r in result)
 
+    assert "no text_sims partition yet" in tick().skip_message
+    for key in ("laion400m-part-00000", "relaion5b-part-00000"):
+        instance.report_runless_asset_event(dg.AssetMaterialization("text_sims", partition=key))
+    assert tick() == ["laion400m", "relaion5b"]
+    instance.report_runless_asset_event(dg.AssetMaterialization("laionet_clean", partition="laion400m"))
+    assert tick() == ["relaion5b"]
+    instance.report_runless_asset_event(dg.AssetMaterialization("laionet_clean", partition="relaion5b"))
     assert isinstance(tick(), dg.SkipReason)
-    instance.add_dynamic_partitions("laion_parts", ["rel-p0"])
-    instance.report_runless_asset_event(dg.AssetMaterialization("text_sims", partition="rel-p0"))
-    assert isinstance(tick(), dg.RunRequest)
-    instance.report_runless_asset_event(dg.AssetMaterialization("laionet_clean"))
-    assert isinstance(tick(), dg.SkipReason)
+    # a new part of one release: that release's LAIONet again, not the other's
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization("text_sims", partition="relaion5b-part-00000")
+    )
+    assert tick() == ["relaion5b"]
+
+
+def test_a_new_folder_is_a_new_release_and_a_new_part_grows_its_release(env, capfd):
+    root, instance, storage = env
+    write_part(root / "laion400m" / "part-00000.parquet", ["a lion"])
+    first = evaluate(instance, storage)
+    assert instance.get_dynamic_partitions("laion_releases") == ["laion400m"]
+    assert "new release laion400m: 1 part(s)" in capfd.readouterr().err
+    write_part(root / "laion400m" / "part-00001.parquet", ["a tiger"])
+    write_part(root / "relaion5b" / "part-00000.parquet", ["a cat"])
+    second = evaluate(instance, storage, first.cursor)
+    assert keys_of(second) == ["laion400m-part-00001", "relaion5b-part-00000"]
+    assert sorted(instance.get_dynamic_partitions("laion_releases")) == ["laion400m", "relaion5b"]
+    assert "release laion400m grows: 1 new or rewritten part(s)" in capfd.readouterr().err
+    assert storage.registry.releases() == {
+        "laion400m": ["laion400m-part-00000", "laion400m-part-00001"],
+        "relaion5b": ["relaion5b-part-00000"],
+    }
+    # a release folder that disappears keeps its registry and outputs, and is said once
+    import shutil
+
+    shutil.rmtree(root / "relaion5b")
+    third = evaluate(instance, storage, second.cursor)
+    fourth = evaluate(instance, storage, third.cursor)
+    assert capfd.readouterr().err.count("release relaion5b: its folder is gone") == 1
+    assert "relaion5b" in storage.registry.releases() and keys_of(fourth) == []
 
 
 AMBIGUOUS = {  # columns that satisfy both the DataComp and the COYO-700M layouts

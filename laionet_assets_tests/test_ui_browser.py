@@ -197,7 +197,7 @@ def test_the_ui_and_the_report_of_the_demo(ui_server, tmp_path):
         page.screenshot(path=str(tmp_path / "run_succeeded.png"))
 
         # the demo's report: the banner about its random models and synthetic images comes first
-        page.goto((home / "reports" / "report.html").as_uri(), wait_until="load")
+        page.goto((home / "reports" / "sample" / "report.html").as_uri(), wait_until="load")
         banner = page.get_by_role("alert")
         expect(banner).to_contain_text("The models have random weights")
         expect(banner).to_contain_text("synthetic")

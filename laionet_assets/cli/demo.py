@@ -55,23 +55,62 @@ def sample_web():
         yield {SAMPLE_WEB_PREFIX: server.url("")}
 
 
+SECOND_RELEASE = "sample_5b"  # the demo's second release: some of the sample's rows, and new ones
+
+
+def second_selection() -> str:
+    """What the demo builds of its second release: everything but the threshold sweep (its
+    downloads and OCR would double the demo's time) and the caption search over the whole home
+    (built with the first release)."""
+    from laionet_assets.graph import asset_plan
+
+    plan = asset_plan()
+    home_wide = [a for a in plan.order if a not in plan.per_release and a not in plan.partitioned]
+    skipped = {*plan.select(["laionet_sweep_images", "laionet_threshold_sweep"]), *home_wide}
+    return ",".join(a for a in plan.order if a not in skipped or a == "release_comparison")
+
+
+def write_second_release(folder: Path) -> Path:
+    """The demo's second release, written as Re-LAION-5B ships its parts: the sample's rows of even
+    sample id (the images and captions it shares with the first release) and the CIFAR-100
+    sample's captions (its own)."""
+    import polars as pl
+
+    from laionet_assets.core.releases.read import read_part
+    from laionet_assets.core.releases.samples import canonical_rows, write_release
+    from laionet_assets.core.releases.scan import scan_release
+
+    def rows(location: Path) -> pl.DataFrame:
+        return pl.concat([read_part(p.to_json())[0] for p in scan_release(str(location)).parts])
+
+    shared = rows(SAMPLE_RELEASE).filter(pl.col("sample_id").cast(pl.Int64) % 2 == 0)
+    new = rows(SECOND_SAMPLE / "laion_sample")
+    if not folder.exists():
+        write_release("relaion5b", folder, canonical_rows(pl.concat([shared, new])), parts=1)
+    return folder
+
+
 def run_demo(profile: str, select: str | None, home: str | None, chosen: dict) -> int:
     """The bundled sample: its release, its web (served locally) and its image folders; then,
-    unless a selection or a vocabulary is given, the whole graph again for CIFAR-100 on its own
-    sample (``SECOND_VOCABULARY``)."""
+    unless a selection or a vocabulary is given, a second release that shares some of its images
+    (``SECOND_RELEASE``; ``release_comparison`` compares the two) and the whole graph again for
+    CIFAR-100 on its own sample (``SECOND_VOCABULARY``)."""
     environment = settings.env_names()
     sample = {k: str(SAMPLE / v) for k, v in SAMPLE_SETTINGS.items() if k not in environment}
+    flags = {**sample, "url_rewrites": None, "download_allow": LOOPBACK, **chosen}
     with sample_web() as rewrites:
-        code = run_release(
-            str(SAMPLE_RELEASE),
-            "sample",
-            profile,
-            select,
-            home,
-            {**sample, "url_rewrites": rewrites, "download_allow": LOOPBACK, **chosen},
-        )
+        flags["url_rewrites"] = rewrites
+        code = run_release(str(SAMPLE_RELEASE), "sample", profile, select, home, flags)
         if select or "vocabulary" in chosen or "vocabulary" in environment:
             return code
+        root = Path(home or settings.process_setting("home")).resolve()
+        second = write_second_release(root / "demo-releases" / SECOND_RELEASE)
+        print(f"\n== a second release, {SECOND_RELEASE}: some of the sample's images and new ones ({second})")
+        code = max(code, run_release(str(second), SECOND_RELEASE, profile, second_selection(), home, flags))
+        # the first release's report again, now that there is a release to compare it with
+        code = max(
+            code, run_release(str(SAMPLE_RELEASE), "sample", profile, "report", home, flags, quiet=True)
+        )
         print(f"\n== a second vocabulary: {SECOND_VOCABULARY} on its own sample ({SECOND_SAMPLE})")
         second = run_release(
             str(SECOND_SAMPLE / "laion_sample"),
@@ -120,7 +159,7 @@ def run_release_layouts(profile: str, home: str | None, chosen: dict) -> int:
         if synsets is None and (assets / "imagenet_synsets.parquet").exists():
             synsets = pl.read_parquet(assets / "imagenet_synsets.parquet")
         matched = pl.read_parquet(assets / "lemma_matches" / "*.parquet") if code == 0 else None
-        clean = pl.read_parquet(assets / "laionet_clean.parquet") if code == 0 else None
+        clean = pl.read_parquet(assets / "laionet_clean" / f"{layout}.parquet") if code == 0 else None
         results.append(
             {
                 "layout": layout,

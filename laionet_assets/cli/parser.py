@@ -168,12 +168,18 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--release",
         required=True,
-        help="a release folder (any supported layout: see README), one part file, or an fsspec URL",
+        action="append",
+        help="a release folder (any supported layout: see README), one part file, or an fsspec URL; "
+        "repeated under one --name, a union release (LAION-5B = 2B-en + 2B-multi + 1B-nolang), its "
+        "rows deduplicated by URL",
     )
     for name in ("layout", "columns", "embeddings_model"):
         s = settings.setting(name)
         run.add_argument(s.option, type=_flag_type(s), metavar=_metavar(s), help=f"{s.help}; {s.env}")
-    run.add_argument("--name", help="release name in partition keys (default: the folder's name)")
+    run.add_argument(
+        "--name",
+        help="the release's name: its partition and the start of its parts' (default: the folder's name)",
+    )
     run.add_argument(
         "--strict",
         action="store_true",
@@ -215,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "assets",
         parents=[verbosity],
-        help="list the assets of the graph in run order (partitioned ones marked [part])",
+        help="list the assets of the graph in run order (marked [part] or [release] where partitioned)",
     )
     locate = sub.add_parser(
         "where",
@@ -224,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     locate.add_argument("asset", help="an asset of the graph (see laionet assets)")
     locate.add_argument("--partition", help="one partition of a per-part asset (default: all)")
+    locate.add_argument(
+        "--release", help="one release's outputs: its LAIONet and what is computed from it, or its parts"
+    )
     for name in ("home", "vocabulary"):
         s = settings.setting(name)
         locate.add_argument(s.option, help=f"{s.help}; {s.env}")
@@ -235,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "assets":
             return list_assets()
         if args.command == "where":
-            return where(args.asset, args.partition, args.home, args.vocabulary)
+            return where(args.asset, args.partition, args.home, args.vocabulary, args.release)
         return run_command(args)
     except (HomeUnreachable, CredentialsInUrl, SettingError) as exc:  # a value or the home, before any work
         if args.verbose:
@@ -284,5 +293,8 @@ def list_assets() -> int:
 
     plan = asset_plan()
     for name in plan.order:
-        print(name + (" [part]" if name in plan.partitioned else ""))
+        print(
+            name
+            + (" [part]" if name in plan.partitioned else " [release]" if name in plan.per_release else "")
+        )
     return 0

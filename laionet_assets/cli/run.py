@@ -5,6 +5,7 @@ headline sizes of what was built."""
 from __future__ import annotations
 
 import os
+import posixpath
 import sys
 import time
 import uuid
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from laionet_assets import settings
+from laionet_assets.core.io.names import slug
 from laionet_assets.settings import ASSET_CONFIG, RESOURCE
 
 if TYPE_CHECKING:
@@ -61,16 +63,19 @@ def invalid_configuration(exc: ValueError) -> str:
     return f"laionet: invalid configuration: {message}"
 
 
-def print_summary(selection: list[str], storage) -> dict[str, int]:
-    """The headline sizes of what this run built, read from the storage resource's paths; returns
-    the rows of each headline table it read."""
+def print_summary(selection: list[str], storage, release: str) -> dict[str, int]:
+    """The headline sizes of what this run built for ``release``, read from the storage
+    resource's paths; returns the rows of each headline table it read."""
     from laionet_assets.graph import asset_plan
 
     plan = asset_plan()
+    parts = storage.registry.releases().get(release, [])
+    print(f"release {release} ({len(parts)} part(s)):")
     classes = "ImageNet classes" if storage.vocabulary == "imagenet1k" else f"classes of {storage.vocabulary}"
     sizes = {}
     for asset, label in plan.headlines.items():
-        frame = storage.read_asset(asset) if asset in selection else None
+        partitions = [release] if asset in plan.per_release else parts if asset in plan.partitioned else None
+        frame = storage.read_asset(asset, partitions=partitions) if asset in selection else None
         if frame is None:
             continue
         sizes[asset] = frame.height
@@ -81,9 +86,10 @@ def print_summary(selection: list[str], storage) -> dict[str, int]:
         label = label.format(**frame.row(0, named=True)) if frame.height else label
         print(f"{label}: {frame.height:,} rows over {frame['wnid'].n_unique()} {classes}")
     for asset, file in plan.pages.items():
-        if asset in selection and storage.report_path(file).exists():
-            print(f"{asset}: {storage.report_path(file)}")
-    print(f"outputs: {storage.assets}  figures: {storage.reports}")
+        page = storage.report_path(file, release if asset in plan.per_release else None)
+        if asset in selection and page.exists():
+            print(f"{asset}: {page}")
+    print(f"outputs: {storage.assets}  figures: {storage.release_reports(release)}")
     vocabulary = (
         ""
         if storage.vocabulary == "imagenet1k"
@@ -223,7 +229,7 @@ def weights_problem(resources: dict, selection: list[str], profile: str) -> str 
 
 
 def run_release(
-    release: str,
+    release: str | list[str],
     name: str | None,
     profile: str | None,
     select: str | None,
@@ -257,7 +263,7 @@ def run_release(
     import dagster as dg
 
     from laionet_assets.definitions import all_assets, all_checks
-    from laionet_assets.defs.partitions import laion_parts
+    from laionet_assets.defs.partitions import laion_parts, laion_releases
     from laionet_assets.graph import asset_plan
     from laionet_assets.recovery import local_instance, recover_dead_runs
 
@@ -270,25 +276,38 @@ def run_release(
             "on the cluster, launch them there: docs/operations.md)",
             file=sys.stderr,
         )
-    try:
-        scan = storage.registry.register(
-            release,
-            name,
-            layout or settings.process_setting("layout"),
-            columns or settings.process_setting("columns") or None,
-            embeddings_model or settings.process_setting("embeddings_model") or None,
-            strict,
-        )
-    except ValueError as exc:  # BadPartError, LayoutError, a bad --columns
-        print(f"laionet: {exc}", file=sys.stderr)
+    folders = [release] if isinstance(release, str) else list(release)
+    if len(folders) > 1 and not name:
+        print("laionet: a union of several --release folders needs one --name", file=sys.stderr)
         return 2
-    keys = [p.key for p in scan.parts]
-    print(f"release {release}: {len(keys)} part(s); profile {profile}; home {root}")
-    print_release(scan)
-    problem = safety_problem(scan, asset_values, selection)
-    if problem:
-        print(f"laionet: {problem}", file=sys.stderr)
-        return 2
+    scans = []
+    for folder in folders:
+        try:
+            scans.append(
+                storage.registry.register(
+                    folder,
+                    name,
+                    layout or settings.process_setting("layout"),
+                    columns or settings.process_setting("columns") or None,
+                    embeddings_model or settings.process_setting("embeddings_model") or None,
+                    strict,
+                    # a union's folders each name their parts, so two part-00000 stay two parts
+                    slug(posixpath.basename(folder.rstrip("/"))) if len(folders) > 1 else None,
+                )
+            )
+        except ValueError as exc:  # BadPartError, LayoutError, a bad --columns or --name
+            print(f"laionet: {exc}", file=sys.stderr)
+            return 2
+    keys = [p.key for scan in scans for p in scan.parts]
+    release_key = next((p.release for scan in scans for p in scan.parts), None)
+    shown = " + ".join(folders)
+    print(f"release {shown} as {release_key}: {len(keys)} part(s); profile {profile}; home {root}")
+    for scan in scans:
+        print_release(scan)
+        problem = safety_problem(scan, asset_values, selection)
+        if problem:
+            print(f"laionet: {problem}", file=sys.stderr)
+            return 2
     if not keys:
         print("laionet: no complete part to run", file=sys.stderr)
         return 2
@@ -298,6 +317,7 @@ def run_release(
         return 2
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions(laion_parts.name, keys)
+    instance.add_dynamic_partitions(laion_releases.name, [release_key])
     dead = recover_dead_runs(instance) if local_instance(instance) else []
     if dead:  # a killed run keeps its pool slots (the gpu pool has one): later steps would wait
         print(f"  freed the pool slots of {len(dead)} run(s) whose process is gone: {', '.join(dead)}")
@@ -310,7 +330,11 @@ def run_release(
             dg.define_asset_job(
                 plan.stage_job(list(stage)),
                 selection=list(stage),
-                partitions_def=laion_parts if per_part else None,
+                partitions_def=laion_parts
+                if per_part
+                else laion_releases
+                if stage[0] in plan.per_release
+                else None,
             )
             for per_part, stage in plan.stages
         ],
@@ -357,14 +381,14 @@ def run_release(
     if needs_upstream and missing:
         print(f"  {', '.join(missing)} has no output under this home yet: materialising it first")
         selection = plan.select([*selection, *missing])
-    for names, key in plan.runs(selection, keys):
+    for names, key in plan.runs(selection, keys, release_key):
         blocked = [c for c in checks if c.blocks]
         if blocked:
             print(f"  stopped before {','.join(names)}: the blocking check {blocked[0].name} failed")
             break
         materialize(names, key)
     print_checks(checks, quiet)
-    sizes = print_summary(selection, storage)
+    sizes = print_summary(selection, storage, release_key)
     # the tables a run must not build empty (defs.lib.headline(..., rows_required=True))
     empty = [asset for asset in plan.rows_required if sizes.get(asset) == 0]
     errors = [c for c in checks if c.failed_with_error]

@@ -55,12 +55,12 @@ def previous_output(path: Path) -> pl.DataFrame | None:
 
 
 def reusable_rows(storage, own: str, other: str, columns: list[str], key: list[str]) -> pl.DataFrame | None:
-    """What an asset may reuse instead of computing again: its own last output, then ``other``'s
-    stored table (every partition), those of them that hold ``columns``, as one table (the first
-    row of each ``key`` kept); ``None`` when neither exists."""
+    """What an asset may reuse instead of computing again: its own last outputs (every release's),
+    then ``other``'s stored table (every partition), those of them that hold ``columns``, as one
+    table (the first row of each ``key`` kept); ``None`` when neither exists."""
     frames = [
         p
-        for p in (previous_output(storage.asset_path(own)), storage.read_asset(other))
+        for p in (storage.read_asset(own), storage.read_asset(other))
         if p is not None and set(columns) <= set(p.columns)
     ]
     if not frames:
@@ -179,19 +179,31 @@ def gpu_multi_asset(**kwargs):
     return lambda fn: dg.multi_asset(pool=GPU_POOL, op_tags=GPU_STEP_TAGS, **kwargs)(gpu_step(fn))
 
 
-def latest_metadata(context, asset: str) -> dict:
-    """The metadata of the asset's latest materialisation, as plain values."""
-    event = context.instance.get_latest_materialization_event(dg.AssetKey(asset))
-    meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
+def latest_metadata(context, asset: str, partition: str | None = None) -> dict:
+    """The metadata of the asset's (partition's) latest materialisation, as plain values."""
+    key = dg.AssetKey(asset)
+    if partition is None:
+        event = context.instance.get_latest_materialization_event(key)
+        materialization = event.asset_materialization if event else None
+    else:
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+        ).records
+        materialization = records[0].asset_materialization if records else None
+    meta = materialization.metadata if materialization else {}
     return {k: getattr(v, "value", v) for k, v in meta.items()}
 
 
 def input_caveats(context, storage, models: list[str]) -> list[str]:
     """What a page built from this home must say first (``core.report.caveats``): ``models``
-    (ids and versions) with random weights, release parts and image folders that are synthetic."""
+    (ids and versions) with random weights, release parts (of the step's release) and image
+    folders that are synthetic."""
     from laionet_assets.core.report.caveats import caveats
     from laionet_assets.defs.images.assets import FOLDER_ASSETS
 
     folders = [latest_metadata(context, name).get("folder") for name in FOLDER_ASSETS]
-    parts = [entry["path"] for entry in storage.registry.load().values()]
+    entries = storage.registry.load()
+    release = context.partition_key if context.has_partition_key else None
+    keys = storage.registry.releases(entries).get(release, list(entries)) if release else list(entries)
+    parts = [entries[key]["path"] for key in keys]
     return caveats(models, parts + [f for f in folders if f])

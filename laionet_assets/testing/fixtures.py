@@ -21,7 +21,7 @@ from laionet_assets import DEFINITIONS_MODULE, INSTANCE_TEMPLATE
 from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.core.releases.registry import ReleaseRegistry
 from laionet_assets.definitions import all_assets, all_checks
-from laionet_assets.defs.partitions import laion_parts
+from laionet_assets.defs.partitions import laion_parts, laion_releases
 from laionet_assets.graph import asset_plan
 from laionet_assets.profiles import resources_for, with_defaults
 from laionet_assets.resources import ImageDownloader, OcrFilter, QualityGates
@@ -53,6 +53,29 @@ def select(*names: str) -> list[str]:
 
 # ---------------------------------------------------------------------------- a release, in process
 
+
+def register_parts(home: Path, release: str, keys: list[str]) -> None:
+    """Registry entries for parts that no file backs (tests that write a part's tables
+    themselves): the release each belongs to, as the IO manager and the report read it."""
+    from laionet_assets.core.releases.scan import Part
+
+    ReleaseRegistry(home).add(
+        [
+            Part(
+                key,
+                str(home / "parts" / f"{key}.parquet"),
+                f"{key}.parquet",
+                release,
+                "laion400m",
+                {},
+                "tag",
+                None,
+            )
+            for key in keys
+        ]
+    )
+
+
 DEFS = [*all_assets, *all_checks]
 
 
@@ -73,7 +96,9 @@ class Release:
         self.instance = dg.DagsterInstance.ephemeral()
         scan = ReleaseRegistry(home).register(str(folder), "rel", embeddings_model=embeddings_model)
         self.keys = [p.key for p in scan.parts]
+        self.release = "rel"
         self.instance.add_dynamic_partitions(laion_parts.name, self.keys)
+        self.instance.add_dynamic_partitions(laion_releases.name, [self.release])
         self.resources = resources_for(profile, str(home), overrides)
         self.resources["quality_gates"] = QualityGates(min_covered_classes=min_classes)
         if synsets is not None:  # skip the 10 s WordNet load where the test is not about it
@@ -98,7 +123,7 @@ class Release:
         """``selection`` stage by stage, per-part stages once per part (as the CLI runs it): the
         results, stopping at the first failed run."""
         results = []
-        for names, key in asset_plan().runs(selection, self.keys):
+        for names, key in asset_plan().runs(selection, self.keys, self.release):
             results.append(self.materialize(names, key))
             if not results[-1].success:
                 break
@@ -109,10 +134,15 @@ class Release:
 
     def laionet(self, **config):
         return self.materialize(
-            select("laionet_clean"), run_config={"ops": {"laionet": {"config": config}}} if config else None
+            select("laionet_clean"),
+            self.release,
+            run_config={"ops": {"laionet": {"config": config}}} if config else None,
         )
 
     def output(self, asset, partition=None):
+        """An asset's table: of a part, or (release-level) of this release."""
+        if partition is None and asset in asset_plan().per_release:
+            partition = self.release
         base = self.home / "assets" / asset
         return pl.read_parquet(base / f"{partition}.parquet" if partition else base.with_suffix(".parquet"))
 
@@ -159,10 +189,12 @@ class Home:
         return dg.DagsterInstance.from_config(self.env["DAGSTER_HOME"])
 
     def register(self, release: Path, name: str) -> list[str]:
-        keys = [p.key for p in ReleaseRegistry(self.root).register(str(release), name).parts]
+        """The release's part keys, registered with their release (whose key is ``name``)."""
+        parts = ReleaseRegistry(self.root).register(str(release), name).parts
         with self.instance() as instance:
-            instance.add_dynamic_partitions("laion_parts", keys)
-        return keys
+            instance.add_dynamic_partitions("laion_parts", [p.key for p in parts])
+            instance.add_dynamic_partitions("laion_releases", sorted({p.release for p in parts}))
+        return [p.key for p in parts]
 
     def materialize_command(self, selection: str, partition: str) -> list[str]:
         return [

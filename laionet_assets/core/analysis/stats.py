@@ -37,6 +37,13 @@ Z95 = 1.959963984540054
 INTERVALS = ("jackknife", "pairs")
 
 
+def check_interval(interval: str) -> str:
+    """An interval kind of ``INTERVALS``, or a ValueError naming them (used by every config)."""
+    if interval not in INTERVALS:
+        raise ValueError(f"unknown interval {interval!r}; expected one of {INTERVALS}")
+    return interval
+
+
 def pair_sums(x: np.ndarray) -> tuple[float, float, np.ndarray]:
     """For unit rows: Σᵢ xᵢ·s (= ‖s‖², s = Σᵢ xᵢ), Σᵢⱼ (xᵢ·xⱼ)² and every xᵢ·s, over ordered pairs
     with i = j included.  From whichever product is smaller: XXᵀ (n × n, n²d multiply-adds) or

@@ -59,9 +59,10 @@ class ReleaseRegistry:
         columns: str | None = None,
         embeddings_model: str | None = None,
         strict: bool = False,
+        part_prefix: str | None = None,
     ) -> Scan:
         """Register every complete part of a release folder, file or fsspec URL (``scan_release``)."""
-        scan = scan_release(release, name, layout, columns, embeddings_model, strict)
+        scan = scan_release(release, name, layout, columns, embeddings_model, strict, part_prefix)
         clashes = self.add(scan.parts)
         if clashes:
             raise KeyClash("; ".join(clashes.values()))
@@ -95,6 +96,19 @@ class ReleaseRegistry:
                 "register its release with `laionet run --release`"
             )
         return entries[key]
+
+    def folders(self, release: str, entries: dict[str, dict] | None = None) -> list[str]:
+        """The folders a release's parts come from: more than one for a union release."""
+        entries = self.load() if entries is None else entries
+        return sorted({_folder(entries[k]["path"]) for k in self.releases(entries).get(release, [])})
+
+    def releases(self, entries: dict[str, dict] | None = None) -> dict[str, list[str]]:
+        """Every release's partition keys, sorted: a release is the name its parts were
+        registered under (``--name``, or the folder's own), one folder or several (a union)."""
+        out: dict[str, list[str]] = {}
+        for key, entry in sorted((self.load() if entries is None else entries).items()):
+            out.setdefault(entry.get("release") or key.split("-", 1)[0], []).append(key)
+        return out
 
     def part_path(self, key: str) -> str:
         """The part's local path or fsspec URL."""

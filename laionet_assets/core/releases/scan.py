@@ -214,10 +214,12 @@ def scan_release(
     columns: str | dict | None = None,
     embeddings_model: str | None = None,
     strict: bool = False,
+    part_prefix: str | None = None,
 ) -> Scan:
     """The parts of a release folder, file or fsspec URL, each with its layout (detected, or
     ``layout`` when not ``auto``; ``columns`` implies the ``columns`` layout), its partition key
-    ``<release>-<part label>`` and its shipped embeddings.  A part whose embedding files are not
+    ``<release>-<part label>`` (``<release>-<part_prefix>-<part label>`` for one folder of a union
+    of several) and its shipped embeddings.  A part whose embedding files are not
     all there yet is ``waiting``, not a part.  Files matching no layout, or several layouts in one
     folder, are a ``LayoutError`` naming them.  ``embeddings_model`` names the model behind the
     shipped vectors when it is not the layout's (their dimension is then read from the files).
@@ -284,7 +286,8 @@ def scan_release(
         if missing:
             waiting[shown] = missing
             continue
-        key = partition_key(release, found.part_label(file_name))
+        label = found.part_label(file_name)
+        key = partition_key(release, f"{part_prefix}-{label}" if part_prefix else label)
         if key in keys:
             raise LayoutError(
                 f"{keys[key]} and {shown} would both be partition {key}; give them their own folders"

@@ -117,6 +117,13 @@ FIGURES: dict[str, Figure] = {
             None,
             "laionet_threshold_sweep",
         ),
+        Figure(
+            "release_comparison",
+            "fig_release_comparison.png",
+            "LAIONet of one release against another: overlap, frequencies, intra-class similarity, accuracy",
+            None,
+            "release_comparison",
+        ),
     )
 }
 

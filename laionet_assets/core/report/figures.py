@@ -423,3 +423,69 @@ def laionet_sweep_figure(table: pl.DataFrame, threshold: float | None, path: Pat
             a.axvline(threshold, color="grey", linestyle="--", linewidth=1)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def release_comparison_figure(summary: pl.DataFrame, by_class: pl.DataFrame, path: Path) -> Path:
+    """Releases compared, one pair per row of bars: (a) the share of the release's URLs the
+    baseline also holds and the class-frequency correlation with its interval; (b) per class the
+    intra-class similarity difference, release − baseline; (c) each model's equal-weight top-1
+    on both."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
+    pairs = summary.select("release", "baseline").unique(maintain_order=True).rows()
+    labels = [f"{r}\nvs {b}" for r, b in pairs]
+
+    def measure(name: str, column: str = "value") -> list[float]:
+        values = []
+        for release, baseline in pairs:
+            hit = summary.filter(
+                (pl.col("release") == release)
+                & (pl.col("baseline") == baseline)
+                & (pl.col("measure") == name)
+            )
+            values.append(hit[column][0] if hit.height and hit[column][0] is not None else np.nan)
+        return values
+
+    x = np.arange(len(pairs))
+    ax = axes[0]
+    ax.bar(x - 0.2, measure("urls_shared_share_of_release"), 0.4, color="tab:blue", label="URLs shared")
+    rho, low, high = (
+        np.array(measure("class_frequency_spearman", c), float) for c in ("value", "low", "high")
+    )
+    ax.errorbar(x + 0.2, rho, yerr=[rho - low, high - rho], fmt="o", color="black", label="frequency ρ (95%)")
+    ax.set(xticks=x, xticklabels=labels, ylim=(-1.05, 1.05), title="(a) overlap and class frequencies")
+    ax.axhline(0, color="grey", linewidth=0.6)
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    differences = by_class["intra_class_difference"].drop_nulls().to_numpy()
+    if differences.size:
+        ax.hist(differences, bins=30, color="tab:green", alpha=0.8)
+        ax.axvline(0, color="black", linestyle="--", linewidth=1)
+    else:
+        ax.text(0.5, 0.5, "not compared\n(see the asset's not_computed)", ha="center", transform=ax.transAxes)
+    ax.set(xlabel="intra-class similarity, release − baseline", ylabel="classes", title="(b) per class")
+    ax = axes[2]
+    top = summary.filter(pl.col("measure").is_in(["top1_equal", "top1_equal_baseline"]))
+    if top.height:
+        names = sorted(set(top["model"].drop_nulls()))
+        for i, (release, baseline) in enumerate(pairs):
+            for j, (which, side) in enumerate((("top1_equal", release), ("top1_equal_baseline", baseline))):
+                values = [
+                    top.filter(
+                        (pl.col("release") == release) & (pl.col("model") == m) & (pl.col("measure") == which)
+                    )["value"].first()
+                    for m in names
+                ]
+                offset = (2 * i + j) * 0.8 / (2 * len(pairs))
+                ax.bar(np.arange(len(names)) + offset, values, 0.8 / (2 * len(pairs)), label=f"{side}")
+        ax.set(
+            xticks=np.arange(len(names)) + 0.4, xticklabels=names, ylabel="top-1 (equal weight)", ylim=(0, 1)
+        )
+        ax.tick_params(axis="x", labelrotation=20, labelsize=7)
+        ax.legend(fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no accuracy on both releases", ha="center", transform=ax.transAxes)
+    ax.set(title="(c) accuracy on each release's LAIONet")
+    fig.suptitle("LAIONet of one release against another", y=1.04)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -164,3 +164,20 @@ def select_rows(
         )
     rows = pl.concat(frames) if frames else pl.DataFrame(schema=LAIONET_SCHEMA)
     return finish_selection(rows)
+
+
+def drop_repeated_urls(laionet: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """A union release's LAIONet with each URL once (its folders overlap: LAION-5B's three
+    subsets, a release and its re-release): the row most similar to its synset text kept (ties
+    by LAIONet's order), rows without a URL all kept; and how many rows were dropped."""
+    ranked = laionet.with_row_index("_order").sort(
+        ["text_similarity", "_order"], descending=[True, False], nulls_last=True
+    )
+    kept = pl.concat(
+        [
+            ranked.filter(pl.col("url").is_null()),
+            ranked.filter(pl.col("url").is_not_null()).unique("url", keep="first"),
+        ]
+    )
+    kept = kept.sort("_order").drop("_order")
+    return kept, laionet.height - kept.height

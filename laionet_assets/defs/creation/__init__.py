@@ -1,2 +1,3 @@
 """LAIONet's creation (paper §2): the synsets, each part's lemma matches and text similarities,
-LAIONet selected from every part, its blocking checks, the release sensor and the refresh schedule."""
+LAIONet of a release selected from its parts, its blocking checks, the release sensor and the
+refresh schedule."""

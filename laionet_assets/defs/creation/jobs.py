@@ -1,5 +1,5 @@
-"""The jobs of LAIONet's creation: the text side of one part, and the rebuild of LAIONet from every
-materialised part."""
+"""The jobs of LAIONet's creation: the text side of one part, and the rebuild of one release's
+LAIONet from its materialised parts."""
 
 import dagster as dg
 
@@ -18,5 +18,5 @@ refresh_job = dg.define_asset_job(
     .required_multi_asset_neighbors()
     .downstream()
     - IMAGE_SIDE.downstream(),
-    description="Rebuild LAIONet (and its checks) from every materialised part",
+    description="Rebuild one release's LAIONet (and its checks) from its materialised parts",
 )

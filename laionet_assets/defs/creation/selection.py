@@ -1,5 +1,5 @@
-"""LAIONet selected from every part's text_sims: laionet_clean, laionet_top50, the coverage curve and
-the class frequencies (paper §2, Figs. 3 and 4)."""
+"""LAIONet of a release selected from its parts' text_sims: laionet_clean, laionet_top50, the
+coverage curve and the class frequencies (paper §2, Figs. 3 and 4)."""
 
 import time
 
@@ -11,8 +11,16 @@ from pydantic import Field, field_validator
 from laionet_assets.core.io.progress import peak_memory_gib
 from laionet_assets.core.report.figures import class_frequency_figure, coverage_figure
 from laionet_assets.core.text import selection as core_laionet
-from laionet_assets.core.text.candidates import CandidateSummary, PartTables, parts_of, select_rows, summarize
+from laionet_assets.core.text.candidates import (
+    CandidateSummary,
+    PartTables,
+    drop_repeated_urls,
+    parts_of,
+    select_rows,
+    summarize,
+)
 from laionet_assets.defs.lib import figure, headline, markdown_table
+from laionet_assets.defs.partitions import RELEASE_LEVEL, of_release_parts
 from laionet_assets.resources import LaionetStorage, TextEncoderResource
 
 GROUP = "laionet_creation"
@@ -80,8 +88,39 @@ def selection_inputs(
     return threshold, parts, summary, unsignalled
 
 
+def release_rows(
+    context: dg.AssetExecutionContext,
+    storage: LaionetStorage,
+    parts: dict[str, PartTables],
+    threshold: float,
+    config: LaionetSelectionConfig,
+) -> tuple[pl.DataFrame, dict]:
+    """The step's release's selected rows (``select_rows``), each URL once where the release is a
+    union of several folders, and what the metadata says of the release: its name, folders,
+    layouts (parts per layout) and the rows dropped as repeated URLs."""
+    release = context.partition_key
+    rows = select_rows(parts, threshold, config.nsfw_policy, config.max_unsafe_score)
+    entries = storage.registry.load()
+    folders = storage.registry.folders(release, entries)
+    dropped = 0
+    if len(folders) > 1:
+        rows, dropped = drop_repeated_urls(rows)
+    layouts: dict[str, int] = {}
+    for key in parts:
+        layout = entries.get(key, {}).get("layout", "unknown")
+        layouts[layout] = layouts.get(layout, 0) + 1
+    facts = {
+        "release": release,
+        "release_folders": dg.MetadataValue.json(folders),
+        "release_layouts": dg.MetadataValue.json(layouts),
+        "dropped_duplicate_url": dropped,
+    }
+    return rows, facts
+
+
 @dg.multi_asset(
     group_name=GROUP,
+    **RELEASE_LEVEL,
     outs={
         "laionet_clean": dg.AssetOut(
             description="LAIONet: single-label captions above the similarity threshold that pass the NSFW "
@@ -101,7 +140,11 @@ def selection_inputs(
             description="Rows per ImageNet class in LAIONet (paper Fig. 4)", kinds={"polars", "matplotlib"}
         ),
     },
-    ins={"lemma_matches": dg.AssetIn(), "text_sims": dg.AssetIn(), "imagenet_synsets": dg.AssetIn()},
+    ins={
+        "lemma_matches": of_release_parts(),
+        "text_sims": of_release_parts(),
+        "imagenet_synsets": dg.AssetIn(),
+    },
 )
 def laionet(
     context: dg.AssetExecutionContext,
@@ -112,14 +155,15 @@ def laionet(
     text_sims: dict[str, pl.LazyFrame],
     imagenet_synsets: pl.DataFrame,
 ):
-    """Paper §2: the union over LAION parts of the selected captions (``laionet_clean``), its top
-    rows per class (Appendix B), the coverage-vs-threshold curve (Fig. 3) and class frequencies
-    (Fig. 4), each a table with its PNG figure."""
+    """Paper §2, for one release: the union over its parts of the selected captions
+    (``laionet_clean``), its top rows per class (Appendix B), the coverage-vs-threshold curve
+    (Fig. 3) and class frequencies (Fig. 4), each a table with its PNG figure.  A union release
+    (several folders under one name) keeps each URL once."""
     started = time.perf_counter()
     threshold, parts, summary, unsignalled = selection_inputs(
         config, storage, text_encoder, lemma_matches, text_sims
     )
-    clean = select_rows(parts, threshold, config.nsfw_policy, config.max_unsafe_score)
+    clean, release = release_rows(context, storage, parts, threshold, config)
     counts = core_laionet.laionet_counts(summary.counts, clean)
     top = core_laionet.top_per_class(clean, config.top_k)
     curve = core_laionet.coverage_from(summary.similarities, summary.class_max)
@@ -130,12 +174,15 @@ def laionet(
         curve,
         threshold,
         encoder_name,
-        storage.figure_path("coverage_vs_threshold"),
+        storage.figure_path("coverage_vs_threshold", context.partition_key),
     )
-    fig4 = class_frequency_figure(frequencies, storage.figure_path("class_frequencies"))
+    fig4 = class_frequency_figure(
+        frequencies, storage.figure_path("class_frequencies", context.partition_key)
+    )
     present = set(clean["wnid"].unique().to_list())
     missing = [w for w in imagenet_synsets["wnid"].to_list() if w not in present]
     common = {
+        **release,
         "threshold": threshold,
         "text_embedding_source": dg.MetadataValue.json(summary.sources),
         "nsfw_policy": config.nsfw_policy,

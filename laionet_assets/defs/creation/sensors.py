@@ -1,5 +1,6 @@
-"""New LAION releases: a sensor that adds a partition per new or rewritten part and requests its
-matching and scoring, and a daily schedule that refreshes LAIONet once new parts have landed."""
+"""New LAION releases: a sensor that adds a partition per new or rewritten part (and one per new
+release) and requests its matching and scoring, and a daily schedule that builds each release's
+LAIONet once new parts of it have landed."""
 
 import json
 
@@ -7,7 +8,7 @@ import dagster as dg
 
 from laionet_assets.core.releases.discovery import find_parts
 from laionet_assets.defs.creation.jobs import part_job, refresh_job
-from laionet_assets.defs.partitions import laion_parts
+from laionet_assets.defs.partitions import laion_parts, laion_releases
 from laionet_assets.resources import LaionetStorage
 from laionet_assets.settings import process_setting
 
@@ -46,8 +47,29 @@ def laion_release_sensor(context: dg.SensorEvaluationContext, storage: LaionetSt
         if cursor.get("problems", {}).get(where) != problem:
             context.log.warning(f"skipping {where}: {problem}")
     new_or_changed = [p for p in changed if p.path not in clashes]
+    # a release is a top-level folder: a new one gets its own LAIONet, new parts of a known one grow it
+    known = storage.registry.releases()
+    present = {p.release for p in found.parts}
+    gone = sorted(set(cursor.get("releases", [])) - present)
+    for release in gone:
+        if release not in cursor.get("gone", []):
+            context.log.warning(
+                f"release {release}: its folder is gone from {root}; its outputs are kept "
+                f"({len(known.get(release, []))} registered parts)"
+            )
+    for release in sorted({p.release for p in new_or_changed}):
+        grown = [p.key for p in new_or_changed if p.release == release]
+        if context.instance.has_dynamic_partition(laion_releases.name, release):
+            context.log.info(f"release {release} grows: {len(grown)} new or rewritten part(s)")
+        else:
+            context.log.info(f"new release {release}: {len(grown)} part(s); its LAIONet follows them")
     new_cursor = json.dumps(
-        {"parts": {**seen, **{p.key: p.signature for p in new_or_changed}}, "problems": problems},
+        {
+            "parts": {**seen, **{p.key: p.signature for p in new_or_changed}},
+            "problems": problems,
+            "releases": sorted(present | set(cursor.get("releases", [])) - set(gone)),
+            "gone": gone,
+        },
         sort_keys=True,
     )
     if not new_or_changed:
@@ -59,6 +81,10 @@ def laion_release_sensor(context: dg.SensorEvaluationContext, storage: LaionetSt
     new_keys = [
         p.key for p in new_or_changed if not context.instance.has_dynamic_partition(laion_parts.name, p.key)
     ]
+    new_releases = sorted(
+        {p.release for p in new_or_changed}
+        - {r for r in present if context.instance.has_dynamic_partition(laion_releases.name, r)}
+    )
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
@@ -68,7 +94,10 @@ def laion_release_sensor(context: dg.SensorEvaluationContext, storage: LaionetSt
             )
             for p in new_or_changed
         ],
-        dynamic_partitions_requests=[laion_parts.build_add_request(new_keys)] if new_keys else [],
+        dynamic_partitions_requests=[
+            *([laion_parts.build_add_request(new_keys)] if new_keys else []),
+            *([laion_releases.build_add_request(new_releases)] if new_releases else []),
+        ],
         cursor=new_cursor,
     )
 
@@ -78,14 +107,34 @@ def laion_release_sensor(context: dg.SensorEvaluationContext, storage: LaionetSt
     cron_schedule=process_setting("refresh_cron"),
     default_status=dg.DefaultScheduleStatus.STOPPED,
 )
-def laionet_refresh_schedule(context: dg.ScheduleEvaluationContext):
-    """Daily: rebuild laionet_clean/laionet_top50 when a text_sims partition has been
-    materialised since LAIONet was last built; otherwise skip."""
+def laionet_refresh_schedule(context: dg.ScheduleEvaluationContext, storage: LaionetStorage):
+    """Daily: for each release, rebuild its LAIONet (and what is computed from it) when a
+    text_sims partition of its parts has been materialised since its LAIONet was last built; a
+    new release's first LAIONet likewise.  Releases are never mixed: each run is one release's."""
     instance = context.instance
-    latest_part = instance.get_latest_materialization_event(dg.AssetKey("text_sims"))
-    if latest_part is None:
-        return dg.SkipReason("no text_sims partition has been materialised yet")
-    latest_laionet = instance.get_latest_materialization_event(dg.AssetKey("laionet_clean"))
-    if latest_laionet is not None and latest_laionet.timestamp >= latest_part.timestamp:
-        return dg.SkipReason("LAIONet is newer than every materialised part")
-    return dg.RunRequest(run_key=f"refresh@{latest_part.timestamp:.0f}")
+    requests, waiting = [], []
+    for release, keys in storage.registry.releases().items():
+        part = _newest(instance, "text_sims", keys)
+        if part is None:
+            waiting.append(release)
+            continue
+        built = _newest(instance, "laionet_clean", [release])
+        if built is not None and built >= part:
+            continue
+        if not instance.has_dynamic_partition(laion_releases.name, release):
+            instance.add_dynamic_partitions(laion_releases.name, [release])
+        requests.append(dg.RunRequest(run_key=f"refresh-{release}@{part:.0f}", partition_key=release))
+    if not requests:
+        return dg.SkipReason(
+            "every release's LAIONet is newer than its materialised parts"
+            + (f" ({', '.join(waiting)}: no text_sims partition yet)" if waiting else "")
+        )
+    return requests
+
+
+def _newest(instance, asset: str, partitions: list[str]) -> float | None:
+    """When the newest materialisation of ``asset`` among ``partitions`` happened, or None."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=partitions), limit=1
+    ).records
+    return records[0].timestamp if records else None

@@ -26,7 +26,7 @@ from laionet_assets.defs.lib import (
     previous_output,
     run_parts,
 )
-from laionet_assets.defs.partitions import IMAGE_PART
+from laionet_assets.defs.partitions import IMAGE_PART, RELEASE_LEVEL, of_release_parts
 from laionet_assets.resources import ImageModels, LaionetStorage
 
 GROUP = "laionet_evaluation"
@@ -309,6 +309,8 @@ def imagenet_val_predictions(
 
 @dg.multi_asset(
     group_name=GROUP,
+    **RELEASE_LEVEL,
+    ins={"laionet_final": of_release_parts(), "model_predictions": of_release_parts()},
     outs={
         "accuracy": dg.AssetOut(
             kinds={"polars", "matplotlib"},
@@ -336,8 +338,8 @@ def accuracy(
     recalls = per_class_recall(predictions)
     frequency = all_parts(laionet_final, {"wnid": pl.String}).group_by("wnid").agg(count=pl.len())
     table = accuracy_table(recalls, frequency)
-    fig1 = accuracy_figure(table, storage.figure_path("accuracy"))
-    fig5 = weighted_accuracy_figure(table, storage.figure_path("weighted_vs_equal"))
+    fig1 = accuracy_figure(table, storage.figure_path("accuracy", context.partition_key))
+    fig5 = weighted_accuracy_figure(table, storage.figure_path("weighted_vs_equal", context.partition_key))
     drops = table.filter(pl.col("dataset") == "laionet").join(
         table.filter(pl.col("dataset") == "imagenet_val"), on="model", suffix="_val"
     )
@@ -369,7 +371,7 @@ def accuracy(
     yield dg.Output(recalls, output_name="per_class_recall", metadata={"models": recalls["model"].n_unique()})
 
 
-@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"})
+@dg.asset(group_name=GROUP, **RELEASE_LEVEL, kinds={"polars", "matplotlib"})
 def per_class_differences(
     context: dg.AssetExecutionContext,
     storage: LaionetStorage,
@@ -383,7 +385,9 @@ def per_class_differences(
     least."""
     differences = recall_differences(per_class_recall, intra_class_laionet_vs_imagenet)
     rho = correlations(differences)
-    fig = per_class_difference_figure(differences, rho, storage.figure_path("per_class_differences"))
+    fig = per_class_difference_figure(
+        differences, rho, storage.figure_path("per_class_differences", context.partition_key)
+    )
     context.add_output_metadata(
         {
             "models": differences["model"].n_unique(),

@@ -1,4 +1,5 @@
-"""The evaluation over every part's image side: accuracy, intra-class similarity, the report."""
+"""The evaluation of a release over its parts' image side: accuracy, intra-class similarity, the
+report (one run per release)."""
 
 import dagster as dg
 
@@ -7,5 +8,5 @@ from laionet_assets.defs.partitions import IMAGE_SIDE
 evaluation_job = dg.define_asset_job(
     "laionet_evaluation_job",
     selection=IMAGE_SIDE.downstream(include_self=False).required_multi_asset_neighbors(),
-    description="Accuracy, intra-class similarity and the report over every part's image side",
+    description="Accuracy, intra-class similarity and the report of one release over its parts' image side",
 )

@@ -22,7 +22,7 @@ from laionet_assets.defs.lib import (
     previous_output,
     run_parts,
 )
-from laionet_assets.defs.partitions import IMAGE_PART
+from laionet_assets.defs.partitions import IMAGE_PART, of_part_release
 from laionet_assets.resources import ImageDownloader, ImageFolders, LaionetStorage, OcrFilter, QualityGates
 
 GROUP = "laionet_images"
@@ -199,6 +199,7 @@ def downloads_check(table: pl.DataFrame, gates: QualityGates) -> dg.AssetCheckRe
             "min_download_ok_warn and min_download_ok_error thresholds; the status breakdown in metadata",
         )
     ],
+    ins={"laionet_clean": of_part_release()},
     **IMAGE_PART,
 )
 def laionet_images(
@@ -245,6 +246,7 @@ def laionet_images(
     group_name=GROUP,
     kinds={"polars"},
     metadata=headline("LAIONet with images, after the OCR filter", rows_required=True),
+    ins={"laionet_clean": of_part_release()},
     **IMAGE_PART,
 )
 def laionet_final(context: dg.AssetExecutionContext, laionet_clean: pl.DataFrame, laionet_images):

@@ -17,6 +17,7 @@ from laionet_assets.core.report import gallery
 from laionet_assets.core.report.catalogue import GALLERY_PAGE, REPORT_PAGE
 from laionet_assets.defs.evaluation.assets import downloaded_path
 from laionet_assets.defs.lib import all_parts, input_caveats, markdown_table
+from laionet_assets.defs.partitions import RELEASE_LEVEL, of_release_parts
 from laionet_assets.defs.similarity.embeddings import embedded_images
 from laionet_assets.resources import LaionetStorage
 
@@ -77,6 +78,8 @@ def _class_facts(strips, synsets, intra_class_stats, comparison) -> pl.DataFrame
 
 @dg.multi_asset(
     group_name=GROUP,
+    **RELEASE_LEVEL,
+    ins={"image_embeddings": of_release_parts(), "laionet_final": of_release_parts()},
     outs={
         "laionet_gallery": dg.AssetOut(
             kinds={"html", "pillow"},
@@ -119,7 +122,7 @@ def laionet_gallery(
     progress = Progress(strips.height, "gallery thumbnails", context.log.info)
 
     def thumbnail(path: str, name: str) -> str:
-        target = storage.report_path(name)
+        target = storage.report_path(name, context.partition_key)
         return "" if target.exists() else gallery.write_thumbnail(path, target, config.thumbnail_size)
 
     errors = []
@@ -135,7 +138,7 @@ def laionet_gallery(
     classes = _class_facts(shown, imagenet_synsets, intra_class_stats, intra_class_laionet_vs_imagenet)
     encoders = sorted(set(embedded["encoder"]))
     page = gallery.write_gallery(
-        storage.report_path(GALLERY_PAGE),
+        storage.report_path(GALLERY_PAGE, context.partition_key),
         "LAIONet vs ImageNet val, class by class",
         classes,
         shown,
@@ -147,7 +150,7 @@ def laionet_gallery(
     trials = gallery.with_thumbnails(trials, shown).join(
         imagenet_synsets.select("wnid", class_name="name"), on="wnid", how="left", maintain_order="left"
     )
-    csv = write_csv_export(trials, storage.report_path(RATING_CSV))
+    csv = write_csv_export(trials, storage.report_path(RATING_CSV, context.partition_key))
     laionet_more_varied = (
         trials.select(
             pl.when(pl.col("laionet_side") == "left")

@@ -13,6 +13,7 @@ from laionet_assets.core.report.page import Figure, Section, report_page
 from laionet_assets.defs.evaluation.assets import all_predictions
 from laionet_assets.defs.images.assets import LAIONET_IMAGES_SCHEMA
 from laionet_assets.defs.lib import all_parts, figure, input_caveats, latest_metadata, page, previous_output
+from laionet_assets.defs.partitions import RELEASE_LEVEL, of_release_parts
 from laionet_assets.defs.report.gallery import RATING_CSV
 from laionet_assets.defs.similarity.embeddings import embedded_images
 from laionet_assets.resources import LaionetStorage
@@ -28,7 +29,15 @@ OPTIONAL = (
     "text_matched_intra_class",
     "per_class_differences",
     "laionet_threshold_sweep",
+    "release_comparison",
 )
+
+
+def _release_or_home(storage: LaionetStorage, asset: str, release: str):
+    """An asset's table for a release: its release partition, or the one table of an asset
+    computed for the whole home."""
+    own = storage.asset_path(asset, release)
+    return own if own.exists() else storage.asset_path(asset)
 
 
 def _safety_policy(value: dict) -> str:
@@ -62,6 +71,13 @@ LINKS = (
 
 @dg.asset(
     group_name=GROUP,
+    **RELEASE_LEVEL,
+    ins={
+        "image_embeddings": of_release_parts(),
+        "model_predictions": of_release_parts(),
+        "laionet_images": of_release_parts(),
+        "laionet_final": of_release_parts(),
+    },
     kinds={"html"},
     deps=[*OPTIONAL, *(asset for asset, _, _ in LINKS)],
     metadata=page(REPORT_PAGE),
@@ -81,10 +97,11 @@ def report(
     v2_comparison: pl.DataFrame,
     caption_synset_similarity: pl.DataFrame,
 ) -> pl.DataFrame:
-    """Every figure and headline number on one page (the paper's Figs. 1, 3–10, 17, 18),
-    ``<home>/reports/report.html``, with the
+    """Every figure and headline number of one release's LAIONet on one page (the paper's Figs.
+    1, 3–10, 17, 18), ``<home>/reports/<release>/report.html``, with the
     models that produced each number.  Also draws paper Fig. 7 (it needs recalls and similarities)."""
-    reports = storage.reports
+    release = context.partition_key
+    reports = storage.release_reports(release)
     laionet_final = all_parts(laionet_final, {"wnid": pl.String})
     laionet_images = all_parts(laionet_images, LAIONET_IMAGES_SCHEMA)
     model_predictions = all_predictions(model_predictions, imagenet_val_predictions)
@@ -92,13 +109,15 @@ def report(
     comparison = intra_class_laionet_vs_imagenet
     recalls = per_class_recall.filter(pl.col("dataset") == "laionet")
     points = recalls.join(comparison.select("wnid", "difference"), on="wnid", how="inner")
-    fig7 = recall_vs_disparity_figure(points, storage.figure_path("recall_vs_disparity"))
+    fig7 = recall_vs_disparity_figure(
+        points, storage.figure_path("recall_vs_disparity", context.partition_key)
+    )
     lower = comparison.filter(pl.col("verdict") == "significantly lower").height
     drops = accuracy.filter(pl.col("dataset") == "laionet").join(
         accuracy.filter(pl.col("dataset") == "imagenet_val"), on="model", suffix="_val"
     )
     encoders = image_embeddings["encoder"].unique().to_list()
-    clean = latest_metadata(context, "laionet_clean")
+    clean = latest_metadata(context, "laionet_clean", release)
     image_sources = image_embeddings.group_by("dataset", maintain_order=True).agg(
         source=pl.col("source").first() if "source" in image_embeddings.columns else pl.lit("encode")
     )
@@ -163,9 +182,14 @@ def report(
                 captions["encoder"][0],
             )
         )
-    image_synset_similarity, captions_nearest_laion, text_matched_intra_class, differences, sweep = (
-        previous_output(storage.asset_path(a)) for a in OPTIONAL
-    )
+    (
+        image_synset_similarity,
+        captions_nearest_laion,
+        text_matched_intra_class,
+        differences,
+        sweep,
+        releases,
+    ) = (previous_output(_release_or_home(storage, a, release)) for a in OPTIONAL)
     if (
         captions_nearest_laion is not None
         and text_matched_intra_class is not None
@@ -284,14 +308,35 @@ def report(
                 "Fig. 18 (§4.3)",
             )
         )
-    figures = [Figure(f.file, f.caption) for f in FIGURES.values() if (reports / f.file).exists()]
-    path = storage.report_path(REPORT_PAGE)
+    # the release's figures beside the page; those computed for the whole home one folder up
+    if releases is not None:
+        mine = releases.filter((pl.col("release") == release) | (pl.col("baseline") == release))
+        if mine.height:
+            sections.append(
+                Section(
+                    "Against the other releases of the home",
+                    "LAIONet built from this release beside LAIONet built from another: their sizes, the "
+                    "URLs and captions they share, whether they favour the same classes (Spearman's ρ of "
+                    "the class frequencies), and, where both were embedded and evaluated, whether their "
+                    "classes are as alike inside and the models as accurate (release − baseline).",
+                    mine,
+                    "the paper's closing question (§6)",
+                )
+            )
+    figures = [
+        Figure(file, f.caption)
+        for f in FIGURES.values()
+        for file in [f.file if (reports / f.file).exists() else f"../{f.file}"]
+        if (reports / file).exists()
+    ]
+    path = storage.report_path(REPORT_PAGE, context.partition_key)
     links = [(name, text) for _, name, text in LINKS if (reports / name).exists()]
     write_text_atomic(
         path,
         report_page(
-            "LAIONet: what makes ImageNet look unlike LAION",
-            f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by laionet_assets from the home "
+            f"LAIONet of {release}: what makes ImageNet look unlike LAION",
+            f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} by laionet_assets from the release "
+            f"{release} ({len(storage.registry.releases().get(release, []))} parts) of the home "
             f"{storage.root}, vocabulary {storage.vocabulary}.",
             caveats,
             sections,

@@ -23,7 +23,7 @@ from laionet_assets.defs.lib import (
     parts_output,
     run_parts,
 )
-from laionet_assets.defs.partitions import IMAGE_PART
+from laionet_assets.defs.partitions import IMAGE_PART, of_part_release
 from laionet_assets.resources import ImageEncoder, LaionetStorage
 
 GROUP = "laionet_similarity"
@@ -163,6 +163,7 @@ def _embedding_metadata(model, counts: dict, sources: dict, seconds: float) -> d
     # laionet_final is read only when it was materialised (see _laionet_rows): with shipped image
     # vectors, intra-class similarity needs no download at all
     deps=["laionet_final"],
+    ins={"laionet_clean": of_part_release()},
     kinds={"pytorch", "lancedb"},
     metadata=lancedb_tables("image_embeddings"),
     **IMAGE_PART,

@@ -9,6 +9,7 @@ from laionet_assets.core.analysis.image_synset import synset_matrix
 from laionet_assets.core.models.image_embeddings import load_vectors
 from laionet_assets.core.report.figures import intra_class_figure
 from laionet_assets.defs.lib import figure, markdown_table
+from laionet_assets.defs.partitions import RELEASE_LEVEL, of_release_parts
 from laionet_assets.defs.similarity.embeddings import embedded_images
 from laionet_assets.resources import LaionetStorage
 
@@ -21,6 +22,8 @@ class ImageSynsetConfig(dg.Config):
 
 @dg.multi_asset(
     group_name=GROUP,
+    **RELEASE_LEVEL,
+    ins={"image_embeddings": of_release_parts()},
     outs={
         "image_synset_similarity": dg.AssetOut(
             kinds={"numpy", "matplotlib"},
@@ -93,7 +96,7 @@ def image_synset_similarity(
         *pooled,
         out,
         ("LAIONet", "ImageNet"),
-        storage.figure_path("image_to_synset"),
+        storage.figure_path("image_to_synset", context.partition_key),
         quantity="image-to-synset similarity",
         unit="images",
         title=f"Image-to-synset similarity ({encoder})",

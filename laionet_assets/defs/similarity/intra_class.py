@@ -10,6 +10,7 @@ from laionet_assets.core.models.image_embeddings import load_vectors
 from laionet_assets.core.report.figures import intra_class_figure, selection_frequency_figure
 from laionet_assets.defs.images.assets import V2_SELECTION_FREQUENCY
 from laionet_assets.defs.lib import figure, markdown_table
+from laionet_assets.defs.partitions import RELEASE_LEVEL, of_release_parts
 from laionet_assets.defs.similarity.embeddings import INTRA_CLASS_DATASETS, embedded_images
 from laionet_assets.resources import LaionetStorage
 
@@ -28,12 +29,7 @@ class IntraClassConfig(dg.Config):
         description="'jackknife' (over images; default, correct) or 'pairs' (the paper's)",
     )
 
-    @field_validator("interval")
-    @classmethod
-    def _interval(cls, v: str) -> str:
-        if v not in stats.INTERVALS:
-            raise ValueError(f"unknown interval {v!r}; expected one of {stats.INTERVALS}")
-        return v
+    _interval = field_validator("interval")(classmethod(lambda cls, v: stats.check_interval(v)))
 
     @field_validator("cap")
     @classmethod
@@ -48,6 +44,8 @@ COMPARISON_SCHEMA = {"wnid": pl.String, "difference": pl.Float64, "verdict": pl.
 
 @dg.multi_asset(
     group_name=GROUP,
+    **RELEASE_LEVEL,
+    ins={"image_embeddings": of_release_parts()},
     outs={
         "intra_class_stats": dg.AssetOut(
             kinds={"numpy", "matplotlib"},
@@ -117,7 +115,10 @@ def intra_class_stats(
                     else (np.zeros(0), np.zeros(0))
                 )
                 fig = intra_class_figure(
-                    *pooled, comparison, ("LAIONet", "ImageNet"), storage.figure_path("intra_class")
+                    *pooled,
+                    comparison,
+                    ("LAIONet", "ImageNet"),
+                    storage.figure_path("intra_class", context.partition_key),
                 )
                 meta["fig6_intra_class"] = comparison_meta["fig6_intra_class"] = figure(fig)
                 comparison_meta.update(
@@ -133,7 +134,7 @@ def intra_class_stats(
     yield dg.Output(comparison, output_name="intra_class_laionet_vs_imagenet", metadata=comparison_meta)
 
 
-@dg.asset(group_name=GROUP, kinds={"polars", "matplotlib"})
+@dg.asset(group_name=GROUP, **RELEASE_LEVEL, kinds={"polars", "matplotlib"})
 def v2_comparison(
     context: dg.AssetExecutionContext,
     config: IntraClassConfig,
@@ -185,7 +186,9 @@ def v2_comparison(
         if b[0].shape[0] and c[0].shape[0]
         else (np.zeros(0), np.zeros(0))
     )
-    fig = selection_frequency_figure(table, storage.figure_path("selection_frequency"), pooled)
+    fig = selection_frequency_figure(
+        table, storage.figure_path("selection_frequency", context.partition_key), pooled
+    )
     context.add_output_metadata(
         {
             "interval": config.interval,

@@ -24,11 +24,11 @@ from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.core.models.image_embeddings import embedded_rows, load_vectors
 from laionet_assets.core.report.figures import laionet_sweep_figure
 from laionet_assets.core.text import selection as core_laionet
-from laionet_assets.core.text.candidates import select_rows
-from laionet_assets.defs.creation.selection import LaionetSelectionConfig, selection_inputs
+from laionet_assets.defs.creation.selection import LaionetSelectionConfig, release_rows, selection_inputs
 from laionet_assets.defs.evaluation.assets import IMAGE_KEY, PREDICTIONS_SCHEMA, downloaded_set, predict
 from laionet_assets.defs.images.assets import KEPT_IN_FINAL, download_and_read
 from laionet_assets.defs.lib import figure, gpu_multi_asset, markdown_table, reusable_rows
+from laionet_assets.defs.partitions import RELEASE_LEVEL, crossing_dep, of_release_parts
 from laionet_assets.defs.similarity.embeddings import embed_dataset
 from laionet_assets.defs.similarity.intra_class import IntraClassConfig
 from laionet_assets.resources import (
@@ -65,6 +65,7 @@ class LaionetSweepConfig(LaionetSelectionConfig):
 
 @dg.multi_asset(
     group_name=GROUP,
+    **RELEASE_LEVEL,
     outs={
         "laionet_sweep_images": dg.AssetOut(
             description="LAIONet's candidates above the sweep's lowest threshold, with their downloaded "
@@ -75,9 +76,13 @@ class LaionetSweepConfig(LaionetSelectionConfig):
             description="The thresholds swept and how each was chosen", kinds={"polars"}
         ),
     },
-    ins={"lemma_matches": dg.AssetIn(), "text_sims": dg.AssetIn(), "imagenet_synsets": dg.AssetIn()},
+    ins={
+        "lemma_matches": of_release_parts(),
+        "text_sims": of_release_parts(),
+        "imagenet_synsets": dg.AssetIn(),
+    },
     # laionet_images is read, not loaded: what it fetched is reused
-    deps=["laionet_images"],
+    deps=[crossing_dep("laionet_images")],
 )
 def laionet_sweep_images(
     context: dg.AssetExecutionContext,
@@ -102,7 +107,8 @@ def laionet_sweep_images(
         summary.similarities, clip_scale, threshold, config.thresholds, config.quantiles
     )
     thresholds = chosen["threshold"].to_list()
-    rows = select_rows(parts, thresholds[0], config.nsfw_policy, config.max_unsafe_score).drop("nsfw_missing")
+    rows, release = release_rows(context, storage, parts, thresholds[0], config)
+    rows = rows.drop("nsfw_missing")
     previous = reusable_rows(
         storage,
         "laionet_sweep_images",
@@ -119,6 +125,7 @@ def laionet_sweep_images(
     context.add_output_metadata(
         {
             **counts,
+            **release,
             "thresholds": dg.MetadataValue.json(thresholds),
             "lowest_threshold": thresholds[0],
             "laionet_threshold": threshold,
@@ -136,6 +143,7 @@ def laionet_sweep_images(
 
 @gpu_multi_asset(
     group_name=GROUP,
+    **RELEASE_LEVEL,
     outs={
         "laionet_threshold_sweep": dg.AssetOut(
             description="Per threshold: LAIONet's size, coverage, intra-class similarity vs ImageNet and "
@@ -148,7 +156,7 @@ def laionet_sweep_images(
         ),
     },
     # model_predictions is read, not loaded: the sweep runs without it, and reuses what it holds
-    deps=["model_predictions"],
+    deps=[crossing_dep("model_predictions")],
 )
 def laionet_threshold_sweep(
     context: dg.AssetExecutionContext,
@@ -221,9 +229,9 @@ def laionet_threshold_sweep(
     fig = laionet_sweep_figure(
         table,
         laionet_threshold["threshold"][0] if laionet_threshold.height else None,
-        storage.figure_path("laionet_threshold_sweep"),
+        storage.figure_path("laionet_threshold_sweep", context.partition_key),
     )
-    write_parquet_atomic(table, storage.report_path("laionet_threshold_sweep.parquet"))
+    write_parquet_atomic(table, storage.report_path("laionet_threshold_sweep.parquet", context.partition_key))
     sweep_meta = {
         "sweep": markdown_table(table),
         "accuracy": markdown_table(accuracy, 60),
