@@ -147,6 +147,12 @@ BY_CLASS_SCHEMA = {
     "urls": pl.Int64,
     "urls_baseline": pl.Int64,
     "urls_shared": pl.Int64,
+    "captions": pl.Int64,
+    "captions_baseline": pl.Int64,
+    "captions_shared": pl.Int64,
+    "images": pl.Int64,  # downloaded images (by sha256); null where a side has none
+    "images_baseline": pl.Int64,
+    "images_shared": pl.Int64,
     "intra_class_difference": pl.Float64,
     "ci_low": pl.Float64,
     "ci_high": pl.Float64,
@@ -183,9 +189,17 @@ def compare(names: tuple[str, str], a: ReleaseSide, b: ReleaseSide, wnids: list[
         add("images_shared_share_of_release", shared["share_of_a"])
     else:
         missing["images"] = "no downloaded images on " + _sides(a.images, b.images, names)
-    by_class = overlap_by_class(a.laionet, b.laionet, "url").rename(
-        {"a": "urls", "b": "urls_baseline", "shared": "urls_shared"}
-    )
+    tables = [(a.laionet, b.laionet, "url", "urls"), (a.laionet, b.laionet, "text", "captions")]
+    if a.images is not None and b.images is not None:
+        tables.append((a.images, b.images, "image_sha256", "images"))
+    by_class = None
+    for left, right, column, name in tables:
+        counts = overlap_by_class(left, right, column).rename(
+            {"a": name, "b": f"{name}_baseline", "shared": f"{name}_shared"}
+        )
+        by_class = counts if by_class is None else by_class.join(counts, on="wnid", how="full", coalesce=True)
+    counted = [c for c in by_class.columns if c != "wnid"]
+    by_class = by_class.with_columns(pl.col(counted).fill_null(0))
     if a.intra_class is None or b.intra_class is None:
         missing["intra_class"] = "no intra_class_stats on " + _sides(a.intra_class, b.intra_class, names)
     elif a.encoder != b.encoder:

@@ -311,6 +311,13 @@ def report(
     # the release's figures beside the page; those computed for the whole home one folder up
     if releases is not None:
         mine = releases.filter((pl.col("release") == release) | (pl.col("baseline") == release))
+        missing = {
+            pair: why
+            for pair, why in (
+                latest_metadata(context, "release_comparison").get("not_computed") or {}
+            ).items()
+            if release in pair.split(" vs ")
+        }
         if mine.height:
             sections.append(
                 Section(
@@ -321,6 +328,12 @@ def report(
                     "classes are as alike inside and the models as accurate (release − baseline).",
                     mine,
                     "the paper's closing question (§6)",
+                    note="; ".join(
+                        f"{pair}: {part} not compared ({reason})"
+                        for pair, parts in missing.items()
+                        for part, reason in parts.items()
+                    )
+                    or None,
                 )
             )
     figures = [

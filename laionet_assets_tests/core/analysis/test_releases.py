@@ -119,7 +119,26 @@ def test_a_pair_without_images_gives_the_text_side_and_says_why_the_rest_is_miss
         1,
         1,
     )
-    assert by_class["verdict"].null_count() == by_class.height
+    n1 = by_class.filter(pl.col("wnid") == "n1")
+    assert n1.select("captions", "captions_baseline", "captions_shared").row(0) == (2, 1, 1)
+    assert by_class["verdict"].null_count() == by_class["images"].null_count() == by_class.height
+
+
+def test_downloaded_images_are_compared_by_digest_overall_and_per_class():
+    from laionet_assets.core.analysis.releases import compare
+
+    images = lambda rows: pl.DataFrame(rows, schema=["wnid", "image_sha256"], orient="row")  # noqa: E731
+    a = side([("n1", "u1"), ("n2", "u2")], images=images([("n1", "h1"), ("n2", "h2"), ("n2", "h3")]))
+    b = side([("n1", "u9")], images=images([("n1", "h1"), ("n1", "h3")]))
+    summary, by_class, missing = compare(("new", "old"), a, b, ["n1", "n2"])
+    values = dict(zip(summary["measure"], summary["value"]))
+    assert values["images_shared"] == 2 and values["images_shared_share_of_release"] == pytest.approx(2 / 3)
+    rows = {
+        r["wnid"]: (r["images"], r["images_baseline"], r["images_shared"])
+        for r in by_class.iter_rows(named=True)
+    }
+    assert rows == {"n1": (1, 2, 1), "n2": (2, 0, 0)}  # h3 is n2's here and n1's there: not shared per class
+    assert "images" not in missing
 
 
 def test_two_encoders_are_never_compared_and_the_fix_is_named():
