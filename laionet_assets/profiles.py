@@ -26,6 +26,7 @@ from pydantic import Field
 from laionet_assets import settings
 from laionet_assets.io_manager import parquet_io_manager
 from laionet_assets.resources import (
+    Experiments,
     ImageDownloader,
     ImageEncoder,
     ImageFolders,
@@ -137,6 +138,7 @@ RESOURCE_CLASSES = {
     "image_folders": ImageFolders,
     "downloader": ImageDownloader,
     "ocr": OcrFilter,
+    "experiments": Experiments,
 }
 RESOURCE_KEYS = {cls.__name__: key for key, cls in RESOURCE_CLASSES.items()}
 

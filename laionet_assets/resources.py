@@ -296,6 +296,40 @@ ImageDownloader = type(
 )
 
 
+class Experiments(dg.ConfigurableResource):
+    """The causal experiments (``core/analysis/image_selection.py``, ``core/analysis/ratings.py``):
+    selection by image against selection by caption, and the completed rating study."""
+
+    # a threshold left unset keeps as many candidates as LAIONet's caption rule keeps
+    image_to_class_threshold: float | None = None
+    image_to_prototype_threshold: float | None = None
+    matched_min_images: int = 5
+    matched_max_images: int = 100
+    image_selection_quantiles: list[float] = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+    image_selected_downloads: bool = False
+    rating_answers: str = ""
+    seed: int = 0
+
+    _thresholds = field_validator("image_to_class_threshold", "image_to_prototype_threshold")(
+        classmethod(lambda cls, v: check_threshold(v))
+    )
+
+    @field_validator("matched_min_images", "matched_max_images")
+    @classmethod
+    def _images(cls, v: int) -> int:
+        if v < 2:
+            raise ValueError(f"a matched class needs at least 2 images (pairs), got {v}")
+        return v
+
+    @field_validator("image_selection_quantiles")
+    @classmethod
+    def _quantiles(cls, v: list[float]) -> list[float]:
+        bad = [q for q in v if not 0 <= q < 1]
+        if bad:
+            raise ValueError(f"quantiles must be within [0, 1), got {bad}")
+        return sorted(set(v))
+
+
 class OcrFilter(dg.ConfigurableResource):
     """The OCR filter (RapidOCR); ``enabled=False`` keeps every image and says so in metadata."""
 

@@ -39,7 +39,8 @@ class SettingError(ValueError):
 
 
 IMAGE_RUNNERS = ("image_models", "image_encoder")  # the two resources that run image models
-LAIONET_SELECTIONS = ("laionet", "laionet_sweep_images")  # the two assets that select LAIONet rows
+# the assets that select from LAIONet's pool, with one safety policy
+LAIONET_SELECTIONS = ("laionet", "laionet_sweep_images", "laionet_image_selected")
 TYPES = (str, int, float, bool, list, dict)
 _TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
 
@@ -539,6 +540,62 @@ SETTINGS: tuple[Setting, ...] = (
         'URL prefix rewrites as JSON, e.g. {"https://host/": "http://mirror/"} (a mirror or local cache)',
     ),
     _r("ocr", bool, "ocr", "enabled", "the OCR filter (default true)", choices=None),
+    # the causal experiments: selection by image, and the completed rating study
+    _r(
+        "image_to_class_threshold",
+        float,
+        "experiments",
+        "image_to_class_threshold",
+        "selection by image: keep a candidate whose image's CLIP similarity to its synset text is above "
+        "this (default: the value at which the rule keeps as many candidates as LAIONet's caption rule)",
+    ),
+    _r(
+        "image_to_prototype_threshold",
+        float,
+        "experiments",
+        "image_to_prototype_threshold",
+        "selection by image: keep a candidate whose image's cosine to its class's ImageNet centroid is "
+        "above this (default: as many as LAIONet's caption rule keeps)",
+    ),
+    _r(
+        "matched_min_images",
+        int,
+        "experiments",
+        "matched_min_images",
+        "selection_comparison compares a class only where every set has at least this many images "
+        "(default 5)",
+    ),
+    _r(
+        "matched_max_images",
+        int,
+        "experiments",
+        "matched_max_images",
+        "the most images per class and set selection_comparison compares (default 100, as the paper)",
+    ),
+    _r(
+        "image_selection_quantiles",
+        list,
+        "experiments",
+        "image_selection_quantiles",
+        "the image rules' threshold sweep: thresholds at these quantiles of each rule's scores "
+        "(default 0.5,0.6,0.7,0.8,0.9,0.95)",
+        item=float,
+    ),
+    _r(
+        "image_selected_downloads",
+        bool,
+        "experiments",
+        "image_selected_downloads",
+        "download the image-selected candidates outside LAIONet, so models are evaluated on them and, "
+        "where the release ships no image vectors, the candidates can be embedded (default false)",
+    ),
+    _r(
+        "rating_answers",
+        str,
+        "experiments",
+        "rating_answers",
+        "the completed rating study: rating_study_pairs.csv with a rater and a chosen column per answer",
+    ),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}

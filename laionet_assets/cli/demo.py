@@ -58,15 +58,25 @@ def sample_web():
 SECOND_RELEASE = "sample_5b"  # the demo's second release: some of the sample's rows, and new ones
 
 
+# what the second release leaves out: the threshold sweep and the experiments (their downloads,
+# embeddings and OCR would double the demo's time; the first release shows them)
+SECOND_SKIPS = (
+    "laionet_sweep_images",
+    "laionet_threshold_sweep",
+    "laionet_image_selected",
+    "selection_comparison",
+    "rating_study_results",
+)
+
+
 def second_selection() -> str:
-    """What the demo builds of its second release: everything but the threshold sweep (its
-    downloads and OCR would double the demo's time) and the caption search over the whole home
-    (built with the first release)."""
+    """What the demo builds of its second release: everything but ``SECOND_SKIPS`` and the caption
+    search over the whole home (built with the first release)."""
     from laionet_assets.graph import asset_plan
 
     plan = asset_plan()
     home_wide = [a for a in plan.order if a not in plan.per_release and a not in plan.partitioned]
-    skipped = {*plan.select(["laionet_sweep_images", "laionet_threshold_sweep"]), *home_wide}
+    skipped = {*plan.select([*SECOND_SKIPS]), *home_wide}
     return ",".join(a for a in plan.order if a not in skipped or a == "release_comparison")
 
 
@@ -90,13 +100,36 @@ def write_second_release(folder: Path) -> Path:
     return folder
 
 
+def write_simulated_answers(root: Path, profile: str) -> Path:
+    """The demo's answers to its rating study: ``rating_study_pairs.csv`` answered by three
+    simulated raters (``core.analysis.ratings.simulated_answers``: each agrees with CLIP's
+    answer to a trial with probability 0.8), written beside it as
+    ``rating_answers_SIMULATED.csv``.  Simulated, never people: every output built from it says so."""
+    from laionet_assets.core.analysis.ratings import simulated_answers
+    from laionet_assets.core.io.exports import read_csv_export, write_csv_export
+    from laionet_assets.defs.report.gallery import RATING_CSV
+    from laionet_assets.profiles import resources_for
+
+    storage = resources_for(profile, str(root))["storage"]
+    trials = read_csv_export(storage.report_path(RATING_CSV, "sample"))
+    target = storage.report_path(SIMULATED_ANSWERS, "sample")
+    write_csv_export(simulated_answers(trials), target)
+    return target
+
+
+SIMULATED_ANSWERS = "rating_answers_SIMULATED.csv"
+
+
 def run_demo(profile: str, select: str | None, home: str | None, chosen: dict) -> int:
-    """The bundled sample: its release, its web (served locally) and its image folders; then,
-    unless a selection or a vocabulary is given, a second release that shares some of its images
-    (``SECOND_RELEASE``; ``release_comparison`` compares the two) and the whole graph again for
-    CIFAR-100 on its own sample (``SECOND_VOCABULARY``)."""
+    """The bundled sample: its release, its web (served locally) and its image folders, with the
+    experiments (selection by image, with the candidates' images downloaded; the rating study
+    answered by simulated raters); then, unless a selection or a vocabulary is given, a second
+    release that shares some of its images (``SECOND_RELEASE``; ``release_comparison`` compares
+    the two) and the whole graph again for CIFAR-100 on its own sample (``SECOND_VOCABULARY``)."""
     environment = settings.env_names()
     sample = {k: str(SAMPLE / v) for k, v in SAMPLE_SETTINGS.items() if k not in environment}
+    if "image_selected_downloads" not in environment:
+        sample["image_selected_downloads"] = True  # the sample ships no image vectors
     flags = {**sample, "url_rewrites": None, "download_allow": LOOPBACK, **chosen}
     with sample_web() as rewrites:
         flags["url_rewrites"] = rewrites
@@ -107,9 +140,16 @@ def run_demo(profile: str, select: str | None, home: str | None, chosen: dict) -
         second = write_second_release(root / "demo-releases" / SECOND_RELEASE)
         print(f"\n== a second release, {SECOND_RELEASE}: some of the sample's images and new ones ({second})")
         code = max(code, run_release(str(second), SECOND_RELEASE, profile, second_selection(), home, flags))
-        # the first release's report again, now that there is a release to compare it with
+        # the rating study answered (by simulated raters), and the first release's report again, now
+        # that there is a release to compare it with
+        answers = write_simulated_answers(root, profile)
+        print(f"\n== the rating study answered by three SIMULATED raters (not people): {answers}")
+        again = {**flags, "rating_answers": str(answers)}
         code = max(
-            code, run_release(str(SAMPLE_RELEASE), "sample", profile, "report", home, flags, quiet=True)
+            code,
+            run_release(
+                str(SAMPLE_RELEASE), "sample", profile, "rating_study_results,report", home, again, quiet=True
+            ),
         )
         print(f"\n== a second vocabulary: {SECOND_VOCABULARY} on its own sample ({SECOND_SAMPLE})")
         second = run_release(

@@ -5,6 +5,7 @@ apostrophe, which spreadsheets show as text; ``read_csv_export`` takes it off ag
 from __future__ import annotations
 
 import os
+import re
 
 import polars as pl
 
@@ -37,3 +38,9 @@ def read_csv_export(path: str | os.PathLike, **options) -> pl.DataFrame:
         pl.when(pl.col(c).str.contains(_QUOTED)).then(pl.col(c).str.slice(1)).otherwise(pl.col(c)).alias(c)
         for c in text
     )
+
+
+def spreadsheet_unescape(cell: str) -> str:
+    """One cell as it was before ``spreadsheet_safe`` (the leading apostrophe of an escaped
+    formula taken off)."""
+    return cell[1:] if re.match(_QUOTED, cell) else cell

@@ -124,6 +124,29 @@ FIGURES: dict[str, Figure] = {
             None,
             "release_comparison",
         ),
+        Figure(
+            "selection_comparison",
+            "fig_selection_comparison.png",
+            "selection by image vs by caption: intra-class similarity of LAIONet, each image-selected set "
+            "and ImageNet at one size per class (in the style of Fig. 6)",
+            None,
+            "selection_comparison",
+        ),
+        Figure(
+            "image_selection_sweep",
+            "fig_image_selection_sweep.png",
+            "selection by image vs its threshold: rows, classes and intra-class similarity kept",
+            None,
+            "image_selection_sweep",
+        ),
+        Figure(
+            "rating_study_results",
+            "fig_rating_study_results.png",
+            "the rating study: how often people call LAIONet's pair more varied, per class, beside "
+            "CLIP's verdict",
+            None,
+            "rating_study_results",
+        ),
     )
 }
 

@@ -489,3 +489,125 @@ def release_comparison_figure(summary: pl.DataFrame, by_class: pl.DataFrame, pat
     fig.suptitle("LAIONet of one release against another", y=1.04)
     fig.tight_layout()
     return _save(fig, path)
+
+
+SET_COLOURS = {
+    "caption": "tab:blue",
+    "image_to_class": "tab:orange",
+    "image_to_prototype": "tab:green",
+    "caption_then_image": "tab:purple",
+    "imagenet_val_half": "tab:red",
+}
+
+
+def selection_comparison_figure(comparison: pl.DataFrame, path: Path) -> Path:
+    """Selection by image vs by caption, in the style of Fig. 6: (a) per set the distribution of
+    the classes' intra-class similarity with the pooled mean and its interval; (b) per image rule
+    and class, the difference from LAIONet with its 95% interval, classes sorted, coloured by
+    verdict."""
+    from laionet_assets.core.analysis.image_selection import POOLED, SET_LABELS
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
+    classes = comparison.filter(pl.col("wnid") != POOLED)
+    pooled = comparison.filter(pl.col("wnid") == POOLED)
+    names = [s for s in SET_COLOURS if s in set(comparison["set"])]
+    labels = [SET_LABELS.get(s, "ImageNet val (comparison half)") for s in names]
+    ax = axes[0]
+    data = [classes.filter(pl.col("set") == s)["mean"].drop_nulls().to_numpy() for s in names]
+    if any(d.size for d in data):
+        parts = ax.violinplot(
+            [d if d.size else np.array([np.nan]) for d in data], vert=False, showextrema=False
+        )
+        for body, s in zip(parts["bodies"], names, strict=True):
+            body.set_facecolor(SET_COLOURS[s])
+            body.set_alpha(0.35)
+        for i, s in enumerate(names, start=1):
+            row = pooled.filter(pl.col("set") == s)
+            if row.height:
+                m, lo, hi = row["mean"][0], row["ci_low"][0], row["ci_high"][0]
+                ax.errorbar(m, i, xerr=[[m - lo], [hi - m]], fmt="o", color=SET_COLOURS[s], capsize=4)
+    ax.set(yticks=range(1, len(names) + 1), yticklabels=labels, xlabel="intra-class similarity (class means)")
+    ax.set_title("(a) per set: classes and pooled mean (95%)")
+    ax = axes[1]
+    verdict_colour = {"significantly higher": "tab:red", "significantly lower": "tab:blue", "neither": "grey"}
+    offset = 0
+    for s in [n for n in names if n not in ("caption", "imagenet_val_half")]:
+        rows = classes.filter((pl.col("set") == s) & pl.col("difference").is_not_null()).sort("difference")
+        x = np.arange(rows.height) + offset
+        d, lo, hi = (rows[c].to_numpy() for c in ("difference", "difference_low", "difference_high"))
+        colours = [verdict_colour.get(v, "grey") for v in rows["verdict"]]
+        ax.vlines(x, lo, hi, colors=colours, linewidth=1, alpha=0.6)
+        ax.scatter(x, d, c=colours, s=8)
+        if rows.height:
+            ax.text(
+                offset + rows.height / 2,
+                ax.get_ylim()[1],
+                SET_LABELS[s],
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
+        offset += rows.height + 3
+    ax.axhline(0, color="black", linewidth=0.8, linestyle="--")
+    ax.set(xticks=[], xlabel="classes, sorted, per image rule", ylabel="set − LAIONet")
+    ax.set_title("(b) per class: red = significantly more alike than LAIONet", fontsize=10)
+    fig.suptitle("Selecting LAION by image instead of by caption", y=1.02)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def image_selection_sweep_figure(sweep: pl.DataFrame, path: Path) -> Path:
+    """Each image rule over its thresholds: (a) rows kept; (b) the mean intra-class similarity
+    with its interval, against LAIONet's (caption rule) as a line."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    caption = sweep.filter(pl.col("rule") == "caption")
+    for rule in ("image_to_class", "image_to_prototype"):
+        rows = sweep.filter(pl.col("rule") == rule).sort("threshold")
+        if rows.is_empty():
+            continue
+        t = rows["threshold"].to_numpy()
+        axes[0].plot(t, rows["rows"].to_numpy(), "o-", color=SET_COLOURS[rule], label=rule)
+        m = rows["intra_class_mean"].to_numpy(dtype=float)
+        lo, hi = rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float)
+        axes[1].plot(t, m, "o-", color=SET_COLOURS[rule], label=rule)
+        axes[1].fill_between(t, lo, hi, color=SET_COLOURS[rule], alpha=0.2)
+    if caption.height:
+        axes[0].axhline(caption["rows"][0], color=SET_COLOURS["caption"], linestyle="--", label="LAIONet")
+        if caption["intra_class_mean"][0] is not None:
+            axes[1].axhline(
+                caption["intra_class_mean"][0], color=SET_COLOURS["caption"], linestyle="--", label="LAIONet"
+            )
+    axes[0].set(xlabel="threshold (the rule's own score)", ylabel="rows kept", title="(a) size")
+    axes[1].set(
+        xlabel="threshold (the rule's own score)",
+        ylabel="mean intra-class similarity",
+        title="(b) alike inside",
+    )
+    for ax in axes:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def rating_results_figure(results: pl.DataFrame, path: Path, simulated: bool) -> Path:
+    """Per class (and pooled, last), the share of answers that call LAIONet's pair more varied
+    with its Wilson interval, coloured by CLIP's verdict for the class."""
+    plt = _pyplot()
+    rows = results.sort(pl.col("wnid") == "all", "share_laionet_more_varied")
+    fig, ax = plt.subplots(figsize=(max(6, 0.25 * rows.height + 2), 4))
+    colour = {"LAIONet more varied": "tab:green", "ImageNet more varied": "tab:red", "neither": "grey"}
+    x = np.arange(rows.height)
+    share = rows["share_laionet_more_varied"].to_numpy(dtype=float)
+    lo, hi = rows["share_low"].to_numpy(dtype=float), rows["share_high"].to_numpy(dtype=float)
+    colours = [colour.get(v, "grey") for v in rows["clip_verdict"]]
+    ax.vlines(x, lo, hi, colors=colours)
+    ax.scatter(x, share, c=colours, s=14)
+    ax.axhline(0.5, color="black", linestyle="--", linewidth=0.8)
+    ax.set(xticks=x, ylim=(0, 1), ylabel="share calling LAIONet's pair more varied")
+    ax.set_xticklabels(rows["wnid"].to_list(), rotation=90, fontsize=6)
+    title = "People against CLIP: colour = CLIP's verdict (green: LAIONet more varied)"
+    ax.set_title(("SIMULATED RATERS, not people. " if simulated else "") + title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -137,6 +137,66 @@ def _sorted(arrays: list[np.ndarray]) -> np.ndarray:
     return joined
 
 
+KEYS_SCHEMA = {
+    "sample_id": pl.String,
+    "wnid": pl.String,
+    "text_similarity": pl.Float32,
+    "release_part": pl.String,
+    "part_row": pl.Int64,
+}
+
+
+def policy_kept(
+    part: PartTables,
+    key: str,
+    nsfw_policy: str = "auto",
+    max_unsafe_score: float = DEFAULT_MAX_UNSAFE_SCORE,
+) -> pl.DataFrame:
+    """One part's candidates that the safety policy keeps, at any similarity: their keys, class
+    and similarity (``KEYS_SCHEMA``), no caption or URL."""
+    return (
+        part.scored(*SAFETY)
+        .filter(safety_ok(nsfw_policy, max_unsafe_score))
+        .with_columns(release_part=pl.lit(key))
+        .select(list(KEYS_SCHEMA))
+        .cast(KEYS_SCHEMA)
+        .collect(engine=STREAMING)
+    )
+
+
+def with_captions(parts: dict[str, PartTables], rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` (``release_part``, ``sample_id``, ``part_row``) with their ``url`` and ``text``,
+    read part by part for those rows only."""
+    frames = []
+    for (key,), chosen in rows.group_by(["release_part"], maintain_order=True):
+        frames.append(
+            parts[key]
+            .lemma_matches.select("sample_id", pl.col("part_row").cast(pl.Int64), "url", "text")
+            .filter(pl.col("part_row").is_in(chosen["part_row"].unique().implode()))
+            .with_columns(release_part=pl.lit(key))
+            .collect(engine=STREAMING)
+        )
+    found = (
+        pl.concat(frames)
+        if frames
+        else pl.DataFrame(
+            schema={
+                "sample_id": pl.String,
+                "part_row": pl.Int64,
+                "url": pl.String,
+                "text": pl.String,
+                "release_part": pl.String,
+            }
+        )
+    )
+    return rows.join(
+        found.unique(["release_part", "sample_id", "part_row"]),
+        on=["release_part", "sample_id", "part_row"],
+        how="left",
+        maintain_order="left",
+    )
+
+
 def select_rows(
     parts: dict[str, PartTables],
     threshold: float,

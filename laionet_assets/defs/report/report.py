@@ -30,6 +30,8 @@ OPTIONAL = (
     "per_class_differences",
     "laionet_threshold_sweep",
     "release_comparison",
+    "selection_comparison",
+    "rating_study_results",
 )
 
 
@@ -189,6 +191,8 @@ def report(
         differences,
         sweep,
         releases,
+        by_image,
+        rated,
     ) = (previous_output(_release_or_home(storage, a, release)) for a in OPTIONAL)
     if (
         captions_nearest_laion is not None
@@ -336,6 +340,7 @@ def report(
                     or None,
                 )
             )
+    sections += _experiment_sections(context, release, by_image, rated)
     figures = [
         Figure(file, f.caption)
         for f in FIGURES.values()
@@ -370,3 +375,51 @@ def report(
         }
     )
     return headline_frame
+
+
+def _experiment_sections(context, release: str, by_image, rated) -> list[Section]:
+    """The causal experiments' sections, where they ran: selection by image against selection by
+    caption (with its answer in words), and the completed rating study."""
+    sections = []
+    if by_image is not None and by_image.height:
+        meta = latest_metadata(context, "selection_comparison", release)
+        pooled = by_image.filter(pl.col("wnid") == "all")
+        sections.append(
+            Section(
+                "Selecting by image instead of by caption",
+                "LAIONet's pool selected by the image (its CLIP similarity to the synset text, or to "
+                "the class's ImageNet centroid, or LAIONet's rows then filtered by the image), each set "
+                "compared with LAIONet at one size per class: if the paper's explanation holds, selecting "
+                "by image makes classes more alike inside, closer to ImageNet (pooled over classes; "
+                "difference = set − LAIONet).",
+                pooled,
+                "the paper's explanation (§4), tested directly",
+                note=str(meta.get("answer") or "") or None,
+            )
+        )
+    if rated is not None and rated.height:
+        simulated = bool(rated["simulated"].any()) if "simulated" in rated.columns else False
+        meta = latest_metadata(context, "rating_study_results", release)
+        alpha = meta.get("krippendorff_alpha")
+        sections.append(
+            Section(
+                ("SIMULATED raters, not people: " if simulated else "") + "Do people see what CLIP measures?",
+                "The rating study's answers: how often the LAIONet pair was called more varied (Wilson "
+                "95% interval), the verdict of the answers against CLIP's for the class, and the share "
+                "of answers that agree with CLIP's answer to the trial.",
+                rated.drop("simulated", strict=False).filter(pl.col("wnid") == "all"),
+                "the paper's open question",
+                note=(
+                    "These answers come from a simulated rater (core/analysis/ratings.py), made to show the "
+                    "analysis; they are no evidence about people. "
+                    if simulated
+                    else ""
+                )
+                + (
+                    f"Krippendorff's alpha between raters: {alpha:.3f}."
+                    if isinstance(alpha, float)
+                    else f"Krippendorff's alpha: {meta.get('krippendorff_alpha_note', 'not computed')}."
+                ),
+            )
+        )
+    return sections
