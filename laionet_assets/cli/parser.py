@@ -69,7 +69,7 @@ def profile_defaults(name: str) -> str:
         if value is None and s.scope == settings.RESOURCE:
             value = RESOURCE_CLASSES[s.targets[0]].model_fields[s.field].default
         if value not in (None, "", [], {}):
-            values[profile] = ",".join(value) if isinstance(value, (list, tuple)) else value
+            values[profile] = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
     if not values:
         return ""
     if len(set(map(str, values.values()))) == 1:
