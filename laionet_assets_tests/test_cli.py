@@ -345,6 +345,7 @@ def test_image_side_flags_reach_the_resources(home, tmp_path, monkeypatch):
 
 
 def test_demo_materialises_the_whole_graph_offline(demo_home, monkeypatch):
+    from laionet_assets.cli.demo import SECOND_SKIPS
     from laionet_assets.graph import asset_plan
 
     home, out = demo_home
@@ -356,11 +357,11 @@ def test_demo_materialises_the_whole_graph_offline(demo_home, monkeypatch):
         f"{nearest.height} rows over {nearest['wnid'].n_unique()} ImageNet classes"
     ) in out and nearest.height
     plan = asset_plan()
+    first_only = set(plan.select(list(SECOND_SKIPS)))
     for asset in plan.order:
         path = home / "assets" / asset
         if asset in plan.per_release:  # the demo's two releases; the second without the sweep
-            sweep = asset.startswith("laionet_sweep") or asset == "laionet_threshold_sweep"
-            releases = ["sample"] if sweep else ["sample", "sample_5b"]
+            releases = ["sample"] if asset in first_only else ["sample", "sample_5b"]
             assert sorted(p.stem for p in path.glob("*.parquet")) == releases, asset
         elif asset in plan.partitioned:  # the sample's two parts and the second release's one
             assert len(list(path.glob("*.parquet"))) == 3, asset

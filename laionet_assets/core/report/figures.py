@@ -491,6 +491,11 @@ def release_comparison_figure(summary: pl.DataFrame, by_class: pl.DataFrame, pat
     return _save(fig, path)
 
 
+def _floats(series: pl.Series) -> np.ndarray:
+    """A column as float64, nulls as NaN (matplotlib skips them)."""
+    return series.cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+
 SET_COLOURS = {
     "caption": "tab:blue",
     "image_to_class": "tab:orange",
@@ -551,7 +556,7 @@ def selection_comparison_figure(comparison: pl.DataFrame, path: Path) -> Path:
         offset += rows.height + 3
     ax.axhline(0, color="black", linewidth=0.8, linestyle="--")
     ax.set(xticks=[], xlabel="classes, sorted, per image rule", ylabel="set − LAIONet")
-    ax.set_title("(b) per class: red = significantly more alike than LAIONet", fontsize=10)
+    ax.set_title("(b) per class: red = significantly more alike than LAIONet", fontsize=10, pad=16)
     fig.suptitle("Selecting LAION by image instead of by caption", y=1.02)
     fig.tight_layout()
     return _save(fig, path)
@@ -569,8 +574,8 @@ def image_selection_sweep_figure(sweep: pl.DataFrame, path: Path) -> Path:
             continue
         t = rows["threshold"].to_numpy()
         axes[0].plot(t, rows["rows"].to_numpy(), "o-", color=SET_COLOURS[rule], label=rule)
-        m = rows["intra_class_mean"].to_numpy(dtype=float)
-        lo, hi = rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float)
+        m = _floats(rows["intra_class_mean"])
+        lo, hi = _floats(rows["ci_low"]), _floats(rows["ci_high"])
         axes[1].plot(t, m, "o-", color=SET_COLOURS[rule], label=rule)
         axes[1].fill_between(t, lo, hi, color=SET_COLOURS[rule], alpha=0.2)
     if caption.height:
@@ -599,8 +604,8 @@ def rating_results_figure(results: pl.DataFrame, path: Path, simulated: bool) ->
     fig, ax = plt.subplots(figsize=(max(6, 0.25 * rows.height + 2), 4))
     colour = {"LAIONet more varied": "tab:green", "ImageNet more varied": "tab:red", "neither": "grey"}
     x = np.arange(rows.height)
-    share = rows["share_laionet_more_varied"].to_numpy(dtype=float)
-    lo, hi = rows["share_low"].to_numpy(dtype=float), rows["share_high"].to_numpy(dtype=float)
+    share = _floats(rows["share_laionet_more_varied"])
+    lo, hi = _floats(rows["share_low"]), _floats(rows["share_high"])
     colours = [colour.get(v, "grey") for v in rows["clip_verdict"]]
     ax.vlines(x, lo, hi, colors=colours)
     ax.scatter(x, share, c=colours, s=14)
