@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from laionet_assets.core.export.imagefolder import IMAGE_MODES
 from laionet_assets.core.images.decoders import DECODERS, PRECISIONS
 from laionet_assets.core.images.folders import LAYOUTS
 from laionet_assets.core.releases.layouts import LAYOUT_CHOICES
@@ -277,6 +278,22 @@ SETTINGS: tuple[Setting, ...] = (
         "laionet_gallery",
         "trials_per_class",
         "trials per class in rating_study_pairs.csv (default 4)",
+    ),
+    _a(
+        "export_shard_size",
+        int,
+        "laionet_export",
+        "shard_size",
+        "laionet export: samples per WebDataset shard and rows per Parquet file (default 10000)",
+    ),
+    _a(
+        "export_images",
+        str,
+        "laionet_export",
+        "images",
+        "laionet export: an ImageFolder's images copied, hard-linked (copied across file systems) or "
+        "symlinked to the image store (default copy)",
+        choices=IMAGE_MODES,
     ),
     _a(
         "caption_index",

@@ -8,9 +8,11 @@ import sys
 
 from laionet_assets import settings
 from laionet_assets.cli.demo import run_demo, run_release_layouts
+from laionet_assets.cli.export import export
 from laionet_assets.cli.operate import recover, reexecute, ui, worker
 from laionet_assets.cli.run import quiet_libraries, run_release
 from laionet_assets.cli.where import where
+from laionet_assets.core.export.records import EXPORT_FORMATS, EXPORT_SETS
 from laionet_assets.settings import SETTINGS, SettingError
 
 
@@ -223,6 +225,32 @@ def main(argv: list[str] | None = None) -> int:
         parents=[verbosity],
         help="list the assets of the graph in run order (marked [part] or [release] where partitioned)",
     )
+    publish = sub.add_parser(
+        "export",
+        parents=[common],
+        help="write one set of a release as a dataset people load (ImageFolder, WebDataset, datasets), "
+        "with its dataset card",
+    )
+    publish.add_argument(
+        "--set", dest="set_name", required=True, choices=EXPORT_SETS, help="what is exported"
+    )
+    publish.add_argument(
+        "--release", help="the release (its --name); may be left out where the home holds one release"
+    )
+    publish.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="how it is written")
+    publish.add_argument(
+        "--out", help="the folder exported into (default <home>/exports/<release>/<set>-<format>)"
+    )
+    publish.add_argument("--overwrite", action="store_true", help="replace a folder that is not empty")
+    for name in ("vocabulary", "export_shard_size", "export_images"):
+        s = settings.setting(name)
+        publish.add_argument(
+            s.option,
+            dest=s.name,
+            type=_flag_type(s),
+            metavar=_metavar(s),
+            help=f"{s.help}; {s.env or 'no variable'}",
+        )
     locate = sub.add_parser(
         "where",
         parents=[verbosity],
@@ -245,6 +273,17 @@ def main(argv: list[str] | None = None) -> int:
             return list_assets()
         if args.command == "where":
             return where(args.asset, args.partition, args.home, args.vocabulary, args.release)
+        if args.command == "export":
+            return export(
+                args.set_name,
+                args.release,
+                args.format,
+                args.out,
+                args.overwrite,
+                args.home,
+                args.profile,
+                {k: getattr(args, k) for k in ("vocabulary", "export_shard_size", "export_images")},
+            )
         return run_command(args)
     except (HomeUnreachable, CredentialsInUrl, SettingError) as exc:  # a value or the home, before any work
         if args.verbose:

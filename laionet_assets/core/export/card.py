@@ -133,7 +133,7 @@ def dataset_card(facts: CardFacts) -> str:
         "",
         "## How it was selected",
         "",
-        _table(selection, ("", "")),
+        _table(selection, ("", "value")),
         "",
         "## Rows at every step",
         "",

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,28 +38,25 @@ def features(class_wnids: list[str]):
 def write_hf(
     folder: Path, rows: pl.DataFrame, classes: pl.DataFrame, shard_size: int, progress: Callable[[int], None]
 ) -> list[str]:
-    """The rows as Parquet shards of ``shard_size`` rows under ``folder/data``; their names."""
+    """The rows as Parquet files of at most ``shard_size`` rows under ``folder/data`` (one file's
+    images in memory at a time); their names."""
     import datasets
 
     datasets.disable_progress_bars()
-    columns = ["label", "wnid", "class_name", "text", "url", "sample_id", "similarity", "release_part"]
-
-    def generate():
-        for row in rows.iter_rows(named=True):
-            data, ext = loadable(row["path"])
-            image = data if data is not None else read_bytes(row["path"])
-            progress(1)
-            yield {"image": {"bytes": image, "path": f"{row['name']}.{ext}"}, **{c: row[c] for c in columns}}
-
+    schema = features(classes["wnid"].to_list())
+    columns = [c for c in schema if c != "image"]
     (folder / DATA).mkdir()
-    with tempfile.TemporaryDirectory(prefix=".hf-cache-", dir=folder.parent) as cache:
-        dataset = datasets.Dataset.from_generator(
-            generate, features=features(classes["wnid"].to_list()), cache_dir=cache, keep_in_memory=False
-        )
-        shards = max(1, -(-dataset.num_rows // max(shard_size, 1)))
-        names = []
-        for index in range(shards):
-            name = f"{DATA}/{SHARD.format(index, shards)}"
-            dataset.shard(shards, index, contiguous=True).to_parquet(str(folder / name))
-            names.append(name)
+    shards = max(1, -(-rows.height // max(shard_size, 1)))
+    names = []
+    for index in range(shards):
+        chunk = rows.slice(index * shard_size, shard_size)
+        images = []
+        for name, path in chunk.select("name", "path").iter_rows():
+            data, ext = loadable(path)
+            images.append({"bytes": data if data is not None else read_bytes(path), "path": f"{name}.{ext}"})
+            progress(1)
+        batch = {"image": images, **{c: chunk[c].to_list() for c in columns}}
+        name = f"{DATA}/{SHARD.format(index, shards)}"
+        datasets.Dataset.from_dict(batch, features=schema).to_parquet(str(folder / name))
+        names.append(name)
     return names

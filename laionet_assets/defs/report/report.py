@@ -42,7 +42,7 @@ def _release_or_home(storage: LaionetStorage, asset: str, release: str):
     return own if own.exists() else storage.asset_path(asset)
 
 
-def _safety_policy(value: dict) -> str:
+def safety_policy_text(value: dict) -> str:
     """The policy laionet_clean was built with (its latest materialisation's metadata); ``none``
     is spelled out with the parts it let through unfiltered."""
     policy = value.get("nsfw_policy", "unknown")
@@ -133,7 +133,7 @@ def report(
             storage.vocabulary,
             "imagenet_synsets",
         ),
-        ("safety policy (NSFW tags / unsafe scores)", _safety_policy(clean), "laionet_clean"),
+        ("safety policy (NSFW tags / unsafe scores)", safety_policy_text(clean), "laionet_clean"),
         (
             "caption vectors of the text similarity (rows by source)",
             ", ".join(f"{s}: {n}" for s, n in (clean.get("text_embedding_source") or {}).items())

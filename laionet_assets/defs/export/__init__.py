@@ -1,0 +1,1 @@
+"""LAIONet as a dataset people load: laionet_export (``laionet export``)."""
