@@ -12,7 +12,7 @@ from functools import cache
 
 import dagster as dg
 
-from laionet_assets.defs.lib import HEADLINE, LANCEDB, PAGE, ROWS_REQUIRED
+from laionet_assets.defs.lib import HEADLINE, LANCEDB, ON_DEMAND, PAGE, ROWS_REQUIRED
 from laionet_assets.defs.partitions import laion_parts, laion_releases
 
 
@@ -32,6 +32,12 @@ class AssetPlan:
     lancedb: dict[str, str]  # asset → the prefix of the LanceDB tables it writes (defs.lib.lancedb_tables)
     resources: dict[str, frozenset[str]]  # asset → the resource keys its step uses
     rows_required: tuple[str, ...]  # assets a run must not build empty (defs.lib.headline)
+    on_demand: dict[str, str]  # asset → why only a run that names it builds it (defs.lib.on_demand)
+
+    @property
+    def everything(self) -> list[str]:
+        """What a run without a selection builds: every asset but the on-demand ones."""
+        return [a for a in self.order if a not in self.on_demand]
 
     def select(self, names: list[str]) -> list[str]:
         """``names`` plus their multi-asset siblings, in graph order; unknown names are an error."""
@@ -111,6 +117,7 @@ def plan_of(defs: dg.Definitions) -> AssetPlan:
         lancedb={name[k]: meta[k][LANCEDB] for k in keys if LANCEDB in meta[k]},
         resources={name[k]: frozenset(graph.get(k).assets_def.required_resource_keys) for k in keys},
         rows_required=tuple(name[k] for k in keys if meta[k].get(ROWS_REQUIRED)),
+        on_demand={name[k]: meta[k][ON_DEMAND] for k in keys if ON_DEMAND in meta[k]},
     )
 
 

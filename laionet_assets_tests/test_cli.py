@@ -358,7 +358,7 @@ def test_demo_materialises_the_whole_graph_offline(demo_home, monkeypatch):
     ) in out and nearest.height
     plan = asset_plan()
     first_only = set(plan.select(list(SECOND_SKIPS)))
-    for asset in plan.order:
+    for asset in plan.everything:
         path = home / "assets" / asset
         if asset in plan.per_release:  # the demo's two releases; the second without the sweep
             releases = ["sample"] if asset in first_only else ["sample", "sample_5b"]

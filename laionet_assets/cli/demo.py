@@ -77,7 +77,7 @@ def second_selection() -> str:
     plan = asset_plan()
     home_wide = [a for a in plan.order if a not in plan.per_release and a not in plan.partitioned]
     skipped = {*plan.select([*SECOND_SKIPS]), *home_wide}
-    return ",".join(a for a in plan.order if a not in skipped or a == "release_comparison")
+    return ",".join(a for a in plan.everything if a not in skipped or a == "release_comparison")
 
 
 def write_second_release(folder: Path) -> Path:

@@ -223,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "assets",
         parents=[verbosity],
-        help="list the assets of the graph in run order (marked [part] or [release] where partitioned)",
+        help="list the assets of the graph in run order (marked [part] or [release] where partitioned, "
+        "[on demand] where only a run that names it builds it)",
     )
     publish = sub.add_parser(
         "export",
@@ -332,8 +333,6 @@ def list_assets() -> int:
 
     plan = asset_plan()
     for name in plan.order:
-        print(
-            name
-            + (" [part]" if name in plan.partitioned else " [release]" if name in plan.per_release else "")
-        )
+        level = " [part]" if name in plan.partitioned else " [release]" if name in plan.per_release else ""
+        print(name + level + (" [on demand]" if name in plan.on_demand else ""))
     return 0

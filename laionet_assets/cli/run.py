@@ -39,7 +39,7 @@ def parse_selection(select: str | None) -> list[str]:
 
     plan = asset_plan()
     if not select:
-        return list(plan.order)
+        return plan.everything
     try:
         return plan.select([s.strip() for s in select.split(",") if s.strip()])
     except ValueError as exc:

@@ -21,6 +21,7 @@ HEADLINE = "laionet/headline"
 ROWS_REQUIRED = "laionet/rows_required"  # a run that builds it empty has failed
 PAGE = "laionet/page"
 LANCEDB = "laionet/lancedb"  # the prefix of the LanceDB tables the asset writes (one per encoder)
+ON_DEMAND = "laionet/on_demand"  # built only when asked for by name: never part of "everything"
 
 
 def headline(label: str, rows_required: bool = False) -> dict:
@@ -28,6 +29,16 @@ def headline(label: str, rows_required: bool = False) -> dict:
     ``selected`` is true where the table has that column) and the classes they cover; with
     ``rows_required``, ``laionet run`` exits 1 when the table it built is empty."""
     return {HEADLINE: label, **({ROWS_REQUIRED: True} if rows_required else {})}
+
+
+def on_demand(why: str) -> dict:
+    """Decorator arguments of an asset built only when a run names it (``laionet export``,
+    ``--select``, a schedule of its own): ``laionet run`` without ``--select`` and the stage jobs
+    leave it out (``ON_DEMAND_ASSETS``), for ``why`` (its metadata)."""
+    return {"metadata": {ON_DEMAND: why}, "tags": {ON_DEMAND: "true"}}
+
+
+ON_DEMAND_ASSETS = dg.AssetSelection.tag(ON_DEMAND, "true")
 
 
 def page(file: str) -> dict:

@@ -12,6 +12,7 @@ import yaml
 from laionet_assets.core.export.imagefolder import CLASSES_FILE
 
 CARD = "README.md"
+MARKER = "<!-- written by laionet_assets: laionet export -->"  # what --overwrite may replace
 LICENCE = (
     "The images and captions belong to the owners of the URLs they were fetched from: no licence "
     "is granted by this export, which records where each image came from (`url`). The selection "
@@ -162,6 +163,8 @@ def dataset_card(facts: CardFacts) -> str:
         "```",
         *facts.commands,
         "```",
+        "",
+        MARKER,
         "",
     ]
     return "\n".join(body)

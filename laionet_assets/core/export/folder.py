@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from laionet_assets.core.export.card import CARD, MARKER
 from laionet_assets.core.io.atomic import current_umask
 
 
@@ -17,12 +18,21 @@ class ExportExists(ValueError):
 
 
 def check_target(out: Path, overwrite: bool) -> None:
-    """Refuse a target that is a file, or a folder with files in it unless ``overwrite``."""
+    """Refuse a target that is a file, or a folder with files in it unless ``overwrite`` and it
+    is an earlier export (its card says so): ``--overwrite`` never removes a folder of other files."""
     if out.exists() and not out.is_dir():
         raise ExportExists(f"{out} is a file, not a folder to export into")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not overwrite:
         raise ExportExists(
             f"{out} is not empty: export into an empty folder, or pass --overwrite to replace it"
+        )
+    card = out / CARD
+    if not card.is_file() or MARKER not in card.read_text(errors="replace"):
+        raise ExportExists(
+            f"{out} holds files that are not an export (no {CARD} written by laionet export): refusing to "
+            "replace it even with --overwrite"
         )
 
 

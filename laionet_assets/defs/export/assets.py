@@ -18,7 +18,7 @@ from laionet_assets.core.export.records import EXPORT_FORMATS, EXPORT_SETS, reco
 from laionet_assets.core.export.webdataset import write_shards
 from laionet_assets.core.io.atomic import write_text_atomic
 from laionet_assets.core.io.progress import Progress
-from laionet_assets.defs.lib import latest_metadata, markdown_table
+from laionet_assets.defs.lib import latest_metadata, markdown_table, on_demand
 from laionet_assets.defs.partitions import RELEASE_LEVEL, crossing_dep
 from laionet_assets.defs.report.report import safety_policy_text
 from laionet_assets.resources import LaionetStorage
@@ -200,6 +200,7 @@ def card_facts(
     group_name=GROUP,
     **RELEASE_LEVEL,
     kinds={"pillow", "parquet"},
+    **on_demand("it copies the images of a set into a new folder: laionet export asks for it"),
     # read, not loaded: the set's rows come from whichever asset holds them
     deps=[crossing_dep("laionet_final"), "laionet_top50", "text_matched_images", "laionet_image_selected"],
 )
