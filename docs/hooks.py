@@ -372,6 +372,57 @@ def outputs_page() -> str:
     )
 
 
+def card_page() -> str:
+    """An example dataset card, written by the function every export uses (its values are an
+    example's, not a measurement)."""
+    from laionet_assets.core.export.card import CardFacts, dataset_card
+
+    facts = CardFacts(
+        title="LAIONet (laionet) of laion400m",
+        set_name="laionet",
+        set_meaning="LAIONet: LAION's single-label captions most similar to their ImageNet synset's text, "
+        "with their images (downloaded, checked, and without the class's name written in them).",
+        format="imagefolder",
+        release="laion400m",
+        parts=[f"laion400m-part-{i:05d}" for i in range(32)],
+        folders=["/data/laion400m"],
+        vocabulary="imagenet1k",
+        classes=1000,
+        classes_present=915,
+        rows=640_000,
+        encoder="open_clip:ViT-B-32:openai",
+        threshold=0.82,
+        safety_policy="auto (max unsafe score 0.5)",
+        ocr_filter="on",
+        counts={
+            "captions matched to one class (candidates)": 22_000_000,
+            "LAIONet (above the threshold, safety policy kept)": 822_000,
+            "images asked for": 822_000,
+            "LAIONet with images (laionet_final)": 640_000,
+            "exported (laionet)": 640_000,
+        },
+        dropped={
+            "below the similarity threshold": 21_000_000,
+            "safety policy": 178_000,
+            "no image (download failed or refused)": 170_000,
+            "synset name in the image's text (OCR)": 12_000,
+        },
+        fetched_from="2026-11-02 09:14 UTC",
+        fetched_to="2026-11-03 21:40 UTC",
+        download_ok_share=0.79,
+        commands=[
+            "laionet run --release /data/laion400m --name laion400m --vocabulary imagenet1k",
+            "laionet export --set laionet --release laion400m --format imagefolder --out /data/laionet-if",
+        ],
+    )
+    text = dataset_card(facts)
+    return (
+        "# An example dataset card\n\nEvery export carries its `README.md`, written by "
+        "`core/export/card.py`. This one is written by the same function from an example's values "
+        "(not a measured run), so it shows what a card holds:\n\n````markdown\n" + text + "````\n"
+    )
+
+
 def pages() -> dict[str, callable]:
     from laionet_assets.core.releases.layouts import RELEASE_LAYOUTS
 
@@ -383,6 +434,7 @@ def pages() -> dict[str, callable]:
         "benchmarks.md": benchmarks_page,
         "scale.md": scale_page,
         "output.md": outputs_page,
+        "reference/dataset-card.md": card_page,
     }
     for name in RELEASE_LAYOUTS:
         found[f"releases/{name}.md"] = lambda name=name: layout_page(name)
