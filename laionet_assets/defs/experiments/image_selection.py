@@ -481,7 +481,7 @@ def selection_comparison(
     equal-weight top-1 on every set whose images are present; the figure and the answer."""
     release = context.partition_key
     matched = laionet_image_selected.filter(pl.col("matched"))
-    if matched.is_empty():
+    if matched.is_empty() or reference_image_embeddings.is_empty():
         from laionet_assets.defs.lib import latest_metadata
 
         why = latest_metadata(context, "laionet_image_selected", release).get("skipped") or (

@@ -57,67 +57,33 @@ class ExportConfig(dg.Config):
     )
 
 
-def _image_rows(storage: LaionetStorage, frame: pl.DataFrame) -> pl.DataFrame:
-    """Rows with a stored image, its file as ``path``."""
-    return frame.filter(pl.col("image_path").is_not_null()).with_columns(
-        path=pl.lit(str(storage.images) + "/") + pl.col("image_path")
-    )
-
-
 def set_rows(storage: LaionetStorage, name: str, release: str) -> pl.DataFrame:
     """The rows of one export set of a release: sample id, class, caption, URL, similarity, part
-    and the stored image (rows without an image are not exported)."""
-    parts = storage.registry.releases().get(release, [])
-    final = storage.read_asset("laionet_final", partitions=parts) if parts else None
-    final = (
-        final
-        if final is not None
-        else pl.DataFrame(
-            schema={
-                "sample_id": pl.String,
-                "image_path": pl.String,
-                "wnid": pl.String,
-                "release_part": pl.String,
-                "part_row": pl.Int64,
-                "text_similarity": pl.Float32,
-            }
-        )
-    )
-    if name == "laionet":
-        rows = final
-    elif name == "top50":
-        top = storage.read_asset("laionet_top50", partitions=[release])
-        keys = (
-            top.select("release_part", "part_row")
-            if top is not None
-            else final.clear().select("release_part", "part_row")
-        )
-        rows = final.join(keys, on=["release_part", "part_row"], how="semi")
+    and the stored image; an empty frame where the set's asset has not been materialised."""
+    if name in ("laionet", "top50"):
+        parts = storage.registry.releases().get(release, [])
+        rows = storage.read_asset("laionet_final", partitions=parts) if parts else None
+        top = storage.read_asset("laionet_top50", partitions=[release]) if name == "top50" else None
+        if rows is not None and name == "top50":
+            rows = None if top is None else rows.join(top, on=["release_part", "part_row"], how="semi")
     elif name == "text_matched":
-        matched = storage.read_asset("text_matched_images")
+        rows = storage.read_asset("text_matched_images")
         captions = storage.read_asset("captions_nearest_laion")
-        if matched is None:
-            return pl.DataFrame()
-        rows = matched.filter(pl.col("selected") & (pl.col("status") == "ok")).rename(
-            {"similarity": "text_similarity"}
-        )
-        if captions is not None:
-            rows = rows.join(
-                captions.select("sample_id", "url", "text").unique(["sample_id", "url"]),
-                on=["sample_id", "url"],
-                how="left",
-            )
+        if rows is not None:
+            rows = rows.filter(pl.col("selected") & (pl.col("status") == "ok"))
+            if captions is not None:
+                text = captions.select("sample_id", "url", "text").unique(["sample_id", "url"])
+                rows = rows.join(text, on=["sample_id", "url"], how="left")
     else:
-        selected = storage.read_asset("laionet_image_selected", partitions=[release])
-        if selected is None:
-            return pl.DataFrame()
-        rows = selected.filter((pl.col("set") == "image_to_class") & (pl.col("status") == "ok"))
-    if rows.is_empty():
-        return rows
-    return (
-        _image_rows(storage, rows)
-        .rename({"text_similarity": "similarity"}, strict=False)
-        .with_columns(pl.col("similarity").cast(pl.Float64))
+        rows = storage.read_asset("laionet_image_selected", partitions=[release])
+        if rows is not None:
+            rows = rows.filter((pl.col("set") == "image_to_class") & (pl.col("status") == "ok"))
+    if rows is None or rows.is_empty():
+        return pl.DataFrame()
+    similarity = "text_similarity" if "text_similarity" in rows.columns else "similarity"
+    return rows.filter(pl.col("image_path").is_not_null()).with_columns(
+        path=pl.lit(str(storage.images) + "/") + pl.col("image_path"),
+        similarity=pl.col(similarity).cast(pl.Float64),
     )
 
 
