@@ -181,3 +181,15 @@ def test_a_second_export_is_refused_then_replaces_the_first_with_the_same_bytes(
         assert main(["export", "--home", str(home), "--set", "laionet", "--format", "hf"]) == 2
         assert "name one with --release" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.glob("*.tar")} == before
+
+
+def test_the_release_may_be_left_out_only_where_the_home_holds_one():
+    from laionet_assets.cli.export import pick_release
+
+    assert pick_release({"laion400m": ["p0"]}, None) == ("laion400m", None)
+    assert pick_release({"a": [], "b": []}, None) == (
+        None,
+        "the home holds releases a, b: name one with --release",
+    )
+    assert pick_release({}, None)[1].startswith("the home holds no release yet")
+    assert pick_release({"a": []}, "c") == (None, "no release 'c' in the home (it holds a)")

@@ -242,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     publish.add_argument(
         "--out", help="the folder exported into (default <home>/exports/<release>/<set>-<format>)"
     )
-    publish.add_argument("--overwrite", action="store_true", help="replace a folder that is not empty")
+    publish.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier export in --out (never other files)"
+    )
     for name in ("vocabulary", "export_shard_size", "export_images"):
         s = settings.setting(name)
         publish.add_argument(

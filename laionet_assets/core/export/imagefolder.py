@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from laionet_assets.core.export.records import loadable
+from laionet_assets.core.io.storage import is_remote, read_bytes
 
 IMAGE_MODES = ("copy", "hardlink", "symlink")
 CLASSES_FILE = "classes.txt"
@@ -25,7 +26,10 @@ def write_classes(folder: Path, classes: pl.DataFrame) -> None:
 
 def place(source: str, target: Path, mode: str) -> None:
     """``source`` at ``target``: copied, hard-linked (a copy where the two are on different file
-    systems) or symlinked."""
+    systems) or symlinked; an image in an object store is always copied."""
+    if is_remote(source):
+        target.write_bytes(read_bytes(source))
+        return
     if mode == "symlink":
         os.symlink(os.path.abspath(source), target)
         return

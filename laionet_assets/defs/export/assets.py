@@ -18,6 +18,7 @@ from laionet_assets.core.export.records import EXPORT_FORMATS, EXPORT_SETS, reco
 from laionet_assets.core.export.webdataset import write_shards
 from laionet_assets.core.io.atomic import write_text_atomic
 from laionet_assets.core.io.progress import Progress
+from laionet_assets.core.io.storage import is_remote
 from laionet_assets.defs.lib import latest_metadata, markdown_table, on_demand
 from laionet_assets.defs.partitions import RELEASE_LEVEL, crossing_dep
 from laionet_assets.defs.report.report import safety_policy_text
@@ -182,6 +183,8 @@ def laionet_export(
     ``overwrite``."""
     started = time.perf_counter()
     release = context.partition_key
+    if not config.out and is_remote(storage.root):
+        raise dg.Failure(f"the home {storage.root} is an object store: name a local folder with --out")
     out = Path(config.out or storage.root / "exports" / release / f"{config.set}-{config.format}")
     rows = set_rows(storage, config.set, release)
     if rows.is_empty():
