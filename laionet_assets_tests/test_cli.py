@@ -97,7 +97,7 @@ def test_run_registers_partitions_and_materialises(home, capsys, web_flags):
             ("laionet_run_5_laionet_images_by_part", "sample_release-part-00001"),
             ("laionet_run_6_text_matched_images", ""),
             ("laionet_run_7_laionet_sweep_images_by_release", "sample_release"),
-            ("laionet_run_8_image_synset_similarity_by_release", "sample_release"),
+            ("laionet_run_8_image_selection_sweep_by_release", "sample_release"),
             ("laionet_run_9_release_comparison", ""),
             ("laionet_run_10_report_by_release", "sample_release"),
         ]
