@@ -118,6 +118,9 @@ def write_simulated_answers(root: Path, profile: str) -> Path:
 
 
 SIMULATED_ANSWERS = "rating_answers_SIMULATED.csv"
+# the experiments on the sample: it ships no image vectors (its candidates' images are downloaded
+# from the local web), and holds a handful of images per class (3 in every set are compared)
+DEMO_EXPERIMENTS = {"image_selected_downloads": True, "matched_min_images": 3}
 
 
 def run_demo(profile: str, select: str | None, home: str | None, chosen: dict) -> int:
@@ -128,8 +131,9 @@ def run_demo(profile: str, select: str | None, home: str | None, chosen: dict) -
     the two) and the whole graph again for CIFAR-100 on its own sample (``SECOND_VOCABULARY``)."""
     environment = settings.env_names()
     sample = {k: str(SAMPLE / v) for k, v in SAMPLE_SETTINGS.items() if k not in environment}
-    if "image_selected_downloads" not in environment:
-        sample["image_selected_downloads"] = True  # the sample ships no image vectors
+    for name, value in DEMO_EXPERIMENTS.items():
+        if name not in environment:
+            sample[name] = value
     flags = {**sample, "url_rewrites": None, "download_allow": LOOPBACK, **chosen}
     with sample_web() as rewrites:
         flags["url_rewrites"] = rewrites

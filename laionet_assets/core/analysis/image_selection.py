@@ -229,7 +229,8 @@ def share_more_similar(comparison: pl.DataFrame) -> float:
 
 def pooled_mean(per_class: pl.DataFrame) -> dict:
     """The mean over classes of the class means, with its standard error from the classes' own
-    (classes are independent samples: √(Σ se²)/k) and 95% interval."""
+    (classes are independent samples: √(Σ se²)/k) and 95% interval; no interval (NaN) where a
+    class has no standard error (fewer than 3 images)."""
     k = per_class.height
     if not k:
         return {
@@ -241,7 +242,7 @@ def pooled_mean(per_class: pl.DataFrame) -> dict:
             "ci_high": float("nan"),
         }
     mean = float(per_class["mean"].mean())
-    se = float(np.sqrt(np.nansum(per_class["se"].to_numpy() ** 2)) / k)
+    se = float(np.sqrt(np.sum(per_class["se"].to_numpy() ** 2)) / k)  # NaN where a class has none
     return {
         "classes": k,
         "n": int(per_class["n"].sum()),
@@ -364,7 +365,7 @@ def answer(table: pl.DataFrame, reference: str) -> str:
     for rule in RULES:
         r = rows.get(rule)
         if r is None or r["mean"] is None or not np.isfinite(r["mean"]):
-            lines.append(f"{SET_LABELS[rule]}: no class compared.")
+            lines.append(f"{SET_LABELS[rule][0].upper() + SET_LABELS[rule][1:]}: no class compared.")
             continue
         moved = r["verdict"] == "significantly higher"
         toward = (r["mean"] - base) * (target - base) > 0
@@ -379,8 +380,9 @@ def answer(table: pl.DataFrame, reference: str) -> str:
             if moved
             else "does not move LAIONet significantly"
         )
+        label = SET_LABELS[rule][0].upper() + SET_LABELS[rule][1:]
         lines.append(
-            f"{SET_LABELS[rule]} {verdict}: pooled {r['mean']:.3f} "
+            f"{label} {verdict}: pooled {r['mean']:.3f} "
             f"({r['ci_low']:.3f}–{r['ci_high']:.3f}){how_far}; {r['share_more_alike']:.0%} of "
             f"{r['classes']} classes significantly more alike inside than LAIONet."
         )

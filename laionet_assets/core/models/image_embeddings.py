@@ -60,6 +60,19 @@ def embed_images(
     return vectors, errors, counts
 
 
+def cached_rows(
+    cache: EmbeddingCache, encoder_id: str, rows: pl.DataFrame
+) -> tuple[np.ndarray, pl.DataFrame]:
+    """The rows (``vector_key``) whose vector the cache holds for ``encoder_id``, and their unit
+    vectors in the same order."""
+    found = cache.lookup(encoder_id, rows["vector_key"].to_list()) if rows.height else {}
+    rows = rows.filter(pl.col("vector_key").is_in(list(found)))
+    vectors = (
+        np.stack([found[s] for s in rows["vector_key"]]) if rows.height else np.zeros((0, 1), np.float32)
+    )
+    return vectors, rows
+
+
 def embedded_rows(
     cache: EmbeddingCache, embedded: pl.DataFrame, dataset: str
 ) -> tuple[np.ndarray, pl.DataFrame]:
@@ -68,13 +81,7 @@ def embedded_rows(
     rows = embedded.filter((pl.col("dataset") == dataset) & pl.col("error").is_null())
     if rows.is_empty():
         return np.zeros((0, 1), dtype=np.float32), rows
-    found = cache.lookup(rows["encoder"][0], rows["vector_key"].to_list())
-    keep = [s in found for s in rows["vector_key"]]
-    rows = rows.filter(pl.Series(keep, dtype=pl.Boolean))
-    vectors = (
-        np.stack([found[s] for s in rows["vector_key"]]) if rows.height else np.zeros((0, 1), np.float32)
-    )
-    return vectors, rows
+    return cached_rows(cache, rows["encoder"][0], rows)
 
 
 def load_vectors(

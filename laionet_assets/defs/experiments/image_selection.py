@@ -14,13 +14,20 @@ from laionet_assets.core.analysis.image_synset import synset_matrix
 from laionet_assets.core.images.download import STATUS_SCHEMA, download_images
 from laionet_assets.core.io.atomic import write_parquet_atomic
 from laionet_assets.core.io.progress import Progress
-from laionet_assets.core.models.image_embeddings import embed_images, embedded_rows
+from laionet_assets.core.models.image_embeddings import cached_rows, embed_images, embedded_rows
 from laionet_assets.core.releases import shipped
 from laionet_assets.core.report.figures import image_selection_sweep_figure, selection_comparison_figure
 from laionet_assets.core.text.candidates import PartTables, drop_repeated_urls, policy_kept, with_captions
 from laionet_assets.defs.creation.selection import LaionetSelectionConfig, selection_inputs
 from laionet_assets.defs.evaluation.assets import IMAGE_KEY, PREDICTIONS_SCHEMA, downloaded_path, predict
-from laionet_assets.defs.lib import figure, gpu_asset, gpu_multi_asset, markdown_table, reusable_rows
+from laionet_assets.defs.lib import (
+    figure,
+    gpu_asset,
+    gpu_multi_asset,
+    latest_metadata,
+    markdown_table,
+    reusable_rows,
+)
 from laionet_assets.defs.partitions import RELEASE_LEVEL, crossing_dep, of_release_parts
 from laionet_assets.defs.similarity.intra_class import IntraClassConfig
 from laionet_assets.resources import (
@@ -103,8 +110,9 @@ class _Scorer:
 def _from_release(
     candidates: pl.DataFrame, handles: dict, scorer: _Scorer, progress: Progress
 ) -> pl.DataFrame:
-    """The candidates scored from the vectors their parts ship, a part and a chunk at a time (the
-    vectors are never all in memory); rows whose shipped vector is NaN or zero are dropped."""
+    """The candidates scored from the vectors their parts ship, ``SCORE_CHUNK`` rows at a time
+    (memory-mapped reads; the vectors are never all in memory); rows whose shipped vector is NaN
+    or zero are dropped."""
     frames = []
     for start in range(0, candidates.height, SCORE_CHUNK):
         chunk = candidates.slice(start, SCORE_CHUNK)
@@ -268,7 +276,7 @@ def laionet_image_selected(
     those the release ships (no download), or, with ``--image-selected-downloads``, their
     downloaded images encoded.  ``image_selection_sweep``: each rule over a range of thresholds."""
     started = time.perf_counter()
-    _, parts, _, _ = selection_inputs(config, storage, text_encoder, lemma_matches, text_sims)
+    laionet_threshold, parts, _, _ = selection_inputs(config, storage, text_encoder, lemma_matches, text_sims)
     release = context.partition_key
     union = len(storage.registry.folders(release)) > 1
     candidates = _candidates(parts, laionet_clean, config, union)
@@ -354,8 +362,7 @@ def laionet_image_selected(
         )
         metadata["downloads"] = dg.MetadataValue.json(counts)
     selected = selected.select(list(SELECTED_SCHEMA)).cast(SELECTED_SCHEMA)
-    laionet_threshold = float(laionet_clean["text_similarity"].min()) if laionet_clean.height else None
-    sweep = _sweep(scored, thresholds, latest_threshold(context, laionet_threshold), vectors_of, experiments)
+    sweep = _sweep(scored, thresholds, laionet_threshold, vectors_of, experiments)
     fig = image_selection_sweep_figure(sweep, storage.figure_path("image_selection_sweep", release))
     per_set = dict(selected.group_by("set").len().iter_rows())
     compared = sizes.filter(pl.col("status") == rules.COMPARED)
@@ -394,13 +401,6 @@ def laionet_image_selected(
     )
 
 
-def latest_threshold(context, fallback: float | None) -> float | None:
-    """LAIONet's threshold as laionet_clean's latest materialisation recorded it."""
-    from laionet_assets.defs.lib import latest_metadata
-
-    return latest_metadata(context, "laionet_clean", context.partition_key).get("threshold", fallback)
-
-
 def _vector_reader(model, cache, handles):
     """A function from rows (with ``vector_key``; ``release_part`` and ``part_row`` for shipped
     vectors) to their unit vectors and the rows found, in order."""
@@ -411,11 +411,7 @@ def _vector_reader(model, cache, handles):
         if handles is not None:
             kept, vectors, _ = shipped.read_frame_rows(rows.drop("vector_key"), handles)
             return vectors, kept
-        found = cache.lookup(model.encoder_id, rows["vector_key"].to_list())
-        rows = rows.filter(pl.col("vector_key").is_in(list(found)))
-        return (
-            np.stack([found[k] for k in rows["vector_key"]]) if rows.height else np.zeros((0, 1), np.float32)
-        ), rows
+        return cached_rows(cache, model.encoder_id, rows)
 
     return read
 
@@ -482,8 +478,6 @@ def selection_comparison(
     release = context.partition_key
     matched = laionet_image_selected.filter(pl.col("matched"))
     if matched.is_empty() or reference_image_embeddings.is_empty():
-        from laionet_assets.defs.lib import latest_metadata
-
         why = latest_metadata(context, "laionet_image_selected", release).get("skipped") or (
             "no class has enough images in every set (matched_min_images)"
         )
@@ -495,9 +489,7 @@ def selection_comparison(
     per_set = {}
     for name in rules.SETS:
         rows = matched.filter(pl.col("set") == name)
-        found = cache.lookup(encoder, rows["vector_key"].to_list())
-        rows = rows.filter(pl.col("vector_key").is_in(list(found)))
-        x = np.stack([found[k] for k in rows["vector_key"]]) if rows.height else np.zeros((0, 1), np.float32)
+        x, rows = cached_rows(cache, encoder, rows)
         per_set[name] = _stats(x, rows["wnid"].to_numpy(), config)
     _, (imagenet, imagenet_rows) = _imagenet_halves(cache, reference_image_embeddings, experiments.seed)
     in_classes = imagenet_rows["wnid"].is_in(classes).to_numpy()

@@ -199,7 +199,9 @@ def test_selection_by_image_is_more_alike_exactly_where_it_was_built_to_be():
     row = table.filter(pl.col("set") == "image_to_class").row(0, named=True)
     assert row["share_more_alike"] == 0.5 and row["verdict"] == "significantly higher"
     assert 0 < row["gap_closed"] <= 1.2
-    assert "image-to-class moves LAIONet toward ImageNet" in rules.answer(table, "imagenet_val_half")
+    assert "By image: image-to-class moves LAIONet toward ImageNet" in rules.answer(
+        table, "imagenet_val_half"
+    )
 
 
 def test_pooled_mean_takes_the_classes_standard_errors():
@@ -208,3 +210,5 @@ def test_pooled_mean_takes_the_classes_standard_errors():
     se = np.sqrt(0.03**2 + 0.04**2 + 0.12**2) / 3
     assert got["mean"] == pytest.approx(0.5) and got["se"] == pytest.approx(se)
     assert got["ci_low"] == pytest.approx(0.5 - stats.Z95 * se) and got["n"] == 27
+    two = table.with_columns(se=pl.Series([0.03, float("nan"), 0.12]))  # a class of two images
+    assert np.isnan(rules.pooled_mean(two)["se"])
