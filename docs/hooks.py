@@ -328,6 +328,7 @@ def outputs_page() -> str:
         if name in plan.per_release
         else f"  assets/{name}.parquet"
         for name in plan.order
+        if name not in plan.on_demand
     ]
     pages = [
         f"  reports/<release>/{file}" if name in plan.per_release else f"  reports/{file}"
@@ -344,6 +345,7 @@ def outputs_page() -> str:
             *pages,
             "  reports/<release>/gallery.html  reports/<release>/rating_study_pairs.csv",
             *figures,
+            "  exports/<release>/<set>-<format>/       # laionet export (default --out), with its README.md",
             "  images/ab/cd/<sha256>.<ext>             # downloaded images, content-addressed, shared",
             "  lancedb/caption_embeddings__<encoder>.lance  lancedb/image_embeddings__<encoder>.lance",
             "  lancedb/laion_caption_index__<encoder>.lance",
