@@ -10,6 +10,7 @@ BENCHES = [
     "benchmarks.bench_clip_text",
     "benchmarks.bench_memory",
     "benchmarks.bench_fanin",
+    "benchmarks.bench_image_selection",
     "benchmarks.bench_shipped",
     "benchmarks.bench_intra_class",
     "benchmarks.bench_download",
