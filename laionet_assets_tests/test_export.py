@@ -24,7 +24,7 @@ def exported(demo_home, tmp_path_factory):
     root = tmp_path_factory.mktemp("exports")
     with pytest.MonkeyPatch.context() as env:
         for name in ("DAGSTER_HOME", "LAIONET_HOME", "LAIONET_PROFILE"):
-            env.delenv(name, raising=False)  # the command sets them for its own run; put back after
+            env.setenv(name, "")  # the command sets them for its own run: put back after
         for fmt in ("imagefolder", "webdataset", "hf"):
             argv = [
                 "export",
@@ -174,7 +174,7 @@ def test_a_second_export_is_refused_then_replaces_the_first_with_the_same_bytes(
     argv += ["--format", "webdataset", "--out", str(out), "--export-shard-size", "64"]
     with pytest.MonkeyPatch.context() as env:
         for name in ("DAGSTER_HOME", "LAIONET_HOME", "LAIONET_PROFILE"):
-            env.delenv(name, raising=False)
+            env.setenv(name, "")
         assert main(argv) == 1
         assert "is not empty: export into an empty folder, or pass --overwrite" in capsys.readouterr().err
         assert main([*argv, "--overwrite"]) == 0
