@@ -188,7 +188,7 @@ def rating_results(scored: pl.DataFrame, comparison: pl.DataFrame) -> pl.DataFra
     table = pl.concat([g for g in grouped if g is not None]).sort(pl.col("wnid") == POOLED, "wnid")
     low, high = wilson_interval(table["laionet_more_varied"].to_numpy(), table["answers"].to_numpy())
     verdicts = clip_verdicts(comparison)
-    pooled_clip = _pooled_clip(verdicts)
+    pooled_clip = _pooled_clip(verdicts.join(scored.select("wnid").unique(), on="wnid", how="semi"))
     table = table.with_columns(
         share_laionet_more_varied=pl.col("laionet_more_varied") / pl.col("answers"),
         share_low=pl.Series(low),
@@ -224,7 +224,8 @@ def _tallies() -> list[pl.Expr]:
 
 
 def _pooled_clip(verdicts: pl.DataFrame) -> str:
-    """CLIP's pooled verdict: the verdict most classes get (``neither`` on a tie)."""
+    """CLIP's pooled verdict over the rated classes: the verdict most of them get (``neither``
+    on a tie)."""
     counts = verdicts.group_by("clip_verdict").len().sort("len", "clip_verdict", descending=[True, False])
     if counts.is_empty() or (counts.height > 1 and counts["len"][0] == counts["len"][1]):
         return NEITHER

@@ -82,7 +82,10 @@ def test_results_equal_hand_computed_proportions_intervals_and_verdicts(tmp_path
         rows += [f"2,n02,left,{rater},left", f"3,n02,right,{rater},{last}"]
     answers = ratings.read_answers(write_answers(tmp_path / "a.csv", rows), trials_frame())
     scored = ratings.scored_answers(answers.rows, trials_frame())
-    comparison = pl.DataFrame({"wnid": ["n01", "n02"], "verdict": ["significantly lower", "neither"]})
+    # n03 was not rated: it counts toward no verdict
+    comparison = pl.DataFrame(
+        {"wnid": ["n01", "n02", "n03"], "verdict": ["significantly lower", "neither", "significantly lower"]}
+    )
     results = ratings.rating_results(scored, comparison)
     assert results["wnid"].to_list() == ["n01", "n02", "all"]
 
