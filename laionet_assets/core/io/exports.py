@@ -1,6 +1,7 @@
 """CSV files people open in a spreadsheet: a text cell that a spreadsheet would evaluate (one that
 begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is written with a leading
-apostrophe, which spreadsheets show as text; ``read_csv_export`` takes it off again."""
+apostrophe, which spreadsheets show as text; ``read_csv_export`` takes it off again.  A cell that
+begins with apostrophes and then one of those gets one more, so it too reads back as it was."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import polars as pl
 
 from laionet_assets.core.io.atomic import write_atomic
 
-FORMULA_START = r"^[=+\-@\t\r]"
-_QUOTED = r"^'[=+\-@\t\r]"
+# a formula's first character, after any apostrophes: a cell that already begins with apostrophes
+# before one gets one more, so reading takes exactly one off and every cell comes back as it was
+FORMULA_START = r"^'*[=+\-@\t\r]"
+_QUOTED = r"^'+[=+\-@\t\r]"
 
 
 def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
