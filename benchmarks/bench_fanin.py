@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from benchmarks.common import synthetic_captions
+from benchmarks.common import fit, run_child, synthetic_captions
 
 LEMMA_MATCHES = 779_000  # a LAION-400M part's lemma matches (12.9M captions)
 SINGLE_LABEL = 700_000  # of which single-label
@@ -174,22 +173,7 @@ def write_parts(home: Path, n: int, seed: int = 0) -> None:
 
 def measure(mode: str, home: Path, parts: int) -> dict:
     keys = ",".join(key(i) for i in range(parts))
-    out = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", CHILD, mode, str(home), keys, str(THRESHOLD)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
-    )
-    if out.returncode:
-        return {"error": (out.stderr.strip().splitlines() or [f"exit {out.returncode}"])[-1][:200]}
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def fit(points: list[tuple[float, float]]) -> tuple[float, float]:
-    """Least-squares intercept and slope (GiB, GiB per million candidates)."""
-    x, y = np.array(points).T
-    slope, intercept = np.polyfit(x, y, 1) if len(x) > 1 else (0.0, float(y[0]))
-    return round(float(intercept), 3), round(float(slope), 4)
+    return run_child(CHILD, mode, str(home), keys, str(THRESHOLD))
 
 
 def main() -> dict:

@@ -19,15 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from benchmarks.bench_shipped import write_vectors
+from benchmarks.common import fit, run_child
 
 DIM, CLASSES = 512, 1000
 
@@ -75,18 +72,6 @@ print(json.dumps({"peak_gib": peak_memory_gib(), "peak_anon_gib": round(peak_ano
 """
 
 
-def measure(mode: str, array: Path, rows: int) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", CHILD, mode, str(array), str(rows)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
-    )
-    if out.returncode:
-        return {"error": (out.stderr.strip().splitlines() or [f"exit {out.returncode}"])[-1][:200]}
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--millions", default="1,2,4")
@@ -104,7 +89,7 @@ def main() -> dict:
             write_vectors(array, rows, DIM)
             print(f"generated {rows} rows in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         modes = ("chunked", "all_at_once") if millions <= args.all_at_once_max else ("chunked",)
-        run = {mode: measure(mode, array, rows) for mode in modes}
+        run = {mode: run_child(CHILD, mode, str(array), str(rows)) for mode in modes}
         for mode, value in run.items():
             print(millions, mode, value, file=sys.stderr, flush=True)
         if "peak_anon_gib" in run["chunked"] and "peak_anon_gib" in run.get("all_at_once", {}):
@@ -119,10 +104,9 @@ def main() -> dict:
             if "peak_anon_gib" in v.get(mode, {})
         ]
         if len(points) > 1:
-            x, y = np.array(points).T
-            slope, intercept = np.polyfit(x, y, 1)
-            results[f"{mode}_anon_gib_fixed"] = round(float(intercept), 3)
-            results[f"{mode}_anon_gib_per_million_candidates"] = round(float(slope), 4)
+            fixed, per_million = fit(points)
+            results[f"{mode}_anon_gib_fixed"] = fixed
+            results[f"{mode}_anon_gib_per_million_candidates"] = per_million
     print(json.dumps(results, indent=1))
     return results
 

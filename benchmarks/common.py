@@ -1,9 +1,16 @@
-"""Shared benchmark inputs: captions from ../shared's real LAION sample (or the bundled sample)."""
+"""Shared benchmark inputs (captions from ../shared's real LAION sample, or the bundled sample) and
+the measurement of a child process's peak memory."""
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CAPTIONS = REPO.parent / "shared" / "data" / "laion_sample" / "captions_1k.parquet"
@@ -45,3 +52,24 @@ def synthetic_jpegs(folder, n: int, seed: int = 0) -> list[str]:
         Image.fromarray(rng.integers(0, 255, (375, 500, 3), dtype=np.uint8)).save(path, quality=85)
         paths.append(str(path))
     return paths
+
+
+def run_child(code: str, *args: str) -> dict:
+    """``code`` run in a fresh Python process (its peak memory its own) with ``args``: the JSON
+    object its last line prints, or ``{"error": …}`` with its last error line."""
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    if out.returncode:
+        return {"error": (out.stderr.strip().splitlines() or [f"exit {out.returncode}"])[-1][:200]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def fit(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least-squares intercept and slope (GiB, GiB per million candidates)."""
+    x, y = np.array(points).T
+    slope, intercept = np.polyfit(x, y, 1) if len(x) > 1 else (0.0, float(y[0]))
+    return round(float(intercept), 3), round(float(slope), 4)
