@@ -381,7 +381,6 @@ def card_page() -> str:
 
     facts = CardFacts(
         title="LAIONet (laionet) of laion400m",
-        set_name="laionet",
         set_meaning="LAIONet: LAION's single-label captions most similar to their ImageNet synset's text, "
         "with their images (downloaded, checked, and without the class's name written in them).",
         format="imagefolder",

@@ -220,13 +220,6 @@ def select_sets_order(selected: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def share_more_similar(comparison: pl.DataFrame) -> float:
-    """The share of classes where the image-selected set is significantly more similar inside
-    than LAIONet (``verdict`` of image set − caption set)."""
-    n = comparison.height
-    return float((comparison["verdict"] == "significantly higher").sum() / n) if n else float("nan")
-
-
 def pooled_mean(per_class: pl.DataFrame) -> dict:
     """The mean over classes of the class means, with its standard error from the classes' own
     (classes are independent samples: √(Σ se²)/k) and 95% interval; no interval (NaN) where a

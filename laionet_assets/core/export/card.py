@@ -5,7 +5,7 @@ are, and the commands that rebuild it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import yaml
 
@@ -26,7 +26,6 @@ class CardFacts:
     """What a card states; every field comes from the home's assets and their metadata."""
 
     title: str
-    set_name: str
     set_meaning: str
     format: str
     release: str
@@ -46,7 +45,6 @@ class CardFacts:
     fetched_to: str | None
     download_ok_share: float | None
     commands: list[str]
-    files: list[str] = field(default_factory=list)
 
 
 def header(facts: CardFacts) -> dict:

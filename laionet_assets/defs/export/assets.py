@@ -137,7 +137,6 @@ def card_facts(
     rebuild = " ".join(f"--release {f}" for f in folders) or "--release <folder>"
     return cards.CardFacts(
         title=f"LAIONet ({config.set}) of {release}",
-        set_name=config.set,
         set_meaning=SET_MEANING[config.set],
         format=config.format,
         release=release,
